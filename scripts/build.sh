@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds build/index.js + the wasm with worker-build, using only tools installed from the
+# package registries (worker-build would otherwise download its own).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$PWD/.tools/bin:$PATH"
+export WASM_BINDGEN_BIN="$PWD/.tools/bin/wasm-bindgen"
+export ESBUILD_BIN="$PWD/node_modules/.bin/esbuild"
+export WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt"
+worker-build --release "$@"

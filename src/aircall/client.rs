@@ -1,0 +1,131 @@
+//! A typed client for the parts of Aircall's public API the connector uses.
+
+use crate::ports::{Fetch, FetchError, HttpRequest, HttpResponse};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Credentials {
+    /// API ID + API token, sent as HTTP Basic.
+    Basic { api_id: String, api_token: String },
+}
+
+impl Credentials {
+    fn authorization(&self) -> String {
+        match self {
+            Credentials::Basic { api_id, api_token } => {
+                format!("Basic {}", STANDARD.encode(format!("{api_id}:{api_token}")))
+            }
+        }
+    }
+
+    /// A stable, non-secret name for the Aircall account these credentials open.
+    pub fn account_key(&self) -> String {
+        match self {
+            Credentials::Basic { api_id, .. } => crate::crypto::sha256_hex(api_id.as_bytes())[..24].to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Error, PartialEq)]
+pub enum AircallError {
+    #[error("Aircall rejected the credentials (HTTP {0})")]
+    Rejected(u16),
+    #[error("Aircall's rate limit for this account is reached")]
+    RateLimited,
+    #[error("Aircall is unreachable: {0}")]
+    Unreachable(String),
+    #[error("Aircall answered HTTP {status}: {message}")]
+    Failed { status: u16, message: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegisteredWebhook {
+    pub webhook_id: String,
+    pub token: String,
+}
+
+pub struct AircallClient<'a, F> {
+    fetch: &'a F,
+    base: &'a str,
+    credentials: &'a Credentials,
+}
+
+impl<'a, F: Fetch> AircallClient<'a, F> {
+    pub fn new(fetch: &'a F, base: &'a str, credentials: &'a Credentials) -> Self {
+        Self { fetch, base, credentials }
+    }
+
+    /// `GET /v1/ping`: the cheapest proof that the credentials work.
+    pub async fn ping(&self) -> Result<(), AircallError> {
+        self.send(HttpRequest::new("GET", format!("{}/v1/ping", self.base))).await.map(|_| ())
+    }
+
+    /// `POST /v1/webhooks`: asks Aircall to post `events` (all of them when `None`) to `url`.
+    pub async fn create_webhook(
+        &self,
+        custom_name: &str,
+        url: &str,
+        events: Option<&[String]>,
+    ) -> Result<RegisteredWebhook, AircallError> {
+        let mut body = json!({ "custom_name": custom_name, "url": url });
+        if let Some(events) = events {
+            body["events"] = json!(events);
+        }
+        let request = HttpRequest::new("POST", format!("{}/v1/webhooks", self.base)).json(&body);
+        let answer: Value = serde_json::from_slice(&self.send(request).await?.body)
+            .map_err(|_| self.unexpected("the webhook answer is not JSON"))?;
+        let webhook = &answer["webhook"];
+        let webhook_id = match &webhook["webhook_id"] {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => return Err(self.unexpected("the webhook answer has no webhook_id")),
+        };
+        let token = webhook["token"]
+            .as_str()
+            .ok_or_else(|| self.unexpected("the webhook answer has no token"))?
+            .to_string();
+        Ok(RegisteredWebhook { webhook_id, token })
+    }
+
+    /// `DELETE /v1/webhooks/{id}`; a webhook already gone counts as deleted.
+    pub async fn delete_webhook(&self, webhook_id: &str) -> Result<(), AircallError> {
+        let request = HttpRequest::new("DELETE", format!("{}/v1/webhooks/{webhook_id}", self.base));
+        match self.send(request).await {
+            Err(AircallError::Failed { status: 404, .. }) => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, AircallError> {
+        let request = request.header("authorization", self.credentials.authorization());
+        let response = self.fetch.fetch(request).await.map_err(|e| match e {
+            FetchError::Timeout(_) | FetchError::Network(_) => AircallError::Unreachable(e.to_string()),
+        })?;
+        match response.status {
+            200..=299 => Ok(response),
+            401 | 403 => Err(AircallError::Rejected(response.status)),
+            429 => Err(AircallError::RateLimited),
+            status => Err(AircallError::Failed { status, message: error_message(&response.body) }),
+        }
+    }
+
+    fn unexpected(&self, message: &str) -> AircallError {
+        AircallError::Failed { status: 200, message: message.to_string() }
+    }
+}
+
+/// Aircall's error bodies carry `message` (sometimes `error`); keep it short.
+fn error_message(body: &[u8]) -> String {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let text = parsed
+        .as_ref()
+        .and_then(|v| v["message"].as_str().or(v["error"].as_str()).or(v["troubleshoot"].as_str()))
+        .map(str::to_string)
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    text.chars().take(200).collect()
+}

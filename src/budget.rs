@@ -1,0 +1,81 @@
+//! An Aircall account's rate budget: a token bucket refilled at the account's rate.
+//! Aircall's limit is per company and shared with the customer's other tools, so the
+//! budget lives in one place per account (the `ACCOUNT_GATE` Durable Object).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RateBudget {
+    /// Requests allowed per minute (Aircall documents 60 or 120).
+    pub per_minute: u32,
+    tokens: f64,
+    updated_ms: u64,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Take {
+    Granted,
+    /// Come back after this many milliseconds.
+    Wait(u64),
+}
+
+impl RateBudget {
+    pub fn new(per_minute: u32, now_ms: u64) -> Self {
+        let per_minute = per_minute.max(1);
+        Self { per_minute, tokens: per_minute as f64, updated_ms: now_ms }
+    }
+
+    /// Takes one request's token if there is one.
+    pub fn take(&mut self, now_ms: u64) -> Take {
+        let elapsed = now_ms.saturating_sub(self.updated_ms) as f64;
+        let rate_per_ms = self.per_minute as f64 / 60_000.0;
+        self.tokens = (self.tokens + elapsed * rate_per_ms).min(self.per_minute as f64);
+        self.updated_ms = now_ms.max(self.updated_ms);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Take::Granted
+        } else {
+            Take::Wait(((1.0 - self.tokens) / rate_per_ms).ceil() as u64)
+        }
+    }
+
+    /// Changes the rate (a setting), keeping what is left of the budget.
+    pub fn set_rate(&mut self, per_minute: u32) {
+        self.per_minute = per_minute.max(1);
+        self.tokens = self.tokens.min(self.per_minute as f64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants_a_minutes_worth_then_makes_callers_wait() {
+        let mut budget = RateBudget::new(60, 0);
+        for _ in 0..60 {
+            assert_eq!(budget.take(0), Take::Granted);
+        }
+        assert_eq!(budget.take(0), Take::Wait(1000));
+        assert_eq!(budget.take(500), Take::Wait(500));
+        assert_eq!(budget.take(1000), Take::Granted);
+    }
+
+    #[test]
+    fn refills_up_to_the_limit_only() {
+        let mut budget = RateBudget::new(120, 0);
+        for _ in 0..120 {
+            budget.take(0);
+        }
+        let granted = (0..200).filter(|_| budget.take(3_600_000) == Take::Granted).count();
+        assert_eq!(granted, 120);
+    }
+
+    #[test]
+    fn a_lower_rate_caps_what_is_left() {
+        let mut budget = RateBudget::new(120, 0);
+        budget.set_rate(60);
+        let granted = (0..100).filter(|_| budget.take(0) == Take::Granted).count();
+        assert_eq!(granted, 60);
+    }
+}

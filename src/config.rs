@@ -1,0 +1,118 @@
+//! The deployment's settings: secrets and vars from `wrangler.toml` / `.dev.vars`.
+
+use crate::crypto::Sealer;
+use crate::delivery::RetryPolicy;
+use thiserror::Error;
+
+#[derive(Debug, Clone, Error, PartialEq)]
+pub enum ConfigError {
+    #[error("the {0} secret is not set")]
+    Missing(&'static str),
+    #[error("{0} is not valid: {1}")]
+    Invalid(&'static str, String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub admin_token: String,
+    pub sealer: Sealer,
+    /// Aircall's API, e.g. `https://api.aircall.io` (a local fake in tests).
+    pub aircall_api_base: String,
+    /// Where Aircall reaches this worker; webhook URLs are built from it.
+    pub public_base_url: String,
+    pub delivery_timeout_ms: u32,
+    pub retry: RetryPolicy,
+}
+
+impl Config {
+    /// Reads every setting through `lookup` (env var or secret by name).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            lookup(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name))
+        };
+        let number = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
+            match lookup(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .map_err(|_| ConfigError::Invalid(name, format!("{v:?} is not a whole number"))),
+            }
+        };
+        let base_url = |name: &'static str, default: Option<&str>| -> Result<String, ConfigError> {
+            let value = match (lookup(name), default) {
+                (Some(v), _) => v,
+                (None, Some(d)) => d.to_string(),
+                (None, None) => return Err(ConfigError::Missing(name)),
+            };
+            let parsed = url::Url::parse(&value)
+                .map_err(|e| ConfigError::Invalid(name, format!("{value:?}: {e}")))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(ConfigError::Invalid(name, format!("{value:?} is not an http(s) URL")));
+            }
+            Ok(value.trim_end_matches('/').to_string())
+        };
+
+        let admin_token = required("ADMIN_TOKEN")?;
+        if admin_token.len() < 16 {
+            return Err(ConfigError::Invalid("ADMIN_TOKEN", "use at least 16 characters".into()));
+        }
+        let sealer = Sealer::new(&required("ENCRYPTION_KEY")?)
+            .map_err(|e| ConfigError::Invalid("ENCRYPTION_KEY", e.to_string()))?;
+        let defaults = RetryPolicy::default();
+        let retry = RetryPolicy {
+            base_seconds: number("RETRY_BASE_SECONDS", defaults.base_seconds)?.max(1),
+            max_attempts: number("RETRY_MAX_ATTEMPTS", defaults.max_attempts)?.max(1),
+        };
+        Ok(Self {
+            admin_token,
+            sealer,
+            aircall_api_base: base_url("AIRCALL_API_BASE", Some("https://api.aircall.io"))?,
+            public_base_url: base_url("PUBLIC_BASE_URL", None)?,
+            delivery_timeout_ms: number("DELIVERY_TIMEOUT_SECONDS", 15)?.clamp(1, 60) * 1000,
+            retry,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const GOOD: &[(&str, &str)] = &[
+        ("ADMIN_TOKEN", "0123456789abcdef"),
+        ("ENCRYPTION_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
+        ("PUBLIC_BASE_URL", "https://connector.example.com/"),
+    ];
+
+    #[test]
+    fn reads_settings_with_defaults() {
+        let config = Config::from_lookup(vars(GOOD)).unwrap();
+        assert_eq!(config.public_base_url, "https://connector.example.com");
+        assert_eq!(config.aircall_api_base, "https://api.aircall.io");
+        assert_eq!(config.delivery_timeout_ms, 15_000);
+        assert_eq!(config.retry, RetryPolicy::default());
+    }
+
+    #[test]
+    fn names_what_is_missing_or_wrong_without_echoing_secrets() {
+        let missing = Config::from_lookup(vars(&GOOD[1..])).unwrap_err();
+        assert_eq!(missing, ConfigError::Missing("ADMIN_TOKEN"));
+
+        let mut bad_key = GOOD.to_vec();
+        bad_key[1] = ("ENCRYPTION_KEY", "dG9vIHNob3J0");
+        let err = Config::from_lookup(vars(&bad_key)).unwrap_err().to_string();
+        assert!(err.contains("ENCRYPTION_KEY") && !err.contains("dG9vIHNob3J0"), "{err}");
+
+        let mut bad_url = GOOD.to_vec();
+        bad_url[2] = ("PUBLIC_BASE_URL", "ftp://x");
+        assert!(matches!(Config::from_lookup(vars(&bad_url)), Err(ConfigError::Invalid("PUBLIC_BASE_URL", _))));
+    }
+}

@@ -1,0 +1,53 @@
+//! Secrets at rest, webhook signatures, and comparisons that leak no timing.
+
+mod seal;
+mod signature;
+
+pub use seal::{SealError, Sealer};
+pub use signature::{sign, SigningSecret, SigningSecretError};
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// Compares two secrets in constant time. Both sides are hashed first so that neither
+/// their contents nor their lengths show in how long the comparison takes.
+pub fn secrets_match(given: &str, expected: &str) -> bool {
+    let a = Sha256::digest(given.as_bytes());
+    let b = Sha256::digest(expected.as_bytes());
+    a.ct_eq(&b).into()
+}
+
+/// `n` bytes from the platform's secure random source.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    getrandom::getrandom(&mut bytes).expect("the platform has a secure random source");
+    bytes
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Hex SHA-256 of `data`.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_match_only_when_equal() {
+        assert!(secrets_match("tok_abc", "tok_abc"));
+        assert!(!secrets_match("tok_abc", "tok_abd"));
+        assert!(!secrets_match("tok_ab", "tok_abc"));
+        assert!(!secrets_match("", "tok_abc"));
+    }
+
+    #[test]
+    fn random_bytes_differ() {
+        assert_ne!(random_bytes::<16>(), random_bytes::<16>());
+    }
+}

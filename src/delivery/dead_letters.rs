@@ -1,0 +1,75 @@
+//! Deliveries that failed for good, kept in KV so an admin can see what and why.
+
+use super::Delivery;
+use crate::ports::{Store, StoreError};
+use serde::{Deserialize, Serialize};
+
+/// Kept at least as long as the 14 days an admin may need to notice and retry.
+pub const KEEP_SECONDS: u64 = 30 * 24 * 60 * 60;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub delivery: Delivery,
+    pub reason: String,
+    pub attempts: u32,
+    pub failed_at: u64,
+}
+
+impl DeadLetter {
+    /// What the admin API shows.
+    pub fn view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "delivery_id": self.delivery.id,
+            "event": self.delivery.event,
+            "occurred_at": crate::time::rfc3339(self.delivery.occurred_at),
+            "status": "failed",
+            "reason": self.reason,
+            "attempts": self.attempts,
+            "failed_at": crate::time::rfc3339(self.failed_at as i64),
+        })
+    }
+}
+
+pub struct DeadLetters<'a, S> {
+    store: &'a S,
+}
+
+impl<'a, S: Store> DeadLetters<'a, S> {
+    pub fn new(store: &'a S) -> Self {
+        Self { store }
+    }
+
+    fn prefix(integration_id: &str) -> String {
+        format!("dead_letter:{integration_id}:")
+    }
+
+    pub async fn record(&self, letter: &DeadLetter) -> Result<(), StoreError> {
+        let key = format!("{}{}", Self::prefix(&letter.delivery.integration_id), letter.delivery.id);
+        let text = serde_json::to_string(letter).expect("serializes");
+        self.store.put(&key, &text, Some(KEEP_SECONDS)).await
+    }
+
+    /// The integration's dead letters, newest first.
+    pub async fn list(&self, integration_id: &str) -> Result<Vec<DeadLetter>, StoreError> {
+        let prefix = Self::prefix(integration_id);
+        let mut letters = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.store.list(&prefix, cursor).await?;
+            for key in &page.keys {
+                if let Some(text) = self.store.get(key).await? {
+                    match serde_json::from_str::<DeadLetter>(&text) {
+                        Ok(letter) => letters.push(letter),
+                        Err(e) => return Err(StoreError(format!("dead letter {key} is unreadable: {e}"))),
+                    }
+                }
+            }
+            match page.cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        letters.sort_by(|a, b| b.failed_at.cmp(&a.failed_at));
+        Ok(letters)
+    }
+}

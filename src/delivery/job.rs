@@ -1,0 +1,99 @@
+//! Messages on the `JOBS` queue.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    /// Send one event to the integration's destination.
+    Deliver(Delivery),
+    /// A delivery that will not succeed, on its way to the dead-letter queue.
+    Failed(super::DeadLetter),
+}
+
+impl Job {
+    pub fn to_message(&self) -> String {
+        serde_json::to_string(self).expect("jobs serialize")
+    }
+}
+
+/// One event for one destination. Its `id` is the Standard Webhooks `webhook-id`: the same
+/// Aircall event always gets the same id, so receivers can drop the repeats at-least-once
+/// delivery brings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: String,
+    pub integration_id: String,
+    pub event: String,
+    /// UNIX seconds at which Aircall emitted the event.
+    pub occurred_at: i64,
+    pub payload: Payload,
+    /// The attempt this message is for, from 1.
+    pub attempt: u32,
+}
+
+/// The event's data. Queue messages are limited to 128 KB, so larger payloads wait in KV.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "in", rename_all = "snake_case")]
+pub enum Payload {
+    Inline { data: Map<String, Value> },
+    Stored { key: String },
+}
+
+/// Above this, a payload is kept in KV rather than in the queue message.
+pub const MAX_INLINE_PAYLOAD: usize = 96 * 1024;
+
+impl Delivery {
+    /// The stable id of an Aircall event for one integration: a hash of everything Aircall
+    /// sends again when it retries (serde_json's maps are sorted, so the text is canonical).
+    pub fn id_for(integration_id: &str, event: &str, occurred_at: Option<i64>, data: &Map<String, Value>) -> String {
+        let canonical = serde_json::to_string(&(integration_id, event, occurred_at, data)).expect("serializes");
+        format!("msg_{}", &crate::crypto::sha256_hex(canonical.as_bytes())[..32])
+    }
+
+    pub fn payload_key(&self) -> String {
+        format!("payload:{}", self.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn data(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn the_same_event_gets_the_same_id() {
+        let a = Delivery::id_for("int_1", "call.ended", Some(1), &data(json!({"id": 1, "b": [1, 2]})));
+        let b = Delivery::id_for("int_1", "call.ended", Some(1), &data(json!({"b": [1, 2], "id": 1})));
+        assert_eq!(a, b);
+        assert!(a.starts_with("msg_") && a.len() < 100);
+    }
+
+    #[test]
+    fn different_events_get_different_ids() {
+        let d = data(json!({"id": 1}));
+        let base = Delivery::id_for("int_1", "call.ended", Some(1), &d);
+        assert_ne!(base, Delivery::id_for("int_2", "call.ended", Some(1), &d));
+        assert_ne!(base, Delivery::id_for("int_1", "call.hungup", Some(1), &d));
+        assert_ne!(base, Delivery::id_for("int_1", "call.ended", Some(2), &d));
+        assert_ne!(base, Delivery::id_for("int_1", "call.ended", Some(1), &data(json!({"id": 2}))));
+    }
+
+    #[test]
+    fn jobs_round_trip_as_messages() {
+        let job = Job::Deliver(Delivery {
+            id: "msg_1".into(),
+            integration_id: "int_1".into(),
+            event: "call.ended".into(),
+            occurred_at: 5,
+            payload: Payload::Stored { key: "payload:msg_1".into() },
+            attempt: 2,
+        });
+        assert_eq!(serde_json::from_str::<Job>(&job.to_message()).unwrap(), job);
+    }
+}

@@ -1,0 +1,114 @@
+//! The one place where errors become HTTP answers: `{"error": {"code", "message"}}`.
+
+use super::Response;
+use crate::aircall::AircallError;
+use crate::config::ConfigError;
+use crate::crypto::SealError;
+use crate::ingress::IngressError;
+use crate::integration::{CreateError, FieldError};
+use crate::ports::{Log, QueueError, StoreError};
+use serde_json::json;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ApiError {
+    #[error("a valid admin token is required (Authorization: Bearer <ADMIN_TOKEN>)")]
+    Unauthorized,
+    #[error("{0}")]
+    NotFound(&'static str),
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
+    #[error("the body is larger than 1 MiB")]
+    TooLarge,
+    #[error("the body is not valid JSON: {0}")]
+    BadJson(String),
+    #[error("some fields are invalid")]
+    Invalid(Vec<FieldError>),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Ingress(#[from] IngressError),
+    #[error(transparent)]
+    Aircall(#[from] AircallError),
+    #[error("the server is misconfigured: {0}")]
+    Misconfigured(ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Seal(#[from] SealError),
+}
+
+impl From<CreateError> for ApiError {
+    fn from(e: CreateError) -> Self {
+        match e {
+            CreateError::Aircall(e) => ApiError::Aircall(e),
+            CreateError::Store(e) => ApiError::Store(e),
+        }
+    }
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (u16, &'static str) {
+        match self {
+            ApiError::Unauthorized => (401, "unauthorized"),
+            ApiError::NotFound(_) => (404, "not_found"),
+            ApiError::MethodNotAllowed => (405, "method_not_allowed"),
+            ApiError::TooLarge => (413, "payload_too_large"),
+            ApiError::BadJson(_) => (400, "invalid_json"),
+            ApiError::Invalid(_) => (400, "invalid_fields"),
+            ApiError::BadRequest(_) => (400, "bad_request"),
+            ApiError::Ingress(e) => match e {
+                IngressError::UnknownIntegration => (404, "unknown_integration"),
+                IngressError::TooLarge => (413, "payload_too_large"),
+                IngressError::Malformed(_) => (400, "invalid_webhook"),
+                IngressError::WrongToken => (401, "invalid_webhook_token"),
+                IngressError::Store(_) | IngressError::Queue(_) => (503, "unavailable"),
+                IngressError::Seal(_) => (500, "internal"),
+            },
+            ApiError::Aircall(e) => match e {
+                AircallError::Rejected(_) => (422, "aircall_credentials_rejected"),
+                AircallError::RateLimited => (503, "aircall_rate_limited"),
+                AircallError::Unreachable(_) | AircallError::Failed { .. } => (502, "aircall_unavailable"),
+            },
+            ApiError::Misconfigured(_) => (500, "misconfigured"),
+            ApiError::Store(_) | ApiError::Queue(_) => (503, "unavailable"),
+            ApiError::Seal(_) => (500, "internal"),
+        }
+    }
+
+    /// The answer. Internal details go to the log, not to the caller.
+    pub fn into_response(self, log: &impl Log) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = match status {
+            500 | 503 => {
+                log.log(&format!("{code}: {self}"));
+                match &self {
+                    ApiError::Misconfigured(_) => self.to_string(),
+                    _ if status == 503 => "storage or queue is unavailable; try again".to_string(),
+                    _ => "internal error".to_string(),
+                }
+            }
+            _ => self.to_string(),
+        };
+        let message = match &self {
+            ApiError::Aircall(AircallError::Rejected(status)) => {
+                format!("Aircall rejected the credentials (HTTP {status}): check the API ID and API token, and that the key's user is an administrator")
+            }
+            ApiError::Aircall(AircallError::RateLimited) => {
+                "Aircall's rate limit for this account is reached; try again in a minute".to_string()
+            }
+            _ => message,
+        };
+        let mut error = json!({"code": code, "message": message});
+        if let ApiError::Invalid(fields) = &self {
+            error["fields"] = json!(fields);
+        }
+        let mut response = Response::json(status, &json!({ "error": error }));
+        if status == 401 && matches!(self, ApiError::Unauthorized) {
+            response.headers.push(("www-authenticate".into(), "Bearer".into()));
+        }
+        response
+    }
+}

@@ -1,0 +1,101 @@
+//! HTTP routes. The platform turns the runtime's request into a [`Request`] and our
+//! [`Response`] back; everything between is plain Rust.
+
+mod admin;
+mod error;
+
+pub use error::ApiError;
+
+use crate::config::{Config, ConfigError};
+use crate::ingress::{self, Accepted};
+use crate::ports::Platform;
+use serde_json::{json, Value};
+
+/// The platform stops reading a body past this many bytes; routes refuse more with 413.
+pub const MAX_BODY_BYTES: usize = ingress::MAX_WEBHOOK_BYTES;
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    /// Names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// At most `MAX_BODY_BYTES + 1` bytes: enough to tell that a body is too large.
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    fn json_body(&self) -> Result<Value, ApiError> {
+        if self.body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::TooLarge);
+        }
+        serde_json::from_slice(&self.body).map_err(|e| ApiError::BadJson(e.to_string()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn json(status: u16, value: &Value) -> Self {
+        Self {
+            status,
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("cache-control".into(), "no-store".into()),
+            ],
+            body: value.to_string().into_bytes(),
+        }
+    }
+}
+
+pub async fn handle<P: Platform>(p: &P, config: &Result<Config, ConfigError>, request: Request) -> Response {
+    match route(p, config, &request).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(p),
+    }
+}
+
+async fn route<P: Platform>(
+    p: &P,
+    config: &Result<Config, ConfigError>,
+    request: &Request,
+) -> Result<Response, ApiError> {
+    let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
+    let method = request.method.as_str();
+    if segments == ["healthz"] {
+        return match config {
+            Ok(_) => Ok(Response::json(200, &json!({"status": "ok"}))),
+            Err(e) => Err(ApiError::Misconfigured(e.clone())),
+        };
+    }
+    let config = config.as_ref().map_err(|e| ApiError::Misconfigured(e.clone()))?;
+    match (method, segments.as_slice()) {
+        ("POST", ["webhooks", "aircall", id]) => {
+            let answer = match ingress::receive(p, config, id, &request.body).await? {
+                Accepted::Queued { delivery_id } => json!({"status": "queued", "delivery_id": delivery_id}),
+                Accepted::Ignored { reason } => json!({"status": "ignored", "reason": reason}),
+            };
+            Ok(Response::json(202, &answer))
+        }
+        (_, ["webhooks", "aircall", _]) => Err(ApiError::MethodNotAllowed),
+        (_, ["api", rest @ ..]) => {
+            admin::authorize(config, request)?;
+            admin::route(p, config, method, rest, request).await
+        }
+        _ => Err(ApiError::NotFound("no such route")),
+    }
+}

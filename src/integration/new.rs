@@ -1,0 +1,264 @@
+//! The body of `POST /api/integrations`, checked field by field.
+
+use crate::aircall::Credentials;
+use crate::crypto::SigningSecret;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug)]
+pub enum NewDestination {
+    Webhook { url: String, secret: Option<SigningSecret> },
+}
+
+/// A valid request to create an integration.
+#[derive(Debug)]
+pub struct NewIntegration {
+    pub name: String,
+    pub credentials: Credentials,
+    pub destination: NewDestination,
+    pub events: Option<Vec<String>>,
+}
+
+/// Collects every problem of a body, so the admin fixes them all in one go.
+#[derive(Default)]
+struct Problems(Vec<FieldError>);
+
+impl Problems {
+    fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldError { field: field.to_string(), message: message.into() });
+    }
+
+    /// A required string of at most `max` characters, trimmed.
+    fn text(&mut self, obj: &Map<String, Value>, prefix: &str, key: &str, max: usize) -> Option<String> {
+        let field = format!("{prefix}{key}");
+        match obj.get(key) {
+            None | Some(Value::Null) => self.add(&field, "is required"),
+            Some(Value::String(s)) if s.trim().is_empty() => self.add(&field, "must not be empty"),
+            Some(Value::String(s)) if s.chars().count() > max => {
+                self.add(&field, format!("must be at most {max} characters"))
+            }
+            Some(Value::String(s)) => return Some(s.trim().to_string()),
+            Some(_) => self.add(&field, "must be a string"),
+        }
+        None
+    }
+
+    /// An object field; reports fields it does not know so typos are not silently ignored.
+    fn object<'a>(
+        &mut self,
+        value: Option<&'a Value>,
+        field: &str,
+        known: &[&str],
+    ) -> Option<&'a Map<String, Value>> {
+        match value {
+            Some(Value::Object(obj)) => {
+                for key in obj.keys().filter(|k| !known.contains(&k.as_str())) {
+                    let name = if field.is_empty() { key.clone() } else { format!("{field}.{key}") };
+                    self.add(&name, "is not a known field");
+                }
+                Some(obj)
+            }
+            None | Some(Value::Null) => {
+                self.add(field, "is required");
+                None
+            }
+            Some(_) => {
+                self.add(if field.is_empty() { "body" } else { field }, "must be an object");
+                None
+            }
+        }
+    }
+}
+
+pub const MAX_EVENTS: usize = 100;
+
+impl NewIntegration {
+    pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
+        let mut p = Problems::default();
+        let Some(root) = p.object(Some(body), "", &["name", "aircall", "destination", "events"]) else {
+            return Err(p.0);
+        };
+        let name = p.text(root, "", "name", 100);
+
+        let credentials = p.object(root.get("aircall"), "aircall", &["api_id", "api_token"]).and_then(|a| {
+            let api_id = p.text(a, "aircall.", "api_id", 200);
+            let api_token = p.text(a, "aircall.", "api_token", 500);
+            Some(Credentials::Basic { api_id: api_id?, api_token: api_token? })
+        });
+
+        let destination = p
+            .object(root.get("destination"), "destination", &["type", "url", "secret"])
+            .and_then(|d| parse_destination(&mut p, d));
+
+        let events = parse_events(&mut p, root.get("events"));
+
+        match (name, credentials, destination, p.0.is_empty()) {
+            (Some(name), Some(credentials), Some(destination), true) => {
+                Ok(Self { name, credentials, destination, events })
+            }
+            _ => Err(p.0),
+        }
+    }
+}
+
+fn parse_destination(p: &mut Problems, d: &Map<String, Value>) -> Option<NewDestination> {
+    match d.get("type").and_then(Value::as_str) {
+        Some("webhook") => {}
+        _ => {
+            p.add("destination.type", "must be \"webhook\"");
+            return None;
+        }
+    }
+    let url = p.text(d, "destination.", "url", 2048).and_then(|url| match url::Url::parse(&url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(url),
+        _ => {
+            p.add("destination.url", "must be an absolute http(s) URL");
+            None
+        }
+    });
+    let secret = match d.get("secret") {
+        None | Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => match SigningSecret::parse(s) {
+            Ok(secret) => Some(Some(secret)),
+            Err(e) => {
+                p.add("destination.secret", e.to_string());
+                None
+            }
+        },
+        Some(_) => {
+            p.add("destination.secret", "must be a string");
+            None
+        }
+    };
+    Some(NewDestination::Webhook { url: url?, secret: secret? })
+}
+
+/// `None`/absent: every event. A list names the events to forward; names Aircall may add
+/// later are accepted as long as they look like event names.
+fn parse_events(p: &mut Problems, value: Option<&Value>) -> Option<Vec<String>> {
+    let list = match value {
+        None | Some(Value::Null) => return None,
+        Some(Value::Array(list)) => list,
+        Some(_) => {
+            p.add("events", "must be a list of event names, or null for every event");
+            return None;
+        }
+    };
+    if list.is_empty() {
+        p.add("events", "must name at least one event (leave it out to forward every event)");
+    }
+    if list.len() > MAX_EVENTS {
+        p.add("events", format!("must name at most {MAX_EVENTS} events"));
+    }
+    let mut events: Vec<String> = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        match item.as_str() {
+            Some(name) if is_event_name(name) => {
+                if !events.iter().any(|e| e == name) {
+                    events.push(name.to_string());
+                }
+            }
+            _ => p.add(&format!("events[{i}]"), "must be an event name such as \"call.ended\""),
+        }
+    }
+    Some(events)
+}
+
+/// `call.ended`, `user.created.v2`: lower-case words joined by dots.
+pub fn is_event_name(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('.').collect();
+    name.len() <= 64
+        && parts.len() >= 2
+        && parts.iter().all(|part| {
+            !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn good() -> Value {
+        json!({
+            "name": "Sales team",
+            "aircall": {"api_id": "id123", "api_token": "tok456"},
+            "destination": {"type": "webhook", "url": "https://hooks.example.com/aircall"},
+            "events": ["call.ended", "user.created.v2", "call.ended"]
+        })
+    }
+
+    fn fields(body: Value) -> Vec<String> {
+        NewIntegration::parse(&body).unwrap_err().into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn accepts_a_complete_body() {
+        let new = NewIntegration::parse(&good()).unwrap();
+        assert_eq!(new.name, "Sales team");
+        assert_eq!(new.events, Some(vec!["call.ended".to_string(), "user.created.v2".to_string()]));
+        let NewDestination::Webhook { url, secret } = new.destination;
+        assert_eq!(url, "https://hooks.example.com/aircall");
+        assert!(secret.is_none());
+    }
+
+    #[test]
+    fn events_may_be_left_out_for_all_events() {
+        let mut body = good();
+        body.as_object_mut().unwrap().remove("events");
+        assert_eq!(NewIntegration::parse(&body).unwrap().events, None);
+    }
+
+    #[test]
+    fn reports_every_bad_field_by_name() {
+        let body = json!({
+            "name": "  ",
+            "aircall": {"api_id": 5},
+            "destination": {"type": "webhook", "url": "ftp://x", "secret": "nope"},
+            "events": ["call.ended", "Not An Event"],
+            "colour": "red"
+        });
+        let mut got = fields(body);
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                "aircall.api_id",
+                "aircall.api_token",
+                "colour",
+                "destination.secret",
+                "destination.url",
+                "events[1]",
+                "name"
+            ]
+        );
+    }
+
+    #[test]
+    fn rejects_wrong_shapes() {
+        assert_eq!(fields(json!([1, 2])), vec!["body"]);
+        assert_eq!(fields(json!({})), vec!["name", "aircall", "destination"]);
+        let mut body = good();
+        body["destination"]["type"] = json!("segment");
+        assert_eq!(fields(body), vec!["destination.type"]);
+        let mut body = good();
+        body["events"] = json!([]);
+        assert_eq!(fields(body), vec!["events"]);
+    }
+
+    #[test]
+    fn recognises_event_names() {
+        for ok in ["call.ended", "user.created.v2", "call.ringing_on_agent", "integration.deleted"] {
+            assert!(is_event_name(ok), "{ok}");
+        }
+        for bad in ["call", "call.", ".ended", "Call.Ended", "call ended", "call..ended"] {
+            assert!(!is_event_name(bad), "{bad}");
+        }
+    }
+}

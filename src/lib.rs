@@ -1,0 +1,39 @@
+//! aircall-connector: connects Aircall to the tools its customers use, as a Cloudflare Worker.
+//!
+//! Only `platform` touches the runtime; everything else is plain Rust over the traits in
+//! `ports`, tested natively with `cargo test`.
+
+pub mod aircall;
+pub mod budget;
+pub mod config;
+pub mod crypto;
+pub mod delivery;
+pub mod http;
+pub mod ingress;
+pub mod integration;
+pub mod jobs;
+pub mod ports;
+pub mod time;
+
+#[cfg(target_arch = "wasm32")]
+mod platform;
+
+#[cfg(target_arch = "wasm32")]
+mod entry {
+    use worker::{event, Context, Env, MessageBatch, Request, Response, Result, ScheduleContext, ScheduledEvent};
+
+    #[event(fetch)]
+    async fn fetch(request: Request, env: Env, _ctx: Context) -> Result<Response> {
+        crate::platform::fetch(request, env).await
+    }
+
+    #[event(scheduled)]
+    async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+        crate::platform::scheduled(event, env).await
+    }
+
+    #[event(queue)]
+    async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<()> {
+        crate::platform::queue(batch, env).await
+    }
+}

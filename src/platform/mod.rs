@@ -1,0 +1,205 @@
+//! The only code that touches `worker` types: it adapts Cloudflare's bindings to the
+//! traits in `ports` and hands each event to the domain at once.
+
+mod gate;
+
+use crate::config::{Config, ConfigError};
+use crate::http::{self, MAX_BODY_BYTES};
+use crate::jobs::{self, Ack};
+use crate::ports::{
+    Clock, Fetch as FetchPort, FetchError, HttpRequest, HttpResponse, KeyPage, Log, QueueError, QueueName,
+    Queues, Store, StoreError,
+};
+use futures_util::future::{select, Either};
+use futures_util::StreamExt;
+use std::time::Duration;
+use worker::{
+    AbortController, Delay, Env, Fetch, Headers, KvStore, MessageBatch, MessageBuilder, MessageExt, Method,
+    Request, RequestInit, RequestRedirect, Response, Result,
+};
+
+/// The runtime, seen through `ports`.
+struct Cloudflare {
+    env: Env,
+    kv: KvStore,
+}
+
+impl Cloudflare {
+    fn new(env: Env) -> Result<Self> {
+        let kv = env.kv("STATE")?;
+        Ok(Self { env, kv })
+    }
+
+    fn config(&self) -> std::result::Result<Config, ConfigError> {
+        Config::from_lookup(|name| self.env.var(name).ok().map(|v| v.to_string()))
+    }
+}
+
+pub async fn fetch(mut request: Request, env: Env) -> Result<Response> {
+    console_error_panic_hook::set_once();
+    let platform = Cloudflare::new(env)?;
+    let request = read_request(&mut request).await?;
+    let response = http::handle(&platform, &platform.config(), request).await;
+    let headers = Headers::new();
+    for (name, value) in &response.headers {
+        headers.set(name, value)?;
+    }
+    Ok(Response::from_bytes(response.body)?.with_status(response.status).with_headers(headers))
+}
+
+/// The 15-minute cron. Call import (polling Aircall per integration) is not built yet: the
+/// trigger is declared so deployments keep their schedule when it lands.
+pub async fn scheduled(event: worker::ScheduledEvent, _env: Env) {
+    worker::console_log!("cron {}: call import is not enabled in this version", event.cron());
+}
+
+pub async fn queue(batch: MessageBatch<String>, env: Env) -> Result<()> {
+    console_error_panic_hook::set_once();
+    let platform = Cloudflare::new(env)?;
+    // The dead-letter queue is the one whose name ends in -dlq (see wrangler.toml).
+    let queue = if batch.queue().ends_with("-dlq") { QueueName::DeadLetters } else { QueueName::Jobs };
+    let config = match platform.config() {
+        Ok(config) => config,
+        Err(e) => {
+            platform.log(&format!("cannot process the queue: {e}"));
+            batch.retry_all();
+            return Ok(());
+        }
+    };
+    let messages = batch.messages()?;
+    // Deliveries of one batch run side by side; the runtime caps open connections at 6.
+    let acks = futures_util::future::join_all(
+        messages.iter().map(|m| jobs::handle_message(&platform, &config, queue, m.body())),
+    )
+    .await;
+    for (message, ack) in messages.iter().zip(acks) {
+        match ack {
+            Ack::Done => message.ack(),
+            Ack::Redeliver => message.retry(),
+        }
+    }
+    Ok(())
+}
+
+/// Copies the request into plain data, reading at most `MAX_BODY_BYTES + 1` bytes of body.
+async fn read_request(request: &mut Request) -> Result<http::Request> {
+    let url = request.url()?;
+    let headers: Vec<(String, String)> =
+        request.headers().entries().map(|(n, v)| (n.to_ascii_lowercase(), v)).collect();
+    let declared = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok());
+    let mut body = Vec::new();
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
+        body.resize(MAX_BODY_BYTES + 1, 0); // refused as too large without reading it
+    } else if !matches!(request.method(), Method::Get | Method::Head) {
+        let mut stream = request.stream()?;
+        while let Some(chunk) = stream.next().await {
+            body.extend_from_slice(&chunk?);
+            if body.len() > MAX_BODY_BYTES {
+                body.truncate(MAX_BODY_BYTES + 1);
+                break;
+            }
+        }
+    }
+    Ok(http::Request {
+        method: request.method().to_string(),
+        path: url.path().to_string(),
+        query: url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
+        headers,
+        body,
+    })
+}
+
+impl Store for Cloudflare {
+    async fn get(&self, key: &str) -> std::result::Result<Option<String>, StoreError> {
+        self.kv.get(key).text().await.map_err(|e| StoreError(e.to_string()))
+    }
+
+    async fn put(&self, key: &str, value: &str, ttl_seconds: Option<u64>) -> std::result::Result<(), StoreError> {
+        let mut put = self.kv.put(key, value).map_err(|e| StoreError(e.to_string()))?;
+        if let Some(ttl) = ttl_seconds {
+            put = put.expiration_ttl(ttl.max(60));
+        }
+        put.execute().await.map_err(|e| StoreError(e.to_string()))
+    }
+
+    async fn delete(&self, key: &str) -> std::result::Result<(), StoreError> {
+        self.kv.delete(key).await.map_err(|e| StoreError(e.to_string()))
+    }
+
+    async fn list(&self, prefix: &str, cursor: Option<String>) -> std::result::Result<KeyPage, StoreError> {
+        let mut list = self.kv.list().prefix(prefix.to_string());
+        if let Some(cursor) = cursor {
+            list = list.cursor(cursor);
+        }
+        let page = list.execute().await.map_err(|e| StoreError(e.to_string()))?;
+        Ok(KeyPage {
+            keys: page.keys.into_iter().map(|k| k.name).collect(),
+            cursor: if page.list_complete { None } else { page.cursor },
+        })
+    }
+}
+
+impl FetchPort for Cloudflare {
+    async fn fetch(&self, request: HttpRequest) -> std::result::Result<HttpResponse, FetchError> {
+        let timeout_ms = request.timeout_ms;
+        let controller = AbortController::default();
+        let signal = controller.signal();
+        let attempt = async {
+            let headers = Headers::new();
+            for (name, value) in &request.headers {
+                headers.set(name, value)?;
+            }
+            let mut init = RequestInit::new();
+            init.with_method(Method::from(request.method.to_string()))
+                .with_headers(headers)
+                .with_redirect(RequestRedirect::Manual);
+            if !request.body.is_empty() {
+                init.with_body(Some(js_sys::Uint8Array::from(request.body.as_slice()).into()));
+            }
+            let outgoing = Request::new_with_init(&request.url, &init)?;
+            let mut response = Fetch::Request(outgoing).send_with_signal(&signal).await?;
+            let headers = response.headers().entries().map(|(n, v)| (n.to_ascii_lowercase(), v)).collect();
+            let body = response.bytes().await?;
+            Ok::<_, worker::Error>(HttpResponse { status: response.status_code(), headers, body })
+        };
+        let timeout = Delay::from(Duration::from_millis(timeout_ms as u64));
+        let outcome = match select(Box::pin(attempt), timeout).await {
+            Either::Left((result, _)) => result.map_err(|e| FetchError::Network(e.to_string())),
+            Either::Right(_) => {
+                controller.abort();
+                Err(FetchError::Timeout(timeout_ms))
+            }
+        };
+        outcome
+    }
+}
+
+impl Queues for Cloudflare {
+    async fn send(&self, queue: QueueName, message: &str, delay_seconds: u32) -> std::result::Result<(), QueueError> {
+        let binding = match queue {
+            QueueName::Jobs => "JOBS",
+            QueueName::DeadLetters => "JOBS_DLQ",
+        };
+        let queue = self.env.queue(binding).map_err(|e| QueueError(e.to_string()))?;
+        let mut message = MessageBuilder::new(message.to_string());
+        if delay_seconds > 0 {
+            message = message.delay_seconds(delay_seconds);
+        }
+        queue.send(message.build()).await.map_err(|e| QueueError(e.to_string()))
+    }
+}
+
+impl Clock for Cloudflare {
+    fn now_ms(&self) -> u64 {
+        js_sys::Date::now() as u64
+    }
+}
+
+impl Log for Cloudflare {
+    fn log(&self, line: &str) {
+        worker::console_log!("{line}");
+    }
+}

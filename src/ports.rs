@@ -1,0 +1,114 @@
+//! The few things the domain needs from the runtime. `platform` implements them over
+//! Cloudflare's bindings; `testing` implements them in memory for native tests.
+#![allow(async_fn_in_trait)] // single-threaded runtime: no Send bounds wanted
+
+use thiserror::Error;
+
+/// An outgoing HTTP request, built by the domain.
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    pub method: &'static str,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Give up on the request after this long.
+    pub timeout_ms: u32,
+}
+
+impl HttpRequest {
+    pub fn new(method: &'static str, url: impl Into<String>) -> Self {
+        Self { method, url: url.into(), headers: Vec::new(), body: Vec::new(), timeout_ms: 15_000 }
+    }
+
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    pub fn json(mut self, body: &serde_json::Value) -> Self {
+        self.body = body.to_string().into_bytes();
+        self.header("content-type", "application/json")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum FetchError {
+    #[error("no answer within {0} ms")]
+    Timeout(u32),
+    #[error("could not connect: {0}")]
+    Network(String),
+}
+
+#[derive(Debug, Error)]
+#[error("storage error: {0}")]
+pub struct StoreError(pub String);
+
+#[derive(Debug, Error)]
+#[error("queue error: {0}")]
+pub struct QueueError(pub String);
+
+/// One page of keys from [`Store::list`].
+#[derive(Debug, Default)]
+pub struct KeyPage {
+    pub keys: Vec<String>,
+    /// Present when there are more keys to read.
+    pub cursor: Option<String>,
+}
+
+/// The key-value store (KV `STATE`).
+pub trait Store {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// `ttl_seconds` makes the value expire (KV wants at least 60).
+    async fn put(&self, key: &str, value: &str, ttl_seconds: Option<u64>) -> Result<(), StoreError>;
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<KeyPage, StoreError>;
+}
+
+/// Outgoing HTTP (`fetch`). Must not follow redirects: a 3xx is an answer, not a hop.
+pub trait Fetch {
+    async fn fetch(&self, request: HttpRequest) -> Result<HttpResponse, FetchError>;
+}
+
+/// The queues the connector owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueName {
+    /// `JOBS`: deliveries (and later sync jobs).
+    Jobs,
+    /// `JOBS_DLQ`: what could not be delivered, to be recorded for the admin.
+    DeadLetters,
+}
+
+pub trait Queues {
+    /// Sends one JSON message, visible to the consumer after `delay_seconds`.
+    async fn send(&self, queue: QueueName, message: &str, delay_seconds: u32) -> Result<(), QueueError>;
+}
+
+pub trait Clock {
+    fn now_ms(&self) -> u64;
+    fn now_seconds(&self) -> u64 {
+        self.now_ms() / 1000
+    }
+}
+
+/// Operational log lines (never secrets).
+pub trait Log {
+    fn log(&self, line: &str);
+}
+
+/// Everything the domain uses, in one bound.
+pub trait Platform: Store + Fetch + Queues + Clock + Log {}
+impl<T: Store + Fetch + Queues + Clock + Log> Platform for T {}
