@@ -22,9 +22,7 @@ fi
 # cargo install --locked can fail when the registry lacks a locked dependency version;
 # a plain install of the pinned version is the fallback.
 install_crate() { # crate version binary
-  local have
-  have=$("$TOOLS/bin/$3" --version 2>/dev/null | awk '{print $2}') || true
-  if [ "$have" = "$2" ]; then return; fi
+  if "$TOOLS/bin/$3" --version 2>/dev/null | grep -qw -- "$2"; then return; fi
   say "installing $1 $2 (a few minutes, once)"
   cargo install --quiet --root "$TOOLS" --locked "$1" --version "$2" >&2 ||
     cargo install --quiet --root "$TOOLS" "$1" --version "$2" >&2

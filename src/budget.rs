@@ -22,7 +22,11 @@ pub enum Take {
 impl RateBudget {
     pub fn new(per_minute: u32, now_ms: u64) -> Self {
         let per_minute = per_minute.max(1);
-        Self { per_minute, tokens: per_minute as f64, updated_ms: now_ms }
+        Self {
+            per_minute,
+            tokens: per_minute as f64,
+            updated_ms: now_ms,
+        }
     }
 
     /// Takes one request's token if there is one.
@@ -67,7 +71,9 @@ mod tests {
         for _ in 0..120 {
             budget.take(0);
         }
-        let granted = (0..200).filter(|_| budget.take(3_600_000) == Take::Granted).count();
+        let granted = (0..200)
+            .filter(|_| budget.take(3_600_000) == Take::Granted)
+            .count();
         assert_eq!(granted, 120);
     }
 

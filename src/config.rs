@@ -28,15 +28,16 @@ impl Config {
     /// Reads every setting through `lookup` (env var or secret by name).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let required = |name: &'static str| {
-            lookup(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name))
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or(ConfigError::Missing(name))
         };
         let number = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
             match lookup(name) {
                 None => Ok(default),
-                Some(v) => v
-                    .trim()
-                    .parse()
-                    .map_err(|_| ConfigError::Invalid(name, format!("{v:?} is not a whole number"))),
+                Some(v) => v.trim().parse().map_err(|_| {
+                    ConfigError::Invalid(name, format!("{v:?} is not a whole number"))
+                }),
             }
         };
         let base_url = |name: &'static str, default: Option<&str>| -> Result<String, ConfigError> {
@@ -48,14 +49,20 @@ impl Config {
             let parsed = url::Url::parse(&value)
                 .map_err(|e| ConfigError::Invalid(name, format!("{value:?}: {e}")))?;
             if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(ConfigError::Invalid(name, format!("{value:?} is not an http(s) URL")));
+                return Err(ConfigError::Invalid(
+                    name,
+                    format!("{value:?} is not an http(s) URL"),
+                ));
             }
             Ok(value.trim_end_matches('/').to_string())
         };
 
         let admin_token = required("ADMIN_TOKEN")?;
         if admin_token.len() < 16 {
-            return Err(ConfigError::Invalid("ADMIN_TOKEN", "use at least 16 characters".into()));
+            return Err(ConfigError::Invalid(
+                "ADMIN_TOKEN",
+                "use at least 16 characters".into(),
+            ));
         }
         let sealer = Sealer::new(&required("ENCRYPTION_KEY")?)
             .map_err(|e| ConfigError::Invalid("ENCRYPTION_KEY", e.to_string()))?;
@@ -81,14 +88,19 @@ mod tests {
     use std::collections::HashMap;
 
     fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |name| map.get(name).cloned()
     }
 
     const GOOD: &[(&str, &str)] = &[
         ("ADMIN_TOKEN", "0123456789abcdef"),
-        ("ENCRYPTION_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
+        (
+            "ENCRYPTION_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        ),
         ("PUBLIC_BASE_URL", "https://connector.example.com/"),
     ];
 
@@ -109,10 +121,16 @@ mod tests {
         let mut bad_key = GOOD.to_vec();
         bad_key[1] = ("ENCRYPTION_KEY", "dG9vIHNob3J0");
         let err = Config::from_lookup(vars(&bad_key)).unwrap_err().to_string();
-        assert!(err.contains("ENCRYPTION_KEY") && !err.contains("dG9vIHNob3J0"), "{err}");
+        assert!(
+            err.contains("ENCRYPTION_KEY") && !err.contains("dG9vIHNob3J0"),
+            "{err}"
+        );
 
         let mut bad_url = GOOD.to_vec();
         bad_url[2] = ("PUBLIC_BASE_URL", "ftp://x");
-        assert!(matches!(Config::from_lookup(vars(&bad_url)), Err(ConfigError::Invalid("PUBLIC_BASE_URL", _))));
+        assert!(matches!(
+            Config::from_lookup(vars(&bad_url)),
+            Err(ConfigError::Invalid("PUBLIC_BASE_URL", _))
+        ));
     }
 }

@@ -34,9 +34,13 @@ pub enum IngressError {
 
 #[derive(Debug, PartialEq)]
 pub enum Accepted {
-    Queued { delivery_id: String },
+    Queued {
+        delivery_id: String,
+    },
     /// Acknowledged (so Aircall does not retry) but not forwarded.
-    Ignored { reason: &'static str },
+    Ignored {
+        reason: &'static str,
+    },
 }
 
 pub async fn receive<P: Platform>(
@@ -45,19 +49,25 @@ pub async fn receive<P: Platform>(
     integration_id: &str,
     body: &[u8],
 ) -> Result<Accepted, IngressError> {
-    let integration = Integrations::new(p).get(integration_id).await?.ok_or(IngressError::UnknownIntegration)?;
+    let integration = Integrations::new(p)
+        .get(integration_id)
+        .await?
+        .ok_or(IngressError::UnknownIntegration)?;
     if body.len() > MAX_WEBHOOK_BYTES {
         return Err(IngressError::TooLarge);
     }
     let event = WebhookEvent::parse(body)?;
-    let expected = config
-        .sealer
-        .open(&integration.sealed.webhook_token, &Integration::slot(&integration.id, "webhook_token"))?;
+    let expected = config.sealer.open(
+        &integration.sealed.webhook_token,
+        &Integration::slot(&integration.id, "webhook_token"),
+    )?;
     if !secrets_match(&event.token, &expected) {
         return Err(IngressError::WrongToken);
     }
     if !integration.wants(&event.event) {
-        return Ok(Accepted::Ignored { reason: "the integration does not forward this event" });
+        return Ok(Accepted::Ignored {
+            reason: "the integration does not forward this event",
+        });
     }
 
     let id = Delivery::id_for(&integration.id, &event.event, event.timestamp, &event.data);
@@ -72,9 +82,16 @@ pub async fn receive<P: Platform>(
     };
     let mut message = Job::Deliver(delivery.clone()).to_message();
     if message.len() > MAX_INLINE_PAYLOAD {
-        let Payload::Inline { data } = &delivery.payload else { unreachable!() };
+        let Payload::Inline { data } = &delivery.payload else {
+            unreachable!()
+        };
         let key = delivery.payload_key();
-        p.put(&key, &serde_json::to_string(data).expect("serializes"), Some(STORED_PAYLOAD_SECONDS)).await?;
+        p.put(
+            &key,
+            &serde_json::to_string(data).expect("serializes"),
+            Some(STORED_PAYLOAD_SECONDS),
+        )
+        .await?;
         delivery.payload = Payload::Stored { key };
         message = Job::Deliver(delivery).to_message();
     }

@@ -17,7 +17,13 @@ pub struct HttpRequest {
 
 impl HttpRequest {
     pub fn new(method: &'static str, url: impl Into<String>) -> Self {
-        Self { method, url: url.into(), headers: Vec::new(), body: Vec::new(), timeout_ms: 15_000 }
+        Self {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            timeout_ms: 15_000,
+        }
     }
 
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
@@ -41,7 +47,10 @@ pub struct HttpResponse {
 
 impl HttpResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -73,7 +82,8 @@ pub struct KeyPage {
 pub trait Store {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
     /// `ttl_seconds` makes the value expire (KV wants at least 60).
-    async fn put(&self, key: &str, value: &str, ttl_seconds: Option<u64>) -> Result<(), StoreError>;
+    async fn put(&self, key: &str, value: &str, ttl_seconds: Option<u64>)
+        -> Result<(), StoreError>;
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
     async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<KeyPage, StoreError>;
 }
@@ -94,7 +104,12 @@ pub enum QueueName {
 
 pub trait Queues {
     /// Sends one JSON message, visible to the consumer after `delay_seconds`.
-    async fn send(&self, queue: QueueName, message: &str, delay_seconds: u32) -> Result<(), QueueError>;
+    async fn send(
+        &self,
+        queue: QueueName,
+        message: &str,
+        delay_seconds: u32,
+    ) -> Result<(), QueueError>;
 }
 
 pub trait Clock {

@@ -26,7 +26,9 @@ impl Credentials {
     /// A stable, non-secret name for the Aircall account these credentials open.
     pub fn account_key(&self) -> String {
         match self {
-            Credentials::Basic { api_id, .. } => crate::crypto::sha256_hex(api_id.as_bytes())[..24].to_string(),
+            Credentials::Basic { api_id, .. } => {
+                crate::crypto::sha256_hex(api_id.as_bytes())[..24].to_string()
+            }
         }
     }
 }
@@ -57,12 +59,18 @@ pub struct AircallClient<'a, F> {
 
 impl<'a, F: Fetch> AircallClient<'a, F> {
     pub fn new(fetch: &'a F, base: &'a str, credentials: &'a Credentials) -> Self {
-        Self { fetch, base, credentials }
+        Self {
+            fetch,
+            base,
+            credentials,
+        }
     }
 
     /// `GET /v1/ping`: the cheapest proof that the credentials work.
     pub async fn ping(&self) -> Result<(), AircallError> {
-        self.send(HttpRequest::new("GET", format!("{}/v1/ping", self.base))).await.map(|_| ())
+        self.send(HttpRequest::new("GET", format!("{}/v1/ping", self.base)))
+            .await
+            .map(|_| ())
     }
 
     /// `POST /v1/webhooks`: asks Aircall to post `events` (all of them when `None`) to `url`.
@@ -104,18 +112,26 @@ impl<'a, F: Fetch> AircallClient<'a, F> {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, AircallError> {
         let request = request.header("authorization", self.credentials.authorization());
         let response = self.fetch.fetch(request).await.map_err(|e| match e {
-            FetchError::Timeout(_) | FetchError::Network(_) => AircallError::Unreachable(e.to_string()),
+            FetchError::Timeout(_) | FetchError::Network(_) => {
+                AircallError::Unreachable(e.to_string())
+            }
         })?;
         match response.status {
             200..=299 => Ok(response),
             401 | 403 => Err(AircallError::Rejected(response.status)),
             429 => Err(AircallError::RateLimited),
-            status => Err(AircallError::Failed { status, message: error_message(&response.body) }),
+            status => Err(AircallError::Failed {
+                status,
+                message: error_message(&response.body),
+            }),
         }
     }
 
     fn unexpected(&self, message: &str) -> AircallError {
-        AircallError::Failed { status: 200, message: message.to_string() }
+        AircallError::Failed {
+            status: 200,
+            message: message.to_string(),
+        }
     }
 }
 
@@ -124,7 +140,12 @@ fn error_message(body: &[u8]) -> String {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     let text = parsed
         .as_ref()
-        .and_then(|v| v["message"].as_str().or(v["error"].as_str()).or(v["troubleshoot"].as_str()))
+        .and_then(|v| {
+            v["message"]
+                .as_str()
+                .or(v["error"].as_str())
+                .or(v["troubleshoot"].as_str())
+        })
         .map(str::to_string)
         .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
     text.chars().take(200).collect()

@@ -25,7 +25,8 @@ pub struct WebhookEvent {
 
 impl WebhookEvent {
     pub fn parse(body: &[u8]) -> Result<Self, WebhookProblem> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| WebhookProblem::NotJson(e.to_string()))?;
+        let value: Value =
+            serde_json::from_slice(body).map_err(|e| WebhookProblem::NotJson(e.to_string()))?;
         let Value::Object(mut obj) = value else {
             return Err(WebhookProblem::NotAnObject);
         };
@@ -46,7 +47,12 @@ impl WebhookEvent {
             Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
             Some(_) => return Err(WebhookProblem::BadField("timestamp", "UNIX seconds")),
         };
-        Ok(Self { event, token, timestamp, data })
+        Ok(Self {
+            event,
+            token,
+            timestamp,
+            data,
+        })
     }
 
     /// The id of the resource the event is about (`data.id`), when there is one.
@@ -76,8 +82,14 @@ mod tests {
 
     #[test]
     fn names_what_is_wrong() {
-        assert!(matches!(WebhookEvent::parse(b"{nope"), Err(WebhookProblem::NotJson(_))));
-        assert_eq!(WebhookEvent::parse(b"[1]"), Err(WebhookProblem::NotAnObject));
+        assert!(matches!(
+            WebhookEvent::parse(b"{nope"),
+            Err(WebhookProblem::NotJson(_))
+        ));
+        assert_eq!(
+            WebhookEvent::parse(b"[1]"),
+            Err(WebhookProblem::NotAnObject)
+        );
         assert_eq!(
             WebhookEvent::parse(br#"{"token":"t","data":{}}"#),
             Err(WebhookProblem::BadField("event", "a non-empty string"))
@@ -91,7 +103,9 @@ mod tests {
             Err(WebhookProblem::BadField("data", "an object"))
         );
         assert_eq!(
-            WebhookEvent::parse(br#"{"event":"call.ended","token":"t","data":{},"timestamp":"soon"}"#),
+            WebhookEvent::parse(
+                br#"{"event":"call.ended","token":"t","data":{},"timestamp":"soon"}"#
+            ),
             Err(WebhookProblem::BadField("timestamp", "UNIX seconds"))
         );
     }

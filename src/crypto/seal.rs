@@ -35,7 +35,9 @@ impl std::fmt::Debug for Sealer {
 impl Sealer {
     /// `key_base64`: the `ENCRYPTION_KEY` secret, 32 random bytes in base64.
     pub fn new(key_base64: &str) -> Result<Self, SealError> {
-        let key = STANDARD.decode(key_base64.trim()).map_err(|_| SealError::BadKey)?;
+        let key = STANDARD
+            .decode(key_base64.trim())
+            .map_err(|_| SealError::BadKey)?;
         if key.len() != 32 {
             return Err(SealError::BadKey);
         }
@@ -45,7 +47,10 @@ impl Sealer {
 
     pub fn seal(&self, plaintext: &str, slot: &str) -> String {
         let nonce = super::random_bytes::<NONCE_LEN>();
-        let payload = Payload { msg: plaintext.as_bytes(), aad: slot.as_bytes() };
+        let payload = Payload {
+            msg: plaintext.as_bytes(),
+            aad: slot.as_bytes(),
+        };
         let ciphertext = self
             .cipher
             .encrypt(Nonce::from_slice(&nonce), payload)
@@ -62,7 +67,10 @@ impl Sealer {
             .filter(|raw| raw.len() > NONCE_LEN)
             .ok_or(SealError::CannotOpen)?;
         let (nonce, ciphertext) = raw.split_at(NONCE_LEN);
-        let payload = Payload { msg: ciphertext, aad: slot.as_bytes() };
+        let payload = Payload {
+            msg: ciphertext,
+            aad: slot.as_bytes(),
+        };
         let plain = self
             .cipher
             .decrypt(Nonce::from_slice(nonce), payload)
@@ -83,7 +91,10 @@ mod tests {
         let sealed = sealer.seal("api-token-123", "int_1/aircall");
         assert!(sealed.starts_with("v1."));
         assert!(!sealed.contains("api-token-123"));
-        assert_eq!(sealer.open(&sealed, "int_1/aircall").unwrap(), "api-token-123");
+        assert_eq!(
+            sealer.open(&sealed, "int_1/aircall").unwrap(),
+            "api-token-123"
+        );
     }
 
     #[test]
@@ -96,18 +107,33 @@ mod tests {
     fn refuses_another_slot_another_key_and_tampering() {
         let sealer = Sealer::new(KEY).unwrap();
         let sealed = sealer.seal("secret", "int_1/aircall");
-        assert_eq!(sealer.open(&sealed, "int_2/aircall"), Err(SealError::CannotOpen));
+        assert_eq!(
+            sealer.open(&sealed, "int_2/aircall"),
+            Err(SealError::CannotOpen)
+        );
 
         let other = Sealer::new("HwEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=").unwrap();
-        assert_eq!(other.open(&sealed, "int_1/aircall"), Err(SealError::CannotOpen));
+        assert_eq!(
+            other.open(&sealed, "int_1/aircall"),
+            Err(SealError::CannotOpen)
+        );
 
         let mut tampered = sealed.clone().into_bytes();
         let last = tampered.len() - 3;
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
         let tampered = String::from_utf8(tampered).unwrap();
-        assert_eq!(sealer.open(&tampered, "int_1/aircall"), Err(SealError::CannotOpen));
-        assert_eq!(sealer.open("v1.", "int_1/aircall"), Err(SealError::CannotOpen));
-        assert_eq!(sealer.open("plain", "int_1/aircall"), Err(SealError::CannotOpen));
+        assert_eq!(
+            sealer.open(&tampered, "int_1/aircall"),
+            Err(SealError::CannotOpen)
+        );
+        assert_eq!(
+            sealer.open("v1.", "int_1/aircall"),
+            Err(SealError::CannotOpen)
+        );
+        assert_eq!(
+            sealer.open("plain", "int_1/aircall"),
+            Err(SealError::CannotOpen)
+        );
     }
 
     #[test]

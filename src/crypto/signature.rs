@@ -30,8 +30,12 @@ impl std::fmt::Debug for SigningSecret {
 
 impl SigningSecret {
     pub fn parse(text: &str) -> Result<Self, SigningSecretError> {
-        let b64 = text.strip_prefix(PREFIX).ok_or(SigningSecretError::Format)?;
-        let key = STANDARD.decode(b64).map_err(|_| SigningSecretError::Format)?;
+        let b64 = text
+            .strip_prefix(PREFIX)
+            .ok_or(SigningSecretError::Format)?;
+        let key = STANDARD
+            .decode(b64)
+            .map_err(|_| SigningSecretError::Format)?;
         if !(24..=64).contains(&key.len()) {
             return Err(SigningSecretError::Length);
         }
@@ -40,7 +44,9 @@ impl SigningSecret {
 
     /// A new random secret of 32 bytes.
     pub fn generate() -> Self {
-        Self { key: super::random_bytes::<32>().to_vec() }
+        Self {
+            key: super::random_bytes::<32>().to_vec(),
+        }
     }
 
     /// The `whsec_...` text shown to the admin once.
@@ -84,8 +90,17 @@ mod tests {
 
     #[test]
     fn rejects_malformed_secrets() {
-        assert_eq!(SigningSecret::parse("C2FVsBQIhrscChlQ").unwrap_err(), SigningSecretError::Format);
-        assert_eq!(SigningSecret::parse("whsec_***").unwrap_err(), SigningSecretError::Format);
-        assert_eq!(SigningSecret::parse("whsec_c2hvcnQ=").unwrap_err(), SigningSecretError::Length);
+        assert_eq!(
+            SigningSecret::parse("C2FVsBQIhrscChlQ").unwrap_err(),
+            SigningSecretError::Format
+        );
+        assert_eq!(
+            SigningSecret::parse("whsec_***").unwrap_err(),
+            SigningSecretError::Format
+        );
+        assert_eq!(
+            SigningSecret::parse("whsec_c2hvcnQ=").unwrap_err(),
+            SigningSecretError::Length
+        );
     }
 }

@@ -44,7 +44,11 @@ impl<'a, S: Store> DeadLetters<'a, S> {
     }
 
     pub async fn record(&self, letter: &DeadLetter) -> Result<(), StoreError> {
-        let key = format!("{}{}", Self::prefix(&letter.delivery.integration_id), letter.delivery.id);
+        let key = format!(
+            "{}{}",
+            Self::prefix(&letter.delivery.integration_id),
+            letter.delivery.id
+        );
         let text = serde_json::to_string(letter).expect("serializes");
         self.store.put(&key, &text, Some(KEEP_SECONDS)).await
     }
@@ -60,7 +64,9 @@ impl<'a, S: Store> DeadLetters<'a, S> {
                 if let Some(text) = self.store.get(key).await? {
                     match serde_json::from_str::<DeadLetter>(&text) {
                         Ok(letter) => letters.push(letter),
-                        Err(e) => return Err(StoreError(format!("dead letter {key} is unreadable: {e}"))),
+                        Err(e) => {
+                            return Err(StoreError(format!("dead letter {key} is unreadable: {e}")))
+                        }
                     }
                 }
             }

@@ -47,9 +47,18 @@ pub const MAX_INLINE_PAYLOAD: usize = 96 * 1024;
 impl Delivery {
     /// The stable id of an Aircall event for one integration: a hash of everything Aircall
     /// sends again when it retries (serde_json's maps are sorted, so the text is canonical).
-    pub fn id_for(integration_id: &str, event: &str, occurred_at: Option<i64>, data: &Map<String, Value>) -> String {
-        let canonical = serde_json::to_string(&(integration_id, event, occurred_at, data)).expect("serializes");
-        format!("msg_{}", &crate::crypto::sha256_hex(canonical.as_bytes())[..32])
+    pub fn id_for(
+        integration_id: &str,
+        event: &str,
+        occurred_at: Option<i64>,
+        data: &Map<String, Value>,
+    ) -> String {
+        let canonical =
+            serde_json::to_string(&(integration_id, event, occurred_at, data)).expect("serializes");
+        format!(
+            "msg_{}",
+            &crate::crypto::sha256_hex(canonical.as_bytes())[..32]
+        )
     }
 
     pub fn payload_key(&self) -> String {
@@ -68,8 +77,18 @@ mod tests {
 
     #[test]
     fn the_same_event_gets_the_same_id() {
-        let a = Delivery::id_for("int_1", "call.ended", Some(1), &data(json!({"id": 1, "b": [1, 2]})));
-        let b = Delivery::id_for("int_1", "call.ended", Some(1), &data(json!({"b": [1, 2], "id": 1})));
+        let a = Delivery::id_for(
+            "int_1",
+            "call.ended",
+            Some(1),
+            &data(json!({"id": 1, "b": [1, 2]})),
+        );
+        let b = Delivery::id_for(
+            "int_1",
+            "call.ended",
+            Some(1),
+            &data(json!({"b": [1, 2], "id": 1})),
+        );
         assert_eq!(a, b);
         assert!(a.starts_with("msg_") && a.len() < 100);
     }
@@ -81,7 +100,10 @@ mod tests {
         assert_ne!(base, Delivery::id_for("int_2", "call.ended", Some(1), &d));
         assert_ne!(base, Delivery::id_for("int_1", "call.hungup", Some(1), &d));
         assert_ne!(base, Delivery::id_for("int_1", "call.ended", Some(2), &d));
-        assert_ne!(base, Delivery::id_for("int_1", "call.ended", Some(1), &data(json!({"id": 2}))));
+        assert_ne!(
+            base,
+            Delivery::id_for("int_1", "call.ended", Some(1), &data(json!({"id": 2})))
+        );
     }
 
     #[test]
@@ -91,7 +113,9 @@ mod tests {
             integration_id: "int_1".into(),
             event: "call.ended".into(),
             occurred_at: 5,
-            payload: Payload::Stored { key: "payload:msg_1".into() },
+            payload: Payload::Stored {
+                key: "payload:msg_1".into(),
+            },
             attempt: 2,
         });
         assert_eq!(serde_json::from_str::<Job>(&job.to_message()).unwrap(), job);

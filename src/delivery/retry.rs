@@ -15,7 +15,10 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { base_seconds: 5, max_attempts: 10 }
+        Self {
+            base_seconds: 5,
+            max_attempts: 10,
+        }
     }
 }
 
@@ -34,7 +37,9 @@ impl RetryPolicy {
         let exponent = attempt.saturating_sub(1).min(16);
         let backoff = (self.base_seconds as f64) * 4f64.powi(exponent as i32);
         let jittered = backoff * (0.8 + 0.4 * jitter.clamp(0.0, 1.0));
-        let delay = (jittered.round() as u64).max(retry_after.unwrap_or(0) as u64).max(1);
+        let delay = (jittered.round() as u64)
+            .max(retry_after.unwrap_or(0) as u64)
+            .max(1);
         delay.min(MAX_DELAY_SECONDS as u64) as u32
     }
 }
@@ -44,22 +49,35 @@ impl RetryPolicy {
 pub enum Outcome {
     Delivered,
     /// Worth another try (network, timeout, 408, 429, 3xx, 5xx).
-    Retry { reason: String, retry_after: Option<u32> },
+    Retry {
+        reason: String,
+        retry_after: Option<u32>,
+    },
     /// Trying again will not help (other 4xx, e.g. 400, 401, 404, 410).
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 /// Reads a destination's answer. Only 2xx is success; a redirect is not followed.
 pub fn classify(result: &Result<HttpResponse, FetchError>, now_seconds: u64) -> Outcome {
     let response = match result {
         Ok(response) => response,
-        Err(e) => return Outcome::Retry { reason: e.to_string(), retry_after: None },
+        Err(e) => {
+            return Outcome::Retry {
+                reason: e.to_string(),
+                retry_after: None,
+            }
+        }
     };
     let status = response.status;
     if (200..300).contains(&status) {
         return Outcome::Delivered;
     }
-    let snippet: String = String::from_utf8_lossy(&response.body).chars().take(200).collect();
+    let snippet: String = String::from_utf8_lossy(&response.body)
+        .chars()
+        .take(200)
+        .collect();
     let reason = if snippet.trim().is_empty() {
         format!("the destination answered HTTP {status}")
     } else {
@@ -68,7 +86,9 @@ pub fn classify(result: &Result<HttpResponse, FetchError>, now_seconds: u64) -> 
     match status {
         408 | 429 | 300..=399 | 500..=599 => Outcome::Retry {
             reason,
-            retry_after: response.header("retry-after").and_then(|v| parse_retry_after(v, now_seconds)),
+            retry_after: response
+                .header("retry-after")
+                .and_then(|v| parse_retry_after(v, now_seconds)),
         },
         _ => Outcome::Failed { reason },
     }
@@ -85,7 +105,9 @@ pub fn parse_retry_after(value: &str, now_seconds: u64) -> Option<u32> {
 }
 
 fn parse_http_date(value: &str) -> Option<u64> {
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let parts: Vec<&str> = value.split_whitespace().collect();
     let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
         return None;
@@ -93,8 +115,13 @@ fn parse_http_date(value: &str) -> Option<u64> {
     let day: i64 = day.parse().ok()?;
     let month = MONTHS.iter().position(|m| m == month)? as i64 + 1;
     let year: i64 = year.parse().ok()?;
-    let hms: Vec<i64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
-    let [h, m, s] = hms.as_slice() else { return None };
+    let hms: Vec<i64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, s] = hms.as_slice() else {
+        return None;
+    };
     // days from civil (inverse of time::rfc3339's algorithm)
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
@@ -110,10 +137,17 @@ fn parse_http_date(value: &str) -> Option<u64> {
 mod tests {
     use super::*;
 
-    fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Result<HttpResponse, FetchError> {
+    fn answer(
+        status: u16,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Result<HttpResponse, FetchError> {
         Ok(HttpResponse {
             status,
-            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             body: body.as_bytes().to_vec(),
         })
     }
@@ -128,7 +162,9 @@ mod tests {
         assert_eq!(policy.delay_after(3, None, 0.999_999), 96); // 80 + 20%
         assert_eq!(policy.delay_after(9, None, 0.5), MAX_DELAY_SECONDS);
         assert_eq!(policy.delay_after(40, None, 0.5), MAX_DELAY_SECONDS);
-        let total: u32 = (1..policy.max_attempts).map(|n| policy.delay_after(n, None, 0.5)).sum();
+        let total: u32 = (1..policy.max_attempts)
+            .map(|n| policy.delay_after(n, None, 0.5))
+            .sum();
         assert!((28 * 3600..36 * 3600).contains(&total), "{total}");
     }
 
@@ -141,7 +177,10 @@ mod tests {
 
     #[test]
     fn gives_up_after_the_last_attempt() {
-        let policy = RetryPolicy { base_seconds: 5, max_attempts: 3 };
+        let policy = RetryPolicy {
+            base_seconds: 5,
+            max_attempts: 3,
+        };
         assert!(!policy.gives_up_after(2));
         assert!(policy.gives_up_after(3));
     }
@@ -150,34 +189,69 @@ mod tests {
     fn only_2xx_is_success() {
         assert_eq!(classify(&answer(200, &[], ""), 0), Outcome::Delivered);
         assert_eq!(classify(&answer(204, &[], ""), 0), Outcome::Delivered);
-        assert!(matches!(classify(&answer(301, &[], ""), 0), Outcome::Retry { .. }));
+        assert!(matches!(
+            classify(&answer(301, &[], ""), 0),
+            Outcome::Retry { .. }
+        ));
     }
 
     #[test]
     fn sorts_failures_into_retry_or_give_up() {
         for status in [408, 429, 500, 502, 503, 504] {
-            assert!(matches!(classify(&answer(status, &[], ""), 0), Outcome::Retry { .. }), "{status}");
+            assert!(
+                matches!(classify(&answer(status, &[], ""), 0), Outcome::Retry { .. }),
+                "{status}"
+            );
         }
         for status in [400, 401, 403, 404, 410, 422] {
-            assert!(matches!(classify(&answer(status, &[], ""), 0), Outcome::Failed { .. }), "{status}");
+            assert!(
+                matches!(
+                    classify(&answer(status, &[], ""), 0),
+                    Outcome::Failed { .. }
+                ),
+                "{status}"
+            );
         }
         let timeout = classify(&Err(FetchError::Timeout(15_000)), 0);
-        assert_eq!(timeout, Outcome::Retry { reason: "no answer within 15000 ms".into(), retry_after: None });
+        assert_eq!(
+            timeout,
+            Outcome::Retry {
+                reason: "no answer within 15000 ms".into(),
+                retry_after: None
+            }
+        );
     }
 
     #[test]
     fn reasons_say_what_the_destination_said() {
-        let Outcome::Failed { reason } = classify(&answer(410, &[], "endpoint disabled"), 0) else { panic!() };
-        assert_eq!(reason, "the destination answered HTTP 410: endpoint disabled");
+        let Outcome::Failed { reason } = classify(&answer(410, &[], "endpoint disabled"), 0) else {
+            panic!()
+        };
+        assert_eq!(
+            reason,
+            "the destination answered HTTP 410: endpoint disabled"
+        );
     }
 
     #[test]
     fn honours_retry_after_in_seconds_and_dates() {
         let got = classify(&answer(429, &[("retry-after", "30")], ""), 0);
-        assert_eq!(got, Outcome::Retry { reason: "the destination answered HTTP 429".into(), retry_after: Some(30) });
+        assert_eq!(
+            got,
+            Outcome::Retry {
+                reason: "the destination answered HTTP 429".into(),
+                retry_after: Some(30)
+            }
+        );
         // 2015-10-21T07:28:00Z = 1445412480
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1_445_412_480 - 90), Some(90));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1_445_412_480 + 5), Some(0));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1_445_412_480 - 90),
+            Some(90)
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1_445_412_480 + 5),
+            Some(0)
+        );
         assert_eq!(parse_retry_after("soon", 0), None);
     }
 }

@@ -13,7 +13,11 @@ pub fn delivery_body(event: &str, occurred_at: i64, data: &Map<String, Value>) -
         timestamp: String,
         data: &'a Map<String, Value>,
     }
-    let envelope = Envelope { r#type: event, timestamp: crate::time::rfc3339(occurred_at), data };
+    let envelope = Envelope {
+        r#type: event,
+        timestamp: crate::time::rfc3339(occurred_at),
+        data,
+    };
     serde_json::to_vec(&envelope).expect("serializes")
 }
 
@@ -29,7 +33,10 @@ pub fn signed_request(
     let signature = sign(secret, webhook_id, now_seconds, &body);
     let mut request = HttpRequest::new("POST", url)
         .header("content-type", "application/json")
-        .header("user-agent", concat!("aircall-connector/", env!("CARGO_PKG_VERSION")))
+        .header(
+            "user-agent",
+            concat!("aircall-connector/", env!("CARGO_PKG_VERSION")),
+        )
         .header("webhook-id", webhook_id)
         .header("webhook-timestamp", now_seconds.to_string())
         .header("webhook-signature", signature);
@@ -57,11 +64,30 @@ mod tests {
     fn request_carries_the_standard_webhooks_headers() {
         let secret = SigningSecret::parse("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD").unwrap();
         let body = br#"{"email":"test@example.com","username":"test_user"}"#.to_vec();
-        let request = signed_request("https://r.example", &secret, "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk", 1_649_367_553, body, 15_000);
-        let header = |name: &str| request.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
-        assert_eq!(header("webhook-id"), Some("msg_27UH4WbU6Z5A5EzD8u03UvzRbpk"));
+        let request = signed_request(
+            "https://r.example",
+            &secret,
+            "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",
+            1_649_367_553,
+            body,
+            15_000,
+        );
+        let header = |name: &str| {
+            request
+                .headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(
+            header("webhook-id"),
+            Some("msg_27UH4WbU6Z5A5EzD8u03UvzRbpk")
+        );
         assert_eq!(header("webhook-timestamp"), Some("1649367553"));
-        assert_eq!(header("webhook-signature"), Some("v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw="));
+        assert_eq!(
+            header("webhook-signature"),
+            Some("v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=")
+        );
         assert_eq!(request.method, "POST");
     }
 }

@@ -11,7 +11,10 @@ use serde_json::json;
 pub fn authorize(config: &Config, request: &Request) -> Result<(), ApiError> {
     let token = request
         .header("authorization")
-        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
         .ok_or(ApiError::Unauthorized)?;
     if secrets_match(token.trim(), &config.admin_token) {
         Ok(())
@@ -31,31 +34,52 @@ pub async fn route<P: Platform>(
         ("POST", ["integrations"]) => create(p, config, request).await,
         ("GET", ["integrations"]) => list(p, config, request).await,
         ("GET", ["integrations", id]) => {
-            let integration = Integrations::new(p).get(id).await?.ok_or(ApiError::NotFound("no integration has this id"))?;
-            Ok(Response::json(200, &json!(integration.view(&config.public_base_url))))
+            let integration = Integrations::new(p)
+                .get(id)
+                .await?
+                .ok_or(ApiError::NotFound("no integration has this id"))?;
+            Ok(Response::json(
+                200,
+                &json!(integration.view(&config.public_base_url)),
+            ))
         }
         ("GET", ["integrations", id, "deliveries"]) => failed_deliveries(p, id, request).await,
-        (_, ["integrations"] | ["integrations", _] | ["integrations", _, "deliveries"]) => Err(ApiError::MethodNotAllowed),
+        (_, ["integrations"] | ["integrations", _] | ["integrations", _, "deliveries"]) => {
+            Err(ApiError::MethodNotAllowed)
+        }
         _ => Err(ApiError::NotFound("no such route")),
     }
 }
 
-async fn create<P: Platform>(p: &P, config: &Config, request: &Request) -> Result<Response, ApiError> {
+async fn create<P: Platform>(
+    p: &P,
+    config: &Config,
+    request: &Request,
+) -> Result<Response, ApiError> {
     let body = request.json_body()?;
     let new = NewIntegration::parse(&body).map_err(ApiError::Invalid)?;
     let created = integration::create(p, config, new).await?;
     let mut view = json!(created.integration.view(&config.public_base_url));
     view["destination"]["secret"] = json!(created.destination_secret);
-    view["notice"] = json!("Keep destination.secret now: it verifies our signatures and is never shown again.");
+    view["notice"] =
+        json!("Keep destination.secret now: it verifies our signatures and is never shown again.");
     Ok(Response::json(201, &view))
 }
 
-async fn list<P: Platform>(p: &P, config: &Config, request: &Request) -> Result<Response, ApiError> {
+async fn list<P: Platform>(
+    p: &P,
+    config: &Config,
+    request: &Request,
+) -> Result<Response, ApiError> {
     let status = match request.query("status") {
         None => None,
         Some("active") => Some(Status::Active),
         Some("inactive") => Some(Status::Inactive),
-        Some(_) => return Err(ApiError::BadRequest("status must be \"active\" or \"inactive\"".into())),
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "status must be \"active\" or \"inactive\"".into(),
+            ))
+        }
     };
     let views: Vec<_> = Integrations::new(p)
         .all()
@@ -67,14 +91,27 @@ async fn list<P: Platform>(p: &P, config: &Config, request: &Request) -> Result<
     Ok(Response::json(200, &json!({ "integrations": views })))
 }
 
-async fn failed_deliveries<P: Platform>(p: &P, id: &str, request: &Request) -> Result<Response, ApiError> {
+async fn failed_deliveries<P: Platform>(
+    p: &P,
+    id: &str,
+    request: &Request,
+) -> Result<Response, ApiError> {
     if Integrations::new(p).get(id).await?.is_none() {
         return Err(ApiError::NotFound("no integration has this id"));
     }
     match request.query("status") {
         Some("failed") => {}
-        _ => return Err(ApiError::BadRequest("ask for ?status=failed (only failed deliveries are kept)".into())),
+        _ => {
+            return Err(ApiError::BadRequest(
+                "ask for ?status=failed (only failed deliveries are kept)".into(),
+            ))
+        }
     }
-    let letters: Vec<_> = DeadLetters::new(p).list(id).await?.iter().map(|l| l.view()).collect();
+    let letters: Vec<_> = DeadLetters::new(p)
+        .list(id)
+        .await?
+        .iter()
+        .map(|l| l.view())
+        .collect();
     Ok(Response::json(200, &json!({ "deliveries": letters })))
 }

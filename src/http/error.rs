@@ -70,7 +70,9 @@ impl ApiError {
             ApiError::Aircall(e) => match e {
                 AircallError::Rejected(_) => (422, "aircall_credentials_rejected"),
                 AircallError::RateLimited => (503, "aircall_rate_limited"),
-                AircallError::Unreachable(_) | AircallError::Failed { .. } => (502, "aircall_unavailable"),
+                AircallError::Unreachable(_) | AircallError::Failed { .. } => {
+                    (502, "aircall_unavailable")
+                }
             },
             ApiError::Misconfigured(_) => (500, "misconfigured"),
             ApiError::Store(_) | ApiError::Queue(_) => (503, "unavailable"),
@@ -97,7 +99,8 @@ impl ApiError {
                 format!("Aircall rejected the credentials (HTTP {status}): check the API ID and API token, and that the key's user is an administrator")
             }
             ApiError::Aircall(AircallError::RateLimited) => {
-                "Aircall's rate limit for this account is reached; try again in a minute".to_string()
+                "Aircall's rate limit for this account is reached; try again in a minute"
+                    .to_string()
             }
             _ => message,
         };
@@ -107,7 +110,9 @@ impl ApiError {
         }
         let mut response = Response::json(status, &json!({ "error": error }));
         if status == 401 && matches!(self, ApiError::Unauthorized) {
-            response.headers.push(("www-authenticate".into(), "Bearer".into()));
+            response
+                .headers
+                .push(("www-authenticate".into(), "Bearer".into()));
         }
         response
     }

@@ -27,11 +27,17 @@ pub struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn query(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn json_body(&self) -> Result<Value, ApiError> {
@@ -62,7 +68,11 @@ impl Response {
     }
 }
 
-pub async fn handle<P: Platform>(p: &P, config: &Result<Config, ConfigError>, request: Request) -> Response {
+pub async fn handle<P: Platform>(
+    p: &P,
+    config: &Result<Config, ConfigError>,
+    request: Request,
+) -> Response {
     match route(p, config, &request).await {
         Ok(response) => response,
         Err(error) => error.into_response(p),
@@ -82,11 +92,15 @@ async fn route<P: Platform>(
             Err(e) => Err(ApiError::Misconfigured(e.clone())),
         };
     }
-    let config = config.as_ref().map_err(|e| ApiError::Misconfigured(e.clone()))?;
+    let config = config
+        .as_ref()
+        .map_err(|e| ApiError::Misconfigured(e.clone()))?;
     match (method, segments.as_slice()) {
         ("POST", ["webhooks", "aircall", id]) => {
             let answer = match ingress::receive(p, config, id, &request.body).await? {
-                Accepted::Queued { delivery_id } => json!({"status": "queued", "delivery_id": delivery_id}),
+                Accepted::Queued { delivery_id } => {
+                    json!({"status": "queued", "delivery_id": delivery_id})
+                }
                 Accepted::Ignored { reason } => json!({"status": "ignored", "reason": reason}),
             };
             Ok(Response::json(202, &answer))

@@ -2,7 +2,10 @@
 //! account, seal the secrets, store it.
 
 use super::model::webhook_url;
-use super::{new_integration_id, Destination, Integration, Integrations, NewDestination, NewIntegration, SealedSecrets, Status};
+use super::{
+    new_integration_id, Destination, Integration, Integrations, NewDestination, NewIntegration,
+    SealedSecrets, Status,
+};
 use crate::aircall::{AircallClient, AircallError};
 use crate::config::Config;
 use crate::crypto::SigningSecret;
@@ -23,17 +26,28 @@ pub struct Created {
     pub destination_secret: String,
 }
 
-pub async fn create<P: Platform>(p: &P, config: &Config, new: NewIntegration) -> Result<Created, CreateError> {
+pub async fn create<P: Platform>(
+    p: &P,
+    config: &Config,
+    new: NewIntegration,
+) -> Result<Created, CreateError> {
     let aircall = AircallClient::new(p, &config.aircall_api_base, &new.credentials);
     aircall.ping().await?;
 
     let id = new_integration_id();
     let url = webhook_url(&config.public_base_url, &id);
     let webhook = aircall
-        .create_webhook(&format!("aircall-connector: {}", new.name), &url, new.events.as_deref())
+        .create_webhook(
+            &format!("aircall-connector: {}", new.name),
+            &url,
+            new.events.as_deref(),
+        )
         .await?;
 
-    let NewDestination::Webhook { url: destination_url, secret } = new.destination;
+    let NewDestination::Webhook {
+        url: destination_url,
+        secret,
+    } = new.destination;
     let secret = secret.unwrap_or_else(SigningSecret::generate).expose();
     let seal = |value: &str, field: &str| config.sealer.seal(value, &Integration::slot(&id, field));
     let credentials = serde_json::to_string(&new.credentials).expect("serializes");
@@ -44,7 +58,9 @@ pub async fn create<P: Platform>(p: &P, config: &Config, new: NewIntegration) ->
         created_at: p.now_seconds(),
         aircall_account: new.credentials.account_key(),
         aircall_webhook_id: webhook.webhook_id.clone(),
-        destination: Destination::Webhook { url: destination_url },
+        destination: Destination::Webhook {
+            url: destination_url,
+        },
         events: new.events,
         sealed: SealedSecrets {
             aircall_credentials: seal(&credentials, "aircall_credentials"),
@@ -55,10 +71,19 @@ pub async fn create<P: Platform>(p: &P, config: &Config, new: NewIntegration) ->
     if let Err(e) = Integrations::new(p).save(&integration).await {
         // Do not leave Aircall posting to an integration that does not exist.
         if let Err(cleanup) = aircall.delete_webhook(&webhook.webhook_id).await {
-            p.log(&format!("could not remove Aircall webhook {} after a failed create: {cleanup}", webhook.webhook_id));
+            p.log(&format!(
+                "could not remove Aircall webhook {} after a failed create: {cleanup}",
+                webhook.webhook_id
+            ));
         }
         return Err(e.into());
     }
-    p.log(&format!("created integration {id} (Aircall webhook {})", webhook.webhook_id));
-    Ok(Created { integration, destination_secret: secret })
+    p.log(&format!(
+        "created integration {id} (Aircall webhook {})",
+        webhook.webhook_id
+    ));
+    Ok(Created {
+        integration,
+        destination_secret: secret,
+    })
 }

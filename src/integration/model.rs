@@ -50,7 +50,9 @@ impl Integration {
     }
 
     pub fn wants(&self, event: &str) -> bool {
-        self.events.as_ref().is_none_or(|events| events.iter().any(|e| e == event))
+        self.events
+            .as_ref()
+            .is_none_or(|events| events.iter().any(|e| e == event))
     }
 
     /// What the admin API shows: never a secret or token.

@@ -13,7 +13,10 @@ pub struct FieldError {
 
 #[derive(Debug)]
 pub enum NewDestination {
-    Webhook { url: String, secret: Option<SigningSecret> },
+    Webhook {
+        url: String,
+        secret: Option<SigningSecret>,
+    },
 }
 
 /// A valid request to create an integration.
@@ -31,11 +34,20 @@ struct Problems(Vec<FieldError>);
 
 impl Problems {
     fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.push(FieldError { field: field.to_string(), message: message.into() });
+        self.0.push(FieldError {
+            field: field.to_string(),
+            message: message.into(),
+        });
     }
 
     /// A required string of at most `max` characters, trimmed.
-    fn text(&mut self, obj: &Map<String, Value>, prefix: &str, key: &str, max: usize) -> Option<String> {
+    fn text(
+        &mut self,
+        obj: &Map<String, Value>,
+        prefix: &str,
+        key: &str,
+        max: usize,
+    ) -> Option<String> {
         let field = format!("{prefix}{key}");
         match obj.get(key) {
             None | Some(Value::Null) => self.add(&field, "is required"),
@@ -59,7 +71,11 @@ impl Problems {
         match value {
             Some(Value::Object(obj)) => {
                 for key in obj.keys().filter(|k| !known.contains(&k.as_str())) {
-                    let name = if field.is_empty() { key.clone() } else { format!("{field}.{key}") };
+                    let name = if field.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{field}.{key}")
+                    };
                     self.add(&name, "is not a known field");
                 }
                 Some(obj)
@@ -69,7 +85,10 @@ impl Problems {
                 None
             }
             Some(_) => {
-                self.add(if field.is_empty() { "body" } else { field }, "must be an object");
+                self.add(
+                    if field.is_empty() { "body" } else { field },
+                    "must be an object",
+                );
                 None
             }
         }
@@ -81,27 +100,43 @@ pub const MAX_EVENTS: usize = 100;
 impl NewIntegration {
     pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
         let mut p = Problems::default();
-        let Some(root) = p.object(Some(body), "", &["name", "aircall", "destination", "events"]) else {
+        let Some(root) = p.object(
+            Some(body),
+            "",
+            &["name", "aircall", "destination", "events"],
+        ) else {
             return Err(p.0);
         };
         let name = p.text(root, "", "name", 100);
 
-        let credentials = p.object(root.get("aircall"), "aircall", &["api_id", "api_token"]).and_then(|a| {
-            let api_id = p.text(a, "aircall.", "api_id", 200);
-            let api_token = p.text(a, "aircall.", "api_token", 500);
-            Some(Credentials::Basic { api_id: api_id?, api_token: api_token? })
-        });
+        let credentials = p
+            .object(root.get("aircall"), "aircall", &["api_id", "api_token"])
+            .and_then(|a| {
+                let api_id = p.text(a, "aircall.", "api_id", 200);
+                let api_token = p.text(a, "aircall.", "api_token", 500);
+                Some(Credentials::Basic {
+                    api_id: api_id?,
+                    api_token: api_token?,
+                })
+            });
 
         let destination = p
-            .object(root.get("destination"), "destination", &["type", "url", "secret"])
+            .object(
+                root.get("destination"),
+                "destination",
+                &["type", "url", "secret"],
+            )
             .and_then(|d| parse_destination(&mut p, d));
 
         let events = parse_events(&mut p, root.get("events"));
 
         match (name, credentials, destination, p.0.is_empty()) {
-            (Some(name), Some(credentials), Some(destination), true) => {
-                Ok(Self { name, credentials, destination, events })
-            }
+            (Some(name), Some(credentials), Some(destination), true) => Ok(Self {
+                name,
+                credentials,
+                destination,
+                events,
+            }),
             _ => Err(p.0),
         }
     }
@@ -115,13 +150,15 @@ fn parse_destination(p: &mut Problems, d: &Map<String, Value>) -> Option<NewDest
             return None;
         }
     }
-    let url = p.text(d, "destination.", "url", 2048).and_then(|url| match url::Url::parse(&url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(url),
-        _ => {
-            p.add("destination.url", "must be an absolute http(s) URL");
-            None
-        }
-    });
+    let url = p
+        .text(d, "destination.", "url", 2048)
+        .and_then(|url| match url::Url::parse(&url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(url),
+            _ => {
+                p.add("destination.url", "must be an absolute http(s) URL");
+                None
+            }
+        });
     let secret = match d.get("secret") {
         None | Some(Value::Null) => Some(None),
         Some(Value::String(s)) => match SigningSecret::parse(s) {
@@ -136,7 +173,10 @@ fn parse_destination(p: &mut Problems, d: &Map<String, Value>) -> Option<NewDest
             None
         }
     };
-    Some(NewDestination::Webhook { url: url?, secret: secret? })
+    Some(NewDestination::Webhook {
+        url: url?,
+        secret: secret?,
+    })
 }
 
 /// `None`/absent: every event. A list names the events to forward; names Aircall may add
@@ -146,12 +186,18 @@ fn parse_events(p: &mut Problems, value: Option<&Value>) -> Option<Vec<String>> 
         None | Some(Value::Null) => return None,
         Some(Value::Array(list)) => list,
         Some(_) => {
-            p.add("events", "must be a list of event names, or null for every event");
+            p.add(
+                "events",
+                "must be a list of event names, or null for every event",
+            );
             return None;
         }
     };
     if list.is_empty() {
-        p.add("events", "must name at least one event (leave it out to forward every event)");
+        p.add(
+            "events",
+            "must name at least one event (leave it out to forward every event)",
+        );
     }
     if list.len() > MAX_EVENTS {
         p.add("events", format!("must name at most {MAX_EVENTS} events"));
@@ -164,7 +210,10 @@ fn parse_events(p: &mut Problems, value: Option<&Value>) -> Option<Vec<String>> 
                     events.push(name.to_string());
                 }
             }
-            _ => p.add(&format!("events[{i}]"), "must be an event name such as \"call.ended\""),
+            _ => p.add(
+                &format!("events[{i}]"),
+                "must be an event name such as \"call.ended\"",
+            ),
         }
     }
     Some(events)
@@ -176,7 +225,10 @@ pub fn is_event_name(name: &str) -> bool {
     name.len() <= 64
         && parts.len() >= 2
         && parts.iter().all(|part| {
-            !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         })
 }
 
@@ -195,14 +247,24 @@ mod tests {
     }
 
     fn fields(body: Value) -> Vec<String> {
-        NewIntegration::parse(&body).unwrap_err().into_iter().map(|e| e.field).collect()
+        NewIntegration::parse(&body)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
     }
 
     #[test]
     fn accepts_a_complete_body() {
         let new = NewIntegration::parse(&good()).unwrap();
         assert_eq!(new.name, "Sales team");
-        assert_eq!(new.events, Some(vec!["call.ended".to_string(), "user.created.v2".to_string()]));
+        assert_eq!(
+            new.events,
+            Some(vec![
+                "call.ended".to_string(),
+                "user.created.v2".to_string()
+            ])
+        );
         let NewDestination::Webhook { url, secret } = new.destination;
         assert_eq!(url, "https://hooks.example.com/aircall");
         assert!(secret.is_none());
@@ -254,10 +316,22 @@ mod tests {
 
     #[test]
     fn recognises_event_names() {
-        for ok in ["call.ended", "user.created.v2", "call.ringing_on_agent", "integration.deleted"] {
+        for ok in [
+            "call.ended",
+            "user.created.v2",
+            "call.ringing_on_agent",
+            "integration.deleted",
+        ] {
             assert!(is_event_name(ok), "{ok}");
         }
-        for bad in ["call", "call.", ".ended", "Call.Ended", "call ended", "call..ended"] {
+        for bad in [
+            "call",
+            "call.",
+            ".ended",
+            "Call.Ended",
+            "call ended",
+            "call..ended",
+        ] {
             assert!(!is_event_name(bad), "{bad}");
         }
     }

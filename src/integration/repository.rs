@@ -29,7 +29,9 @@ impl<'a, S: Store> Integrations<'a, S> {
 
     pub async fn save(&self, integration: &Integration) -> Result<(), StoreError> {
         let text = serde_json::to_string(integration).expect("integrations serialize");
-        self.store.put(&format!("{PREFIX}{}", integration.id), &text, None).await
+        self.store
+            .put(&format!("{PREFIX}{}", integration.id), &text, None)
+            .await
     }
 
     /// Every integration, in id order, reading KV a page at a time.
@@ -53,7 +55,10 @@ impl<'a, S: Store> Integrations<'a, S> {
 
 /// A new id: `int_` and 20 hex digits of randomness.
 pub fn new_integration_id() -> String {
-    format!("int_{}", crate::crypto::hex(&crate::crypto::random_bytes::<10>()))
+    format!(
+        "int_{}",
+        crate::crypto::hex(&crate::crypto::random_bytes::<10>())
+    )
 }
 
 pub fn is_integration_id(id: &str) -> bool {

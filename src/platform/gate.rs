@@ -28,7 +28,10 @@ impl DurableObject for AccountGate {
             .unwrap_or(60);
         let now = js_sys::Date::now() as u64;
         let storage = self.state.storage();
-        let mut budget = storage.get::<RateBudget>("budget").await?.unwrap_or_else(|| RateBudget::new(per_minute, now));
+        let mut budget = storage
+            .get::<RateBudget>("budget")
+            .await?
+            .unwrap_or_else(|| RateBudget::new(per_minute, now));
         if budget.per_minute != per_minute {
             budget.set_rate(per_minute);
         }

@@ -7,15 +7,15 @@ use crate::config::{Config, ConfigError};
 use crate::http::{self, MAX_BODY_BYTES};
 use crate::jobs::{self, Ack};
 use crate::ports::{
-    Clock, Fetch as FetchPort, FetchError, HttpRequest, HttpResponse, KeyPage, Log, QueueError, QueueName,
-    Queues, Store, StoreError,
+    Clock, Fetch as FetchPort, FetchError, HttpRequest, HttpResponse, KeyPage, Log, QueueError,
+    QueueName, Queues, Store, StoreError,
 };
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use std::time::Duration;
 use worker::{
-    AbortController, Delay, Env, Fetch, Headers, KvStore, MessageBatch, MessageBuilder, MessageExt, Method,
-    Request, RequestInit, RequestRedirect, Response, Result,
+    AbortController, Delay, Env, Fetch, Headers, KvStore, MessageBatch, MessageBuilder, MessageExt,
+    Method, Request, RequestInit, RequestRedirect, Response, Result,
 };
 
 /// The runtime, seen through `ports`.
@@ -44,20 +44,29 @@ pub async fn fetch(mut request: Request, env: Env) -> Result<Response> {
     for (name, value) in &response.headers {
         headers.set(name, value)?;
     }
-    Ok(Response::from_bytes(response.body)?.with_status(response.status).with_headers(headers))
+    Ok(Response::from_bytes(response.body)?
+        .with_status(response.status)
+        .with_headers(headers))
 }
 
 /// The 15-minute cron. Call import (polling Aircall per integration) is not built yet: the
 /// trigger is declared so deployments keep their schedule when it lands.
 pub async fn scheduled(event: worker::ScheduledEvent, _env: Env) {
-    worker::console_log!("cron {}: call import is not enabled in this version", event.cron());
+    worker::console_log!(
+        "cron {}: call import is not enabled in this version",
+        event.cron()
+    );
 }
 
 pub async fn queue(batch: MessageBatch<String>, env: Env) -> Result<()> {
     console_error_panic_hook::set_once();
     let platform = Cloudflare::new(env)?;
     // The dead-letter queue is the one whose name ends in -dlq (see wrangler.toml).
-    let queue = if batch.queue().ends_with("-dlq") { QueueName::DeadLetters } else { QueueName::Jobs };
+    let queue = if batch.queue().ends_with("-dlq") {
+        QueueName::DeadLetters
+    } else {
+        QueueName::Jobs
+    };
     let config = match platform.config() {
         Ok(config) => config,
         Err(e) => {
@@ -69,7 +78,9 @@ pub async fn queue(batch: MessageBatch<String>, env: Env) -> Result<()> {
     let messages = batch.messages()?;
     // Deliveries of one batch run side by side; the runtime caps open connections at 6.
     let acks = futures_util::future::join_all(
-        messages.iter().map(|m| jobs::handle_message(&platform, &config, queue, m.body())),
+        messages
+            .iter()
+            .map(|m| jobs::handle_message(&platform, &config, queue, m.body())),
     )
     .await;
     for (message, ack) in messages.iter().zip(acks) {
@@ -84,8 +95,11 @@ pub async fn queue(batch: MessageBatch<String>, env: Env) -> Result<()> {
 /// Copies the request into plain data, reading at most `MAX_BODY_BYTES + 1` bytes of body.
 async fn read_request(request: &mut Request) -> Result<http::Request> {
     let url = request.url()?;
-    let headers: Vec<(String, String)> =
-        request.headers().entries().map(|(n, v)| (n.to_ascii_lowercase(), v)).collect();
+    let headers: Vec<(String, String)> = request
+        .headers()
+        .entries()
+        .map(|(n, v)| (n.to_ascii_lowercase(), v))
+        .collect();
     let declared = headers
         .iter()
         .find(|(n, _)| n == "content-length")
@@ -106,7 +120,10 @@ async fn read_request(request: &mut Request) -> Result<http::Request> {
     Ok(http::Request {
         method: request.method().to_string(),
         path: url.path().to_string(),
-        query: url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
+        query: url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
         headers,
         body,
     })
@@ -114,11 +131,23 @@ async fn read_request(request: &mut Request) -> Result<http::Request> {
 
 impl Store for Cloudflare {
     async fn get(&self, key: &str) -> std::result::Result<Option<String>, StoreError> {
-        self.kv.get(key).text().await.map_err(|e| StoreError(e.to_string()))
+        self.kv
+            .get(key)
+            .text()
+            .await
+            .map_err(|e| StoreError(e.to_string()))
     }
 
-    async fn put(&self, key: &str, value: &str, ttl_seconds: Option<u64>) -> std::result::Result<(), StoreError> {
-        let mut put = self.kv.put(key, value).map_err(|e| StoreError(e.to_string()))?;
+    async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        ttl_seconds: Option<u64>,
+    ) -> std::result::Result<(), StoreError> {
+        let mut put = self
+            .kv
+            .put(key, value)
+            .map_err(|e| StoreError(e.to_string()))?;
         if let Some(ttl) = ttl_seconds {
             put = put.expiration_ttl(ttl.max(60));
         }
@@ -126,18 +155,32 @@ impl Store for Cloudflare {
     }
 
     async fn delete(&self, key: &str) -> std::result::Result<(), StoreError> {
-        self.kv.delete(key).await.map_err(|e| StoreError(e.to_string()))
+        self.kv
+            .delete(key)
+            .await
+            .map_err(|e| StoreError(e.to_string()))
     }
 
-    async fn list(&self, prefix: &str, cursor: Option<String>) -> std::result::Result<KeyPage, StoreError> {
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<String>,
+    ) -> std::result::Result<KeyPage, StoreError> {
         let mut list = self.kv.list().prefix(prefix.to_string());
         if let Some(cursor) = cursor {
             list = list.cursor(cursor);
         }
-        let page = list.execute().await.map_err(|e| StoreError(e.to_string()))?;
+        let page = list
+            .execute()
+            .await
+            .map_err(|e| StoreError(e.to_string()))?;
         Ok(KeyPage {
             keys: page.keys.into_iter().map(|k| k.name).collect(),
-            cursor: if page.list_complete { None } else { page.cursor },
+            cursor: if page.list_complete {
+                None
+            } else {
+                page.cursor
+            },
         })
     }
 }
@@ -157,13 +200,23 @@ impl FetchPort for Cloudflare {
                 .with_headers(headers)
                 .with_redirect(RequestRedirect::Manual);
             if !request.body.is_empty() {
-                init.with_body(Some(js_sys::Uint8Array::from(request.body.as_slice()).into()));
+                init.with_body(Some(
+                    js_sys::Uint8Array::from(request.body.as_slice()).into(),
+                ));
             }
             let outgoing = Request::new_with_init(&request.url, &init)?;
             let mut response = Fetch::Request(outgoing).send_with_signal(&signal).await?;
-            let headers = response.headers().entries().map(|(n, v)| (n.to_ascii_lowercase(), v)).collect();
+            let headers = response
+                .headers()
+                .entries()
+                .map(|(n, v)| (n.to_ascii_lowercase(), v))
+                .collect();
             let body = response.bytes().await?;
-            Ok::<_, worker::Error>(HttpResponse { status: response.status_code(), headers, body })
+            Ok::<_, worker::Error>(HttpResponse {
+                status: response.status_code(),
+                headers,
+                body,
+            })
         };
         let timeout = Delay::from(Duration::from_millis(timeout_ms as u64));
         let outcome = match select(Box::pin(attempt), timeout).await {
@@ -178,17 +231,28 @@ impl FetchPort for Cloudflare {
 }
 
 impl Queues for Cloudflare {
-    async fn send(&self, queue: QueueName, message: &str, delay_seconds: u32) -> std::result::Result<(), QueueError> {
+    async fn send(
+        &self,
+        queue: QueueName,
+        message: &str,
+        delay_seconds: u32,
+    ) -> std::result::Result<(), QueueError> {
         let binding = match queue {
             QueueName::Jobs => "JOBS",
             QueueName::DeadLetters => "JOBS_DLQ",
         };
-        let queue = self.env.queue(binding).map_err(|e| QueueError(e.to_string()))?;
+        let queue = self
+            .env
+            .queue(binding)
+            .map_err(|e| QueueError(e.to_string()))?;
         let mut message = MessageBuilder::new(message.to_string());
         if delay_seconds > 0 {
             message = message.delay_seconds(delay_seconds);
         }
-        queue.send(message.build()).await.map_err(|e| QueueError(e.to_string()))
+        queue
+            .send(message.build())
+            .await
+            .map_err(|e| QueueError(e.to_string()))
     }
 }
 

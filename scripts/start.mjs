@@ -1,0 +1,51 @@
+// `npm start`: runs the connector locally with wrangler dev. Local KV, queues, Durable
+// Objects and R2 persist under .wrangler/state; no Cloudflare account is needed.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+
+const PORT = process.env.PORT ?? "8787";
+const setup = spawnSync("bash", ["scripts/setup.sh"], { stdio: "inherit" });
+if (setup.status !== 0) process.exit(setup.status ?? 1);
+
+// Local secrets, made once and kept out of git (.gitignore).
+if (!existsSync(".dev.vars")) {
+  writeFileSync(
+    ".dev.vars",
+    [
+      "# Local secrets for `npm start` (not committed). Delete this file to get new ones.",
+      `ADMIN_TOKEN=${randomBytes(24).toString("hex")}`,
+      `ENCRYPTION_KEY=${randomBytes(32).toString("base64")}`,
+      "# The local fake Aircall that `npm run demo` starts; use https://api.aircall.io for a real account.",
+      "AIRCALL_API_BASE=http://127.0.0.1:8790",
+      "",
+    ].join("\n"),
+  );
+}
+const vars = Object.fromEntries(
+  readFileSync(".dev.vars", "utf8").split("\n").filter((l) => /^\w+=/.test(l)).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+);
+
+const banner = () =>
+  console.log(`
+  aircall-connector is running at http://localhost:${PORT}
+  admin token: ${vars.ADMIN_TOKEN}   (from .dev.vars)
+  try:  curl -H "Authorization: Bearer ${vars.ADMIN_TOKEN}" http://localhost:${PORT}/api/integrations
+  demo: npm run demo   (in another terminal)
+`);
+
+const child = spawn(
+  "node_modules/.bin/wrangler",
+  ["dev", "--port", PORT, "--ip", "127.0.0.1", "--persist-to", ".wrangler/state", "--show-interactive-dev-session=false"],
+  { stdio: ["inherit", "pipe", "inherit"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+);
+let shown = false;
+child.stdout.on("data", (chunk) => {
+  process.stdout.write(chunk);
+  if (!shown && /Ready on/.test(chunk.toString())) {
+    shown = true;
+    banner();
+  }
+});
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
+child.on("exit", (code) => process.exit(code ?? 0));

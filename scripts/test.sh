@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Every test: native unit tests, then the built worker in Miniflare against local fakes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+echo "== cargo test (native domain tests)"
+cargo test --quiet
+echo "== build the worker"
+bash scripts/build.sh
+echo "== Miniflare suite (tests/e2e)"
+node --test --test-reporter=spec tests/e2e/

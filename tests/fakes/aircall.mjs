@@ -1,0 +1,144 @@
+// A local fake of Aircall's public API, following ../shared/reference/aircall-api.md:
+// Basic auth per API key, /v1/ping, webhooks (201 with a token; at most 100 per account;
+// https URLs in production, http allowed here), a per-company rate limit answered with 429
+// and the X-AircallApi-* headers. It also plays Aircall's webhook sender.
+import http from "node:http";
+import { randomBytes } from "node:crypto";
+
+export class FakeAircall {
+  constructor({ ratePerMinute = 60 } = {}) {
+    this.keys = new Map(); // api_id -> api_token
+    this.webhooks = new Map(); // webhook_id -> {webhook_id, url, events, token, custom_name, api_id}
+    this.requests = []; // {method, path, api_id}
+    this.ratePerMinute = ratePerMinute;
+    this.windows = new Map(); // api_id -> {start, count}
+    this.down = false;
+  }
+
+  addKey(apiId, apiToken) {
+    this.keys.set(apiId, apiToken);
+    return { api_id: apiId, api_token: apiToken };
+  }
+
+  async start(port = 0) {
+    // A client that gives up mid-request (a timeout) aborts the read: not an error here.
+    this.server = http.createServer((req, res) => this.#handle(req, res).catch(() => res.destroy()));
+    await new Promise((resolve) => this.server.listen(port, "127.0.0.1", resolve));
+    this.url = `http://127.0.0.1:${this.server.address().port}`;
+    return this;
+  }
+
+  stop() {
+    return new Promise((resolve) => this.server.close(resolve));
+  }
+
+  webhooksOf(apiId) {
+    return [...this.webhooks.values()].filter((w) => w.api_id === apiId);
+  }
+
+  // Posts an event the way Aircall does: {resource, event, timestamp, token, data}.
+  // `post(url, init)` defaults to fetch; tests pass Miniflare's dispatchFetch.
+  async fire(webhook, event, data, { post = fetch, token = webhook.token, timestamp } = {}) {
+    const body = JSON.stringify({
+      resource: event.split(".")[0],
+      event,
+      timestamp: timestamp ?? Math.floor(Date.now() / 1000),
+      token,
+      data,
+    });
+    const response = await post(webhook.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", "user-agent": "Aircall-Webhooks" },
+      body,
+    });
+    return { status: response.status, body: await response.text() };
+  }
+
+  #send(res, status, body, headers = {}) {
+    res.writeHead(status, { "content-type": "application/json", ...headers });
+    res.end(JSON.stringify(body));
+  }
+
+  #authenticate(req) {
+    const match = /^Basic (.+)$/.exec(req.headers.authorization ?? "");
+    if (!match) return null;
+    const [id, ...rest] = Buffer.from(match[1], "base64").toString().split(":");
+    return this.keys.get(id) === rest.join(":") ? id : null;
+  }
+
+  // Per-company budget over a fixed minute window.
+  #rateLimited(apiId, res) {
+    const now = Date.now();
+    let w = this.windows.get(apiId);
+    if (!w || now - w.start >= 60_000) this.windows.set(apiId, (w = { start: now, count: 0 }));
+    w.count += 1;
+    const reset = Math.ceil((w.start + 60_000) / 1000);
+    if (w.count > this.ratePerMinute) {
+      this.#send(res, 429, { error: "Too Many Requests", troubleshoot: "Rate limit reached" }, {
+        "x-aircallapi-limit": String(this.ratePerMinute),
+        "x-aircallapi-remaining": "0",
+        "x-aircallapi-reset": String(reset),
+      });
+      return true;
+    }
+    return false;
+  }
+
+  async #handle(req, res) {
+    const chunks = [];
+    for await (const c of req) chunks.push(c);
+    const raw = Buffer.concat(chunks).toString();
+    const url = new URL(req.url, "http://x");
+    const apiId = this.#authenticate(req);
+    this.requests.push({ method: req.method, path: url.pathname, api_id: apiId });
+    if (this.down) return this.#send(res, 503, { error: "Service Unavailable" });
+    if (!apiId) {
+      return this.#send(res, 401, { error: "Unauthorized", troubleshoot: "Check your API ID and API token" });
+    }
+    if (this.#rateLimited(apiId, res)) return;
+
+    if (req.method === "GET" && url.pathname === "/v1/ping") return this.#send(res, 200, { ping: "pong" });
+
+    if (req.method === "POST" && url.pathname === "/v1/webhooks") {
+      let body;
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        return this.#send(res, 400, { error: "Bad Request", troubleshoot: "Invalid JSON" });
+      }
+      if (typeof body.url !== "string" || !/^https?:\/\//.test(body.url)) {
+        return this.#send(res, 400, { error: "Bad Request", troubleshoot: "url must be a valid URL" });
+      }
+      if (this.webhooksOf(apiId).length >= 100) {
+        return this.#send(res, 400, { error: "Bad Request", troubleshoot: "Webhooks limit reached (100)" });
+      }
+      const webhook = {
+        webhook_id: crypto.randomUUID(),
+        direct_link: "",
+        created_at: new Date().toISOString(),
+        url: body.url,
+        active: true,
+        events: body.events ?? [],
+        custom_name: body.custom_name ?? "Webhook",
+        token: randomBytes(16).toString("hex"),
+      };
+      webhook.direct_link = `https://api.aircall.io/v1/webhooks/${webhook.webhook_id}`;
+      this.webhooks.set(webhook.webhook_id, { ...webhook, api_id: apiId });
+      return this.#send(res, 201, { webhook });
+    }
+
+    const one = /^\/v1\/webhooks\/([^/]+)$/.exec(url.pathname);
+    if (one) {
+      const webhook = this.webhooks.get(one[1]);
+      if (!webhook || webhook.api_id !== apiId) return this.#send(res, 404, { error: "Not Found", troubleshoot: "Webhook not found" });
+      if (req.method === "DELETE") {
+        this.webhooks.delete(one[1]);
+        res.writeHead(204).end();
+        return;
+      }
+      const { api_id, ...shown } = webhook;
+      return this.#send(res, 200, { webhook: shown });
+    }
+    this.#send(res, 404, { error: "Not Found" });
+  }
+}
