@@ -9,3 +9,5 @@ export WASM_BINDGEN_BIN="$PWD/.tools/bin/wasm-bindgen"
 export ESBUILD_BIN="$PWD/node_modules/.bin/esbuild"
 export WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt"
 worker-build --release "$@"
+# Function names (the wasm "name" section, ~140 KB) are only for debugging: drop them.
+"$WASM_OPT_BIN" build/index_bg.wasm --strip-debug -o build/index_bg.wasm

@@ -1,0 +1,90 @@
+// `npm run bench`: the worker's size and webhook ingress speed on the local runtime
+// (workerd through Miniflare), with 1,000 real-shaped Aircall events. Figures only: nothing
+// here passes or fails on timing.
+import { readFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import { performance } from "node:perf_hooks";
+import { startConnector, waitFor } from "../tests/e2e/harness.mjs";
+import { FakeAircall } from "../tests/fakes/aircall.mjs";
+import { FakeReceiver } from "../tests/fakes/receiver.mjs";
+import { call } from "../tests/e2e/payloads.mjs";
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 1000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+
+const wasm = readFileSync("build/index_bg.wasm");
+const glue = readFileSync("build/index.js");
+const size = {
+  wasm_bytes: wasm.length,
+  wasm_gzip_bytes: gzipSync(wasm, { level: 9 }).length,
+  js_gzip_bytes: gzipSync(glue, { level: 9 }).length,
+};
+
+const aircall = await new FakeAircall().start();
+const key = aircall.addKey("bench-id", "bench-token");
+const receiver = await new FakeReceiver().start();
+const connector = await startConnector({ vars: { AIRCALL_API_BASE: aircall.url } });
+const created = await connector.api("POST", "/api/integrations", { name: "bench", aircall: key, destination: { type: "webhook", url: receiver.url } });
+receiver.secret = created.json.destination.secret;
+const webhook = aircall.webhooks.get(created.json.aircall.webhook_id);
+const bodies = (offset) =>
+  Array.from({ length: EVENTS }, (_, i) =>
+    JSON.stringify({ resource: "call", event: "call.ended", timestamp: 1_763_980_000 + i, token: webhook.token, data: call(offset + i) }),
+  );
+const post = async (body) => {
+  const started = performance.now();
+  const r = await connector.dispatch(webhook.url, { method: "POST", headers: { "content-type": "application/json" }, body });
+  await r.arrayBuffer();
+  if (r.status !== 202) throw new Error(`ingress answered ${r.status}`);
+  return performance.now() - started;
+};
+const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
+// Warm-up: compile and instantiate the wasm before measuring.
+for (const body of bodies(900_000).slice(0, 20)) await post(body);
+
+// One at a time: latency as Aircall sees it.
+const sequentialStart = performance.now();
+const latencies = [];
+for (const body of bodies(100_000)) latencies.push(await post(body));
+const sequentialSeconds = (performance.now() - sequentialStart) / 1000;
+latencies.sort((a, b) => a - b);
+
+// Many at once: throughput.
+const queue = bodies(200_000);
+const concurrentStart = performance.now();
+await Promise.all(Array.from({ length: CONCURRENCY }, async () => { while (queue.length) await post(queue.shift()); }));
+const concurrentSeconds = (performance.now() - concurrentStart) / 1000;
+
+// Until every event has reached the receiver, signed.
+const total = 20 + 2 * EVENTS;
+await waitFor(() => receiver.delivered.length >= total, { timeout: 300_000, what: "all deliveries" });
+const deliveredSeconds = (performance.now() - sequentialStart) / 1000;
+const valid = receiver.delivered.filter((d) => d.valid).length;
+
+const results = {
+  date: new Date().toISOString(),
+  size,
+  ingress: {
+    events: EVENTS,
+    sequential_events_per_second: Math.round(EVENTS / sequentialSeconds),
+    p50_ms: +pct(latencies, 50).toFixed(2),
+    p99_ms: +pct(latencies, 99).toFixed(2),
+    max_ms: +latencies.at(-1).toFixed(2),
+    concurrency: CONCURRENCY,
+    concurrent_events_per_second: Math.round(EVENTS / concurrentSeconds),
+  },
+  delivery: { delivered: receiver.delivered.length, valid_signatures: valid, seconds_until_all_delivered: +deliveredSeconds.toFixed(1) },
+};
+await connector.dispose();
+await receiver.stop();
+await aircall.stop();
+
+console.log(`
+worker size         wasm ${(size.wasm_bytes / 1024).toFixed(0)} KB, gzipped ${(size.wasm_gzip_bytes / 1024).toFixed(0)} KB (+ JS glue ${(size.js_gzip_bytes / 1024).toFixed(1)} KB gzipped)
+ingress, 1 at a time ${results.ingress.sequential_events_per_second} events/s, p50 ${results.ingress.p50_ms} ms, p99 ${results.ingress.p99_ms} ms (${EVENTS} call.ended events)
+ingress, ${CONCURRENCY} at a time ${results.ingress.concurrent_events_per_second} events/s
+delivery            ${valid}/${total} delivered with valid signatures, all within ${results.delivery.seconds_until_all_delivered} s
+(local runtime: workerd via Miniflare, on this machine; includes the node <-> workerd hop)`);
+mkdirSync("bench-results", { recursive: true });
+writeFileSync("bench-results/latest.json", JSON.stringify(results, null, 2));
