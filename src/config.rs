@@ -22,6 +22,9 @@ pub struct Config {
     pub public_base_url: String,
     pub delivery_timeout_ms: u32,
     pub retry: RetryPolicy,
+    /// Requests per minute the connector allows itself per Aircall account (Aircall
+    /// documents 60 or 120 for the whole company).
+    pub aircall_requests_per_minute: u32,
 }
 
 impl Config {
@@ -78,6 +81,7 @@ impl Config {
             public_base_url: base_url("PUBLIC_BASE_URL", None)?,
             delivery_timeout_ms: number("DELIVERY_TIMEOUT_SECONDS", 15)?.clamp(1, 60) * 1000,
             retry,
+            aircall_requests_per_minute: number("AIRCALL_REQUESTS_PER_MINUTE", 60)?.max(1),
         })
     }
 }

@@ -119,11 +119,18 @@ pub trait Clock {
     }
 }
 
+/// Each Aircall account's shared rate budget (the `ACCOUNT_GATE` Durable Object).
+pub trait Gate {
+    /// Takes one request's token from `account`'s budget of `per_minute` requests.
+    async fn take(&self, account: &str, per_minute: u32)
+        -> Result<crate::budget::Take, StoreError>;
+}
+
 /// Operational log lines (never secrets).
 pub trait Log {
     fn log(&self, line: &str);
 }
 
 /// Everything the domain uses, in one bound.
-pub trait Platform: Store + Fetch + Queues + Clock + Log {}
-impl<T: Store + Fetch + Queues + Clock + Log> Platform for T {}
+pub trait Platform: Store + Fetch + Queues + Gate + Clock + Log {}
+impl<T: Store + Fetch + Queues + Gate + Clock + Log> Platform for T {}

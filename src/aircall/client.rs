@@ -1,6 +1,7 @@
 //! A typed client for the parts of Aircall's public API the connector uses.
 
-use crate::ports::{Fetch, FetchError, HttpRequest, HttpResponse};
+use crate::budget::Take;
+use crate::ports::{Fetch, FetchError, Gate, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -37,8 +38,11 @@ impl Credentials {
 pub enum AircallError {
     #[error("Aircall rejected the credentials (HTTP {0})")]
     Rejected(u16),
-    #[error("Aircall's rate limit for this account is reached")]
-    RateLimited,
+    /// Our share of the account's budget is spent, or Aircall answered 429.
+    #[error("Aircall's rate limit for this account is reached; retry in {retry_after_seconds} s")]
+    RateLimited { retry_after_seconds: u64 },
+    #[error("the account's rate budget cannot be read: {0}")]
+    Budget(String),
     #[error("Aircall is unreachable: {0}")]
     Unreachable(String),
     #[error("Aircall answered HTTP {status}: {message}")]
@@ -51,18 +55,27 @@ pub struct RegisteredWebhook {
     pub token: String,
 }
 
-pub struct AircallClient<'a, F> {
-    fetch: &'a F,
+/// Every request first takes a token from the account's budget, which the account's
+/// other integrations (and the customer's other tools) share with us.
+pub struct AircallClient<'a, P> {
+    platform: &'a P,
     base: &'a str,
     credentials: &'a Credentials,
+    per_minute: u32,
 }
 
-impl<'a, F: Fetch> AircallClient<'a, F> {
-    pub fn new(fetch: &'a F, base: &'a str, credentials: &'a Credentials) -> Self {
+impl<'a, P: Fetch + Gate> AircallClient<'a, P> {
+    pub fn new(
+        platform: &'a P,
+        base: &'a str,
+        credentials: &'a Credentials,
+        per_minute: u32,
+    ) -> Self {
         Self {
-            fetch,
+            platform,
             base,
             credentials,
+            per_minute,
         }
     }
 
@@ -110,8 +123,18 @@ impl<'a, F: Fetch> AircallClient<'a, F> {
     }
 
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, AircallError> {
+        let account = self.credentials.account_key();
+        match self.platform.take(&account, self.per_minute).await {
+            Ok(Take::Granted) => {}
+            Ok(Take::Wait(ms)) => {
+                return Err(AircallError::RateLimited {
+                    retry_after_seconds: ms.div_ceil(1000),
+                })
+            }
+            Err(e) => return Err(AircallError::Budget(e.to_string())),
+        }
         let request = request.header("authorization", self.credentials.authorization());
-        let response = self.fetch.fetch(request).await.map_err(|e| match e {
+        let response = self.platform.fetch(request).await.map_err(|e| match e {
             FetchError::Timeout(_) | FetchError::Network(_) => {
                 AircallError::Unreachable(e.to_string())
             }
@@ -119,7 +142,9 @@ impl<'a, F: Fetch> AircallClient<'a, F> {
         match response.status {
             200..=299 => Ok(response),
             401 | 403 => Err(AircallError::Rejected(response.status)),
-            429 => Err(AircallError::RateLimited),
+            429 => Err(AircallError::RateLimited {
+                retry_after_seconds: 60,
+            }),
             status => Err(AircallError::Failed {
                 status,
                 message: error_message(&response.body),

@@ -69,7 +69,8 @@ impl ApiError {
             },
             ApiError::Aircall(e) => match e {
                 AircallError::Rejected(_) => (422, "aircall_credentials_rejected"),
-                AircallError::RateLimited => (503, "aircall_rate_limited"),
+                AircallError::RateLimited { .. } => (503, "aircall_rate_limited"),
+                AircallError::Budget(_) => (503, "unavailable"),
                 AircallError::Unreachable(_) | AircallError::Failed { .. } => {
                     (502, "aircall_unavailable")
                 }
@@ -83,37 +84,43 @@ impl ApiError {
     /// The answer. Internal details go to the log, not to the caller.
     pub fn into_response(self, log: &impl Log) -> Response {
         let (status, code) = self.status_and_code();
-        let message = match status {
-            500 | 503 => {
-                log.log(&format!("{code}: {self}"));
-                match &self {
-                    ApiError::Misconfigured(_) => self.to_string(),
-                    _ if status == 503 => "storage or queue is unavailable; try again".to_string(),
-                    _ => "internal error".to_string(),
-                }
-            }
-            _ => self.to_string(),
-        };
-        let message = match &self {
-            ApiError::Aircall(AircallError::Rejected(status)) => {
-                format!("Aircall rejected the credentials (HTTP {status}): check the API ID and API token, and that the key's user is an administrator")
-            }
-            ApiError::Aircall(AircallError::RateLimited) => {
-                "Aircall's rate limit for this account is reached; try again in a minute"
-                    .to_string()
-            }
-            _ => message,
-        };
-        let mut error = json!({"code": code, "message": message});
+        if status >= 500 {
+            log.log(&format!("{code}: {self}"));
+        }
+        let mut error = json!({"code": code, "message": self.public_message(status)});
         if let ApiError::Invalid(fields) = &self {
             error["fields"] = json!(fields);
         }
         let mut response = Response::json(status, &json!({ "error": error }));
-        if status == 401 && matches!(self, ApiError::Unauthorized) {
-            response
+        match &self {
+            ApiError::Unauthorized => response
                 .headers
-                .push(("www-authenticate".into(), "Bearer".into()));
+                .push(("www-authenticate".into(), "Bearer".into())),
+            ApiError::Aircall(AircallError::RateLimited {
+                retry_after_seconds,
+            }) => response
+                .headers
+                .push(("retry-after".into(), retry_after_seconds.to_string())),
+            _ => {}
         }
         response
+    }
+
+    fn public_message(&self, status: u16) -> String {
+        match self {
+            ApiError::Aircall(AircallError::Rejected(status)) => format!(
+                "Aircall rejected the credentials (HTTP {status}): check the API ID and API token, \
+                 and that the key's user is an administrator"
+            ),
+            ApiError::Misconfigured(_) => self.to_string(),
+            _ if status == 500 => "internal error".to_string(),
+            ApiError::Store(_)
+            | ApiError::Queue(_)
+            | ApiError::Ingress(IngressError::Store(_) | IngressError::Queue(_))
+            | ApiError::Aircall(AircallError::Budget(_)) => {
+                "storage or queue is unavailable; try again".to_string()
+            }
+            _ => self.to_string(),
+        }
     }
 }

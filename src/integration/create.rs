@@ -31,7 +31,12 @@ pub async fn create<P: Platform>(
     config: &Config,
     new: NewIntegration,
 ) -> Result<Created, CreateError> {
-    let aircall = AircallClient::new(p, &config.aircall_api_base, &new.credentials);
+    let aircall = AircallClient::new(
+        p,
+        &config.aircall_api_base,
+        &new.credentials,
+        config.aircall_requests_per_minute,
+    );
     aircall.ping().await?;
 
     let id = new_integration_id();

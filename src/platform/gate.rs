@@ -4,7 +4,16 @@
 //! `POST /take?per_minute=N` answers `{"granted": true}` or `{"granted": false, "wait_ms": M}`.
 
 use crate::budget::{RateBudget, Take};
+use serde::{Deserialize, Serialize};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
+
+/// What `/take` answers.
+#[derive(Serialize, Deserialize)]
+pub struct Answer {
+    pub granted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<u64>,
+}
 
 #[durable_object]
 pub struct AccountGate {
@@ -36,8 +45,14 @@ impl DurableObject for AccountGate {
             budget.set_rate(per_minute);
         }
         let answer = match budget.take(now) {
-            Take::Granted => serde_json::json!({"granted": true}),
-            Take::Wait(ms) => serde_json::json!({"granted": false, "wait_ms": ms}),
+            Take::Granted => Answer {
+                granted: true,
+                wait_ms: None,
+            },
+            Take::Wait(ms) => Answer {
+                granted: false,
+                wait_ms: Some(ms),
+            },
         };
         storage.put("budget", budget).await?;
         Response::from_json(&answer)

@@ -3,12 +3,13 @@
 
 mod gate;
 
+use crate::budget::Take;
 use crate::config::{Config, ConfigError};
 use crate::http::{self, MAX_BODY_BYTES};
 use crate::jobs::{self, Ack};
 use crate::ports::{
-    Clock, Fetch as FetchPort, FetchError, HttpRequest, HttpResponse, KeyPage, Log, QueueError,
-    QueueName, Queues, Store, StoreError,
+    Clock, Fetch as FetchPort, FetchError, Gate, HttpRequest, HttpResponse, KeyPage, Log,
+    QueueError, QueueName, Queues, Store, StoreError,
 };
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
@@ -253,6 +254,27 @@ impl Queues for Cloudflare {
             .send(message.build())
             .await
             .map_err(|e| QueueError(e.to_string()))
+    }
+}
+
+impl Gate for Cloudflare {
+    async fn take(&self, account: &str, per_minute: u32) -> std::result::Result<Take, StoreError> {
+        let answer = async {
+            let stub = self
+                .env
+                .durable_object("ACCOUNT_GATE")?
+                .id_from_name(account)?
+                .get_stub()?;
+            let mut response = stub
+                .fetch_with_str(&format!("https://gate/take?per_minute={per_minute}"))
+                .await?;
+            response.json::<gate::Answer>().await
+        };
+        match answer.await {
+            Ok(gate::Answer { granted: true, .. }) => Ok(Take::Granted),
+            Ok(gate::Answer { wait_ms, .. }) => Ok(Take::Wait(wait_ms.unwrap_or(1000))),
+            Err(e) => Err(StoreError(format!("ACCOUNT_GATE: {e}"))),
+        }
     }
 }
 

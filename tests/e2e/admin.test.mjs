@@ -153,3 +153,45 @@ test("unknown ids and routes answer 404, wrong methods 405", async () => {
   const r = await connector.api("GET", "/api/integrations?status=sleeping");
   assert.equal(r.status, 400);
 });
+
+test("Aircall calls take tokens from the account's budget in ACCOUNT_GATE", async () => {
+  const busy = await new FakeAircall({ ratePerMinute: 1000 }).start();
+  const tight = await startConnector({ vars: { AIRCALL_API_BASE: busy.url, AIRCALL_REQUESTS_PER_MINUTE: "4" } });
+  try {
+    const creds = busy.addKey("api-id-busy", "api-token-busy");
+    const other = busy.addKey("api-id-other", "api-token-other");
+    const body = (aircall) => ({ ...good(), aircall });
+    // Each create is 2 requests (ping + webhook): a budget of 4 allows two.
+    assert.equal((await tight.api("POST", "/api/integrations", body(creds))).status, 201);
+    assert.equal((await tight.api("POST", "/api/integrations", body(creds))).status, 201);
+    const requests = busy.requests.length;
+    const kv = await tight.kvDump();
+    const refused = await tight.api("POST", "/api/integrations", body(creds));
+    assert.equal(refused.status, 503);
+    assert.equal(refused.json.error.code, "aircall_rate_limited");
+    assert.ok(Number(refused.headers.get("retry-after")) >= 1);
+    assert.equal(busy.requests.length, requests, "Aircall was not asked at all");
+    assert.deepEqual(await tight.kvDump(), kv);
+    // Another Aircall account has its own budget.
+    assert.equal((await tight.api("POST", "/api/integrations", body(other))).status, 201);
+  } finally {
+    await tight.dispose();
+    await busy.stop();
+  }
+});
+
+test("Aircall's own 429 (the limit is shared with the customer's other tools) is a clear 503", async () => {
+  const shared = await new FakeAircall({ ratePerMinute: 3 }).start();
+  const c = await startConnector({ vars: { AIRCALL_API_BASE: shared.url } });
+  try {
+    const creds = shared.addKey("api-id-shared", "api-token-shared");
+    assert.equal((await c.api("POST", "/api/integrations", { ...good(), aircall: creds })).status, 201);
+    const r = await c.api("POST", "/api/integrations", { ...good(), aircall: creds }); // 3rd request is fine, 4th is 429
+    assert.equal(r.status, 503);
+    assert.equal(r.json.error.code, "aircall_rate_limited");
+    assert.equal(shared.webhooksOf("api-id-shared").length, 1, "no second webhook was registered");
+  } finally {
+    await c.dispose();
+    await shared.stop();
+  }
+});
