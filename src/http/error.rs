@@ -3,10 +3,9 @@
 use super::Response;
 use crate::aircall::AircallError;
 use crate::config::ConfigError;
-use crate::crypto::SealError;
 use crate::ingress::IngressError;
 use crate::integration::{CreateError, FieldError};
-use crate::ports::{Log, QueueError, StoreError};
+use crate::ports::{Log, StoreError};
 use serde_json::json;
 use thiserror::Error;
 
@@ -34,10 +33,6 @@ pub enum ApiError {
     Misconfigured(ConfigError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Queue(#[from] QueueError),
-    #[error(transparent)]
-    Seal(#[from] SealError),
 }
 
 impl From<CreateError> for ApiError {
@@ -76,8 +71,7 @@ impl ApiError {
                 }
             },
             ApiError::Misconfigured(_) => (500, "misconfigured"),
-            ApiError::Store(_) | ApiError::Queue(_) => (503, "unavailable"),
-            ApiError::Seal(_) => (500, "internal"),
+            ApiError::Store(_) => (503, "unavailable"),
         }
     }
 
@@ -115,7 +109,6 @@ impl ApiError {
             ApiError::Misconfigured(_) => self.to_string(),
             _ if status == 500 => "internal error".to_string(),
             ApiError::Store(_)
-            | ApiError::Queue(_)
             | ApiError::Ingress(IngressError::Store(_) | IngressError::Queue(_))
             | ApiError::Aircall(AircallError::Budget(_)) => {
                 "storage or queue is unavailable; try again".to_string()

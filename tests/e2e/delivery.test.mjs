@@ -55,6 +55,15 @@ beforeEach(() => {
 });
 
 const deliveredFor = (pred) => receiver.delivered.filter((d) => pred(d.body));
+const deliveriesOfCall = (id) => deliveredFor((b) => b?.data?.id === id);
+const attemptsOfCall = (id) => receiver.attempts.filter((a) => a.body?.data?.id === id);
+// Resolves with the call's deliveries once there is at least one.
+const delivered = (id, timeout = 10_000) => waitFor(() => deliveriesOfCall(id).length && deliveriesOfCall(id), { timeout, what: `delivery of call ${id}` });
+const deadLetter = (integrationId, deliveryId, timeout = 10_000) =>
+  waitFor(async () => {
+    const list = await connector.api("GET", `/api/integrations/${integrationId}/deliveries?status=failed`);
+    return list.json.deliveries.find((d) => d.delivery_id === deliveryId);
+  }, { timeout, what: `dead letter ${deliveryId}` });
 
 test("a call.ended from Aircall reaches the receiver, signed", async () => {
   const data = call(1001);
@@ -63,7 +72,7 @@ test("a call.ended from Aircall reaches the receiver, signed", async () => {
   const reply = JSON.parse(r.body);
   assert.equal(reply.status, "queued");
 
-  const [got] = await waitFor(() => deliveredFor((b) => b?.data?.id === 1001).length && deliveredFor((b) => b?.data?.id === 1001), { what: "delivery of call 1001" });
+  const [got] = await delivered(1001);
   assert.equal(got.valid, true, "signature verifies with the receiver's own HMAC");
   assert.equal(got.id, reply.delivery_id);
   assert.deepEqual(got.body, { type: "call.ended", timestamp: "2025-11-24T10:46:40Z", data });
@@ -75,7 +84,7 @@ test("Aircall sending the same event again gives the same webhook-id", async () 
   const first = JSON.parse((await aircall.fire(everything.webhook, "call.ended", data, { post, timestamp: 1_763_981_300 })).body);
   const again = JSON.parse((await aircall.fire(everything.webhook, "call.ended", data, { post, timestamp: 1_763_981_300 })).body);
   assert.equal(first.delivery_id, again.delivery_id);
-  const both = await waitFor(() => deliveredFor((b) => b?.data?.id === 1002).length === 2 && deliveredFor((b) => b?.data?.id === 1002), { what: "both copies" });
+  const both = await waitFor(() => deliveriesOfCall(1002).length === 2 && deliveriesOfCall(1002), { what: "both copies" });
   assert.equal(both[0].id, both[1].id, "receivers can drop the repeat by webhook-id");
   // A different event about the same call is a different delivery.
   const other = JSON.parse((await aircall.fire(everything.webhook, "call.tagged", data, { post, timestamp: 1_763_981_300 })).body);
@@ -90,7 +99,7 @@ test("a wrong token is refused with 401 and nothing is delivered", async () => {
   const r2 = await aircall.fire({ ...everything.webhook, token: callsOnly.webhook.token }, "call.ended", call(1003), { post });
   assert.equal(r2.status, 401);
   await sleep(2500); // longer than the queue's batch timeout
-  assert.equal(receiver.attempts.filter((a) => a.body?.data?.id === 1003).length, 0);
+  assert.equal(attemptsOfCall(1003).length, 0);
 });
 
 test("bad bodies get the right status and nothing is queued", async () => {
@@ -131,7 +140,7 @@ test("events the integration did not select are acknowledged and dropped; unknow
   await waitFor(() => deliveredFor((b) => b?.type === "call.teleported").length === 1, { what: "unknown event" });
   await waitFor(() => deliveredFor((b) => b?.type === "user.created.v2" && b.data.id === 77).length === 1, { what: "v2 event" });
   await sleep(1500);
-  assert.equal(deliveredFor((b) => b?.data?.id === 1004).length, 0, "the unselected event was not forwarded");
+  assert.equal(deliveriesOfCall(1004).length, 0, "the unselected event was not forwarded");
 });
 
 test("a receiver that is down for a while gets the event once it is back", async () => {
@@ -142,10 +151,10 @@ test("a receiver that is down for a while gets the event once it is back", async
   // after a back-off of at least 3.2 s more, once it is back.
   await sleep(2500);
   await receiver.comeBack();
-  const [got] = await waitFor(() => deliveredFor((b) => b?.data?.id === 1006).length && deliveredFor((b) => b?.data?.id === 1006), { timeout: 20_000, what: "delivery after the outage" });
+  const [got] = await delivered(1006, 20_000);
   assert.equal(got.valid, true);
   await sleep(1000);
-  assert.equal(deliveredFor((b) => b?.data?.id === 1006).length, 1, "delivered once");
+  assert.equal(deliveriesOfCall(1006).length, 1, "delivered once");
   const listed = await connector.api("GET", `/api/integrations/${everything.id}/deliveries?status=failed`);
   assert.ok(!listed.json.deliveries.some((d) => d.delivery_id === got.id), "not dead-lettered");
 });
@@ -153,8 +162,8 @@ test("a receiver that is down for a while gets the event once it is back", async
 test("a receiver's Retry-After is honoured", async () => {
   receiver.answer = (a) => (a.body?.data?.id === 1011 && !receiver.attempts.some((b) => b !== a && b.body?.data?.id === 1011) ? { status: 429, headers: { "retry-after": "4" } } : { status: 200 });
   await aircall.fire(everything.webhook, "call.ended", call(1011), { post });
-  await waitFor(() => deliveredFor((b) => b?.data?.id === 1011).length, { timeout: 20_000, what: "delivery after a 429" });
-  const tries = receiver.attempts.filter((a) => a.body?.data?.id === 1011);
+  await delivered(1011, 20_000);
+  const tries = attemptsOfCall(1011);
   assert.equal(tries.length, 2);
   assert.equal(tries[0].id, tries[1].id, "the same webhook-id on every attempt");
   // Without Retry-After the first retry would come after about 1 s.
@@ -164,26 +173,20 @@ test("a receiver's Retry-After is honoured", async () => {
 test("a permanent refusal ends in the dead-letter list with the reason", async () => {
   receiver.answer = (a) => (a.body?.data?.id === 1007 ? { status: 410, body: "endpoint disabled" } : { status: 200 });
   const r = JSON.parse((await aircall.fire(everything.webhook, "call.ended", call(1007), { post })).body);
-  const failed = await waitFor(async () => {
-    const list = await connector.api("GET", `/api/integrations/${everything.id}/deliveries?status=failed`);
-    return list.json.deliveries.find((d) => d.delivery_id === r.delivery_id);
-  }, { what: "the dead letter" });
+  const failed = await deadLetter(everything.id, r.delivery_id);
   assert.equal(failed.event, "call.ended");
   assert.equal(failed.attempts, 1, "4xx is not retried");
   assert.equal(failed.reason, "the destination answered HTTP 410: endpoint disabled");
-  assert.equal(receiver.attempts.filter((a) => a.body?.data?.id === 1007).length, 1);
+  assert.equal(attemptsOfCall(1007).length, 1);
 });
 
 test("after the last attempt a failing delivery is dead-lettered, not lost", async () => {
   receiver.answer = (a) => (a.body?.data?.id === 1008 ? { status: 500, body: "boom" } : { status: 200 });
   const r = JSON.parse((await aircall.fire(everything.webhook, "call.ended", call(1008), { post })).body);
-  const failed = await waitFor(async () => {
-    const list = await connector.api("GET", `/api/integrations/${everything.id}/deliveries?status=failed`);
-    return list.json.deliveries.find((d) => d.delivery_id === r.delivery_id);
-  }, { timeout: 30_000, what: "the dead letter after retries" });
+  const failed = await deadLetter(everything.id, r.delivery_id, 30_000);
   assert.equal(failed.attempts, 3);
   assert.match(failed.reason, /HTTP 500: boom/);
-  const tries = receiver.attempts.filter((a) => a.body?.data?.id === 1008);
+  const tries = attemptsOfCall(1008);
   assert.equal(tries.length, 3);
   assert.ok(tries[2].at - tries[1].at > tries[1].at - tries[0].at, "back-off grows between attempts");
   assert.equal((await connector.api("GET", `/api/integrations/${callsOnly.id}/deliveries?status=failed`)).json.deliveries.length, 0, "listed under its own integration only");
@@ -200,7 +203,7 @@ test("a slow receiver times out and is retried", async () => {
   });
   try {
     await aircall.fire(everything.webhook, "call.ended", call(1009), { post });
-    await waitFor(() => deliveredFor((b) => b?.data?.id === 1009).length >= 1, { timeout: 20_000, what: "delivery after a timeout" });
+    await delivered(1009, 20_000);
   } finally {
     receiver.server.removeAllListeners("request");
     receiver.server.on("request", slow);
@@ -213,7 +216,7 @@ test("a payload too large for a queue message is delivered intact", async () => 
   assert.ok(JSON.stringify(data).length > 128 * 1024);
   const r = await aircall.fire(everything.webhook, "call.commented", data, { post });
   assert.equal(r.status, 202, r.body);
-  const [got] = await waitFor(() => deliveredFor((b) => b?.data?.id === 1010).length && deliveredFor((b) => b?.data?.id === 1010), { what: "large delivery" });
+  const [got] = await delivered(1010);
   assert.deepEqual(got.body.data, data);
   assert.equal(got.valid, true);
   await waitFor(async () => !Object.keys(await connector.kvDump()).some((k) => k.startsWith("payload:")), { what: "the stored payload to be cleaned up" });
