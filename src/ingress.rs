@@ -70,31 +70,26 @@ pub async fn receive<P: Platform>(
         });
     }
 
-    let id = Delivery::id_for(&integration.id, &event.event, event.timestamp, &event.data);
-    let occurred_at = event.timestamp.unwrap_or(p.now_seconds() as i64);
-    let mut delivery = Delivery {
+    // serde_json's maps are sorted, so this text is the same whenever Aircall resends the event.
+    let data_json = serde_json::to_string(&event.data).expect("JSON values serialize");
+    let id = Delivery::id_for(&integration.id, &event.event, event.timestamp, &data_json);
+    let payload = if data_json.len() > MAX_INLINE_PAYLOAD {
+        let key = Delivery::payload_key(&id);
+        p.put(&key, &data_json, Some(STORED_PAYLOAD_SECONDS))
+            .await?;
+        Payload::Stored { key }
+    } else {
+        Payload::Inline { data: event.data }
+    };
+    let delivery = Delivery {
         id: id.clone(),
         integration_id: integration.id,
         event: event.event,
-        occurred_at,
-        payload: Payload::Inline { data: event.data },
+        occurred_at: event.timestamp.unwrap_or(p.now_seconds() as i64),
+        payload,
         attempt: 1,
     };
-    let mut message = Job::Deliver(delivery.clone()).to_message();
-    if message.len() > MAX_INLINE_PAYLOAD {
-        let Payload::Inline { data } = &delivery.payload else {
-            unreachable!()
-        };
-        let key = delivery.payload_key();
-        p.put(
-            &key,
-            &serde_json::to_string(data).expect("serializes"),
-            Some(STORED_PAYLOAD_SECONDS),
-        )
-        .await?;
-        delivery.payload = Payload::Stored { key };
-        message = Job::Deliver(delivery).to_message();
-    }
+    let message = Job::Deliver(delivery).to_message();
     p.send(QueueName::Jobs, &message, 0).await?;
     Ok(Accepted::Queued { delivery_id: id })
 }

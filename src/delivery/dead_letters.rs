@@ -75,7 +75,7 @@ impl<'a, S: Store> DeadLetters<'a, S> {
                 None => break,
             }
         }
-        letters.sort_by(|a, b| b.failed_at.cmp(&a.failed_at));
+        letters.sort_by_key(|l| std::cmp::Reverse(l.failed_at));
         Ok(letters)
     }
 }

@@ -46,23 +46,24 @@ pub const MAX_INLINE_PAYLOAD: usize = 96 * 1024;
 
 impl Delivery {
     /// The stable id of an Aircall event for one integration: a hash of everything Aircall
-    /// sends again when it retries (serde_json's maps are sorted, so the text is canonical).
+    /// sends again when it retries. `data_json` must be canonical (serde_json's sorted maps).
     pub fn id_for(
         integration_id: &str,
         event: &str,
         occurred_at: Option<i64>,
-        data: &Map<String, Value>,
+        data_json: &str,
     ) -> String {
-        let canonical =
-            serde_json::to_string(&(integration_id, event, occurred_at, data)).expect("serializes");
+        let at = occurred_at.map(|t| t.to_string()).unwrap_or_default();
+        let canonical = [integration_id, event, &at, data_json].join("\n");
         format!(
             "msg_{}",
             &crate::crypto::sha256_hex(canonical.as_bytes())[..32]
         )
     }
 
-    pub fn payload_key(&self) -> String {
-        format!("payload:{}", self.id)
+    /// Where a payload too large for a queue message waits.
+    pub fn payload_key(delivery_id: &str) -> String {
+        format!("payload:{delivery_id}")
     }
 }
 
@@ -71,8 +72,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn data(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
+    fn data(v: Value) -> String {
+        serde_json::to_string(v.as_object().unwrap()).unwrap()
     }
 
     #[test]
