@@ -93,3 +93,99 @@ pub async fn receive<P: Platform>(
     p.send(QueueName::Jobs, &message, 0).await?;
     Ok(Accepted::Queued { delivery_id: id })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::{Job, Payload};
+    use crate::testing::{config, integration, run, MemoryPlatform};
+
+    fn body(event: &str, token: &str, data: &str) -> Vec<u8> {
+        format!(r#"{{"resource":"call","event":"{event}","timestamp":1700000000,"token":"{token}","data":{data}}}"#)
+            .into_bytes()
+    }
+
+    #[test]
+    fn queues_a_valid_event_once_with_a_stable_id() {
+        let p = MemoryPlatform::default();
+        let (i, _, token) = integration(&p, None);
+        let first = run(receive(
+            &p,
+            &config(),
+            &i.id,
+            &body("call.ended", &token, r#"{"id":1}"#),
+        ))
+        .unwrap();
+        let again = run(receive(
+            &p,
+            &config(),
+            &i.id,
+            &body("call.ended", &token, r#"{"id":1}"#),
+        ))
+        .unwrap();
+        assert_eq!(first, again);
+        let sent = p.take_sent();
+        assert_eq!(sent.len(), 2);
+        let Job::Deliver(delivery) = serde_json::from_str(&sent[0].1).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                delivery.event.as_str(),
+                delivery.attempt,
+                delivery.occurred_at
+            ),
+            ("call.ended", 1, 1_700_000_000)
+        );
+        assert!(matches!(delivery.payload, Payload::Inline { .. }));
+    }
+
+    #[test]
+    fn refuses_without_queueing() {
+        let p = MemoryPlatform::default();
+        let (i, _, token) = integration(&p, Some(vec!["call.ended"]));
+        let c = config();
+        let unknown = run(receive(
+            &p,
+            &c,
+            "int_0123456789abcdef0123",
+            &body("call.ended", &token, "{}"),
+        ));
+        assert!(matches!(unknown, Err(IngressError::UnknownIntegration)));
+        let wrong = run(receive(&p, &c, &i.id, &body("call.ended", "nope", "{}")));
+        assert!(matches!(wrong, Err(IngressError::WrongToken)));
+        let malformed = run(receive(&p, &c, &i.id, b"{"));
+        assert!(matches!(malformed, Err(IngressError::Malformed(_))));
+        let huge = vec![b' '; MAX_WEBHOOK_BYTES + 1];
+        assert!(matches!(
+            run(receive(&p, &c, &i.id, &huge)),
+            Err(IngressError::TooLarge)
+        ));
+        let ignored = run(receive(&p, &c, &i.id, &body("call.created", &token, "{}"))).unwrap();
+        assert!(matches!(ignored, Accepted::Ignored { .. }));
+        assert!(p.take_sent().is_empty());
+    }
+
+    #[test]
+    fn keeps_large_payloads_in_kv() {
+        let p = MemoryPlatform::default();
+        let (i, _, token) = integration(&p, None);
+        let data = format!(r#"{{"id":2,"pad":"{}"}}"#, "x".repeat(MAX_INLINE_PAYLOAD));
+        run(receive(
+            &p,
+            &config(),
+            &i.id,
+            &body("call.ended", &token, &data),
+        ))
+        .unwrap();
+        let (_, message, _) = p.take_sent().remove(0);
+        assert!(message.len() < 1024, "the message carries a reference only");
+        let Job::Deliver(delivery) = serde_json::from_str(&message).unwrap() else {
+            panic!()
+        };
+        let Payload::Stored { key } = delivery.payload else {
+            panic!("stored")
+        };
+        assert!(p.kv.borrow()[&key].contains(r#""pad""#));
+    }
+}

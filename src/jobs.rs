@@ -186,3 +186,152 @@ fn jitter() -> f64 {
     let bytes = crate::crypto::random_bytes::<4>();
     u32::from_le_bytes(bytes) as f64 / (u32::MAX as f64 + 1.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::{DeadLetters, Payload};
+    use crate::ports::FetchError;
+    use crate::testing::{answer, config, integration, run, MemoryPlatform};
+    use serde_json::json;
+
+    fn delivery(integration_id: &str, attempt: u32) -> Delivery {
+        Delivery {
+            id: "msg_0123".into(),
+            integration_id: integration_id.into(),
+            event: "call.ended".into(),
+            occurred_at: 1_700_000_000,
+            payload: Payload::Inline {
+                data: json!({"id": 812}).as_object().unwrap().clone(),
+            },
+            attempt,
+        }
+    }
+
+    fn handle(p: &MemoryPlatform, queue: QueueName, job: Job) -> Ack {
+        run(handle_message(p, &config(), queue, &job.to_message()))
+    }
+
+    #[test]
+    fn delivers_signed_and_sends_nothing_more() {
+        let p = MemoryPlatform::default();
+        let (i, secret, _) = integration(&p, None);
+        assert_eq!(
+            handle(&p, QueueName::Jobs, Job::Deliver(delivery(&i.id, 1))),
+            Ack::Done
+        );
+        let requests = p.requests.borrow();
+        let request = &requests[0];
+        assert_eq!(request.url, "https://receiver.test/hook");
+        let header = |n: &str| {
+            request
+                .headers
+                .iter()
+                .find(|(k, _)| k == n)
+                .unwrap()
+                .1
+                .clone()
+        };
+        let timestamp: u64 = header("webhook-timestamp").parse().unwrap();
+        let secret = crate::crypto::SigningSecret::parse(&secret).unwrap();
+        assert_eq!(
+            header("webhook-signature"),
+            crate::crypto::sign(&secret, "msg_0123", timestamp, &request.body)
+        );
+        assert!(p.take_sent().is_empty());
+    }
+
+    #[test]
+    fn a_retryable_failure_is_requeued_with_back_off_and_retry_after() {
+        let p = MemoryPlatform::default();
+        let (i, _, _) = integration(&p, None);
+        p.respond(|_| Ok(answer(503, &[], "")));
+        handle(&p, QueueName::Jobs, Job::Deliver(delivery(&i.id, 2)));
+        let (queue, message, delay) = p.take_sent().remove(0);
+        assert_eq!(queue, QueueName::Jobs);
+        assert!((16..=24).contains(&delay), "{delay}"); // 5 * 4 +-20%
+        let Job::Deliver(next) = serde_json::from_str(&message).unwrap() else {
+            panic!()
+        };
+        assert_eq!((next.attempt, next.id.as_str()), (3, "msg_0123"));
+
+        p.respond(|_| Ok(answer(429, &[("retry-after", "600")], "")));
+        handle(&p, QueueName::Jobs, Job::Deliver(delivery(&i.id, 1)));
+        assert_eq!(p.take_sent()[0].2, 600);
+    }
+
+    #[test]
+    fn gives_up_after_the_last_attempt_or_on_a_permanent_refusal() {
+        let p = MemoryPlatform::default();
+        let (i, _, _) = integration(&p, None);
+        p.respond(|_| Err(FetchError::Timeout(15_000)));
+        handle(
+            &p,
+            QueueName::Jobs,
+            Job::Deliver(delivery(&i.id, config().retry.max_attempts)),
+        );
+        p.respond(|_| Ok(answer(404, &[], "no such hook")));
+        handle(&p, QueueName::Jobs, Job::Deliver(delivery(&i.id, 1)));
+        let sent = p.take_sent();
+        let reasons: Vec<_> = sent
+            .iter()
+            .map(|(queue, message, _)| {
+                assert_eq!(*queue, QueueName::DeadLetters);
+                let Job::Failed(letter) = serde_json::from_str(message).unwrap() else {
+                    panic!()
+                };
+                (letter.attempts, letter.reason)
+            })
+            .collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (10, "no answer within 15000 ms".to_string()),
+                (
+                    1,
+                    "the destination answered HTTP 404: no such hook".to_string()
+                )
+            ]
+        );
+        // The dead-letter consumer records them for the admin.
+        for (_, message, _) in sent {
+            assert_eq!(
+                run(handle_message(
+                    &p,
+                    &config(),
+                    QueueName::DeadLetters,
+                    &message
+                )),
+                Ack::Done
+            );
+        }
+        assert_eq!(
+            run(DeadLetters::new(&p).list(&i.id)).unwrap().len(),
+            1,
+            "same delivery id: one record"
+        );
+    }
+
+    #[test]
+    fn what_the_platform_dead_letters_is_recorded_too() {
+        let p = MemoryPlatform::default();
+        let (i, _, _) = integration(&p, None);
+        handle(&p, QueueName::DeadLetters, Job::Deliver(delivery(&i.id, 4)));
+        let letters = run(DeadLetters::new(&p).list(&i.id)).unwrap();
+        assert_eq!(letters[0].attempts, 4);
+        assert!(letters[0].reason.contains("could not process"));
+    }
+
+    #[test]
+    fn drops_deliveries_of_deleted_integrations_and_unreadable_messages() {
+        let p = MemoryPlatform::default();
+        let job = Job::Deliver(delivery("int_0123456789abcdef0123", 1));
+        assert_eq!(handle(&p, QueueName::Jobs, job), Ack::Done);
+        assert_eq!(
+            run(handle_message(&p, &config(), QueueName::Jobs, "not json")),
+            Ack::Done
+        );
+        assert!(p.requests.borrow().is_empty() && p.take_sent().is_empty());
+        assert_eq!(p.logs.borrow().len(), 2);
+    }
+}

@@ -18,6 +18,9 @@ pub mod time;
 #[cfg(target_arch = "wasm32")]
 mod platform;
 
+#[cfg(test)]
+mod testing;
+
 #[cfg(target_arch = "wasm32")]
 mod entry {
     use worker::{
