@@ -64,14 +64,14 @@ pub fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> HttpResponse
 
 pub fn config() -> Config {
     Config::from_lookup(|name| {
-        Some(match name {
+        let value = match name {
             "ADMIN_TOKEN" => "test-admin-token-0123456789",
             "ENCRYPTION_KEY" => "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
             "PUBLIC_BASE_URL" => "https://connector.test",
             "AIRCALL_API_BASE" => "https://aircall.test",
             _ => return None,
-        })
-        .map(str::to_string)
+        };
+        Some(value.to_string())
     })
     .expect("test config is valid")
 }
