@@ -9,6 +9,7 @@ pub mod config;
 pub mod crypto;
 pub mod delivery;
 pub mod http;
+pub mod import;
 pub mod ingress;
 pub mod integration;
 pub mod jobs;

@@ -1,7 +1,9 @@
 //! Aircall: the API client and the webhook payloads it sends us.
 
+mod call;
 mod client;
 mod webhook;
 
+pub use call::{Call, CallContact, CallNumber, CallUser, Comment, LabelledValue, Tag};
 pub use client::{AircallClient, AircallError, Credentials, RegisteredWebhook};
 pub use webhook::{WebhookEvent, WebhookProblem};

@@ -1,0 +1,8 @@
+//! Call import: which calls are imported (the rules) and what is delivered for each
+//! (the normalized call record). Polling, cursors and windows build on these.
+
+mod record;
+mod rules;
+
+pub use record::{BusinessStatus, CallRecord};
+pub use rules::{ImportRules, SkipReason};
