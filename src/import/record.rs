@@ -15,21 +15,19 @@ pub enum BusinessStatus {
 }
 
 impl BusinessStatus {
-    /// Answered when someone picked up; voicemail when one was left; missed when Aircall
-    /// gives a reason or an inbound call was not picked up; an outbound call that never
-    /// connected (no answer and no time on the line) failed.
+    /// Answered when someone picked up; voicemail when one was left; an outbound call that
+    /// never connected (no answer, no reason, no time on the line) failed; anything else
+    /// unanswered was missed.
     pub fn of(call: &Call) -> Self {
+        let outbound = call.direction.as_deref() == Some("outbound");
         if call.answered_at.is_some() {
             BusinessStatus::Answered
         } else if call.voicemail.is_some() {
             BusinessStatus::Voicemail
-        } else if call.missed_call_reason.is_some() || call.direction.as_deref() != Some("outbound")
-        {
-            BusinessStatus::Missed
-        } else if call.duration.unwrap_or(0) > 0 {
-            BusinessStatus::Missed // it rang out at the other end
-        } else {
+        } else if outbound && call.missed_call_reason.is_none() && call.duration.unwrap_or(0) == 0 {
             BusinessStatus::Failed
+        } else {
+            BusinessStatus::Missed
         }
     }
 }
