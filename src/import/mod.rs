@@ -3,6 +3,8 @@
 
 mod record;
 mod rules;
+mod window;
 
 pub use record::{BusinessStatus, CallRecord};
 pub use rules::{ImportRules, SkipReason};
+pub use window::{plan, Cursor, Plan, Window, RESULT_CAP};
