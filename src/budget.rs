@@ -50,9 +50,38 @@ impl RateBudget {
     }
 }
 
+/// A sync lease: who holds it, and until when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lease {
+    pub holder: String,
+    pub until_ms: u64,
+}
+
+impl Lease {
+    /// Whether `holder` may take (or keep) a lease that is currently `current`.
+    pub fn grantable(current: Option<&Lease>, holder: &str, now_ms: u64) -> bool {
+        current.is_none_or(|lease| lease.holder == holder || lease.until_ms <= now_ms)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lease_goes_to_one_holder_until_it_expires() {
+        let held = Lease {
+            holder: "run-1".into(),
+            until_ms: 1_000,
+        };
+        assert!(Lease::grantable(None, "run-2", 0));
+        assert!(
+            Lease::grantable(Some(&held), "run-1", 500),
+            "the holder renews"
+        );
+        assert!(!Lease::grantable(Some(&held), "run-2", 500));
+        assert!(Lease::grantable(Some(&held), "run-2", 1_000), "expired");
+    }
 
     #[test]
     fn grants_a_minutes_worth_then_makes_callers_wait() {

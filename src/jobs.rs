@@ -6,6 +6,7 @@ use crate::delivery::{
     classify, delivery_body, signed_request, DeadLetter, DeadLetters, Delivery, Job, Outcome,
     Payload,
 };
+use crate::import::{self, ImportError, SyncAnswer, SyncJob};
 use crate::integration::{Destination, Integration, Integrations};
 use crate::ports::{Platform, QueueError, QueueName, StoreError};
 use serde_json::{Map, Value};
@@ -45,6 +46,14 @@ pub async fn handle_message<P: Platform>(
     let result = match (queue, job) {
         (QueueName::Jobs, Job::Deliver(delivery)) => deliver(p, config, delivery).await,
         (_, Job::Failed(letter)) => record_dead_letter(p, letter).await,
+        (QueueName::Jobs, Job::Sync(job)) => import_step(p, config, job).await,
+        (QueueName::DeadLetters, Job::Sync(job)) => {
+            p.log(&format!(
+                "an import step of integration {} failed repeatedly; the next scheduled run resumes from its cursor",
+                job.integration_id
+            ));
+            Ok(())
+        }
         // The platform moves a message here when the consumer failed on it too often.
         (QueueName::DeadLetters, Job::Deliver(delivery)) => {
             let letter = DeadLetter {
@@ -64,6 +73,31 @@ pub async fn handle_message<P: Platform>(
             Ack::Redeliver
         }
     }
+}
+
+async fn import_step<P: Platform>(p: &P, config: &Config, job: SyncJob) -> Result<(), JobError> {
+    match import::sync(p, config, &job.integration_id, job.trigger, job.state).await {
+        Ok(SyncAnswer::Report(report)) => p.log(&format!(
+            "import run {} of integration {}: {:?}, {} seen, {} imported, {} skipped",
+            report.run_id,
+            job.integration_id,
+            report.status,
+            report.seen,
+            report.imported,
+            report.skipped
+        )),
+        Ok(answer) => p.log(&format!(
+            "import of integration {}: {answer:?}",
+            job.integration_id
+        )),
+        Err(ImportError::Store(e)) => return Err(e.into()),
+        Err(ImportError::Queue(e)) => return Err(e.into()),
+        Err(e) => p.log(&format!(
+            "import of integration {} not run: {e}",
+            job.integration_id
+        )),
+    }
+    Ok(())
 }
 
 async fn record_dead_letter<P: Platform>(p: &P, letter: DeadLetter) -> Result<(), JobError> {

@@ -110,7 +110,12 @@ pub trait Queues {
         message: &str,
         delay_seconds: u32,
     ) -> Result<(), QueueError>;
+    /// Sends up to [`MAX_BATCH`] messages in one request (one subrequest, not one each).
+    async fn send_batch(&self, queue: QueueName, messages: &[String]) -> Result<(), QueueError>;
 }
+
+/// Most messages one `send_batch` takes (Cloudflare Queues' limit).
+pub const MAX_BATCH: usize = 100;
 
 pub trait Clock {
     fn now_ms(&self) -> u64;
@@ -124,6 +129,22 @@ pub trait Gate {
     /// Takes one request's token from `account`'s budget of `per_minute` requests.
     async fn take(&self, account: &str, per_minute: u32)
         -> Result<crate::budget::Take, StoreError>;
+    /// Holds `integration_id`'s sync lease for `holder` (a run id) for `ttl_seconds`: granted
+    /// when free, expired, or already held by `holder` (a continuing run renews it).
+    async fn lease(
+        &self,
+        account: &str,
+        integration_id: &str,
+        holder: &str,
+        ttl_seconds: u64,
+    ) -> Result<bool, StoreError>;
+    /// Gives the lease back, if `holder` still has it.
+    async fn release(
+        &self,
+        account: &str,
+        integration_id: &str,
+        holder: &str,
+    ) -> Result<(), StoreError>;
 }
 
 /// Operational log lines (never secrets).

@@ -19,6 +19,7 @@ pub struct MemoryPlatform {
     pub logs: RefCell<Vec<String>>,
     pub now_ms: Cell<u64>,
     budgets: RefCell<HashMap<String, RateBudget>>,
+    leases: RefCell<HashMap<String, crate::budget::Lease>>,
     responder: RefCell<Responder>,
 }
 
@@ -31,6 +32,7 @@ impl Default for MemoryPlatform {
             logs: RefCell::default(),
             now_ms: Cell::new(1_763_980_000_000),
             budgets: RefCell::default(),
+            leases: RefCell::default(),
             responder: RefCell::new(Box::new(|_| Ok(answer(200, &[], "")))),
         }
     }
@@ -116,6 +118,17 @@ impl Fetch for MemoryPlatform {
 }
 
 impl Queues for MemoryPlatform {
+    async fn send_batch(&self, queue: QueueName, messages: &[String]) -> Result<(), QueueError> {
+        assert!(
+            messages.len() <= crate::ports::MAX_BATCH,
+            "batches hold at most 100 messages"
+        );
+        for message in messages {
+            self.send(queue, message, 0).await?;
+        }
+        Ok(())
+    }
+
     async fn send(
         &self,
         queue: QueueName,
@@ -130,6 +143,44 @@ impl Queues for MemoryPlatform {
 }
 
 impl Gate for MemoryPlatform {
+    async fn lease(
+        &self,
+        _account: &str,
+        integration_id: &str,
+        holder: &str,
+        ttl: u64,
+    ) -> Result<bool, StoreError> {
+        let now = self.now_ms();
+        let mut leases = self.leases.borrow_mut();
+        if !crate::budget::Lease::grantable(leases.get(integration_id), holder, now) {
+            return Ok(false);
+        }
+        leases.insert(
+            integration_id.to_string(),
+            crate::budget::Lease {
+                holder: holder.to_string(),
+                until_ms: now + ttl * 1000,
+            },
+        );
+        Ok(true)
+    }
+
+    async fn release(
+        &self,
+        _account: &str,
+        integration_id: &str,
+        holder: &str,
+    ) -> Result<(), StoreError> {
+        let mut leases = self.leases.borrow_mut();
+        if leases
+            .get(integration_id)
+            .is_some_and(|l| l.holder == holder)
+        {
+            leases.remove(integration_id);
+        }
+        Ok(())
+    }
+
     async fn take(&self, account: &str, per_minute: u32) -> Result<Take, StoreError> {
         let now = self.now_ms();
         let mut budgets = self.budgets.borrow_mut();
@@ -180,6 +231,7 @@ pub fn integration(
             secret: None,
         },
         events: events.map(|e| e.into_iter().map(str::to_string).collect()),
+        import: Default::default(),
     };
     let created = run(crate::integration::create(p, &config(), new)).expect("created");
     p.requests.borrow_mut().clear();
@@ -189,4 +241,58 @@ pub fn integration(
         created.destination_secret,
         "aircall-token-1".into(),
     )
+}
+
+/// Calls of a scripted Aircall account, kept sorted by (started_at, id).
+#[derive(Clone, Default)]
+pub struct FakeCalls(std::rc::Rc<RefCell<Vec<(i64, i64, serde_json::Value)>>>);
+
+impl FakeCalls {
+    pub fn add(&self, calls: Vec<serde_json::Value>) {
+        let mut all = self.0.borrow_mut();
+        all.extend(calls.into_iter().map(|c| {
+            (
+                c["started_at"].as_i64().unwrap(),
+                c["id"].as_i64().unwrap(),
+                c,
+            )
+        }));
+        all.sort_by_key(|(t, id, _)| (*t, *id));
+    }
+}
+
+/// Answers `GET /v1/calls` and `/v1/calls/{id}` over `calls` as Aircall documents it:
+/// `from` exclusive, `to` inclusive, `per_page` clamped to 50, 400 past 10,000 results.
+pub fn aircall_calls(p: &MemoryPlatform, calls: FakeCalls) {
+    p.respond(move |request| {
+        let url = url::Url::parse(&request.url).unwrap();
+        let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
+        let number = |name: &str, default: i64| query.get(name).map_or(default, |v| v.parse().unwrap());
+        let all = calls.0.borrow();
+        if let Some(id) = url.path().strip_prefix("/v1/calls/") {
+            let call = all.iter().find(|(_, i, _)| i.to_string() == id);
+            return Ok(match call {
+                Some((_, _, call)) => answer(200, &[], &serde_json::json!({ "call": call }).to_string()),
+                None => answer(404, &[], r#"{"error":"Not Found"}"#),
+            });
+        }
+        assert_eq!(url.path(), "/v1/calls", "unexpected request {}", request.url);
+        let per_page = number("per_page", 20).min(50);
+        let page = number("page", 1);
+        if page * per_page > 10_000 {
+            return Ok(answer(400, &[], r#"{"troubleshoot":"Your query is limited to 10k results"}"#));
+        }
+        let (from, to) = (number("from", i64::MIN), number("to", i64::MAX));
+        let first = all.partition_point(|(t, _, _)| *t <= from);
+        let end = all.partition_point(|(t, _, _)| *t <= to);
+        let matching = &all[first..end.max(first)];
+        let skip = ((page - 1) * per_page) as usize;
+        let slice: Vec<&serde_json::Value> = if query.get("order").map(String::as_str) == Some("desc") {
+            matching.iter().rev().skip(skip).take(per_page as usize).map(|(_, _, c)| c).collect()
+        } else {
+            matching.iter().skip(skip).take(per_page as usize).map(|(_, _, c)| c).collect()
+        };
+        let body = serde_json::json!({"calls": slice, "meta": {"total": matching.len(), "per_page": per_page, "current_page": page}});
+        Ok(answer(200, &[], &body.to_string()))
+    });
 }

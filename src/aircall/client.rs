@@ -1,5 +1,6 @@
 //! A typed client for the parts of Aircall's public API the connector uses.
 
+use super::Call;
 use crate::budget::Take;
 use crate::ports::{Fetch, FetchError, Gate, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::STANDARD;
@@ -48,6 +49,17 @@ pub enum AircallError {
     #[error("Aircall answered HTTP {status}: {message}")]
     Failed { status: u16, message: String },
 }
+
+/// One page of `GET /v1/calls`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallPage {
+    pub calls: Vec<Call>,
+    /// Calls matching the query in all (`meta.total`).
+    pub total: u64,
+}
+
+/// Aircall clamps larger pages to 50 without saying so.
+pub const MAX_PER_PAGE: u32 = 50;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RegisteredWebhook {
@@ -111,6 +123,50 @@ impl<'a, P: Fetch + Gate> AircallClient<'a, P> {
             .ok_or_else(|| self.unexpected("the webhook answer has no token"))?
             .to_string();
         Ok(RegisteredWebhook { webhook_id, token })
+    }
+
+    /// `GET /v1/calls`: calls with `from < started_at <= to`, oldest or newest first.
+    pub async fn list_calls(
+        &self,
+        from: i64,
+        to: i64,
+        newest_first: bool,
+        page: u32,
+    ) -> Result<CallPage, AircallError> {
+        let order = if newest_first { "desc" } else { "asc" };
+        let url = format!(
+            "{}/v1/calls?from={from}&to={to}&order={order}&page={page}&per_page={MAX_PER_PAGE}",
+            self.base
+        );
+        #[derive(Deserialize)]
+        struct Meta {
+            total: u64,
+        }
+        #[derive(Deserialize)]
+        struct Answer {
+            calls: Vec<Call>,
+            meta: Meta,
+        }
+        let answer: Answer = serde_json::from_slice(
+            &self.send(HttpRequest::new("GET", url)).await?.body,
+        )
+        .map_err(|e| self.unexpected(&format!("the calls answer is not as documented: {e}")))?;
+        Ok(CallPage {
+            calls: answer.calls,
+            total: answer.meta.total,
+        })
+    }
+
+    /// `GET /v1/calls/{id}`: a fresh copy, with recording links that have not expired yet.
+    pub async fn get_call(&self, id: i64) -> Result<Call, AircallError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            call: Call,
+        }
+        let request = HttpRequest::new("GET", format!("{}/v1/calls/{id}", self.base));
+        let answer: Answer = serde_json::from_slice(&self.send(request).await?.body)
+            .map_err(|e| self.unexpected(&format!("the call answer is not as documented: {e}")))?;
+        Ok(answer.call)
     }
 
     /// `DELETE /v1/webhooks/{id}`; a webhook already gone counts as deleted.

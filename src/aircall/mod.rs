@@ -5,5 +5,7 @@ mod client;
 mod webhook;
 
 pub use call::{Call, CallContact, CallNumber, CallUser, Comment, LabelledValue, Tag};
-pub use client::{AircallClient, AircallError, Credentials, RegisteredWebhook};
+pub use client::{
+    AircallClient, AircallError, CallPage, Credentials, RegisteredWebhook, MAX_PER_PAGE,
+};
 pub use webhook::{WebhookEvent, WebhookProblem};

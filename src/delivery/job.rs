@@ -10,6 +10,8 @@ pub enum Job {
     Deliver(Delivery),
     /// A delivery that will not succeed, on its way to the dead-letter queue.
     Failed(super::DeadLetter),
+    /// Start or continue an import run of one integration.
+    Sync(crate::import::SyncJob),
 }
 
 impl Job {

@@ -35,7 +35,7 @@ impl Default for ImportRules {
 
 /// Why a call was not imported: shown in the run report, so "my calls are not being
 /// imported" has an answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SkipReason {
     TooOld,

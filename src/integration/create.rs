@@ -67,6 +67,7 @@ pub async fn create<P: Platform>(
             url: destination_url,
         },
         events: new.events,
+        import: new.import,
         sealed: SealedSecrets {
             aircall_credentials: seal(&credentials, "aircall_credentials"),
             webhook_token: seal(&webhook.token, "webhook_token"),

@@ -40,6 +40,9 @@ pub struct Integration {
     pub destination: Destination,
     /// The Aircall events forwarded; `None` forwards every event.
     pub events: Option<Vec<String>>,
+    /// Which calls the import brings.
+    #[serde(default)]
+    pub import: crate::import::ImportRules,
     pub sealed: SealedSecrets,
 }
 
@@ -68,6 +71,7 @@ impl Integration {
             },
             destination: self.destination.clone(),
             events: self.events.clone(),
+            import: self.import.clone(),
         }
     }
 }
@@ -86,6 +90,7 @@ pub struct IntegrationView {
     pub aircall: AircallView,
     pub destination: Destination,
     pub events: Option<Vec<String>>,
+    pub import: crate::import::ImportRules,
 }
 
 #[derive(Debug, Serialize)]

@@ -2,6 +2,7 @@
 
 use crate::aircall::Credentials;
 use crate::crypto::SigningSecret;
+use crate::import::ImportRules;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -26,6 +27,7 @@ pub struct NewIntegration {
     pub credentials: Credentials,
     pub destination: NewDestination,
     pub events: Option<Vec<String>>,
+    pub import: ImportRules,
 }
 
 /// Collects every problem of a body, so the admin fixes them all in one go.
@@ -103,7 +105,7 @@ impl NewIntegration {
         let Some(root) = p.object(
             Some(body),
             "",
-            &["name", "aircall", "destination", "events"],
+            &["name", "aircall", "destination", "events", "import"],
         ) else {
             return Err(p.0);
         };
@@ -129,6 +131,7 @@ impl NewIntegration {
             .and_then(|d| parse_destination(&mut p, d));
 
         let events = parse_events(&mut p, root.get("events"));
+        let import = parse_import(&mut p, root.get("import"));
 
         match (name, credentials, destination, p.0.is_empty()) {
             (Some(name), Some(credentials), Some(destination), true) => Ok(Self {
@@ -136,6 +139,7 @@ impl NewIntegration {
                 credentials,
                 destination,
                 events,
+                import,
             }),
             _ => Err(p.0),
         }
@@ -177,6 +181,25 @@ fn parse_destination(p: &mut Problems, d: &Map<String, Value>) -> Option<NewDest
         url: url?,
         secret: secret?,
     })
+}
+
+/// The import rules: every field optional, defaults from the product documents.
+fn parse_import(p: &mut Problems, value: Option<&Value>) -> ImportRules {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return ImportRules::default();
+    };
+    match serde_json::from_value::<ImportRules>(value.clone()) {
+        Ok(rules) => {
+            for (field, message) in rules.problems() {
+                p.add(&format!("import.{field}"), message);
+            }
+            rules
+        }
+        Err(e) => {
+            p.add("import", e.to_string());
+            ImportRules::default()
+        }
+    }
 }
 
 /// `None`/absent: every event. A list names the events to forward; names Aircall may add

@@ -13,6 +13,23 @@ export class FakeAircall {
     this.ratePerMinute = ratePerMinute;
     this.windows = new Map(); // api_id -> {start, count}
     this.down = false;
+    this.calls = new Map(); // api_id -> [call]
+    this.recordingTtlSeconds = 3600; // "valid for 1 hour only"
+    this.recordingBytes = new Map(); // call id -> size of its recording
+  }
+
+  // Calls of an account, as the API stores them (recording: true means it has one).
+  addCalls(apiId, calls) {
+    const list = this.calls.get(apiId) ?? [];
+    list.push(...calls);
+    this.calls.set(apiId, list);
+  }
+
+  // The call as the API shows it: recording links are signed and expire.
+  #shown(call) {
+    const { recording, ...rest } = call;
+    const expires = Math.floor(Date.now() / 1000) + this.recordingTtlSeconds;
+    return { ...rest, recording: recording ? `${this.url}/recordings/${call.id}.mp3?expires=${expires}` : null };
   }
 
   addKey(apiId, apiToken) {
@@ -84,11 +101,76 @@ export class FakeAircall {
     return false;
   }
 
+  // GET /v1/calls: from exclusive, to inclusive on started_at; per_page clamped to 50;
+  // past 10,000 results a 400, as Aircall does.
+  #listCalls(res, url, apiId) {
+    const q = (name) => url.searchParams.get(name);
+    const perPage = Math.min(Number(q("per_page") ?? 20) || 20, 50);
+    const page = Math.max(Number(q("page") ?? 1) || 1, 1);
+    if (page * perPage > 10_000) {
+      return this.#send(res, 400, {
+        error: "Bad Request",
+        troubleshoot: "Your query is limited to 10k results and pagination is out of bound, please use timestamps or other filters.",
+      });
+    }
+    const from = q("from") === null ? -Infinity : Number(q("from"));
+    const to = q("to") === null ? Infinity : Number(q("to"));
+    const desc = q("order") === "desc";
+    const matching = (this.calls.get(apiId) ?? [])
+      .filter((c) => c.started_at > from && c.started_at <= to)
+      .sort((a, b) => (desc ? -1 : 1) * (a.started_at - b.started_at || a.id - b.id));
+    const calls = matching.slice((page - 1) * perPage, page * perPage).map((c) => this.#shown(c));
+    const link = (p) => `https://api.aircall.io/v1/calls?page=${p}&per_page=${perPage}`;
+    this.#send(res, 200, {
+      calls,
+      meta: {
+        count: calls.length,
+        total: matching.length,
+        current_page: page,
+        per_page: perPage,
+        next_page_link: page * perPage < matching.length ? link(page + 1) : null,
+        previous_page_link: page > 1 ? link(page - 1) : null,
+      },
+    });
+  }
+
+  // Recording files, like S3 presigned links: refused once expired; Range honoured.
+  #recording(req, res, url) {
+    const id = Number(/\/recordings\/(\d+)\.mp3/.exec(url.pathname)?.[1]);
+    const expires = Number(url.searchParams.get("expires"));
+    this.requests.push({ method: req.method, path: url.pathname, recording: true });
+    if (!(expires >= Date.now() / 1000)) {
+      res.writeHead(403, { "content-type": "application/xml" }).end("<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>");
+      return;
+    }
+    const size = this.recordingBytes.get(id) ?? 48_000;
+    const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
+    const start = range ? Number(range[1]) : 0;
+    const end = range && range[2] !== "" ? Math.min(Number(range[2]), size - 1) : size - 1;
+    const headers = { "content-type": "audio/mpeg", "content-length": String(end - start + 1), "accept-ranges": "bytes" };
+    if (range) headers["content-range"] = `bytes ${start}-${end}/${size}`;
+    res.writeHead(range ? 206 : 200, headers);
+    if (req.method === "HEAD") return res.end();
+    // Streamed in chunks: a 200 MB recording is never held in memory here either.
+    let at = start;
+    const chunk = Buffer.alloc(64 * 1024, id % 251);
+    const pump = () => {
+      while (at <= end) {
+        const n = Math.min(chunk.length, end - at + 1);
+        at += n;
+        if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return res.once("drain", pump);
+      }
+      res.end();
+    };
+    pump();
+  }
+
   async #handle(req, res) {
     const chunks = [];
     for await (const c of req) chunks.push(c);
     const raw = Buffer.concat(chunks).toString();
     const url = new URL(req.url, "http://x");
+    if (url.pathname.startsWith("/recordings/")) return this.#recording(req, res, url);
     const apiId = this.#authenticate(req);
     this.requests.push({ method: req.method, path: url.pathname, api_id: apiId });
     if (this.down) return this.#send(res, 503, { error: "Service Unavailable" });
@@ -125,6 +207,14 @@ export class FakeAircall {
       webhook.direct_link = `https://api.aircall.io/v1/webhooks/${webhook.webhook_id}`;
       this.webhooks.set(webhook.webhook_id, { ...webhook, api_id: apiId });
       return this.#send(res, 201, { webhook });
+    }
+
+    if (req.method === "GET" && url.pathname === "/v1/calls") return this.#listCalls(res, url, apiId);
+    const oneCall = /^\/v1\/calls\/(\d+)$/.exec(url.pathname);
+    if (req.method === "GET" && oneCall) {
+      const call = (this.calls.get(apiId) ?? []).find((c) => c.id === Number(oneCall[1]));
+      if (!call) return this.#send(res, 404, { error: "Not Found", troubleshoot: "Call not found" });
+      return this.#send(res, 200, { call: this.#shown(call) });
     }
 
     const one = /^\/v1\/webhooks\/([^/]+)$/.exec(url.pathname);
