@@ -4,6 +4,7 @@ use super::{ApiError, Request, Response};
 use crate::config::Config;
 use crate::crypto::secrets_match;
 use crate::delivery::DeadLetters;
+use crate::import::{self, RunStatus, SyncAnswer, Trigger};
 use crate::integration::{self, Integrations, NewIntegration, Status};
 use crate::ports::Platform;
 use serde_json::json;
@@ -44,9 +45,22 @@ pub async fn route<P: Platform>(
             ))
         }
         ("GET", ["integrations", id, "deliveries"]) => failed_deliveries(p, id, request).await,
-        (_, ["integrations"] | ["integrations", _] | ["integrations", _, "deliveries"]) => {
-            Err(ApiError::MethodNotAllowed)
+        ("POST", ["integrations", id, "sync"]) => sync_now(p, config, id).await,
+        ("GET", ["integrations", id, "runs"]) => {
+            if Integrations::new(p).get(id).await?.is_none() {
+                return Err(ApiError::NotFound("no integration has this id"));
+            }
+            Ok(Response::json(
+                200,
+                &json!({ "runs": import::recent_runs(p, id, 20).await? }),
+            ))
         }
+        (
+            _,
+            ["integrations"]
+            | ["integrations", _]
+            | ["integrations", _, "deliveries" | "sync" | "runs"],
+        ) => Err(ApiError::MethodNotAllowed),
         _ => Err(ApiError::NotFound("no such route")),
     }
 }
@@ -89,6 +103,27 @@ async fn list<P: Platform>(
         .map(|i| i.view(&config.public_base_url))
         .collect();
     Ok(Response::json(200, &json!({ "integrations": views })))
+}
+
+/// Runs an import now. A short one finishes here (200); a longer one goes on in the queue
+/// (202, its report so far), to be followed in `/runs`.
+async fn sync_now<P: Platform>(p: &P, config: &Config, id: &str) -> Result<Response, ApiError> {
+    match import::sync(p, config, id, Trigger::Admin, None).await? {
+        SyncAnswer::Busy => Err(ApiError::Conflict(
+            "a sync of this integration is already running",
+        )),
+        SyncAnswer::Inactive => Err(ApiError::Conflict(
+            "the integration is inactive: activate it first",
+        )),
+        SyncAnswer::Report(report) => {
+            let status = if report.status == RunStatus::Running {
+                202
+            } else {
+                200
+            };
+            Ok(Response::json(status, &json!(report)))
+        }
+    }
 }
 
 async fn failed_deliveries<P: Platform>(

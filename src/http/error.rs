@@ -3,6 +3,7 @@
 use super::Response;
 use crate::aircall::AircallError;
 use crate::config::ConfigError;
+use crate::import::ImportError;
 use crate::ingress::IngressError;
 use crate::integration::{CreateError, FieldError};
 use crate::ports::{Log, StoreError};
@@ -25,8 +26,12 @@ pub enum ApiError {
     Invalid(Vec<FieldError>),
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    Conflict(&'static str),
     #[error(transparent)]
     Ingress(#[from] IngressError),
+    #[error(transparent)]
+    Import(#[from] ImportError),
     #[error(transparent)]
     Aircall(#[from] AircallError),
     #[error("the server is misconfigured: {0}")]
@@ -54,6 +59,12 @@ impl ApiError {
             ApiError::BadJson(_) => (400, "invalid_json"),
             ApiError::Invalid(_) => (400, "invalid_fields"),
             ApiError::BadRequest(_) => (400, "bad_request"),
+            ApiError::Conflict(_) => (409, "conflict"),
+            ApiError::Import(e) => match e {
+                ImportError::UnknownIntegration => (404, "not_found"),
+                ImportError::Store(_) | ImportError::Queue(_) => (503, "unavailable"),
+                ImportError::Seal(_) => (500, "internal"),
+            },
             ApiError::Ingress(e) => match e {
                 IngressError::UnknownIntegration => (404, "unknown_integration"),
                 IngressError::TooLarge => (413, "payload_too_large"),
@@ -110,6 +121,7 @@ impl ApiError {
             _ if status == 500 => "internal error".to_string(),
             ApiError::Store(_)
             | ApiError::Ingress(IngressError::Store(_) | IngressError::Queue(_))
+            | ApiError::Import(ImportError::Store(_) | ImportError::Queue(_))
             | ApiError::Aircall(AircallError::Budget(_)) => {
                 "storage or queue is unavailable; try again".to_string()
             }

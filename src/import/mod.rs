@@ -9,7 +9,7 @@ mod window;
 pub use record::{BusinessStatus, CallRecord};
 pub use rules::{ImportRules, SkipReason};
 pub use run::{
-    recent_runs, sync, ImportError, RunReport, RunStatus, SyncAnswer, SyncJob, SyncState, Trigger,
-    IMPORTED_EVENT, PAGES_PER_STEP,
+    recent_runs, schedule_all, sync, ImportError, RunReport, RunStatus, SyncAnswer, SyncJob,
+    SyncState, Trigger, IMPORTED_EVENT, PAGES_PER_STEP,
 };
 pub use window::{plan, Cursor, Plan, Window, RESULT_CAP};

@@ -240,15 +240,8 @@ async fn new_run<P: Platform>(
     let now = (now_ms / 1000) as i64;
     let (window, first_import_left, cursor) = match plan(cursor.as_ref(), &integration.import, now)
     {
-        // A first import that finds nothing leaves the cursor at "now".
-        Plan::First { window, limit } => (
-            window,
-            Some(limit),
-            Cursor {
-                started_at: now,
-                ids_at_started_at: vec![],
-            },
-        ),
+        // The newest call the first import lists sets the cursor.
+        Plan::First { window, limit } => (window, Some(limit), Cursor::default()),
         Plan::Since { window } => (window, None, cursor.unwrap_or_default()),
     };
     Ok(SyncState {
@@ -379,6 +372,35 @@ fn imported_call(integration_id: &str, call: &Call) -> String {
     .to_message()
 }
 
+/// The cron: one sync job per integration, queued 100 to a request, so that one invocation
+/// serves thousands of integrations with a few subrequests (the jobs skip inactive ones).
+pub async fn schedule_all<P: Platform>(p: &P) -> Result<usize, ImportError> {
+    let mut queued = 0;
+    let mut cursor = None;
+    loop {
+        let (ids, next) = Integrations::new(p).ids(cursor).await?;
+        let jobs: Vec<String> = ids
+            .into_iter()
+            .map(|integration_id| {
+                Job::Sync(SyncJob {
+                    integration_id,
+                    trigger: Trigger::Schedule,
+                    state: None,
+                })
+                .to_message()
+            })
+            .collect();
+        for batch in jobs.chunks(MAX_BATCH) {
+            p.send_batch(QueueName::Jobs, batch).await?;
+        }
+        queued += jobs.len();
+        match next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(queued),
+        }
+    }
+}
+
 async fn save_report<P: Platform>(
     p: &P,
     integration_id: &str,
@@ -480,16 +502,18 @@ mod tests {
 
     #[test]
     fn the_first_import_brings_the_200_newest_and_the_next_only_new_calls() {
-        let (p, id, store) = setup(calls(1..501, |id| NOW - 500 * 60 + id * 60));
+        // The newest call started 1,000 s before the first run.
+        let (p, id, store) = setup(calls(1..501, |id| NOW - 1_000 - 500 * 60 + id * 60));
         let (first, mut ids) = run_to_end(&p, &id);
         assert!(first.first_import && first.status == RunStatus::Done);
         assert_eq!((first.seen, first.imported), (200, 200));
         ids.sort();
         assert_eq!(ids, (301..501).collect::<Vec<_>>());
 
-        // Two calls share the newest second with call 500; then a later one.
-        store.add(calls(501..503, |_| NOW));
-        store.add(calls(503..504, |_| NOW + 30));
+        // Listed only now: two calls sharing call 500's second, and one that started before
+        // the first run's clock but after call 500.
+        store.add(calls(501..503, |_| NOW - 1_000));
+        store.add(calls(503..504, |_| NOW - 500));
         p.now_ms.set((NOW as u64 + 60) * 1000);
         let (second, ids) = run_to_end(&p, &id);
         assert!(!second.first_import);

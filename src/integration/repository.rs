@@ -34,6 +34,20 @@ impl<'a, S: Store> Integrations<'a, S> {
             .await
     }
 
+    /// One page of integration ids (up to 1,000, KV's page), and where the next page starts.
+    pub async fn ids(
+        &self,
+        cursor: Option<String>,
+    ) -> Result<(Vec<String>, Option<String>), StoreError> {
+        let page = self.store.list(PREFIX, cursor).await?;
+        let ids = page
+            .keys
+            .iter()
+            .map(|k| k[PREFIX.len()..].to_string())
+            .collect();
+        Ok((ids, page.cursor))
+    }
+
     /// Every integration, in id order, reading KV a page at a time.
     pub async fn all(&self) -> Result<Vec<Integration>, StoreError> {
         let mut out = Vec::new();

@@ -1,10 +1,13 @@
 //! `ACCOUNT_GATE`: one Durable Object per Aircall account, holding its rate budget in
 //! strongly consistent storage (KV cannot count).
 //!
-//! `POST /take?per_minute=N` answers `{"granted": true}` or `{"granted": false, "wait_ms": M}`.
+//! `/take?per_minute=N` takes a request's token: `{"granted": true}` or `{"granted": false,
+//! "wait_ms": M}`. `/lease?integration=&holder=&ttl=` and `/release?...` hold and free the
+//! one-sync-at-a-time lease of each of the account's integrations.
 
-use crate::budget::{RateBudget, Take};
+use crate::budget::{Lease, RateBudget, Take};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
 /// What `/take` answers.
@@ -27,34 +30,75 @@ impl DurableObject for AccountGate {
 
     async fn fetch(&self, request: Request) -> Result<Response> {
         let url = request.url()?;
-        if url.path() != "/take" {
-            return Response::error("not found", 404);
-        }
-        let per_minute = url
-            .query_pairs()
-            .find(|(k, _)| k == "per_minute")
-            .and_then(|(_, v)| v.parse::<u32>().ok())
-            .unwrap_or(60);
+        let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
         let now = js_sys::Date::now() as u64;
         let storage = self.state.storage();
-        let mut budget = storage
-            .get::<RateBudget>("budget")
-            .await?
-            .unwrap_or_else(|| RateBudget::new(per_minute, now));
-        if budget.per_minute != per_minute {
-            budget.set_rate(per_minute);
-        }
-        let answer = match budget.take(now) {
-            Take::Granted => Answer {
-                granted: true,
-                wait_ms: None,
-            },
-            Take::Wait(ms) => Answer {
-                granted: false,
-                wait_ms: Some(ms),
-            },
+        let answer = match url.path() {
+            "/take" => {
+                let per_minute = query
+                    .get("per_minute")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(60);
+                let mut budget = storage
+                    .get::<RateBudget>("budget")
+                    .await?
+                    .unwrap_or_else(|| RateBudget::new(per_minute, now));
+                if budget.per_minute != per_minute {
+                    budget.set_rate(per_minute);
+                }
+                let taken = budget.take(now);
+                storage.put("budget", budget).await?;
+                match taken {
+                    Take::Granted => Answer {
+                        granted: true,
+                        wait_ms: None,
+                    },
+                    Take::Wait(ms) => Answer {
+                        granted: false,
+                        wait_ms: Some(ms),
+                    },
+                }
+            }
+            "/lease" | "/release" => {
+                let (Some(integration), Some(holder)) =
+                    (query.get("integration"), query.get("holder"))
+                else {
+                    return Response::error("integration and holder are required", 400);
+                };
+                let key = format!("lease:{integration}");
+                let current = storage.get::<Lease>(&key).await?;
+                if url.path() == "/release" {
+                    if current.is_some_and(|l| &l.holder == holder) {
+                        storage.delete(&key).await?;
+                    }
+                    Answer {
+                        granted: true,
+                        wait_ms: None,
+                    }
+                } else if Lease::grantable(current.as_ref(), holder, now) {
+                    let ttl: u64 = query.get("ttl").and_then(|v| v.parse().ok()).unwrap_or(900);
+                    storage
+                        .put(
+                            &key,
+                            Lease {
+                                holder: holder.clone(),
+                                until_ms: now + ttl * 1000,
+                            },
+                        )
+                        .await?;
+                    Answer {
+                        granted: true,
+                        wait_ms: None,
+                    }
+                } else {
+                    Answer {
+                        granted: false,
+                        wait_ms: None,
+                    }
+                }
+            }
+            _ => return Response::error("not found", 404),
         };
-        storage.put("budget", budget).await?;
         Response::from_json(&answer)
     }
 }

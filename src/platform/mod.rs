@@ -15,8 +15,8 @@ use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use std::time::Duration;
 use worker::{
-    AbortController, Delay, Env, Fetch, Headers, KvStore, MessageBatch, MessageBuilder, MessageExt,
-    Method, Request, RequestInit, RequestRedirect, Response, Result,
+    AbortController, BatchMessageBuilder, Delay, Env, Fetch, Headers, KvStore, MessageBatch,
+    MessageBuilder, MessageExt, Method, Request, RequestInit, RequestRedirect, Response, Result,
 };
 
 /// The runtime, seen through `ports`.
@@ -50,13 +50,19 @@ pub async fn fetch(mut request: Request, env: Env) -> Result<Response> {
         .with_headers(headers))
 }
 
-/// The 15-minute cron. Call import (polling Aircall per integration) is not built yet: the
-/// trigger is declared so deployments keep their schedule when it lands.
-pub async fn scheduled(event: worker::ScheduledEvent, _env: Env) {
-    worker::console_log!(
-        "cron {}: call import is not enabled in this version",
-        event.cron()
-    );
+/// The 15-minute cron: queues one import run per integration.
+pub async fn scheduled(event: worker::ScheduledEvent, env: Env) {
+    let result = match Cloudflare::new(env) {
+        Ok(platform) => crate::import::schedule_all(&platform)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match result {
+        Ok(queued) => worker::console_log!("cron {}: queued {queued} import run(s)", event.cron()),
+        // A missed tick loses nothing: the next run starts from each cursor.
+        Err(e) => worker::console_log!("cron {}: could not queue import runs: {e}", event.cron()),
+    }
 }
 
 pub async fn queue(batch: MessageBatch<String>, env: Env) -> Result<()> {
@@ -231,7 +237,36 @@ impl FetchPort for Cloudflare {
     }
 }
 
+impl Cloudflare {
+    fn queue(&self, queue: QueueName) -> std::result::Result<worker::Queue, QueueError> {
+        let binding = match queue {
+            QueueName::Jobs => "JOBS",
+            QueueName::DeadLetters => "JOBS_DLQ",
+        };
+        self.env
+            .queue(binding)
+            .map_err(|e| QueueError(e.to_string()))
+    }
+}
+
 impl Queues for Cloudflare {
+    async fn send_batch(
+        &self,
+        queue: QueueName,
+        messages: &[String],
+    ) -> std::result::Result<(), QueueError> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let batch = BatchMessageBuilder::new()
+            .messages(messages.to_vec())
+            .build();
+        self.queue(queue)?
+            .send_batch(batch)
+            .await
+            .map_err(|e| QueueError(e.to_string()))
+    }
+
     async fn send(
         &self,
         queue: QueueName,
@@ -257,24 +292,65 @@ impl Queues for Cloudflare {
     }
 }
 
-impl Gate for Cloudflare {
-    async fn take(&self, account: &str, per_minute: u32) -> std::result::Result<Take, StoreError> {
+impl Cloudflare {
+    /// Asks the account's `ACCOUNT_GATE` object (`path` with its query).
+    async fn gate(
+        &self,
+        account: &str,
+        path: &str,
+    ) -> std::result::Result<gate::Answer, StoreError> {
         let answer = async {
             let stub = self
                 .env
                 .durable_object("ACCOUNT_GATE")?
                 .id_from_name(account)?
                 .get_stub()?;
-            let mut response = stub
-                .fetch_with_str(&format!("https://gate/take?per_minute={per_minute}"))
-                .await?;
-            response.json::<gate::Answer>().await
+            stub.fetch_with_str(&format!("https://gate{path}"))
+                .await?
+                .json::<gate::Answer>()
+                .await
         };
-        match answer.await {
-            Ok(gate::Answer { granted: true, .. }) => Ok(Take::Granted),
-            Ok(gate::Answer { wait_ms, .. }) => Ok(Take::Wait(wait_ms.unwrap_or(1000))),
-            Err(e) => Err(StoreError(format!("ACCOUNT_GATE: {e}"))),
-        }
+        answer
+            .await
+            .map_err(|e| StoreError(format!("ACCOUNT_GATE: {e}")))
+    }
+}
+
+impl Gate for Cloudflare {
+    async fn take(&self, account: &str, per_minute: u32) -> std::result::Result<Take, StoreError> {
+        let answer = self
+            .gate(account, &format!("/take?per_minute={per_minute}"))
+            .await?;
+        Ok(if answer.granted {
+            Take::Granted
+        } else {
+            Take::Wait(answer.wait_ms.unwrap_or(1000))
+        })
+    }
+
+    async fn lease(
+        &self,
+        account: &str,
+        integration_id: &str,
+        holder: &str,
+        ttl_seconds: u64,
+    ) -> std::result::Result<bool, StoreError> {
+        let path = format!("/lease?integration={integration_id}&holder={holder}&ttl={ttl_seconds}");
+        Ok(self.gate(account, &path).await?.granted)
+    }
+
+    async fn release(
+        &self,
+        account: &str,
+        integration_id: &str,
+        holder: &str,
+    ) -> std::result::Result<(), StoreError> {
+        self.gate(
+            account,
+            &format!("/release?integration={integration_id}&holder={holder}"),
+        )
+        .await
+        .map(|_| ())
     }
 }
 
