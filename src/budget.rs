@@ -10,6 +10,9 @@ pub struct RateBudget {
     pub per_minute: u32,
     tokens: f64,
     updated_ms: u64,
+    /// Aircall said the limit is reached: nothing goes out before this.
+    #[serde(default)]
+    blocked_until_ms: u64,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -26,11 +29,23 @@ impl RateBudget {
             per_minute,
             tokens: per_minute as f64,
             updated_ms: now_ms,
+            blocked_until_ms: 0,
         }
+    }
+
+    /// Aircall answered 429 (or no requests remain) until `until_ms`: every request of the
+    /// account waits, whichever integration or tool makes it. The budget starts empty then.
+    pub fn block_until(&mut self, until_ms: u64) {
+        self.blocked_until_ms = self.blocked_until_ms.max(until_ms);
+        self.tokens = 0.0;
+        self.updated_ms = self.updated_ms.max(until_ms);
     }
 
     /// Takes one request's token if there is one.
     pub fn take(&mut self, now_ms: u64) -> Take {
+        if now_ms < self.blocked_until_ms {
+            return Take::Wait(self.blocked_until_ms - now_ms);
+        }
         let elapsed = now_ms.saturating_sub(self.updated_ms) as f64;
         let rate_per_ms = self.per_minute as f64 / 60_000.0;
         self.tokens = (self.tokens + elapsed * rate_per_ms).min(self.per_minute as f64);
@@ -104,6 +119,19 @@ mod tests {
             .filter(|_| budget.take(3_600_000) == Take::Granted)
             .count();
         assert_eq!(granted, 120);
+    }
+
+    #[test]
+    fn a_block_holds_every_request_until_the_reset() {
+        let mut budget = RateBudget::new(60, 0);
+        budget.block_until(30_000);
+        assert_eq!(budget.take(10_000), Take::Wait(20_000));
+        assert_eq!(
+            budget.take(30_000),
+            Take::Wait(1_000),
+            "then it refills from empty"
+        );
+        assert_eq!(budget.take(31_000), Take::Granted);
     }
 
     #[test]

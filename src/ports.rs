@@ -138,6 +138,8 @@ pub trait Gate {
         holder: &str,
         ttl_seconds: u64,
     ) -> Result<bool, StoreError>;
+    /// Holds every request of `account` until `until_ms` (Aircall's reset after a 429).
+    async fn block(&self, account: &str, until_ms: u64) -> Result<(), StoreError>;
     /// Gives the lease back, if `holder` still has it.
     async fn release(
         &self,

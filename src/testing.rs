@@ -143,6 +143,16 @@ impl Queues for MemoryPlatform {
 }
 
 impl Gate for MemoryPlatform {
+    async fn block(&self, account: &str, until_ms: u64) -> Result<(), StoreError> {
+        let now = self.now_ms();
+        let mut budgets = self.budgets.borrow_mut();
+        budgets
+            .entry(account.to_string())
+            .or_insert_with(|| RateBudget::new(60, now))
+            .block_until(until_ms);
+        Ok(())
+    }
+
     async fn lease(
         &self,
         _account: &str,

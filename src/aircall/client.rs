@@ -2,7 +2,7 @@
 
 use super::Call;
 use crate::budget::Take;
-use crate::ports::{Fetch, FetchError, Gate, HttpRequest, HttpResponse};
+use crate::ports::{Clock, Fetch, FetchError, Gate, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -76,7 +76,7 @@ pub struct AircallClient<'a, P> {
     per_minute: u32,
 }
 
-impl<'a, P: Fetch + Gate> AircallClient<'a, P> {
+impl<'a, P: Fetch + Gate + Clock> AircallClient<'a, P> {
     pub fn new(
         platform: &'a P,
         base: &'a str,
@@ -195,12 +195,27 @@ impl<'a, P: Fetch + Gate> AircallClient<'a, P> {
                 AircallError::Unreachable(e.to_string())
             }
         })?;
+        // Over the limit, or told no request remains: the whole account waits for the reset.
+        let spent = response
+            .header("x-aircallapi-remaining")
+            .is_some_and(|r| r.trim() == "0");
+        if response.status == 429 || spent {
+            let now_ms = self.platform.now_ms();
+            let until_ms = reset_at_ms(response.header("x-aircallapi-reset"), now_ms);
+            self.platform
+                .block(&account, until_ms)
+                .await
+                .map_err(|e| AircallError::Budget(e.to_string()))?;
+            if response.status == 429 {
+                let retry_after_seconds = until_ms.saturating_sub(now_ms).div_ceil(1000).max(1);
+                return Err(AircallError::RateLimited {
+                    retry_after_seconds,
+                });
+            }
+        }
         match response.status {
             200..=299 => Ok(response),
             401 | 403 => Err(AircallError::Rejected(response.status)),
-            429 => Err(AircallError::RateLimited {
-                retry_after_seconds: 60,
-            }),
             status => Err(AircallError::Failed {
                 status,
                 message: error_message(&response.body),
@@ -214,6 +229,19 @@ impl<'a, P: Fetch + Gate> AircallClient<'a, P> {
             message: message.to_string(),
         }
     }
+}
+
+/// When `X-AircallApi-Reset` says the limit resets. Its unit is undocumented: UNIX
+/// milliseconds or seconds told apart by magnitude, or else seconds from now; a minute from
+/// now when it is missing or unreadable.
+fn reset_at_ms(header: Option<&str>, now_ms: u64) -> u64 {
+    match header.and_then(|v| v.trim().parse::<u64>().ok()) {
+        Some(v) if v >= 100_000_000_000 => v,
+        Some(v) if v >= 1_000_000_000 => v * 1000,
+        Some(v) => now_ms + v * 1000,
+        None => now_ms + 60_000,
+    }
+    .clamp(now_ms, now_ms + 3_600_000)
 }
 
 /// Aircall's error bodies carry `message` (sometimes `error`); keep it short.
@@ -230,4 +258,96 @@ fn error_message(body: &[u8]) -> String {
         .map(str::to_string)
         .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
     text.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{answer, run, MemoryPlatform};
+
+    fn client<'a>(
+        p: &'a MemoryPlatform,
+        credentials: &'a Credentials,
+    ) -> AircallClient<'a, MemoryPlatform> {
+        AircallClient::new(p, "https://aircall.test", credentials, 60)
+    }
+
+    #[test]
+    fn reads_the_reset_in_any_unit() {
+        let now = 1_700_000_000_000;
+        assert_eq!(reset_at_ms(Some("1700000030"), now), now + 30_000);
+        assert_eq!(reset_at_ms(Some("1700000030000"), now), now + 30_000);
+        assert_eq!(reset_at_ms(Some("12"), now), now + 12_000);
+        assert_eq!(reset_at_ms(None, now), now + 60_000);
+        assert_eq!(
+            reset_at_ms(Some("1600000000"), now),
+            now,
+            "a reset in the past means now"
+        );
+    }
+
+    #[test]
+    fn after_a_429_no_request_of_the_account_goes_out_before_the_reset() {
+        let p = MemoryPlatform::default();
+        let now_s = p.now_seconds();
+        let reset = (now_s + 40).to_string();
+        p.respond(move |_| {
+            Ok(answer(
+                429,
+                &[
+                    ("x-aircallapi-reset", reset.as_str()),
+                    ("x-aircallapi-remaining", "0"),
+                ],
+                "",
+            ))
+        });
+        let credentials = Credentials::Basic {
+            api_id: "a".into(),
+            api_token: "t".into(),
+        };
+        let aircall = client(&p, &credentials);
+        assert_eq!(
+            run(aircall.ping()),
+            Err(AircallError::RateLimited {
+                retry_after_seconds: 40
+            })
+        );
+        p.respond(|_| Ok(answer(200, &[], r#"{"ping":"pong"}"#)));
+        assert_eq!(
+            run(aircall.ping()),
+            Err(AircallError::RateLimited {
+                retry_after_seconds: 40
+            })
+        );
+        assert_eq!(p.requests.borrow().len(), 1, "the second ping never left");
+        p.now_ms.set(p.now_ms.get() + 41_000);
+        assert_eq!(run(aircall.ping()), Ok(()));
+    }
+
+    #[test]
+    fn a_spent_remaining_count_holds_the_next_requests() {
+        let p = MemoryPlatform::default();
+        p.respond(|_| {
+            Ok(answer(
+                200,
+                &[
+                    ("x-aircallapi-remaining", "0"),
+                    ("x-aircallapi-reset", "20"),
+                ],
+                "{}",
+            ))
+        });
+        let credentials = Credentials::Basic {
+            api_id: "a".into(),
+            api_token: "t".into(),
+        };
+        let aircall = client(&p, &credentials);
+        assert_eq!(run(aircall.ping()), Ok(()), "this answer itself is good");
+        assert_eq!(
+            run(aircall.ping()),
+            Err(AircallError::RateLimited {
+                retry_after_seconds: 20
+            })
+        );
+    }
 }

@@ -2,7 +2,8 @@
 //! strongly consistent storage (KV cannot count).
 //!
 //! `/take?per_minute=N` takes a request's token: `{"granted": true}` or `{"granted": false,
-//! "wait_ms": M}`. `/lease?integration=&holder=&ttl=` and `/release?...` hold and free the
+//! "wait_ms": M}`. `/block?until_ms=` holds the account's requests until Aircall's reset.
+//! `/lease?integration=&holder=&ttl=` and `/release?...` hold and free the
 //! one-sync-at-a-time lease of each of the account's integrations.
 
 use crate::budget::{Lease, RateBudget, Take};
@@ -57,6 +58,22 @@ impl DurableObject for AccountGate {
                         granted: false,
                         wait_ms: Some(ms),
                     },
+                }
+            }
+            "/block" => {
+                let until = query
+                    .get("until_ms")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(now + 60_000);
+                let mut budget = storage
+                    .get::<RateBudget>("budget")
+                    .await?
+                    .unwrap_or_else(|| RateBudget::new(60, now));
+                budget.block_until(until);
+                storage.put("budget", budget).await?;
+                Answer {
+                    granted: true,
+                    wait_ms: None,
                 }
             }
             "/lease" | "/release" => {

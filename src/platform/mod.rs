@@ -339,6 +339,12 @@ impl Gate for Cloudflare {
         Ok(self.gate(account, &path).await?.granted)
     }
 
+    async fn block(&self, account: &str, until_ms: u64) -> std::result::Result<(), StoreError> {
+        self.gate(account, &format!("/block?until_ms={until_ms}"))
+            .await
+            .map(|_| ())
+    }
+
     async fn release(
         &self,
         account: &str,

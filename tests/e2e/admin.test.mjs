@@ -190,6 +190,12 @@ test("Aircall's own 429 (the limit is shared with the customer's other tools) is
     assert.equal(r.status, 503);
     assert.equal(r.json.error.code, "aircall_rate_limited");
     assert.equal(shared.webhooksOf("api-id-shared").length, 1, "no second webhook was registered");
+    // Until Aircall's reset, no request of that account goes out at all.
+    const requests = shared.requests.length;
+    const again = await c.api("POST", "/api/integrations", { ...good(), aircall: creds });
+    assert.equal(again.status, 503);
+    assert.ok(Number(again.headers.get("retry-after")) >= 1);
+    assert.equal(shared.requests.length, requests, "Aircall was not asked again before the reset");
   } finally {
     await c.dispose();
     await shared.stop();
