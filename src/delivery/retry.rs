@@ -142,14 +142,7 @@ mod tests {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Result<HttpResponse, FetchError> {
-        Ok(HttpResponse {
-            status,
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            body: body.as_bytes().to_vec(),
-        })
+        Ok(crate::testing::answer(status, headers, body))
     }
 
     #[test]
