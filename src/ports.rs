@@ -78,6 +78,20 @@ pub struct KeyPage {
     pub cursor: Option<String>,
 }
 
+/// Every key under `prefix`, reading the store a page at a time.
+pub async fn all_keys<S: Store>(store: &S, prefix: &str) -> Result<Vec<String>, StoreError> {
+    let mut keys = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.list(prefix, cursor).await?;
+        keys.extend(page.keys);
+        match page.cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(keys),
+        }
+    }
+}
+
 /// The key-value store (KV `STATE`).
 pub trait Store {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
@@ -157,3 +171,24 @@ pub trait Log {
 /// Everything the domain uses, in one bound.
 pub trait Platform: Store + Fetch + Queues + Gate + Clock + Log {}
 impl<T: Store + Fetch + Queues + Gate + Clock + Log> Platform for T {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{run, MemoryPlatform};
+
+    #[test]
+    fn all_keys_reads_every_page() {
+        let p = MemoryPlatform::default();
+        p.list_page_size.set(3);
+        for i in 0..10 {
+            run(p.put(&format!("run:a:{i}"), "x", None)).unwrap();
+        }
+        run(p.put("run:b:0", "x", None)).unwrap();
+        let keys = run(all_keys(&p, "run:a:")).unwrap();
+        assert_eq!(
+            keys,
+            (0..10).map(|i| format!("run:a:{i}")).collect::<Vec<_>>()
+        );
+    }
+}

@@ -18,6 +18,8 @@ pub struct MemoryPlatform {
     pub requests: RefCell<Vec<HttpRequest>>,
     pub logs: RefCell<Vec<String>>,
     pub now_ms: Cell<u64>,
+    /// Keys per `list` page (KV gives 1,000).
+    pub list_page_size: Cell<usize>,
     budgets: RefCell<HashMap<String, RateBudget>>,
     leases: RefCell<HashMap<String, crate::budget::Lease>>,
     responder: RefCell<Responder>,
@@ -31,6 +33,7 @@ impl Default for MemoryPlatform {
             requests: RefCell::default(),
             logs: RefCell::default(),
             now_ms: Cell::new(1_763_980_000_000),
+            list_page_size: Cell::new(1000),
             budgets: RefCell::default(),
             leases: RefCell::default(),
             responder: RefCell::new(Box::new(|_| Ok(answer(200, &[], "")))),
@@ -97,15 +100,20 @@ impl Store for MemoryPlatform {
         self.kv.borrow_mut().remove(key);
         Ok(())
     }
-    async fn list(&self, prefix: &str, _cursor: Option<String>) -> Result<KeyPage, StoreError> {
-        let keys = self
-            .kv
-            .borrow()
+    /// Pages like KV: `list_page_size` keys at most, the cursor being the last key given.
+    async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<KeyPage, StoreError> {
+        let kv = self.kv.borrow();
+        let after = cursor.unwrap_or_default();
+        let mut keys: Vec<String> = kv
             .keys()
-            .filter(|k| k.starts_with(prefix))
+            .filter(|k| k.starts_with(prefix) && **k > after)
+            .take(self.list_page_size.get() + 1)
             .cloned()
             .collect();
-        Ok(KeyPage { keys, cursor: None })
+        let more = keys.len() > self.list_page_size.get();
+        keys.truncate(self.list_page_size.get());
+        let cursor = if more { keys.last().cloned() } else { None };
+        Ok(KeyPage { keys, cursor })
     }
 }
 

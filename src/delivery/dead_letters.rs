@@ -1,7 +1,7 @@
 //! Deliveries that failed for good, kept in KV so an admin can see what and why.
 
 use super::Delivery;
-use crate::ports::{Store, StoreError};
+use crate::ports::{all_keys, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 /// Kept at least as long as the 14 days an admin may need to notice and retry.
@@ -55,24 +55,12 @@ impl<'a, S: Store> DeadLetters<'a, S> {
 
     /// The integration's dead letters, newest first.
     pub async fn list(&self, integration_id: &str) -> Result<Vec<DeadLetter>, StoreError> {
-        let prefix = Self::prefix(integration_id);
         let mut letters = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self.store.list(&prefix, cursor).await?;
-            for key in &page.keys {
-                if let Some(text) = self.store.get(key).await? {
-                    match serde_json::from_str::<DeadLetter>(&text) {
-                        Ok(letter) => letters.push(letter),
-                        Err(e) => {
-                            return Err(StoreError(format!("dead letter {key} is unreadable: {e}")))
-                        }
-                    }
-                }
-            }
-            match page.cursor {
-                Some(next) => cursor = Some(next),
-                None => break,
+        for key in all_keys(self.store, &Self::prefix(integration_id)).await? {
+            if let Some(text) = self.store.get(&key).await? {
+                let letter: DeadLetter = serde_json::from_str(&text)
+                    .map_err(|e| StoreError(format!("dead letter {key} is unreadable: {e}")))?;
+                letters.push(letter);
             }
         }
         letters.sort_by_key(|l| std::cmp::Reverse(l.failed_at));

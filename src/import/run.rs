@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::crypto::SealError;
 use crate::delivery::{Delivery, Job, Payload};
 use crate::integration::{Integration, Integrations, Status};
-use crate::ports::{Platform, QueueError, QueueName, StoreError, MAX_BATCH};
+use crate::ports::{all_keys, Platform, QueueError, QueueName, StoreError, MAX_BATCH};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -97,7 +97,6 @@ impl RunReport {
 /// A run between two steps: it travels in the continuation's queue message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyncState {
-    pub integration_id: String,
     pub report: RunReport,
     /// Windows still to read; the last one is read next.
     pub windows: Vec<Window>,
@@ -248,7 +247,6 @@ async fn new_run<P: Platform>(
         Plan::Since { window } => (window, None, cursor.unwrap_or_default()),
     };
     Ok(SyncState {
-        integration_id: integration.id.clone(),
         report: RunReport {
             run_id,
             trigger,
@@ -424,17 +422,7 @@ pub async fn recent_runs<P: Platform>(
     integration_id: &str,
     limit: usize,
 ) -> Result<Vec<RunReport>, StoreError> {
-    let prefix = format!("run:{integration_id}:");
-    let mut keys = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = p.list(&prefix, cursor).await?;
-        keys.extend(page.keys);
-        match page.cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
+    let mut keys = all_keys(p, &format!("run:{integration_id}:")).await?;
     keys.sort_unstable_by(|a, b| b.cmp(a)); // run ids start with the time
     let mut runs = Vec::new();
     for key in keys.into_iter().take(limit) {

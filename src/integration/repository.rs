@@ -1,7 +1,7 @@
 //! Integrations in KV, one record per key `integration:{id}`.
 
 use super::Integration;
-use crate::ports::{Store, StoreError};
+use crate::ports::{all_keys, Store, StoreError};
 
 const PREFIX: &str = "integration:";
 
@@ -51,19 +51,12 @@ impl<'a, S: Store> Integrations<'a, S> {
     /// Every integration, in id order, reading KV a page at a time.
     pub async fn all(&self) -> Result<Vec<Integration>, StoreError> {
         let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self.store.list(PREFIX, cursor).await?;
-            for key in &page.keys {
-                if let Some(integration) = self.get(&key[PREFIX.len()..]).await? {
-                    out.push(integration);
-                }
-            }
-            match page.cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(out),
+        for key in all_keys(self.store, PREFIX).await? {
+            if let Some(integration) = self.get(&key[PREFIX.len()..]).await? {
+                out.push(integration);
             }
         }
+        Ok(out)
     }
 }
 
