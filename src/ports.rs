@@ -163,14 +163,32 @@ pub trait Gate {
     ) -> Result<(), StoreError>;
 }
 
+#[derive(Debug, Error)]
+pub enum ArchiveError {
+    #[error("the recording's URL answered HTTP {0}")]
+    Source(u16),
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error("archive error: {0}")]
+    Store(String),
+}
+
+/// Archived recordings (R2 `RECORDINGS`). Bodies stream through; none is held in memory.
+pub trait Archive {
+    /// Streams what `source` answers (`size` bytes) into the archive under `key`.
+    async fn archive(&self, key: &str, source: HttpRequest, size: u64) -> Result<(), ArchiveError>;
+    /// Deletes every object whose key starts with `prefix`; answers how many it deleted.
+    async fn delete_all(&self, prefix: &str) -> Result<u64, StoreError>;
+}
+
 /// Operational log lines (never secrets).
 pub trait Log {
     fn log(&self, line: &str);
 }
 
 /// Everything the domain uses, in one bound.
-pub trait Platform: Store + Fetch + Queues + Gate + Clock + Log {}
-impl<T: Store + Fetch + Queues + Gate + Clock + Log> Platform for T {}
+pub trait Platform: Store + Fetch + Queues + Gate + Archive + Clock + Log {}
+impl<T: Store + Fetch + Queues + Gate + Archive + Clock + Log> Platform for T {}
 
 #[cfg(test)]
 mod tests {

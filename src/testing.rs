@@ -4,8 +4,8 @@
 use crate::budget::{RateBudget, Take};
 use crate::config::Config;
 use crate::ports::{
-    Clock, Fetch, FetchError, Gate, HttpRequest, HttpResponse, KeyPage, Log, QueueError, QueueName,
-    Queues, Store, StoreError,
+    Archive, ArchiveError, Clock, Fetch, FetchError, Gate, HttpRequest, HttpResponse, KeyPage, Log,
+    QueueError, QueueName, Queues, Store, StoreError,
 };
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
@@ -14,6 +14,8 @@ type Responder = Box<dyn Fn(&HttpRequest) -> Result<HttpResponse, FetchError>>;
 
 pub struct MemoryPlatform {
     pub kv: RefCell<BTreeMap<String, String>>,
+    /// The recordings archive (R2).
+    pub archive: RefCell<BTreeMap<String, Vec<u8>>>,
     pub sent: RefCell<Vec<(QueueName, String, u32)>>,
     pub requests: RefCell<Vec<HttpRequest>>,
     pub logs: RefCell<Vec<String>>,
@@ -29,6 +31,7 @@ impl Default for MemoryPlatform {
     fn default() -> Self {
         Self {
             kv: RefCell::default(),
+            archive: RefCell::default(),
             sent: RefCell::default(),
             requests: RefCell::default(),
             logs: RefCell::default(),
@@ -122,6 +125,33 @@ impl Fetch for MemoryPlatform {
         let result = (self.responder.borrow())(&request);
         self.requests.borrow_mut().push(request);
         result
+    }
+}
+
+impl Archive for MemoryPlatform {
+    /// Fetches through the responder; like R2, refuses a body of another length than `size`.
+    async fn archive(&self, key: &str, source: HttpRequest, size: u64) -> Result<(), ArchiveError> {
+        let response = self.fetch(source).await?;
+        if !(200..300).contains(&response.status) {
+            return Err(ArchiveError::Source(response.status));
+        }
+        if response.body.len() as u64 != size {
+            return Err(ArchiveError::Store(format!(
+                "expected {size} bytes, got {}",
+                response.body.len()
+            )));
+        }
+        self.archive
+            .borrow_mut()
+            .insert(key.to_string(), response.body);
+        Ok(())
+    }
+
+    async fn delete_all(&self, prefix: &str) -> Result<u64, StoreError> {
+        let mut archive = self.archive.borrow_mut();
+        let before = archive.len();
+        archive.retain(|k, _| !k.starts_with(prefix));
+        Ok((before - archive.len()) as u64)
     }
 }
 

@@ -53,6 +53,8 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// When set, the body is this archived object, streamed by the platform (`404` if gone).
+    pub archived: Option<String>,
 }
 
 impl Response {
@@ -64,6 +66,17 @@ impl Response {
                 ("cache-control".into(), "no-store".into()),
             ],
             body: value.to_string().into_bytes(),
+            archived: None,
+        }
+    }
+
+    /// `200` with the archived object `key` as the body.
+    pub fn archived(key: String, content_type: &str) -> Self {
+        Self {
+            status: 200,
+            headers: vec![("content-type".into(), content_type.into())],
+            body: Vec::new(),
+            archived: Some(key),
         }
     }
 }

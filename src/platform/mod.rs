@@ -8,15 +8,17 @@ use crate::config::{Config, ConfigError};
 use crate::http::{self, MAX_BODY_BYTES};
 use crate::jobs::{self, Ack};
 use crate::ports::{
-    Clock, Fetch as FetchPort, FetchError, Gate, HttpRequest, HttpResponse, KeyPage, Log,
-    QueueError, QueueName, Queues, Store, StoreError,
+    Archive, ArchiveError, Clock, Fetch as FetchPort, FetchError, Gate, HttpRequest, HttpResponse,
+    KeyPage, Log, QueueError, QueueName, Queues, Store, StoreError,
 };
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use std::time::Duration;
+use worker::wasm_bindgen::JsCast;
 use worker::{
-    AbortController, BatchMessageBuilder, Delay, Env, Fetch, Headers, KvStore, MessageBatch,
-    MessageBuilder, MessageExt, Method, Request, RequestInit, RequestRedirect, Response, Result,
+    AbortController, BatchMessageBuilder, Data, Delay, Env, Fetch, Headers, HttpMetadata, KvStore,
+    MessageBatch, MessageBuilder, MessageExt, Method, Request, RequestInit, RequestRedirect,
+    Response, ResponseBody, Result,
 };
 
 /// The runtime, seen through `ports`.
@@ -40,10 +42,34 @@ pub async fn fetch(mut request: Request, env: Env) -> Result<Response> {
     console_error_panic_hook::set_once();
     let platform = Cloudflare::new(env)?;
     let request = read_request(&mut request).await?;
-    let response = http::handle(&platform, &platform.config(), request).await;
+    let mut response = http::handle(&platform, &platform.config(), request).await;
     let headers = Headers::new();
     for (name, value) in &response.headers {
         headers.set(name, value)?;
+    }
+    if let Some(key) = response.archived.take() {
+        // Streamed from R2 to the client: a 200 MB recording never sits in memory.
+        if let Some(object) = platform
+            .env
+            .bucket("RECORDINGS")?
+            .get(key)
+            .execute()
+            .await?
+        {
+            headers.set("content-length", &object.size().to_string())?;
+            return Ok(Response::from_body(
+                object
+                    .body()
+                    .map_or(Ok(ResponseBody::Empty), |b| b.response_body())?,
+            )?
+            .with_status(response.status)
+            .with_headers(headers));
+        }
+        response = http::Response::json(
+            404,
+            &serde_json::json!({"error": {"code": "not_found", "message": "this recording is no longer archived"}}),
+        );
+        headers.set("content-type", "application/json")?;
     }
     Ok(Response::from_bytes(response.body)?
         .with_status(response.status)
@@ -357,6 +383,84 @@ impl Gate for Cloudflare {
         )
         .await
         .map(|_| ())
+    }
+}
+
+impl Archive for Cloudflare {
+    async fn archive(
+        &self,
+        key: &str,
+        source: HttpRequest,
+        size: u64,
+    ) -> std::result::Result<(), ArchiveError> {
+        let store = |e: worker::Error| ArchiveError::Store(e.to_string());
+        let bucket = self.env.bucket("RECORDINGS").map_err(store)?;
+        let headers = Headers::new();
+        for (name, value) in &source.headers {
+            headers.set(name, value).map_err(store)?;
+        }
+        let mut init = RequestInit::new();
+        init.with_method(Method::Get).with_headers(headers);
+        let request = Request::new_with_init(&source.url, &init).map_err(store)?;
+        let response = Fetch::Request(request)
+            .send()
+            .await
+            .map_err(|e| ArchiveError::Fetch(FetchError::Network(e.to_string())))?;
+        let status = response.status_code();
+        if !(200..300).contains(&status) {
+            return Err(ArchiveError::Source(status));
+        }
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| "audio/mpeg".into());
+        let ResponseBody::Stream(body) = response.into_parts().1 else {
+            return Err(ArchiveError::Store("the recording has no body".into()));
+        };
+        // R2 wants a stream of known length. The body is piped through a FixedLengthStream
+        // inside the runtime, so its bytes never cross into WebAssembly.
+        let fixed = if size < u64::from(u32::MAX) {
+            worker::worker_sys::FixedLengthStream::new(size as u32)
+        } else {
+            worker::worker_sys::FixedLengthStream::new_big_int(js_sys::BigInt::from(size))
+        }
+        .map_err(|e| ArchiveError::Store(format!("{e:?}")))?;
+        let fixed: &worker::web_sys::TransformStream = fixed.unchecked_ref();
+        let pipe = worker::wasm_bindgen_futures::JsFuture::from(body.pipe_to(&fixed.writable()));
+        let put = bucket
+            .put(key, Data::ReadableStream(fixed.readable()))
+            .http_metadata(HttpMetadata {
+                content_type: Some(content_type),
+                ..Default::default()
+            })
+            .execute();
+        let (piped, put) = futures_util::future::join(pipe, put).await;
+        put.map_err(store)?;
+        piped.map_err(|e| ArchiveError::Store(format!("{e:?}")))?;
+        Ok(())
+    }
+
+    async fn delete_all(&self, prefix: &str) -> std::result::Result<u64, StoreError> {
+        let store = |e: worker::Error| StoreError(format!("RECORDINGS: {e}"));
+        let bucket = self.env.bucket("RECORDINGS").map_err(store)?;
+        let mut deleted = 0;
+        loop {
+            // Listing again after each deletion: the deleted keys are gone from the next page.
+            let page = bucket
+                .list()
+                .prefix(prefix.to_string())
+                .execute()
+                .await
+                .map_err(store)?;
+            let keys: Vec<String> = page.objects().iter().map(|o| o.key()).collect();
+            if keys.is_empty() {
+                return Ok(deleted);
+            }
+            deleted += keys.len() as u64;
+            bucket.delete_multiple(keys).await.map_err(store)?;
+        }
     }
 }
 
