@@ -1,6 +1,6 @@
 //! The deployment's settings: secrets and vars from `wrangler.toml` / `.dev.vars`.
 
-use crate::crypto::Sealer;
+use crate::crypto::{LinkSigner, Sealer};
 use crate::delivery::RetryPolicy;
 use thiserror::Error;
 
@@ -25,6 +25,10 @@ pub struct Config {
     /// Requests per minute the connector allows itself per Aircall account (Aircall
     /// documents 60 or 120 for the whole company).
     pub aircall_requests_per_minute: u32,
+    /// Signs the links to archived recordings.
+    pub links: LinkSigner,
+    /// How long a link to an archived recording stays good.
+    pub recording_link_seconds: u64,
 }
 
 impl Config {
@@ -67,7 +71,10 @@ impl Config {
                 "use at least 16 characters".into(),
             ));
         }
-        let sealer = Sealer::new(&required("ENCRYPTION_KEY")?)
+        let key = required("ENCRYPTION_KEY")?;
+        let sealer =
+            Sealer::new(&key).map_err(|e| ConfigError::Invalid("ENCRYPTION_KEY", e.to_string()))?;
+        let links = LinkSigner::new(&key)
             .map_err(|e| ConfigError::Invalid("ENCRYPTION_KEY", e.to_string()))?;
         let defaults = RetryPolicy::default();
         let retry = RetryPolicy {
@@ -82,6 +89,8 @@ impl Config {
             delivery_timeout_ms: number("DELIVERY_TIMEOUT_SECONDS", 15)?.clamp(1, 60) * 1000,
             retry,
             aircall_requests_per_minute: number("AIRCALL_REQUESTS_PER_MINUTE", 60)?.max(1),
+            links,
+            recording_link_seconds: u64::from(number("RECORDING_LINK_HOURS", 168)?.max(1)) * 3600,
         })
     }
 }

@@ -4,9 +4,13 @@ use crate::aircall::{WebhookEvent, WebhookProblem};
 use crate::config::Config;
 use crate::crypto::{secrets_match, SealError};
 use crate::delivery::{Delivery, Job, Payload, MAX_INLINE_PAYLOAD};
-use crate::integration::{Integration, Integrations};
+use crate::import::CallJob;
+use crate::integration::{Integration, Integrations, Status};
 use crate::ports::{Platform, QueueError, QueueName, StoreError};
 use thiserror::Error;
+
+/// The event after which a call's data is complete (sent some 20-30 s after hang-up).
+const CALL_ENDED: &str = "call.ended";
 
 /// Aircall's payloads are small; anything larger is not from Aircall.
 pub const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
@@ -64,7 +68,16 @@ pub async fn receive<P: Platform>(
     if !secrets_match(&event.token, &expected) {
         return Err(IngressError::WrongToken);
     }
+    // A call that ended is imported right away, as the next poll would: once, either way.
+    let import: Option<String> = (event.event == CALL_ENDED
+        && integration.status == Status::Active)
+        .then(|| CallJob::from_webhook(&integration.id, &event.data, p.now_seconds() as i64))
+        .flatten()
+        .map(|job| Job::Import(Box::new(job)).to_message());
     if !integration.wants(&event.event) {
+        if let Some(import) = import {
+            p.send(QueueName::Jobs, &import, 0).await?;
+        }
         return Ok(Accepted::Ignored {
             reason: "the integration does not forward this event",
         });
@@ -89,8 +102,10 @@ pub async fn receive<P: Platform>(
         payload,
         attempt: 1,
     };
-    let message = Job::Deliver(delivery).to_message();
-    p.send(QueueName::Jobs, &message, 0).await?;
+    let messages: Vec<String> = std::iter::once(Job::Deliver(delivery).to_message())
+        .chain(import)
+        .collect();
+    p.send_batch(QueueName::Jobs, &messages).await?;
     Ok(Accepted::Queued { delivery_id: id })
 }
 
@@ -125,7 +140,15 @@ mod tests {
         .unwrap();
         assert_eq!(first, again);
         let sent = p.take_sent();
-        assert_eq!(sent.len(), 2);
+        // Each time: the event's delivery, and the ended call's import (done once, later).
+        assert_eq!(sent.len(), 4);
+        let Job::Import(import) = serde_json::from_str(&sent[1].1).unwrap() else {
+            panic!("{}", sent[1].1)
+        };
+        assert_eq!(
+            (import.call_id, import.origin),
+            (1, crate::import::Origin::Webhook)
+        );
         let Job::Deliver(delivery) = serde_json::from_str(&sent[0].1).unwrap() else {
             panic!()
         };

@@ -3,10 +3,10 @@
 use crate::config::Config;
 use crate::crypto::{SealError, SigningSecret};
 use crate::delivery::{
-    classify, delivery_body, signed_request, DeadLetter, DeadLetters, Delivery, Job, Outcome,
-    Payload,
+    classify, delivery_body, jitter, signed_request, DeadLetter, DeadLetters, Delivery, Job,
+    Outcome, Payload,
 };
-use crate::import::{self, ImportError, SyncAnswer, SyncJob};
+use crate::import::{self, CallJob, ImportError, SyncAnswer, SyncJob};
 use crate::integration::{Destination, Integration, Integrations};
 use crate::ports::{Platform, QueueError, QueueName, StoreError};
 use serde_json::{Map, Value};
@@ -47,6 +47,14 @@ pub async fn handle_message<P: Platform>(
         (QueueName::Jobs, Job::Deliver(delivery)) => deliver(p, config, delivery).await,
         (_, Job::Failed(letter)) => record_dead_letter(p, letter).await,
         (QueueName::Jobs, Job::Sync(job)) => import_step(p, config, job).await,
+        (QueueName::Jobs, Job::Import(job)) => import_one(p, config, *job).await,
+        (QueueName::DeadLetters, Job::Import(job)) => {
+            p.log(&format!(
+                "call {} of integration {} could not be imported (storage or queue errors); the next look at it retries",
+                job.call_id, job.integration_id
+            ));
+            Ok(())
+        }
         (QueueName::DeadLetters, Job::Sync(job)) => {
             p.log(&format!(
                 "an import step of integration {} failed repeatedly; the next scheduled run resumes from its cursor",
@@ -98,6 +106,18 @@ async fn import_step<P: Platform>(p: &P, config: &Config, job: SyncJob) -> Resul
         )),
     }
     Ok(())
+}
+
+async fn import_one<P: Platform>(p: &P, config: &Config, job: CallJob) -> Result<(), JobError> {
+    match import::import_call(p, config, job).await {
+        Ok(()) => Ok(()),
+        Err(ImportError::Store(e)) => Err(e.into()),
+        Err(ImportError::Queue(e)) => Err(e.into()),
+        Err(e) => {
+            p.log(&format!("a call import failed: {e}"));
+            Ok(())
+        }
+    }
 }
 
 async fn record_dead_letter<P: Platform>(p: &P, letter: DeadLetter) -> Result<(), JobError> {
@@ -213,12 +233,6 @@ async fn give_up<P: Platform>(p: &P, delivery: Delivery, reason: String) -> Resu
     p.send(QueueName::DeadLetters, &Job::Failed(letter).to_message(), 0)
         .await?;
     Ok(())
-}
-
-/// A number in [0, 1) to spread retries.
-fn jitter() -> f64 {
-    let bytes = crate::crypto::random_bytes::<4>();
-    u32::from_le_bytes(bytes) as f64 / (u32::MAX as f64 + 1.0)
 }
 
 #[cfg(test)]

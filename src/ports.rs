@@ -13,6 +13,8 @@ pub struct HttpRequest {
     pub body: Vec<u8>,
     /// Give up on the request after this long.
     pub timeout_ms: u32,
+    /// Only the status and headers are wanted: the body is dropped unread.
+    pub headers_only: bool,
 }
 
 impl HttpRequest {
@@ -23,7 +25,14 @@ impl HttpRequest {
             headers: Vec::new(),
             body: Vec::new(),
             timeout_ms: 15_000,
+            headers_only: false,
         }
+    }
+
+    /// Drops the answer's body unread (a size probe of a file that may be huge).
+    pub fn headers_only(mut self) -> Self {
+        self.headers_only = true;
+        self
     }
 
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {

@@ -57,6 +57,12 @@ impl MemoryPlatform {
     pub fn take_sent(&self) -> Vec<(QueueName, String, u32)> {
         std::mem::take(&mut *self.sent.borrow_mut())
     }
+
+    /// The oldest message still queued, as a consumer would get it.
+    pub fn next_sent(&self) -> Option<(QueueName, String, u32)> {
+        let mut sent = self.sent.borrow_mut();
+        (!sent.is_empty()).then(|| sent.remove(0))
+    }
 }
 
 pub fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> HttpResponse {
@@ -122,7 +128,10 @@ impl Store for MemoryPlatform {
 
 impl Fetch for MemoryPlatform {
     async fn fetch(&self, request: HttpRequest) -> Result<HttpResponse, FetchError> {
-        let result = (self.responder.borrow())(&request);
+        let mut result = (self.responder.borrow())(&request);
+        if let (true, Ok(response)) = (request.headers_only, result.as_mut()) {
+            response.body.clear();
+        }
         self.requests.borrow_mut().push(request);
         result
     }
@@ -291,13 +300,39 @@ pub fn integration(
     )
 }
 
+/// The size of every recording [`aircall_calls`] serves.
+pub const RECORDING_BYTES: usize = 1_000;
+
+/// A recording file of `size` bytes, served like S3: a `Range` gets 206 and its part.
+pub fn recording(request: &HttpRequest, size: usize) -> HttpResponse {
+    let ranged = request
+        .headers
+        .iter()
+        .any(|(n, v)| n == "range" && v == "bytes=0-0");
+    if ranged {
+        let range = format!("bytes 0-0/{size}");
+        answer(
+            206,
+            &[("content-range", &range), ("content-length", "1")],
+            "x",
+        )
+    } else {
+        let length = size.to_string();
+        answer(200, &[("content-length", &length)], &"x".repeat(size))
+    }
+}
+
 /// Calls of a scripted Aircall account, kept sorted by (started_at, id).
 #[derive(Clone, Default)]
-pub struct FakeCalls(std::rc::Rc<RefCell<Vec<(i64, i64, serde_json::Value)>>>);
+pub struct FakeCalls {
+    calls: std::rc::Rc<RefCell<Vec<(i64, i64, serde_json::Value)>>>,
+    /// Recording links given in listings answer 403 (expired); those of `/v1/calls/{id}` work.
+    pub listed_links_expired: std::rc::Rc<Cell<bool>>,
+}
 
 impl FakeCalls {
     pub fn add(&self, calls: Vec<serde_json::Value>) {
-        let mut all = self.0.borrow_mut();
+        let mut all = self.calls.borrow_mut();
         all.extend(calls.into_iter().map(|c| {
             (
                 c["started_at"].as_i64().unwrap(),
@@ -307,6 +342,16 @@ impl FakeCalls {
         }));
         all.sort_by_key(|(t, id, _)| (*t, *id));
     }
+
+    /// Changes a call after the fact, as calls change after they end.
+    pub fn update(&self, id: i64, change: impl FnOnce(&mut serde_json::Value)) {
+        let mut all = self.calls.borrow_mut();
+        let (_, _, call) = all
+            .iter_mut()
+            .find(|(_, i, _)| *i == id)
+            .expect("a known call");
+        change(call);
+    }
 }
 
 /// Answers `GET /v1/calls` and `/v1/calls/{id}` over `calls` as Aircall documents it:
@@ -314,9 +359,15 @@ impl FakeCalls {
 pub fn aircall_calls(p: &MemoryPlatform, calls: FakeCalls) {
     p.respond(move |request| {
         let url = url::Url::parse(&request.url).unwrap();
+        if url.host_str() == Some("r.test") {
+            if url.query() == Some("listed") && calls.listed_links_expired.get() {
+                return Ok(answer(403, &[], "<Error><Code>AccessDenied</Code></Error>"));
+            }
+            return Ok(recording(request, RECORDING_BYTES));
+        }
         let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
         let number = |name: &str, default: i64| query.get(name).map_or(default, |v| v.parse().unwrap());
-        let all = calls.0.borrow();
+        let all = calls.calls.borrow();
         if let Some(id) = url.path().strip_prefix("/v1/calls/") {
             let call = all.iter().find(|(_, i, _)| i.to_string() == id);
             return Ok(match call {
@@ -335,10 +386,17 @@ pub fn aircall_calls(p: &MemoryPlatform, calls: FakeCalls) {
         let end = all.partition_point(|(t, _, _)| *t <= to);
         let matching = &all[first..end.max(first)];
         let skip = ((page - 1) * per_page) as usize;
-        let slice: Vec<&serde_json::Value> = if query.get("order").map(String::as_str) == Some("desc") {
-            matching.iter().rev().skip(skip).take(per_page as usize).map(|(_, _, c)| c).collect()
+        let listed = |(_, _, c): &(i64, i64, serde_json::Value)| {
+            let mut c = c.clone();
+            if let Some(link) = c["recording"].as_str() {
+                c["recording"] = format!("{link}?listed").into();
+            }
+            c
+        };
+        let slice: Vec<serde_json::Value> = if query.get("order").map(String::as_str) == Some("desc") {
+            matching.iter().rev().skip(skip).take(per_page as usize).map(listed).collect()
         } else {
-            matching.iter().skip(skip).take(per_page as usize).map(|(_, _, c)| c).collect()
+            matching.iter().skip(skip).take(per_page as usize).map(listed).collect()
         };
         let body = serde_json::json!({"calls": slice, "meta": {"total": matching.len(), "per_page": per_page, "current_page": page}});
         Ok(answer(200, &[], &body.to_string()))

@@ -1,8 +1,10 @@
 //! Secrets at rest, webhook signatures, and comparisons that leak no timing.
 
+mod link;
 mod seal;
 mod signature;
 
+pub use link::LinkSigner;
 pub use seal::{SealError, Sealer};
 pub use signature::{sign, SigningSecret, SigningSecretError};
 

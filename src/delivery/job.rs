@@ -12,6 +12,8 @@ pub enum Job {
     Failed(super::DeadLetter),
     /// Start or continue an import run of one integration.
     Sync(crate::import::SyncJob),
+    /// Archive one imported call's recording and deliver its record.
+    Import(Box<crate::import::CallJob>),
 }
 
 impl Job {

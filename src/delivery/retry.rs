@@ -44,6 +44,12 @@ impl RetryPolicy {
     }
 }
 
+/// A number in [0, 1) to spread retries.
+pub fn jitter() -> f64 {
+    let bytes = crate::crypto::random_bytes::<4>();
+    u32::from_le_bytes(bytes) as f64 / (u32::MAX as f64 + 1.0)
+}
+
 /// What one attempt came to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {

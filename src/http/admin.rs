@@ -116,6 +116,7 @@ async fn sync_now<P: Platform>(p: &P, config: &Config, id: &str) -> Result<Respo
             "the integration is inactive: activate it first",
         )),
         SyncAnswer::Report(report) => {
+            let report = report.with_outcomes(p, id).await?;
             let status = if report.status == RunStatus::Running {
                 202
             } else {

@@ -28,6 +28,10 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     Conflict(&'static str),
+    #[error("this link is not valid: ask for a new one")]
+    BadLink,
+    #[error("this link has expired: ask for a new one")]
+    ExpiredLink,
     #[error(transparent)]
     Ingress(#[from] IngressError),
     #[error(transparent)]
@@ -60,6 +64,8 @@ impl ApiError {
             ApiError::Invalid(_) => (400, "invalid_fields"),
             ApiError::BadRequest(_) => (400, "bad_request"),
             ApiError::Conflict(_) => (409, "conflict"),
+            ApiError::BadLink => (403, "invalid_link"),
+            ApiError::ExpiredLink => (403, "link_expired"),
             ApiError::Import(e) => match e {
                 ImportError::UnknownIntegration => (404, "not_found"),
                 ImportError::Store(_) | ImportError::Queue(_) => (503, "unavailable"),

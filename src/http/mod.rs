@@ -119,10 +119,45 @@ async fn route<P: Platform>(
             Ok(Response::json(202, &answer))
         }
         (_, ["webhooks", "aircall", _]) => Err(ApiError::MethodNotAllowed),
+        ("GET", ["recordings", integration_id, call_id]) => {
+            recording(p, config, integration_id, call_id, request)
+        }
         (_, ["api", rest @ ..]) => {
             admin::authorize(config, request)?;
             admin::route(p, config, method, rest, request).await
         }
         _ => Err(ApiError::NotFound("no such route")),
     }
+}
+
+/// `GET /recordings/{integration}/{call}?expires&signature`: an archived recording, for
+/// whoever holds the signed link the call record carried (no admin token).
+fn recording<P: Platform>(
+    p: &P,
+    config: &Config,
+    integration_id: &str,
+    call_id: &str,
+    request: &Request,
+) -> Result<Response, ApiError> {
+    let call_id: i64 = call_id.parse().map_err(|_| ApiError::BadLink)?;
+    let expires: u64 = request
+        .query("expires")
+        .and_then(|v| v.parse().ok())
+        .ok_or(ApiError::BadLink)?;
+    let signature = request.query("signature").ok_or(ApiError::BadLink)?;
+    let path = crate::import::recording_path(integration_id, call_id);
+    if !config.links.verify(&path, expires, signature) {
+        return Err(ApiError::BadLink);
+    }
+    if p.now_seconds() > expires {
+        return Err(ApiError::ExpiredLink);
+    }
+    let mut response = Response::archived(
+        crate::import::recording_key(integration_id, call_id),
+        "audio/mpeg",
+    );
+    response
+        .headers
+        .push(("cache-control".into(), "private, max-age=3600".into()));
+    Ok(response)
 }

@@ -1,11 +1,14 @@
 //! Call import: which calls are imported (the rules) and what is delivered for each
 //! (the normalized call record). Polling, cursors and windows build on these.
 
+mod call;
+mod recheck;
 mod record;
 mod rules;
 mod run;
 mod window;
 
+pub use call::{import_call, recording_key, recording_path, CallJob, CallOutcome, Origin};
 pub use record::{BusinessStatus, CallRecord};
 pub use rules::{ImportRules, SkipReason};
 pub use run::{

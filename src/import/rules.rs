@@ -44,6 +44,29 @@ pub enum SkipReason {
     RecordingTooLarge,
 }
 
+impl SkipReason {
+    pub const ALL: [SkipReason; 4] = [
+        SkipReason::TooOld,
+        SkipReason::NoUserMatch,
+        SkipReason::NoRecording,
+        SkipReason::RecordingTooLarge,
+    ];
+
+    /// The reason's name, as the API shows it.
+    pub fn code(self) -> &'static str {
+        match self {
+            SkipReason::TooOld => "too_old",
+            SkipReason::NoUserMatch => "no_user_match",
+            SkipReason::NoRecording => "no_recording",
+            SkipReason::RecordingTooLarge => "recording_too_large",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
+    }
+}
+
 impl ImportRules {
     pub fn window_seconds(&self) -> i64 {
         i64::from(self.window_days) * 86_400

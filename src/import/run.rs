@@ -2,11 +2,12 @@
 //! call, move the cursor. A step reads at most [`PAGES_PER_STEP`] pages and hands over to
 //! a queued continuation, so no invocation nears the free plan's 50 subrequests.
 
-use super::{plan, CallRecord, Cursor, ImportRules, Plan, SkipReason, Window};
-use crate::aircall::{AircallClient, AircallError, Call, Credentials, MAX_PER_PAGE};
+use super::call::outcome_prefix;
+use super::{plan, recheck, CallJob, Cursor, ImportRules, Origin, Plan, SkipReason, Window};
+use crate::aircall::{AircallClient, AircallError, Call, MAX_PER_PAGE};
 use crate::config::Config;
 use crate::crypto::SealError;
-use crate::delivery::{Delivery, Job, Payload};
+use crate::delivery::Job;
 use crate::integration::{Integration, Integrations, Status};
 use crate::ports::{all_keys, Platform, QueueError, QueueName, StoreError, MAX_BATCH};
 use serde::{Deserialize, Serialize};
@@ -60,7 +61,15 @@ pub struct Skip {
     pub reason: SkipReason,
 }
 
-/// What a run did: answers "why was my call not imported".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    pub call_id: i64,
+    pub error: String,
+}
+
+/// What a run did: answers "why was my call not imported". The run lists calls and applies
+/// the rules it can from the listing; each call that passes is `queued` for its own job
+/// (recording archive and delivery), whose outcome is added when the report is read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
     pub run_id: String,
@@ -71,26 +80,86 @@ pub struct RunReport {
     pub finished_at: Option<String>,
     /// Calls looked at (not counting those an earlier run handled).
     pub seen: u64,
+    /// Calls that passed the listing's rules, handed to their own import job.
+    #[serde(default)]
+    pub queued: u64,
+    /// Calls skipped earlier for lacking a recording, looked at again by this run.
+    #[serde(default)]
+    pub rechecked: u64,
+    /// Delivered (queued for delivery to the destination).
     pub imported: u64,
+    /// Came again after being delivered (webhook and polling): not delivered twice.
+    #[serde(default)]
+    pub already_imported: u64,
+    /// Queued or rechecked calls whose job has not finished yet.
+    #[serde(default)]
+    pub pending: u64,
+    /// Still without a recording; looked at again until the grace period ends.
+    #[serde(default)]
+    pub waiting_for_recording: u64,
     pub skipped: u64,
     pub skipped_by_reason: BTreeMap<SkipReason, u64>,
     /// The first skipped calls, each with its reason.
     pub skips: Vec<Skip>,
+    /// Calls that could not be imported (e.g. the recording could not be archived).
+    #[serde(default)]
+    pub failures: Vec<Failure>,
+    /// Aircall requests of the listing (each queued call may take one more, to refresh an
+    /// expired recording link).
     pub aircall_requests: u64,
     pub error: Option<String>,
 }
 
 impl RunReport {
-    fn skip(&mut self, call: &Call, reason: SkipReason) {
+    fn skip(&mut self, call_id: i64, started_at: i64, reason: SkipReason) {
         self.skipped += 1;
         *self.skipped_by_reason.entry(reason).or_default() += 1;
         if self.skips.len() < SKIPS_LISTED {
             self.skips.push(Skip {
-                call_id: call.id,
-                started_at: crate::time::rfc3339(call.started_at),
+                call_id,
+                started_at: crate::time::rfc3339(started_at),
                 reason,
             });
         }
+    }
+
+    /// Adds the outcomes the calls' own jobs recorded so far.
+    pub async fn with_outcomes<P: Platform>(
+        mut self,
+        p: &P,
+        integration_id: &str,
+    ) -> Result<Self, StoreError> {
+        if self.queued + self.rechecked == 0 {
+            return Ok(self);
+        }
+        let prefix = outcome_prefix(integration_id, &self.run_id);
+        let mut done = 0;
+        for key in all_keys(p, &prefix).await? {
+            let mut parts = key[prefix.len()..].split(':');
+            let (Some(call_id), Some(code), Some(started_at)) = (
+                parts.next().and_then(|v| v.parse::<i64>().ok()),
+                parts.next(),
+                parts.next().and_then(|v| v.parse::<i64>().ok()),
+            ) else {
+                continue;
+            };
+            done += 1;
+            match code {
+                "imported" => self.imported += 1,
+                "already_imported" => self.already_imported += 1,
+                "waiting" => self.waiting_for_recording += 1,
+                "failed" => self.failures.push(Failure {
+                    call_id,
+                    error: p.get(&key).await?.unwrap_or_default(),
+                }),
+                other => match SkipReason::from_code(other) {
+                    Some(reason) => self.skip(call_id, started_at, reason),
+                    None => done -= 1,
+                },
+            }
+        }
+        self.pending = (self.queued + self.rechecked).saturating_sub(done);
+        Ok(self)
     }
 }
 
@@ -108,6 +177,7 @@ pub struct SyncState {
 
 /// What a call to [`sync`] came to.
 #[derive(Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // one per sync, never stored
 pub enum SyncAnswer {
     /// Another run of this integration holds the lease.
     Busy,
@@ -156,11 +226,7 @@ pub async fn sync<P: Platform>(
     {
         return Ok(SyncAnswer::Busy);
     }
-    let credentials: Credentials = serde_json::from_str(&config.sealer.open(
-        &integration.sealed.aircall_credentials,
-        &Integration::slot(&integration.id, "aircall_credentials"),
-    )?)
-    .map_err(|_| SealError::CannotOpen)?;
+    let credentials = integration.credentials(&config.sealer)?;
     let client = AircallClient::new(
         p,
         &config.aircall_api_base,
@@ -185,6 +251,7 @@ pub async fn sync<P: Platform>(
             None
         }
         Err(StepError::Queue(e)) => return Err(e.into()),
+        Err(StepError::Store(e)) => return Err(e.into()),
     };
     p.put(
         &cursor_key(&integration.id),
@@ -240,6 +307,26 @@ async fn new_run<P: Platform>(
         None => None,
     };
     let now = (now_ms / 1000) as i64;
+    // Calls still waiting for their recording get another look, each in its own job.
+    let rechecks: Vec<String> = recheck::due(p, &integration.id, now)
+        .await?
+        .into_iter()
+        .map(|call_id| {
+            Job::Import(Box::new(CallJob {
+                integration_id: integration.id.clone(),
+                call_id,
+                call: None,
+                read_at: now,
+                origin: Origin::Recheck,
+                run_id: Some(run_id.clone()),
+                attempt: 1,
+            }))
+            .to_message()
+        })
+        .collect();
+    p.send_batch(QueueName::Jobs, &rechecks)
+        .await
+        .map_err(|e| StoreError(e.to_string()))?;
     let (window, first_import_left, cursor) = match plan(cursor.as_ref(), &integration.import, now)
     {
         // The newest call the first import lists sets the cursor.
@@ -255,10 +342,16 @@ async fn new_run<P: Platform>(
             started_at: crate::time::rfc3339(now),
             finished_at: None,
             seen: 0,
+            queued: 0,
+            rechecked: rechecks.len() as u64,
             imported: 0,
+            already_imported: 0,
+            pending: 0,
+            waiting_for_recording: 0,
             skipped: 0,
             skipped_by_reason: BTreeMap::new(),
             skips: Vec::new(),
+            failures: Vec::new(),
             aircall_requests: 0,
             error: None,
         },
@@ -275,6 +368,8 @@ enum StepError {
     Aircall(#[from] AircallError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Reads up to [`PAGES_PER_STEP`] pages; `Ok(true)` when there is more to read.
@@ -306,7 +401,7 @@ async fn read_pages<P: Platform>(
             }
         }
 
-        let mut deliveries = Vec::new();
+        let mut jobs = Vec::new();
         for call in &page.calls {
             if first_import {
                 if state.first_import_left == Some(0) {
@@ -326,16 +421,21 @@ async fn read_pages<P: Platform>(
             state.report.seen += 1;
             match rules.check(call, now) {
                 Ok(()) => {
-                    deliveries.push(imported_call(&integration.id, call));
-                    state.report.imported += 1;
+                    jobs.push(call_job(&integration.id, &state.report.run_id, call, now));
+                    state.report.queued += 1;
                     if let Some(left) = state.first_import_left.as_mut() {
                         *left -= 1;
                     }
                 }
-                Err(reason) => state.report.skip(call, reason),
+                Err(reason) => {
+                    if reason == SkipReason::NoRecording {
+                        recheck::remember(p, &integration.id, rules, call, now).await?;
+                    }
+                    state.report.skip(call.id, call.started_at, reason)
+                }
             }
         }
-        for batch in deliveries.chunks(MAX_BATCH) {
+        for batch in jobs.chunks(MAX_BATCH) {
             p.send_batch(QueueName::Jobs, batch).await?;
         }
 
@@ -355,21 +455,17 @@ async fn read_pages<P: Platform>(
     Ok(!state.windows.is_empty())
 }
 
-/// The delivery of one imported call. Its id depends on the call only, so a call imported
-/// twice reaches the destination with the same idempotency key.
-fn imported_call(integration_id: &str, call: &Call) -> String {
-    let record = serde_json::to_value(CallRecord::of(call)).expect("serializes");
-    let serde_json::Value::Object(data) = record else {
-        unreachable!("a record is an object")
-    };
-    Job::Deliver(Delivery {
-        id: Delivery::id_for(integration_id, IMPORTED_EVENT, None, &call.id.to_string()),
+/// The job of one listed call: its recording link is fresh, so it goes with it.
+fn call_job(integration_id: &str, run_id: &str, call: &Call, now: i64) -> String {
+    Job::Import(Box::new(CallJob {
         integration_id: integration_id.to_string(),
-        event: IMPORTED_EVENT.to_string(),
-        occurred_at: call.started_at,
-        payload: Payload::Inline { data },
+        call_id: call.id,
+        call: Some(call.clone()),
+        read_at: now,
+        origin: Origin::Poll,
+        run_id: Some(run_id.to_string()),
         attempt: 1,
-    })
+    }))
     .to_message()
 }
 
@@ -427,7 +523,9 @@ pub async fn recent_runs<P: Platform>(
     let mut runs = Vec::new();
     for key in keys.into_iter().take(limit) {
         if let Some(text) = p.get(&key).await? {
-            runs.push(serde_json::from_str(&text).map_err(|e| StoreError(format!("{key}: {e}")))?);
+            let report: RunReport =
+                serde_json::from_str(&text).map_err(|e| StoreError(format!("{key}: {e}")))?;
+            runs.push(report.with_outcomes(p, integration_id).await?);
         }
     }
     Ok(runs)
@@ -436,6 +534,8 @@ pub async fn recent_runs<P: Platform>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::delivery::{Delivery, Payload};
+    use crate::import::import_call;
     use crate::testing::{aircall_calls, config, integration, run, FakeCalls, MemoryPlatform};
     use serde_json::json;
     use std::collections::HashMap;
@@ -450,8 +550,8 @@ mod tests {
         .collect()
     }
 
-    /// Runs a whole run, step by step, as the queue would. Returns the final report and
-    /// the ids of the calls it queued for delivery, in order.
+    /// Runs a whole run, step by step, as the queue would, call jobs included. Returns the
+    /// final report (with the calls' outcomes) and the ids of the calls delivered, in order.
     fn run_to_end(p: &MemoryPlatform, id: &str) -> (RunReport, Vec<i64>) {
         let mut answer = run(sync(p, &config(), id, Trigger::Admin, None)).unwrap();
         let mut delivered = Vec::new();
@@ -460,13 +560,10 @@ mod tests {
                 panic!("{answer:?}")
             };
             let mut continuation = None;
-            for (_, message, delay) in p.take_sent() {
+            while let Some((_, message, delay)) = p.next_sent() {
                 match serde_json::from_str(&message).unwrap() {
-                    Job::Sync(job) => {
-                        // The queue holds a delayed continuation back; time passes meanwhile.
-                        p.now_ms.set(p.now_ms.get() + u64::from(delay) * 1000);
-                        continuation = Some(job)
-                    }
+                    Job::Sync(job) => continuation = Some((job, delay)),
+                    Job::Import(job) => run(import_call(p, &config(), *job)).unwrap(),
                     Job::Deliver(Delivery {
                         payload: Payload::Inline { data },
                         ..
@@ -474,9 +571,12 @@ mod tests {
                     other => panic!("unexpected {other:?}"),
                 }
             }
-            let Some(job) = continuation else {
+            let Some((job, delay)) = continuation else {
+                let report = run(report.with_outcomes(p, id)).unwrap();
                 return (report, delivered);
             };
+            // The queue holds a delayed continuation back; time passes meanwhile.
+            p.now_ms.set(p.now_ms.get() + u64::from(delay) * 1000);
             answer = run(sync(p, &config(), id, job.trigger, job.state)).unwrap();
         }
     }
@@ -560,6 +660,134 @@ mod tests {
             HashMap::from([(1, SkipReason::NoRecording), (2, SkipReason::NoUserMatch)])
         );
         assert_eq!(run(recent_runs(&p, &id, 10)).unwrap().len(), 1);
+    }
+
+    fn set_rules(p: &MemoryPlatform, id: &str, change: impl FnOnce(&mut ImportRules)) {
+        let mut i = run(Integrations::new(p).get(id)).unwrap().unwrap();
+        change(&mut i.import);
+        run(Integrations::new(p).save(&i)).unwrap();
+    }
+
+    fn recording_downloads(p: &MemoryPlatform) -> Vec<String> {
+        let requests = p.requests.borrow();
+        let downloads = requests
+            .iter()
+            .filter(|r| r.url.starts_with("https://r.test/"));
+        downloads
+            .filter(|r| !r.headers.iter().any(|(n, _)| n == "range"))
+            .map(|r| r.url.clone())
+            .collect()
+    }
+
+    #[test]
+    fn recordings_are_archived_and_the_record_carries_a_signed_link() {
+        let (p, id, _) = setup(calls(1..3, |id| NOW - 100 + id));
+        let (report, ids) = run_to_end(&p, &id);
+        assert_eq!((report.imported, report.pending), (2, 0));
+        assert_eq!(ids, vec![2, 1]); // first import: newest first
+        let archive = p.archive.borrow();
+        let stored = &archive[&crate::import::recording_key(&id, 1)];
+        assert_eq!(stored.len(), crate::testing::RECORDING_BYTES);
+        // The listing's link was fresh: no second read of the call before downloading.
+        assert!(p
+            .requests
+            .borrow()
+            .iter()
+            .all(|r| !r.url.contains("/v1/calls/")));
+    }
+
+    #[test]
+    fn a_recording_over_the_size_limit_is_skipped_without_being_downloaded() {
+        let (p, id, _) = setup(calls(1..2, |id| NOW - 100 + id));
+        set_rules(&p, &id, |r| {
+            r.max_recording_bytes = crate::testing::RECORDING_BYTES as u64 - 1
+        });
+        let (report, ids) = run_to_end(&p, &id);
+        assert!(ids.is_empty());
+        assert_eq!(
+            report.skipped_by_reason,
+            BTreeMap::from([(SkipReason::RecordingTooLarge, 1)])
+        );
+        assert_eq!(report.skips[0].call_id, 1);
+        assert!(recording_downloads(&p).is_empty(), "only the 1-byte probe");
+        assert!(p.archive.borrow().is_empty());
+    }
+
+    #[test]
+    fn an_expired_link_makes_the_call_read_again_for_a_new_one() {
+        let (p, id, store) = setup(calls(1..2, |id| NOW - 100 + id));
+        store.listed_links_expired.set(true);
+        let (report, ids) = run_to_end(&p, &id);
+        assert_eq!((report.imported, ids), (1, vec![1]));
+        assert!(p
+            .requests
+            .borrow()
+            .iter()
+            .any(|r| r.url.ends_with("/v1/calls/1")));
+        assert_eq!(recording_downloads(&p), vec!["https://r.test/1.mp3"]);
+    }
+
+    #[test]
+    fn a_stale_listing_is_read_again_before_downloading() {
+        let (p, id, _) = setup(calls(1..2, |id| NOW - 100 + id));
+        run(sync(&p, &config(), &id, Trigger::Admin, None)).unwrap();
+        let (_, message, _) = p.take_sent().remove(0);
+        let Job::Import(job) = serde_json::from_str(&message).unwrap() else {
+            panic!("{message}")
+        };
+        p.now_ms.set(p.now_ms.get() + 3_600_000); // the queue was slow: an hour later
+        run(import_call(&p, &config(), *job)).unwrap();
+        assert!(p
+            .requests
+            .borrow()
+            .iter()
+            .any(|r| r.url.ends_with("/v1/calls/1")));
+        assert_eq!(recording_downloads(&p), vec!["https://r.test/1.mp3"]);
+    }
+
+    #[test]
+    fn a_late_recording_is_imported_by_a_later_run_within_the_grace_period() {
+        let mut all = calls(1..3, |id| NOW - 100 + id);
+        for call in &mut all {
+            call["recording"] = json!(null);
+        }
+        all[0]["answered_at"] = json!(NOW - 90); // answered: a recording may come
+        let (p, id, store) = setup(all); // call 2 was missed: it never gets one
+        let (first, ids) = run_to_end(&p, &id);
+        assert!(ids.is_empty());
+        assert_eq!(first.skipped_by_reason[&SkipReason::NoRecording], 2);
+
+        store.update(1, |c| c["recording"] = json!("https://r.test/1.mp3"));
+        p.now_ms.set(p.now_ms.get() + 16 * 60 * 1000);
+        let (later, ids) = run_to_end(&p, &id);
+        assert_eq!(ids, vec![1], "looked at again, and imported");
+        assert_eq!((later.rechecked, later.imported), (1, 1));
+        assert!(p.kv.borrow().keys().all(|k| !k.starts_with("recheck:")));
+    }
+
+    #[test]
+    fn a_call_that_comes_by_webhook_and_by_polling_is_delivered_once() {
+        let (p, id, _) = setup(calls(1..2, |id| NOW - 100 + id));
+        let listed = run(AircallClient::new(
+            &p,
+            "https://aircall.test",
+            &crate::aircall::Credentials::Basic {
+                api_id: "id".into(),
+                api_token: "token".into(),
+            },
+            60,
+        )
+        .get_call(1))
+        .unwrap();
+        let data = serde_json::to_value(&listed).unwrap();
+        let job = CallJob::from_webhook(&id, data.as_object().unwrap(), NOW).unwrap();
+        run(import_call(&p, &config(), job)).unwrap();
+        let by_webhook = p.take_sent().len();
+        assert_eq!(by_webhook, 1, "the record's delivery");
+
+        let (report, ids) = run_to_end(&p, &id);
+        assert!(ids.is_empty(), "not delivered again");
+        assert_eq!((report.queued, report.already_imported), (1, 1));
     }
 
     #[test]

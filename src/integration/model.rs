@@ -52,6 +52,16 @@ impl Integration {
         format!("{id}/{field}")
     }
 
+    /// The Aircall credentials, unsealed.
+    pub fn credentials(
+        &self,
+        sealer: &crate::crypto::Sealer,
+    ) -> Result<crate::aircall::Credentials, crate::crypto::SealError> {
+        let slot = Self::slot(&self.id, "aircall_credentials");
+        serde_json::from_str(&sealer.open(&self.sealed.aircall_credentials, &slot)?)
+            .map_err(|_| crate::crypto::SealError::CannotOpen)
+    }
+
     pub fn wants(&self, event: &str) -> bool {
         self.events
             .as_ref()

@@ -244,7 +244,12 @@ impl FetchPort for Cloudflare {
                 .entries()
                 .map(|(n, v)| (n.to_ascii_lowercase(), v))
                 .collect();
-            let body = response.bytes().await?;
+            // Dropping the response unread cancels the rest of its body.
+            let body = if request.headers_only {
+                Vec::new()
+            } else {
+                response.bytes().await?
+            };
             Ok::<_, worker::Error>(HttpResponse {
                 status: response.status_code(),
                 headers,

@@ -1,0 +1,391 @@
+//! The per-call half of an import: from a call that passed the listing's rules to a
+//! delivered record, its recording archived in R2. One queue message per call keeps each
+//! invocation far from the free plan's 50 subrequests: at most a fresh read of the call,
+//! a size probe and the download (twice the last two when a link had expired).
+
+use super::{recheck, CallRecord, ImportRules, SkipReason, IMPORTED_EVENT};
+use crate::aircall::{AircallClient, AircallError, Call};
+use crate::config::Config;
+use crate::delivery::{jitter, Delivery, Job, Payload};
+use crate::integration::{Integration, Integrations, Status};
+use crate::ports::{ArchiveError, HttpRequest, Platform, QueueName, StoreError};
+use serde::{Deserialize, Serialize};
+
+use super::run::ImportError;
+
+/// A recording link read this recently is used as it is. Aircall's links last an hour by
+/// its reference (30 minutes by other sources); older ones are read again first.
+const LINK_TRUSTED_SECONDS: i64 = 10 * 60;
+/// A call is recognised as imported for this long, whichever way it comes again.
+const IMPORTED_MARK_SECONDS: u64 = 30 * 24 * 60 * 60;
+/// Outcomes are kept as long as the run reports they belong to.
+const OUTCOME_SECONDS: u64 = 30 * 24 * 60 * 60;
+
+/// How the call came to be imported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// Listed by an import run.
+    Poll,
+    /// Aircall's `call.ended` webhook.
+    Webhook,
+    /// A call skipped for lacking a recording, looked at again.
+    Recheck,
+}
+
+/// The queue message for one call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallJob {
+    pub integration_id: String,
+    pub call_id: i64,
+    /// The call as read at `read_at`; `None`: read it from Aircall first.
+    pub call: Option<Call>,
+    pub read_at: i64,
+    pub origin: Origin,
+    /// The run whose report counts this call's outcome.
+    pub run_id: Option<String>,
+    #[serde(default = "first")]
+    pub attempt: u32,
+}
+
+impl CallJob {
+    /// From `call.ended`, whose data is the call as the API shows it (links fresh); read
+    /// from Aircall when it does not parse as one.
+    pub fn from_webhook(
+        integration_id: &str,
+        data: &serde_json::Map<String, serde_json::Value>,
+        now: i64,
+    ) -> Option<Self> {
+        let call_id = data.get("id")?.as_i64()?;
+        let call = serde_json::from_value(serde_json::Value::Object(data.clone())).ok();
+        Some(CallJob {
+            integration_id: integration_id.to_string(),
+            call_id,
+            call,
+            read_at: now,
+            origin: Origin::Webhook,
+            run_id: None,
+            attempt: 1,
+        })
+    }
+}
+
+fn first() -> u32 {
+    1
+}
+
+/// What became of one call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallOutcome {
+    Imported,
+    /// Delivered before (by the webhook or an earlier run): not delivered again.
+    AlreadyImported,
+    Skipped(SkipReason),
+    /// Still no recording: it will be looked at again.
+    Waiting,
+    Failed(String),
+}
+
+impl CallOutcome {
+    /// The outcome's name in its key.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CallOutcome::Imported => "imported",
+            CallOutcome::AlreadyImported => "already_imported",
+            CallOutcome::Skipped(reason) => reason.code(),
+            CallOutcome::Waiting => "waiting",
+            CallOutcome::Failed(_) => "failed",
+        }
+    }
+}
+
+/// Why a call job stops before an outcome.
+enum Stop {
+    /// Try again in this many seconds (`counts`: as a failed attempt).
+    Later {
+        seconds: u32,
+        counts: bool,
+        why: String,
+    },
+    Failed(String),
+}
+
+impl From<AircallError> for Stop {
+    fn from(e: AircallError) -> Self {
+        match e {
+            // Our share of the budget, or Aircall's limit: wait for the reset, not an attempt.
+            AircallError::RateLimited {
+                retry_after_seconds,
+            } => Stop::Later {
+                seconds: retry_after_seconds.clamp(1, u64::from(crate::delivery::MAX_DELAY_SECONDS))
+                    as u32,
+                counts: false,
+                why: e.to_string(),
+            },
+            AircallError::Rejected(_) | AircallError::Failed { status: 404, .. } => {
+                Stop::Failed(e.to_string())
+            }
+            _ => Stop::Later {
+                seconds: 0,
+                counts: true,
+                why: e.to_string(),
+            },
+        }
+    }
+}
+
+/// Where a call's archived recording lives in R2.
+pub fn recording_key(integration_id: &str, call_id: i64) -> String {
+    format!("recordings/{integration_id}/{call_id}")
+}
+
+/// The public path of an archived recording (signed links point at it).
+pub fn recording_path(integration_id: &str, call_id: i64) -> String {
+    format!("/recordings/{integration_id}/{call_id}")
+}
+
+fn imported_key(integration_id: &str, call_id: i64) -> String {
+    format!("imported:{integration_id}:{call_id}")
+}
+
+/// `outcome:{integration}:{run}:{call}:{code}:{started_at}`: a report reads outcomes with
+/// a key listing, without reading each value (only a failure's value says why).
+pub fn outcome_prefix(integration_id: &str, run_id: &str) -> String {
+    format!("outcome:{integration_id}:{run_id}:")
+}
+
+/// Runs one call job.
+pub async fn import_call<P: Platform>(
+    p: &P,
+    config: &Config,
+    job: CallJob,
+) -> Result<(), ImportError> {
+    let Some(integration) = Integrations::new(p).get(&job.integration_id).await? else {
+        p.log(&format!(
+            "dropped call {} : integration {} no longer exists",
+            job.call_id, job.integration_id
+        ));
+        return Ok(());
+    };
+    if integration.status != Status::Active {
+        p.log(&format!(
+            "dropped call {}: integration {} is inactive",
+            job.call_id, integration.id
+        ));
+        return Ok(());
+    }
+    let (outcome, started_at) = match bring(p, config, &integration, &job).await {
+        Ok(done) => done,
+        Err(Stop::Later {
+            seconds,
+            counts,
+            why,
+        }) if !(counts && config.retry.gives_up_after(job.attempt)) => {
+            let delay = if counts {
+                config
+                    .retry
+                    .delay_after(job.attempt, Some(seconds), jitter())
+            } else {
+                seconds
+            };
+            p.log(&format!(
+                "call {} of integration {}: {why}; again in {delay} s",
+                job.call_id, integration.id
+            ));
+            let next = CallJob {
+                attempt: job.attempt + u32::from(counts),
+                ..job
+            };
+            p.send(
+                QueueName::Jobs,
+                &Job::Import(Box::new(next)).to_message(),
+                delay,
+            )
+            .await?;
+            return Ok(());
+        }
+        Err(Stop::Later { why, .. } | Stop::Failed(why)) => (
+            CallOutcome::Failed(why),
+            job.call.as_ref().map_or(0, |c| c.started_at),
+        ),
+    };
+    p.log(&format!(
+        "call {} of integration {}: {}",
+        job.call_id,
+        integration.id,
+        outcome.code()
+    ));
+    if let (Some(run_id), false) = (&job.run_id, outcome == CallOutcome::Waiting) {
+        let key = format!(
+            "{}{}:{}:{started_at}",
+            outcome_prefix(&integration.id, run_id),
+            job.call_id,
+            outcome.code()
+        );
+        let value = match &outcome {
+            CallOutcome::Failed(why) => why.clone(),
+            _ => String::new(),
+        };
+        p.put(&key, &value, Some(OUTCOME_SECONDS)).await?;
+    }
+    Ok(())
+}
+
+/// The call's journey; answers its outcome and when it started.
+async fn bring<P: Platform>(
+    p: &P,
+    config: &Config,
+    integration: &Integration,
+    job: &CallJob,
+) -> Result<(CallOutcome, i64), Stop> {
+    let store = |e: StoreError| Stop::Later {
+        seconds: 0,
+        counts: true,
+        why: e.to_string(),
+    };
+    let marker = imported_key(&integration.id, job.call_id);
+    if p.get(&marker).await.map_err(store)?.is_some() {
+        let started_at = job.call.as_ref().map_or(0, |c| c.started_at);
+        return Ok((CallOutcome::AlreadyImported, started_at));
+    }
+    let credentials = integration
+        .credentials(&config.sealer)
+        .map_err(|e| Stop::Failed(e.to_string()))?;
+    let client = AircallClient::new(
+        p,
+        &config.aircall_api_base,
+        &credentials,
+        config.aircall_requests_per_minute,
+    );
+    let now = p.now_seconds() as i64;
+    let rules = &integration.import;
+    let (mut call, mut fresh) = match &job.call {
+        Some(call) if now - job.read_at <= LINK_TRUSTED_SECONDS => (call.clone(), false),
+        _ => (client.get_call(job.call_id).await?, true),
+    };
+    let recording_url = loop {
+        if let Err(reason) = rules.check(&call, now) {
+            let waiting = reason == SkipReason::NoRecording
+                && recheck::remember(p, &integration.id, rules, &call, now)
+                    .await
+                    .map_err(store)?;
+            if !waiting {
+                recheck::forget(p, &integration.id, call.id)
+                    .await
+                    .map_err(store)?;
+            }
+            let outcome = match (waiting, job.origin) {
+                // A second look that still finds nothing is not news for the report.
+                (true, Origin::Recheck) => CallOutcome::Waiting,
+                _ => CallOutcome::Skipped(reason),
+            };
+            return Ok((outcome, call.started_at));
+        }
+        let Some(url) = call.recording.clone().filter(|u| !u.is_empty()) else {
+            break None; // no recording, and none required
+        };
+        match archive(p, integration, rules, &call, &url).await {
+            Ok(Archived::Stored) => break Some(url),
+            Ok(Archived::TooLarge) => {
+                return Ok((
+                    CallOutcome::Skipped(SkipReason::RecordingTooLarge),
+                    call.started_at,
+                ))
+            }
+            // The link expired on the way: read the call again for a new one, once.
+            Err(ArchiveError::Source(403 | 404 | 410)) if !fresh => {
+                call = client.get_call(job.call_id).await?;
+                fresh = true;
+            }
+            Err(e) => {
+                return Err(Stop::Later {
+                    seconds: 0,
+                    counts: true,
+                    why: format!("the recording could not be archived: {e}"),
+                })
+            }
+        }
+    };
+
+    let mut record = CallRecord::of(&call);
+    if recording_url.is_some() {
+        let expires = p.now_seconds() + config.recording_link_seconds;
+        let path = recording_path(&integration.id, call.id);
+        let signature = config.links.sign(&path, expires);
+        record.recording_url = Some(format!(
+            "{}{path}?expires={expires}&signature={signature}",
+            config.public_base_url
+        ));
+    }
+    let serde_json::Value::Object(data) = serde_json::to_value(record).expect("serializes") else {
+        unreachable!("a record is an object")
+    };
+    let delivery = Delivery {
+        // Depends on the call only: however it comes, the receiver sees one id.
+        id: Delivery::id_for(&integration.id, IMPORTED_EVENT, None, &call.id.to_string()),
+        integration_id: integration.id.clone(),
+        event: IMPORTED_EVENT.to_string(),
+        occurred_at: call.started_at,
+        payload: Payload::Inline { data },
+        attempt: 1,
+    };
+    p.send(QueueName::Jobs, &Job::Deliver(delivery).to_message(), 0)
+        .await
+        .map_err(|e| Stop::Later {
+            seconds: 0,
+            counts: true,
+            why: e.to_string(),
+        })?;
+    p.put(&marker, "", Some(IMPORTED_MARK_SECONDS))
+        .await
+        .map_err(store)?;
+    recheck::forget(p, &integration.id, call.id)
+        .await
+        .map_err(store)?;
+    Ok((CallOutcome::Imported, call.started_at))
+}
+
+enum Archived {
+    Stored,
+    TooLarge,
+}
+
+/// Finds the recording's size with a one-byte ranged GET (the body of a huge file is never
+/// read), applies the size rule, then streams the file into R2.
+async fn archive<P: Platform>(
+    p: &P,
+    integration: &Integration,
+    rules: &ImportRules,
+    call: &Call,
+    url: &str,
+) -> Result<Archived, ArchiveError> {
+    let probe = p
+        .fetch(
+            HttpRequest::new("GET", url)
+                .header("range", "bytes=0-0")
+                .headers_only(),
+        )
+        .await?;
+    let size = match probe.status {
+        206 => probe
+            .header("content-range")
+            .and_then(|v| v.rsplit('/').next())
+            .and_then(|total| total.trim().parse::<u64>().ok()),
+        // A server that ignores Range answers the whole file: its length says the size.
+        200 => probe
+            .header("content-length")
+            .and_then(|v| v.trim().parse::<u64>().ok()),
+        status => return Err(ArchiveError::Source(status)),
+    }
+    .ok_or_else(|| ArchiveError::Store("the recording's size is not given".into()))?;
+    if rules.check_size(size).is_err() {
+        return Ok(Archived::TooLarge);
+    }
+    p.archive(
+        &recording_key(&integration.id, call.id),
+        HttpRequest::new("GET", url),
+        size,
+    )
+    .await?;
+    Ok(Archived::Stored)
+}
