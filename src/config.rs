@@ -25,6 +25,8 @@ pub struct Config {
     /// Requests per minute the connector allows itself per Aircall account (Aircall
     /// documents 60 or 120 for the whole company).
     pub aircall_requests_per_minute: u32,
+    /// Results Aircall pages through per query (10,000; scaled down in tests).
+    pub aircall_result_cap: u64,
     /// Signs the links to archived recordings.
     pub links: LinkSigner,
     /// How long a link to an archived recording stays good.
@@ -89,6 +91,9 @@ impl Config {
             delivery_timeout_ms: number("DELIVERY_TIMEOUT_SECONDS", 15)?.clamp(1, 60) * 1000,
             retry,
             aircall_requests_per_minute: number("AIRCALL_REQUESTS_PER_MINUTE", 60)?.max(1),
+            aircall_result_cap: u64::from(
+                number("AIRCALL_RESULT_CAP", crate::import::RESULT_CAP as u32)?.max(100),
+            ),
             links,
             recording_link_seconds: u64::from(number("RECORDING_LINK_HOURS", 168)?.max(1)) * 3600,
         })

@@ -234,7 +234,8 @@ pub async fn sync<P: Platform>(
         config.aircall_requests_per_minute,
     );
 
-    let outcome = read_pages(p, &client, &integration, &mut state).await;
+    let cap = config.aircall_result_cap;
+    let outcome = read_pages(p, &client, &integration, cap, &mut state).await;
     let now = p.now_seconds() as i64;
     let next_in = match outcome {
         // KV takes one write a second per key: the next step saves the cursor again.
@@ -377,6 +378,7 @@ async fn read_pages<P: Platform>(
     p: &P,
     client: &AircallClient<'_, P>,
     integration: &Integration,
+    result_cap: u64,
     state: &mut SyncState,
 ) -> Result<bool, StepError> {
     let rules: &ImportRules = &integration.import;
@@ -392,7 +394,7 @@ async fn read_pages<P: Platform>(
         state.report.aircall_requests += 1;
 
         // Aircall refuses to page past 10,000 results: halve the window by time instead.
-        if !first_import && state.page == 1 && !Window::fits(page.total) {
+        if !first_import && state.page == 1 && page.total > result_cap {
             if let Some((early, late)) = window.split() {
                 state.windows.pop();
                 state.windows.push(late);
@@ -442,7 +444,7 @@ async fn read_pages<P: Platform>(
         let read_so_far = u64::from(state.page) * u64::from(MAX_PER_PAGE);
         let window_done = read_so_far >= page.total || page.calls.len() < MAX_PER_PAGE as usize;
         let first_import_done = state.first_import_left == Some(0)
-            || (first_import && read_so_far + u64::from(MAX_PER_PAGE) > super::RESULT_CAP);
+            || (first_import && read_so_far + u64::from(MAX_PER_PAGE) > result_cap);
         if first_import_done {
             state.windows.clear();
         } else if window_done {

@@ -20,11 +20,6 @@ impl Window {
         started_at > self.from && started_at <= self.to
     }
 
-    /// Whether Aircall can page through `total` results of this window.
-    pub fn fits(total: u64) -> bool {
-        total <= RESULT_CAP
-    }
-
     /// Two halves that together cover exactly this window, earlier half first; `None` for
     /// a single second, which cannot be split by time.
     pub fn split(&self) -> Option<(Window, Window)> {
@@ -202,7 +197,7 @@ mod tests {
         let mut out = Vec::new();
         let mut stack = vec![window];
         while let Some(w) = stack.pop() {
-            match (Window::fits(total_in(w)), w.split()) {
+            match (total_in(w) <= RESULT_CAP, w.split()) {
                 (false, Some((early, late))) => {
                     stack.push(late);
                     stack.push(early);

@@ -1,7 +1,8 @@
 // Call import in Miniflare: fake Aircall's calls API -> import runs -> signed deliveries.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startConnector, waitFor } from "./harness.mjs";
+import { createHmac } from "node:crypto";
+import { startConnector, waitFor, ENCRYPTION_KEY } from "./harness.mjs";
 import { FakeAircall } from "../fakes/aircall.mjs";
 import { FakeReceiver } from "../fakes/receiver.mjs";
 import { call } from "./payloads.mjs";
@@ -11,6 +12,12 @@ const now = () => Math.floor(Date.now() / 1000);
 const importedIds = () => receiver.delivered.filter((d) => d.body?.type === "call.imported").map((d) => d.body.data.id);
 // Calls as the API stores them: `recording: true` gets an expiring link when shown.
 const stored = (id, startedAt, extra = {}) => ({ ...call(id), started_at: startedAt, recording: true, ...extra });
+// The newest run once every call it queued has its outcome.
+const settledRun = (id) =>
+  waitFor(async () => {
+    const run = (await connector.api("GET", `/api/integrations/${id}/runs`)).json.runs[0];
+    return run.pending === 0 && run;
+  }, { what: "the run's calls to finish", timeout: 30_000 });
 
 before(async () => {
   aircall = await new FakeAircall({ ratePerMinute: 600 }).start();
@@ -43,8 +50,10 @@ test("the first import brings the 200 most recent calls of the window, signed", 
   assert.equal(r.status, 200, r.text);
   assert.equal(r.json.status, "done");
   assert.equal(r.json.first_import, true);
-  assert.equal(r.json.imported, 200);
+  assert.equal(r.json.queued, 200);
   await waitFor(() => importedIds().length >= 200, { what: "200 imported calls", timeout: 30_000 });
+  const run = await settledRun(integration.id);
+  assert.equal(run.imported, 200);
   assert.deepEqual([...importedIds()].sort((a, b) => a - b), Array.from({ length: 200 }, (_, i) => 301 + i));
   assert.ok(receiver.delivered.every((d) => d.valid), "every delivery verifies");
   const record = receiver.delivered.find((d) => d.body.data.id === 500).body.data;
@@ -60,7 +69,7 @@ test("the next run brings only the new calls, including one sharing the cursor's
   const r = await connector.api("POST", `/api/integrations/${integration.id}/sync`);
   assert.equal(r.status, 200, r.text);
   assert.equal(r.json.first_import, false);
-  assert.equal(r.json.imported, 2);
+  assert.equal(r.json.queued, 2);
   await waitFor(() => importedIds().length === before + 2, { what: "the 2 new calls" });
   assert.deepEqual(importedIds().slice(before).sort(), [501, 502]);
 });
@@ -71,16 +80,81 @@ test("each skip is reported with its reason in the runs", async () => {
     stored(601, t, { recording: false }),
     stored(602, t, { user: { id: 9, name: "Paul", email: "paul@example.com" } }),
     stored(603, t),
+    stored(604, t),
   ]);
+  aircall.recordingBytes.set(604, 300 * 1024 * 1024); // over the 200 MB default
+  const requests = aircall.requests.length;
   const r = await connector.api("POST", `/api/integrations/${integration.id}/sync`);
-  assert.equal(r.json.imported, 1);
-  const runs = await connector.api("GET", `/api/integrations/${integration.id}/runs`);
-  assert.equal(runs.status, 200);
-  const latest = runs.json.runs[0];
+  assert.equal(r.json.queued, 2);
+  const latest = await settledRun(integration.id);
   assert.equal(latest.run_id, r.json.run_id, "newest first");
-  assert.deepEqual(latest.skipped_by_reason, { no_user_match: 1, no_recording: 1 });
-  assert.deepEqual(latest.skips.map((s) => [s.call_id, s.reason]).sort(), [[601, "no_recording"], [602, "no_user_match"]]);
+  assert.equal(latest.imported, 1);
+  assert.deepEqual(latest.skipped_by_reason, { no_user_match: 1, no_recording: 1, recording_too_large: 1 });
+  assert.deepEqual(latest.skips.map((s) => [s.call_id, s.reason]).sort(), [
+    [601, "no_recording"],
+    [602, "no_user_match"],
+    [604, "recording_too_large"],
+  ]);
+  const runs = await connector.api("GET", `/api/integrations/${integration.id}/runs`);
   assert.equal(runs.json.runs.length, 3);
+  // The 300 MB file was sized with a one-byte range, never downloaded.
+  const files = aircall.requests.slice(requests).filter((q) => q.path === "/recordings/604.mp3");
+  assert.deepEqual(files.map((q) => q.range), ["bytes=0-0"]);
+});
+
+const linkSignature = (path, expires) => {
+  const key = createHmac("sha256", Buffer.from(ENCRYPTION_KEY, "base64")).update("recording-links").digest();
+  return createHmac("sha256", key).update(`${path}\n${expires}`).digest("hex");
+};
+
+test("the record links to the recording archived in R2, signed and expiring", async () => {
+  const record = receiver.delivered.find((d) => d.body.data.id === 500).body.data;
+  const link = new URL(record.recording_url);
+  assert.equal(link.pathname, `/recordings/${integration.id}/500`);
+  const expires = Number(link.searchParams.get("expires"));
+  assert.ok(expires > now() + 6 * 86_400, "good for a week");
+  const bucket = await connector.mf.getR2Bucket("RECORDINGS");
+  assert.equal((await bucket.head(`recordings/${integration.id}/500`)).size, 48_000);
+
+  const response = await connector.dispatch(record.recording_url);
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("content-type"), "audio/mpeg");
+  const audio = Buffer.from(await response.arrayBuffer());
+  assert.equal(audio.length, 48_000);
+  assert.ok(audio.every((b) => b === 500 % 251), "the bytes the fake Aircall served");
+
+  const tampered = new URL(link);
+  tampered.pathname = `/recordings/${integration.id}/499`;
+  const refused = await connector.dispatch(tampered.href);
+  assert.equal(refused.status, 403);
+  assert.equal((await refused.json()).error.code, "invalid_link");
+
+  const past = now() - 10;
+  const old = new URL(link);
+  old.searchParams.set("expires", String(past));
+  old.searchParams.set("signature", linkSignature(link.pathname, past));
+  const expired = await connector.dispatch(old.href);
+  assert.equal(expired.status, 403);
+  assert.equal((await expired.json()).error.code, "link_expired");
+});
+
+test("a call that arrives by webhook and by polling reaches the destination once", async () => {
+  const t = now() - 1;
+  aircall.addCalls("api-id-import", [stored(801, t)]);
+  const shown = (await fetch(`${aircall.url}/v1/calls/801`, {
+    headers: { authorization: `Basic ${Buffer.from("api-id-import:api-token-import").toString("base64")}` },
+  }).then((r) => r.json())).call;
+  const webhook = aircall.webhooksOf("api-id-import")[0];
+  const fired = await aircall.fire(webhook, "call.ended", shown, { post: connector.dispatch });
+  assert.equal(fired.status, 202, fired.body);
+  await waitFor(() => importedIds().includes(801), { what: "call 801 imported from its webhook" });
+
+  const r = await connector.api("POST", `/api/integrations/${integration.id}/sync`);
+  assert.equal(r.json.queued, 1);
+  const run = await settledRun(integration.id);
+  assert.deepEqual([run.imported, run.already_imported], [0, 1]);
+  const deliveries = receiver.delivered.filter((d) => d.body?.type === "call.imported" && d.body.data.id === 801);
+  assert.equal(deliveries.length, 1);
 });
 
 test("the cron queues one run per integration, for a thousand and more", async () => {

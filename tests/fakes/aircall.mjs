@@ -6,12 +6,14 @@ import http from "node:http";
 import { randomBytes } from "node:crypto";
 
 export class FakeAircall {
-  constructor({ ratePerMinute = 60 } = {}) {
+  constructor({ ratePerMinute = 60, resultCap = 10_000 } = {}) {
     this.keys = new Map(); // api_id -> api_token
     this.webhooks = new Map(); // webhook_id -> {webhook_id, url, events, token, custom_name, api_id}
     this.requests = []; // {method, path, api_id}
     this.ratePerMinute = ratePerMinute;
     this.windows = new Map(); // api_id -> {start, count}
+    this.tooManyRequests = 0; // 429s answered
+    this.resultCap = resultCap; // Aircall's is 10,000; tests may scale it down
     this.down = false;
     this.calls = new Map(); // api_id -> [call]
     this.recordingTtlSeconds = 3600; // "valid for 1 hour only"
@@ -91,6 +93,7 @@ export class FakeAircall {
     w.count += 1;
     const reset = Math.ceil((w.start + 60_000) / 1000);
     if (w.count > this.ratePerMinute) {
+      this.tooManyRequests += 1;
       this.#send(res, 429, { error: "Too Many Requests", troubleshoot: "Rate limit reached" }, {
         "x-aircallapi-limit": String(this.ratePerMinute),
         "x-aircallapi-remaining": "0",
@@ -102,12 +105,12 @@ export class FakeAircall {
   }
 
   // GET /v1/calls: from exclusive, to inclusive on started_at; per_page clamped to 50;
-  // past 10,000 results a 400, as Aircall does.
+  // past 10,000 results (resultCap) a 400, as Aircall does.
   #listCalls(res, url, apiId) {
     const q = (name) => url.searchParams.get(name);
     const perPage = Math.min(Number(q("per_page") ?? 20) || 20, 50);
     const page = Math.max(Number(q("page") ?? 1) || 1, 1);
-    if (page * perPage > 10_000) {
+    if (page * perPage > this.resultCap) {
       return this.#send(res, 400, {
         error: "Bad Request",
         troubleshoot: "Your query is limited to 10k results and pagination is out of bound, please use timestamps or other filters.",
@@ -138,7 +141,7 @@ export class FakeAircall {
   #recording(req, res, url) {
     const id = Number(/\/recordings\/(\d+)\.mp3/.exec(url.pathname)?.[1]);
     const expires = Number(url.searchParams.get("expires"));
-    this.requests.push({ method: req.method, path: url.pathname, recording: true });
+    this.requests.push({ method: req.method, path: url.pathname, recording: true, range: req.headers.range });
     if (!(expires >= Date.now() / 1000)) {
       res.writeHead(403, { "content-type": "application/xml" }).end("<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>");
       return;
