@@ -1,15 +1,23 @@
-//! An Aircall account's rate budget: a token bucket refilled at the account's rate.
+//! An Aircall account's rate budget: at most `per_minute` requests in any minute.
 //! Aircall's limit is per company and shared with the customer's other tools, so the
 //! budget lives in one place per account (the `ACCOUNT_GATE` Durable Object).
+//!
+//! A sliding window, not a token bucket: a full bucket plus its refill lets nearly twice
+//! the limit through within one of Aircall's fixed minutes, which Aircall answers with 429.
 
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// The window, with a second of margin for the time a request takes to reach Aircall.
+const WINDOW_MS: u64 = 61_000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RateBudget {
     /// Requests allowed per minute (Aircall documents 60 or 120).
     pub per_minute: u32,
-    tokens: f64,
-    updated_ms: u64,
+    /// When the requests of the last window were granted, oldest first.
+    #[serde(default)]
+    granted_ms: VecDeque<u64>,
     /// Aircall said the limit is reached: nothing goes out before this.
     #[serde(default)]
     blocked_until_ms: u64,
@@ -23,45 +31,45 @@ pub enum Take {
 }
 
 impl RateBudget {
-    pub fn new(per_minute: u32, now_ms: u64) -> Self {
-        let per_minute = per_minute.max(1);
+    pub fn new(per_minute: u32, _now_ms: u64) -> Self {
         Self {
-            per_minute,
-            tokens: per_minute as f64,
-            updated_ms: now_ms,
+            per_minute: per_minute.max(1),
+            granted_ms: VecDeque::new(),
             blocked_until_ms: 0,
         }
     }
 
     /// Aircall answered 429 (or no requests remain) until `until_ms`: every request of the
-    /// account waits, whichever integration or tool makes it. The budget starts empty then.
+    /// account waits, whichever integration or tool makes it.
     pub fn block_until(&mut self, until_ms: u64) {
         self.blocked_until_ms = self.blocked_until_ms.max(until_ms);
-        self.tokens = 0.0;
-        self.updated_ms = self.updated_ms.max(until_ms);
     }
 
-    /// Takes one request's token if there is one.
+    /// Takes one request's place in the window if there is one.
     pub fn take(&mut self, now_ms: u64) -> Take {
         if now_ms < self.blocked_until_ms {
             return Take::Wait(self.blocked_until_ms - now_ms);
         }
-        let elapsed = now_ms.saturating_sub(self.updated_ms) as f64;
-        let rate_per_ms = self.per_minute as f64 / 60_000.0;
-        self.tokens = (self.tokens + elapsed * rate_per_ms).min(self.per_minute as f64);
-        self.updated_ms = now_ms.max(self.updated_ms);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Take::Granted
-        } else {
-            Take::Wait(((1.0 - self.tokens) / rate_per_ms).ceil() as u64)
+        while self
+            .granted_ms
+            .front()
+            .is_some_and(|&t| t + WINDOW_MS <= now_ms)
+        {
+            self.granted_ms.pop_front();
         }
+        if self.granted_ms.len() < self.per_minute as usize {
+            self.granted_ms.push_back(now_ms);
+            return Take::Granted;
+        }
+        // The oldest of the last `per_minute` requests leaves the window first.
+        let frees_at =
+            self.granted_ms[self.granted_ms.len() - self.per_minute as usize] + WINDOW_MS;
+        Take::Wait(frees_at.saturating_sub(now_ms).max(1))
     }
 
-    /// Changes the rate (a setting), keeping what is left of the budget.
+    /// Changes the rate (a setting); what was granted in the window still counts.
     pub fn set_rate(&mut self, per_minute: u32) {
         self.per_minute = per_minute.max(1);
-        self.tokens = self.tokens.min(self.per_minute as f64);
     }
 }
 
@@ -99,26 +107,40 @@ mod tests {
     }
 
     #[test]
-    fn grants_a_minutes_worth_then_makes_callers_wait() {
+    fn grants_a_minutes_worth_then_makes_callers_wait_for_the_window() {
         let mut budget = RateBudget::new(60, 0);
         for _ in 0..60 {
             assert_eq!(budget.take(0), Take::Granted);
         }
-        assert_eq!(budget.take(0), Take::Wait(1000));
-        assert_eq!(budget.take(500), Take::Wait(500));
-        assert_eq!(budget.take(1000), Take::Granted);
+        assert_eq!(budget.take(0), Take::Wait(61_000));
+        assert_eq!(budget.take(60_000), Take::Wait(1_000));
+        assert_eq!(budget.take(61_000), Take::Granted);
     }
 
     #[test]
-    fn refills_up_to_the_limit_only() {
-        let mut budget = RateBudget::new(120, 0);
-        for _ in 0..120 {
-            budget.take(0);
+    fn never_more_than_the_limit_in_any_minute() {
+        // Requests as fast as granted, for ten minutes: every 60 s span holds at most 60.
+        let mut budget = RateBudget::new(60, 0);
+        let mut granted = Vec::new();
+        let mut now = 0;
+        while now < 600_000 {
+            match budget.take(now) {
+                Take::Granted => granted.push(now),
+                Take::Wait(ms) => now += ms.min(250),
+            }
         }
-        let granted = (0..200)
-            .filter(|_| budget.take(3_600_000) == Take::Granted)
-            .count();
-        assert_eq!(granted, 120);
+        for (i, &t) in granted.iter().enumerate() {
+            let in_minute = granted[i..].iter().take_while(|&&u| u < t + 60_000).count();
+            assert!(
+                in_minute <= 60,
+                "{in_minute} requests in the minute from {t} ms"
+            );
+        }
+        assert!(
+            granted.len() >= 9 * 60,
+            "{} granted: the limit is used",
+            granted.len()
+        );
     }
 
     #[test]
@@ -126,19 +148,17 @@ mod tests {
         let mut budget = RateBudget::new(60, 0);
         budget.block_until(30_000);
         assert_eq!(budget.take(10_000), Take::Wait(20_000));
-        assert_eq!(
-            budget.take(30_000),
-            Take::Wait(1_000),
-            "then it refills from empty"
-        );
-        assert_eq!(budget.take(31_000), Take::Granted);
+        assert_eq!(budget.take(30_000), Take::Granted);
     }
 
     #[test]
-    fn a_lower_rate_caps_what_is_left() {
+    fn a_lower_rate_counts_what_was_granted() {
         let mut budget = RateBudget::new(120, 0);
+        for _ in 0..50 {
+            budget.take(0);
+        }
         budget.set_rate(60);
         let granted = (0..100).filter(|_| budget.take(0) == Take::Granted).count();
-        assert_eq!(granted, 60);
+        assert_eq!(granted, 10);
     }
 }
