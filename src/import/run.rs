@@ -393,12 +393,12 @@ async fn read_pages<P: Platform>(
             .await?;
         state.report.aircall_requests += 1;
 
-        // Aircall refuses to page past 10,000 results: halve the window by time instead.
+        // Aircall refuses to page past 10,000 results: split the window by time instead.
         if !first_import && state.page == 1 && page.total > result_cap {
-            if let Some((early, late)) = window.split() {
+            let parts = window.split(Window::parts_for(page.total, result_cap));
+            if parts.len() > 1 {
                 state.windows.pop();
-                state.windows.push(late);
-                state.windows.push(early);
+                state.windows.extend(parts.into_iter().rev()); // the earliest is read next
                 continue;
             }
         }

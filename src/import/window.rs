@@ -20,23 +20,23 @@ impl Window {
         started_at > self.from && started_at <= self.to
     }
 
-    /// Two halves that together cover exactly this window, earlier half first; `None` for
-    /// a single second, which cannot be split by time.
-    pub fn split(&self) -> Option<(Window, Window)> {
-        if self.to - self.from < 2 {
-            return None;
-        }
-        let mid = self.from + (self.to - self.from) / 2;
-        Some((
-            Window {
-                from: self.from,
-                to: mid,
-            },
-            Window {
-                from: mid,
-                to: self.to,
-            },
-        ))
+    /// Up to `parts` windows of equal length that together cover exactly this one, earliest
+    /// first. A single second cannot be split by time: it comes back whole.
+    pub fn split(&self, parts: u64) -> Vec<Window> {
+        let seconds = (self.to - self.from) as u64;
+        let parts = parts.clamp(1, seconds.max(1));
+        (0..parts)
+            .map(|i| Window {
+                from: self.from + (seconds * i / parts) as i64,
+                to: self.from + (seconds * (i + 1) / parts) as i64,
+            })
+            .collect()
+    }
+
+    /// Into how many windows to split one holding `total` results, so that each holds about
+    /// 80% of `cap` if calls were spread evenly (the margin spares most second splits).
+    pub fn parts_for(total: u64, cap: u64) -> u64 {
+        total.div_ceil(cap * 4 / 5)
     }
 }
 
@@ -107,16 +107,24 @@ mod tests {
     fn windows_follow_aircalls_bounds() {
         let w = Window { from: 10, to: 20 };
         assert!(!w.contains(10) && w.contains(11) && w.contains(20) && !w.contains(21));
-        let (a, b) = w.split().unwrap();
+        let parts = w.split(3);
         assert_eq!(
-            (a, b),
-            (Window { from: 10, to: 15 }, Window { from: 15, to: 20 })
+            parts,
+            vec![
+                Window { from: 10, to: 13 },
+                Window { from: 13, to: 16 },
+                Window { from: 16, to: 20 }
+            ]
         );
         assert!(
-            (11..=20).all(|t| a.contains(t) != b.contains(t)),
-            "halves cover each second once"
+            (11..=20).all(|t| parts.iter().filter(|p| p.contains(t)).count() == 1),
+            "the parts cover each second once"
         );
-        assert_eq!(Window { from: 10, to: 11 }.split(), None);
+        assert_eq!(
+            Window { from: 10, to: 11 }.split(2),
+            vec![Window { from: 10, to: 11 }]
+        );
+        assert_eq!(Window::parts_for(25_000, 10_000), 4);
     }
 
     #[test]
@@ -197,12 +205,12 @@ mod tests {
         let mut out = Vec::new();
         let mut stack = vec![window];
         while let Some(w) = stack.pop() {
-            match (total_in(w) <= RESULT_CAP, w.split()) {
-                (false, Some((early, late))) => {
-                    stack.push(late);
-                    stack.push(early);
-                }
-                _ => out.push(w),
+            let total = total_in(w);
+            let parts = w.split(Window::parts_for(total, RESULT_CAP));
+            if total <= RESULT_CAP || parts.len() == 1 {
+                out.push(w);
+            } else {
+                stack.extend(parts.into_iter().rev());
             }
         }
         out
