@@ -29,7 +29,9 @@ receiver.secret = created.json.destination.secret;
 const webhook = aircall.webhooks.get(created.json.aircall.webhook_id);
 const bodies = (offset) =>
   Array.from({ length: EVENTS }, (_, i) =>
-    JSON.stringify({ resource: "call", event: "call.ended", timestamp: 1_763_980_000 + i, token: webhook.token, data: call(offset + i) }),
+    // No recording yet (as often at call.ended): each event also queues the call's import,
+    // which looks no further than that.
+    JSON.stringify({ resource: "call", event: "call.ended", timestamp: 1_763_980_000 + i, token: webhook.token, data: call(offset + i, { recording: null }) }),
   );
 const post = async (body) => {
   const started = performance.now();
@@ -62,6 +64,56 @@ await waitFor(() => receiver.delivered.length >= total, { timeout: 300_000, what
 const deliveredSeconds = (performance.now() - sequentialStart) / 1000;
 const valid = receiver.delivered.filter((d) => d.valid).length;
 
+await connector.dispose();
+await receiver.stop();
+await aircall.stop();
+
+// Call import: a backlog of 10,000 calls since the cursor, Aircall's limit set to 600/min.
+const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 10_000);
+const RATE = 600;
+const fake = await new FakeAircall({ ratePerMinute: RATE }).start();
+const importKey = fake.addKey("bench-import", "bench-import-token");
+const importReceiver = await new FakeReceiver().start();
+const importer = await startConnector({ vars: { AIRCALL_API_BASE: fake.url, AIRCALL_REQUESTS_PER_MINUTE: String(RATE) } });
+const importing = await importer.api("POST", "/api/integrations", {
+  name: "bench import",
+  aircall: importKey,
+  destination: { type: "webhook", url: importReceiver.url },
+  import: { recording_required: false },
+});
+importReceiver.secret = importing.json.destination.secret;
+const since = Math.floor(Date.now() / 1000) - 36_000;
+await (await importer.mf.getKVNamespace("STATE")).put(`cursor:${importing.json.id}`, JSON.stringify({ started_at: since, ids_at_started_at: [] }));
+fake.addCalls("bench-import", Array.from({ length: BACKLOG }, (_, i) => ({ ...call(i + 1), started_at: since + 1 + Math.floor((i * 35_000) / BACKLOG), recording: null })));
+const importStart = performance.now();
+await importer.api("POST", `/api/integrations/${importing.json.id}/sync`);
+const runs = async () => (await importer.api("GET", `/api/integrations/${importing.json.id}/runs`)).json.runs[0];
+await waitFor(async () => (await runs()).status === "done", { timeout: 600_000, interval: 200, what: "the import's listing" });
+const listedSeconds = (performance.now() - importStart) / 1000;
+const importedIds = () => new Set(importReceiver.delivered.filter((d) => d.body?.type === "call.imported").map((d) => d.body.data.id));
+await waitFor(() => importedIds().size >= BACKLOG, { timeout: 900_000, interval: 500, what: "every imported call delivered" });
+const importSeconds = (performance.now() - importStart) / 1000;
+const run = await runs();
+const listRequests = fake.requests.filter((q) => q.path === "/v1/calls").length;
+const minimumRequests = Math.ceil(BACKLOG / 50);
+const importResults = {
+  calls: BACKLOG,
+  rate_limit_per_minute: RATE,
+  aircall_requests: listRequests,
+  minimum_requests: minimumRequests,
+  // The budget lets a minute's worth go at once, then one request per 1/RATE minute.
+  rate_limit_bound_seconds: +((Math.max(0, listRequests - RATE) / RATE) * 60).toFixed(1),
+  seconds_until_listed: +listedSeconds.toFixed(1),
+  seconds_until_all_delivered: +importSeconds.toFixed(1),
+  calls_per_second: Math.round(BACKLOG / importSeconds),
+  too_many_requests_429: fake.tooManyRequests,
+  imported: run.imported,
+  unique_delivered: importedIds().size,
+};
+await importer.dispose();
+await importReceiver.stop();
+await fake.stop();
+
 const results = {
   date: new Date().toISOString(),
   size,
@@ -75,16 +127,16 @@ const results = {
     concurrent_events_per_second: Math.round(EVENTS / concurrentSeconds),
   },
   delivery: { delivered: receiver.delivered.length, valid_signatures: valid, seconds_until_all_delivered: +deliveredSeconds.toFixed(1) },
+  import: importResults,
 };
-await connector.dispose();
-await receiver.stop();
-await aircall.stop();
 
 console.log(`
 worker size         wasm ${(size.wasm_bytes / 1024).toFixed(0)} KB, gzipped ${(size.wasm_gzip_bytes / 1024).toFixed(0)} KB (+ JS glue ${(size.js_gzip_bytes / 1024).toFixed(1)} KB gzipped)
 ingress, 1 at a time ${results.ingress.sequential_events_per_second} events/s, p50 ${results.ingress.p50_ms} ms, p99 ${results.ingress.p99_ms} ms (${EVENTS} call.ended events)
 ingress, ${CONCURRENCY} at a time ${results.ingress.concurrent_events_per_second} events/s
 delivery            ${valid}/${total} delivered with valid signatures, all within ${results.delivery.seconds_until_all_delivered} s
+import              ${BACKLOG} calls at ${RATE}/min: ${listRequests} Aircall requests (minimum ${minimumRequests}), ${fake.tooManyRequests} x 429,
+                    listed in ${importResults.seconds_until_listed} s (rate-limit bound ${importResults.rate_limit_bound_seconds} s), all delivered in ${importResults.seconds_until_all_delivered} s (${importResults.calls_per_second} calls/s)
 (local runtime: workerd via Miniflare, on this machine; includes the node <-> workerd hop)`);
 mkdirSync("bench-results", { recursive: true });
 writeFileSync("bench-results/latest.json", JSON.stringify(results, null, 2));

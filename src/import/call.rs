@@ -245,6 +245,9 @@ async fn bring<P: Platform>(
     };
     let marker = imported_key(&integration.id, job.call_id);
     if p.get(&marker).await.map_err(store)?.is_some() {
+        recheck::forget(p, &integration.id, job.call_id)
+            .await
+            .map_err(store)?;
         let started_at = job.call.as_ref().map_or(0, |c| c.started_at);
         return Ok((CallOutcome::AlreadyImported, started_at));
     }

@@ -768,6 +768,29 @@ mod tests {
     }
 
     #[test]
+    fn a_call_waiting_for_its_recording_past_the_window_is_reported_too_old() {
+        let mut all = calls(1..2, |_| NOW - 23 * 3600); // within a one-day window, just
+        all[0]["recording"] = json!(null);
+        all[0]["answered_at"] = json!(NOW - 23 * 3600 + 5);
+        all[0]["ended_at"] = json!(NOW - 20 * 3600); // a long call: the grace runs from its end
+        let (p, id, _) = setup(all);
+        set_rules(&p, &id, |r| r.window_days = 1);
+        assert_eq!(
+            run_to_end(&p, &id).0.skips[0].reason,
+            SkipReason::NoRecording
+        );
+
+        p.now_ms.set(p.now_ms.get() + 2 * 3600 * 1000); // looked at again two hours later
+        let (later, _) = run_to_end(&p, &id);
+        assert_eq!(later.rechecked, 1);
+        assert_eq!(
+            later.skipped_by_reason,
+            BTreeMap::from([(SkipReason::TooOld, 1)])
+        );
+        assert!(p.kv.borrow().keys().all(|k| !k.starts_with("recheck:")));
+    }
+
+    #[test]
     fn a_call_that_comes_by_webhook_and_by_polling_is_delivered_once() {
         let (p, id, _) = setup(calls(1..2, |id| NOW - 100 + id));
         let listed = run(AircallClient::new(
