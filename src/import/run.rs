@@ -715,18 +715,27 @@ mod tests {
         assert!(p.archive.borrow().is_empty());
     }
 
+    fn assert_read_again_then_downloaded(p: &MemoryPlatform) {
+        let requests = p.requests.borrow();
+        let read = requests.iter().position(|r| r.url.ends_with("/v1/calls/1"));
+        let last_probe = requests
+            .iter()
+            .rposition(|r| r.url.starts_with("https://r.test/"));
+        assert!(
+            read < last_probe,
+            "the call is read again before its recording is fetched"
+        );
+        drop(requests);
+        assert_eq!(recording_downloads(p), vec!["https://r.test/1.mp3"]);
+    }
+
     #[test]
     fn an_expired_link_makes_the_call_read_again_for_a_new_one() {
         let (p, id, store) = setup(calls(1..2, |id| NOW - 100 + id));
         store.listed_links_expired.set(true);
         let (report, ids) = run_to_end(&p, &id);
         assert_eq!((report.imported, ids), (1, vec![1]));
-        assert!(p
-            .requests
-            .borrow()
-            .iter()
-            .any(|r| r.url.ends_with("/v1/calls/1")));
-        assert_eq!(recording_downloads(&p), vec!["https://r.test/1.mp3"]);
+        assert_read_again_then_downloaded(&p);
     }
 
     #[test]
@@ -739,12 +748,7 @@ mod tests {
         };
         p.now_ms.set(p.now_ms.get() + 3_600_000); // the queue was slow: an hour later
         run(import_call(&p, &config(), *job)).unwrap();
-        assert!(p
-            .requests
-            .borrow()
-            .iter()
-            .any(|r| r.url.ends_with("/v1/calls/1")));
-        assert_eq!(recording_downloads(&p), vec!["https://r.test/1.mp3"]);
+        assert_read_again_then_downloaded(&p);
     }
 
     #[test]
