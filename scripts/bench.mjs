@@ -2,6 +2,7 @@
 // (workerd through Miniflare), with 1,000 real-shaped Aircall events. Figures only: nothing
 // here passes or fails on timing.
 import { readFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { gzipSync } from "node:zlib";
 import { performance } from "node:perf_hooks";
 import { startConnector, waitFor } from "../tests/e2e/harness.mjs";
@@ -11,6 +12,10 @@ import { call } from "../tests/e2e/payloads.mjs";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+
+// CPU of the hot paths, measured natively (workerd cannot report CPU time locally).
+const cpuOutput = execFileSync("cargo", ["test", "--quiet", "--release", "--lib", "cpu::", "--", "--ignored", "--nocapture"], { encoding: "utf8" });
+const cpu = Object.fromEntries([...cpuOutput.matchAll(/^cpu: (\w+) ([\d.]+)$/gm)].map((m) => [m[1], Number(m[2])]));
 
 const wasm = readFileSync("build/index_bg.wasm");
 const glue = readFileSync("build/index.js");
@@ -128,6 +133,7 @@ const results = {
   },
   delivery: { delivered: receiver.delivered.length, valid_signatures: valid, seconds_until_all_delivered: +deliveredSeconds.toFixed(1) },
   import: importResults,
+  cpu_native_microseconds: cpu,
 };
 
 console.log(`
@@ -137,6 +143,7 @@ ingress, ${CONCURRENCY} at a time ${results.ingress.concurrent_events_per_second
 delivery            ${valid}/${total} delivered with valid signatures, all within ${results.delivery.seconds_until_all_delivered} s
 import              ${BACKLOG} calls at ${RATE}/min: ${listRequests} Aircall requests (minimum ${minimumRequests}), ${fake.tooManyRequests} x 429,
                     listed in ${importResults.seconds_until_listed} s (rate-limit bound ${importResults.rate_limit_bound_seconds} s), all delivered in ${importResults.seconds_until_all_delivered} s (${importResults.calls_per_second} calls/s)
+cpu (native, µs)    ${Object.entries(cpu).map(([k, v]) => `${k} ${v}`).join(", ")}
 (local runtime: workerd via Miniflare, on this machine; includes the node <-> workerd hop)`);
 mkdirSync("bench-results", { recursive: true });
 writeFileSync("bench-results/latest.json", JSON.stringify(results, null, 2));

@@ -1,0 +1,125 @@
+//! CPU cost of the hot paths, measured natively for `npm run bench` (run with
+//! `cargo test --release --lib cpu:: -- --ignored --nocapture`). workerd cannot report CPU
+//! time locally, so these native figures stand in; WebAssembly runs them somewhat slower.
+//! Nothing here passes or fails on timing.
+
+#[cfg(test)]
+mod tests {
+    use crate::import::{import_call, sync, Trigger, PAGES_PER_STEP};
+    use crate::ingress::receive;
+    use crate::testing::{config, integration, run, MemoryPlatform};
+    use serde_json::json;
+    use std::time::Instant;
+
+    /// A call as Aircall's API shows it, every field filled.
+    fn realistic(id: i64, started_at: i64) -> serde_json::Value {
+        json!({
+            "id": id, "direct_link": format!("https://api.aircall.io/v1/calls/{id}"),
+            "started_at": started_at, "answered_at": started_at + 6, "ended_at": started_at + 186,
+            "duration": 186, "status": "done", "direction": "inbound", "missed_call_reason": null,
+            "raw_digits": "+33 6 12 34 56 78", "recording": format!("https://r.test/{id}.mp3"),
+            "voicemail": null, "archived": false, "asset": null,
+            "user": {"id": 456, "direct_link": "https://api.aircall.io/v1/users/456", "name": "Madeline Agent", "email": "madeline@example.com", "available": true},
+            "number": {"id": 789, "direct_link": "https://api.aircall.io/v1/numbers/789", "name": "Sales FR", "digits": "+33 1 76 36 06 95", "country": "FR", "time_zone": "Europe/Paris", "open": true},
+            "contact": {"id": 321, "first_name": "Jean", "last_name": "Dupont", "company_name": "ACME", "phone_numbers": [{"id": 1, "label": "work", "value": "+33612345678"}], "emails": []},
+            "assigned_to": null, "teams": [], "comments": [{"id": 1, "content": "Call back Monday", "posted_at": started_at + 200}],
+            "tags": [{"id": 11, "name": "Lead"}]
+        })
+    }
+
+    /// Mean microseconds of `work` over `rounds` runs, after one warm-up run.
+    fn micros(rounds: u32, mut work: impl FnMut()) -> f64 {
+        work();
+        let started = Instant::now();
+        for _ in 0..rounds {
+            work();
+        }
+        started.elapsed().as_secs_f64() * 1e6 / f64::from(rounds)
+    }
+
+    #[test]
+    #[ignore = "a measurement, run by npm run bench"]
+    fn cpu_per_hot_path() {
+        let now = 1_763_980_000;
+        let p = MemoryPlatform::default();
+        p.now_ms.set(now as u64 * 1000);
+        let (i, _, token) = integration(&p, None);
+
+        // Ingress: one call.ended webhook, checked and queued (with its import job).
+        let body = json!({"resource": "call", "event": "call.ended", "timestamp": now,
+                          "token": token, "data": realistic(1, now - 200)})
+        .to_string();
+        let ingress = micros(500, || {
+            run(receive(&p, &config(), &i.id, body.as_bytes())).unwrap();
+            p.take_sent();
+        });
+
+        // An import step: its pages of 50 calls listed, checked and queued as call jobs. The
+        // pages are rendered beforehand, so only the connector's own work is measured.
+        let pages: Vec<String> = (0..PAGES_PER_STEP as i64)
+            .map(|page| {
+                let calls: Vec<_> = (0..50)
+                    .map(|n| realistic(page * 50 + n + 10, now - 10_000 + (page * 50 + n) * 20))
+                    .collect();
+                json!({"calls": calls, "meta": {"total": 50 * PAGES_PER_STEP}}).to_string()
+            })
+            .collect();
+        p.respond(move |request| {
+            let url = url::Url::parse(&request.url).unwrap();
+            if url.host_str() == Some("r.test") {
+                return Ok(crate::testing::recording(
+                    request,
+                    crate::testing::RECORDING_BYTES,
+                ));
+            }
+            let page: usize = url
+                .query_pairs()
+                .find(|(k, _)| k == "page")
+                .map_or(1, |(_, v)| v.parse().unwrap());
+            Ok(crate::testing::answer(200, &[], &pages[page - 1]))
+        });
+        let step = micros(20, || {
+            let cursor = json!({"started_at": now - 20_000, "ids_at_started_at": []}).to_string();
+            run(crate::ports::Store::put(
+                &p,
+                &format!("cursor:{}", i.id),
+                &cursor,
+                None,
+            ))
+            .unwrap();
+            run(sync(&p, &config(), &i.id, Trigger::Admin, None)).unwrap();
+            p.now_ms.set(p.now_ms.get() + 61_000); // a fresh rate budget each round
+        });
+        let jobs = p.take_sent();
+
+        // One call's job: recording probed and archived, record queued for delivery.
+        let job = jobs
+            .iter()
+            .find_map(|(_, m, _)| match serde_json::from_str(m) {
+                Ok(crate::delivery::Job::Import(job)) => Some(*job),
+                _ => None,
+            })
+            .expect("a call job");
+        let call_job = micros(200, || {
+            p.kv.borrow_mut().retain(|k, _| !k.starts_with("imported:"));
+            run(import_call(&p, &config(), job.clone())).unwrap();
+            p.take_sent();
+        });
+
+        // Reading one page of 50 calls (what the client does with Aircall's answer).
+        #[derive(serde::Deserialize)]
+        struct Page {
+            calls: Vec<crate::aircall::Call>,
+        }
+        let page = json!({"calls": (0..50).map(|n| realistic(n, now)).collect::<Vec<_>>()});
+        let page = page.to_string();
+        let parse = micros(50, || {
+            let page: Page = serde_json::from_str(&page).unwrap();
+            assert_eq!(page.calls.len(), 50);
+        });
+        println!("cpu: page_of_50_calls_parse_us {parse:.1}");
+        println!("cpu: ingress_event_us {ingress:.1}");
+        println!("cpu: import_step_us {step:.1}");
+        println!("cpu: import_call_us {call_job:.1}");
+    }
+}
