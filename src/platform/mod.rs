@@ -384,6 +384,42 @@ impl Gate for Cloudflare {
         .await
         .map(|_| ())
     }
+
+    async fn count(&self, name: &str, key: &str, add: u64) -> std::result::Result<u64, StoreError> {
+        let answer = self
+            .gate_keyed(name, "/count", key, &format!("&add={add}"))
+            .await?;
+        Ok(answer.count.unwrap_or(0))
+    }
+
+    async fn claim(
+        &self,
+        name: &str,
+        key: &str,
+        until_ms: u64,
+    ) -> std::result::Result<bool, StoreError> {
+        let answer = self
+            .gate_keyed(name, "/claim", key, &format!("&until_ms={until_ms}"))
+            .await?;
+        Ok(answer.granted)
+    }
+
+    async fn clear(&self, name: &str, key: &str) -> std::result::Result<(), StoreError> {
+        self.gate_keyed(name, "/clear", key, "").await.map(|_| ())
+    }
+}
+
+impl Cloudflare {
+    async fn gate_keyed(
+        &self,
+        name: &str,
+        path: &str,
+        key: &str,
+        rest: &str,
+    ) -> std::result::Result<gate::Answer, StoreError> {
+        let key: String = url::form_urlencoded::byte_serialize(key.as_bytes()).collect();
+        self.gate(name, &format!("{path}?key={key}{rest}")).await
+    }
 }
 
 impl Archive for Cloudflare {
