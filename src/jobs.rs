@@ -47,6 +47,18 @@ pub async fn handle_message<P: Platform>(
         (QueueName::Jobs, Job::Deliver(delivery)) => deliver(p, config, delivery).await,
         (_, Job::Failed(letter)) => record_dead_letter(p, letter).await,
         (QueueName::Jobs, Job::Sync(job)) => import_step(p, config, job).await,
+        (QueueName::Jobs, Job::Purge(job)) => match crate::integration::purge_step(p, &job).await {
+            Err(crate::integration::LifecycleError::Queue(e)) => Err(e.into()),
+            Err(crate::integration::LifecycleError::Store(e)) => Err(e.into()),
+            _ => Ok(()),
+        },
+        (QueueName::DeadLetters, Job::Purge(job)) => {
+            p.log(&format!(
+                "a deletion step of integration {} failed repeatedly; DELETE it again to finish",
+                job.integration_id
+            ));
+            Ok(())
+        }
         (QueueName::DeadLetters, Job::Sync(job)) => {
             p.log(&format!(
                 "an import step of integration {} failed repeatedly; the next scheduled run resumes from its cursor",
@@ -181,7 +193,11 @@ async fn send_to_webhook<P: Platform>(
     delivery: &Delivery,
     data: &Map<String, Value>,
 ) -> Result<Outcome, SealError> {
-    let Destination::Webhook { url } = &integration.destination;
+    let Some(Destination::Webhook { url }) = &integration.destination else {
+        return Ok(Outcome::Failed {
+            reason: "the integration has no destination".into(),
+        });
+    };
     let slot = Integration::slot(&integration.id, "destination_secret");
     let secret = SigningSecret::parse(
         &config

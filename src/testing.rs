@@ -309,10 +309,10 @@ pub fn integration(
             api_id: "id".into(),
             api_token: "token".into(),
         },
-        destination: NewDestination::Webhook {
+        destination: Some(NewDestination::Webhook {
             url: "https://receiver.test/hook".into(),
             secret: None,
-        },
+        }),
         events: events.map(|e| e.into_iter().map(str::to_string).collect()),
         import: Default::default(),
     };
@@ -321,7 +321,7 @@ pub fn integration(
     p.respond(|_| Ok(answer(200, &[], "")));
     (
         created.integration,
-        created.destination_secret,
+        created.destination_secret.expect("a destination"),
         "aircall-token-1".into(),
     )
 }

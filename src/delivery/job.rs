@@ -12,6 +12,8 @@ pub enum Job {
     Failed(super::DeadLetter),
     /// Start or continue an import run of one integration.
     Sync(crate::import::SyncJob),
+    /// Carry on deleting an integration whose state was too large for one request.
+    Purge(crate::integration::PurgeJob),
 }
 
 impl Job {
@@ -63,9 +65,10 @@ impl Delivery {
         )
     }
 
-    /// Where a payload too large for a queue message waits.
-    pub fn payload_key(delivery_id: &str) -> String {
-        format!("payload:{delivery_id}")
+    /// Where a payload too large for a queue message waits: under its integration, so that
+    /// deleting the integration finds it (`integration::keys`).
+    pub fn payload_key(integration_id: &str, delivery_id: &str) -> String {
+        format!("payload:{integration_id}:{delivery_id}")
     }
 }
 

@@ -166,7 +166,8 @@ pub async fn sync<P: Platform>(
         &config.aircall_api_base,
         &credentials,
         config.aircall_requests_per_minute,
-    );
+    )
+    .for_integration(&integration.id);
 
     let outcome = read_pages(p, &client, &integration, &mut state).await;
     let now = p.now_seconds() as i64;
