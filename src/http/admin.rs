@@ -189,32 +189,7 @@ async fn deactivate<P: Platform>(
     id: &str,
     request: &Request,
 ) -> Result<Response, ApiError> {
-    let reason =
-        if request.body.iter().all(u8::is_ascii_whitespace) {
-            None
-        } else {
-            match request.json_body()? {
-                serde_json::Value::Object(body) => match body.get("reason") {
-                    None | Some(serde_json::Value::Null) if body.len() <= 1 => None,
-                    Some(serde_json::Value::String(r))
-                        if body.len() == 1 && r.chars().count() <= 500 =>
-                    {
-                        Some(r.trim().to_string())
-                    }
-                    _ => return Err(ApiError::Invalid(vec![integration::FieldError {
-                        field: "reason".into(),
-                        message:
-                            "the body may only carry \"reason\", a string of at most 500 characters"
-                                .into(),
-                    }])),
-                },
-                _ => {
-                    return Err(ApiError::BadRequest(
-                        "the body must be a JSON object".into(),
-                    ))
-                }
-            }
-        };
+    let reason = deactivation_reason(request)?;
     let reason = reason
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| "deactivated by an admin".to_string());
@@ -229,6 +204,31 @@ async fn deactivate<P: Platform>(
         "The integration was already inactive; nothing changed."
     });
     Ok(Response::json(200, &view))
+}
+
+/// The optional `{"reason": "..."}` of a deactivation.
+fn deactivation_reason(request: &Request) -> Result<Option<String>, ApiError> {
+    if request.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let invalid = || {
+        ApiError::Invalid(vec![integration::FieldError {
+            field: "reason".into(),
+            message: "the body may only carry \"reason\", a string of at most 500 characters"
+                .into(),
+        }])
+    };
+    let serde_json::Value::Object(body) = request.json_body()? else {
+        return Err(invalid());
+    };
+    match body.get("reason") {
+        _ if body.keys().any(|k| k != "reason") => Err(invalid()),
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(r)) if r.chars().count() <= 500 => {
+            Ok(Some(r.trim().to_string()))
+        }
+        _ => Err(invalid()),
+    }
 }
 
 /// `POST /api/integrations/{id}/activate`: verifies the credentials, then logs again from now.
