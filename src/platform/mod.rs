@@ -140,7 +140,10 @@ async fn read_request(request: &mut Request) -> Result<http::Request> {
     let mut body = Vec::new();
     if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
         body.resize(MAX_BODY_BYTES + 1, 0); // refused as too large without reading it
-    } else if !matches!(request.method(), Method::Get | Method::Head) {
+    } else if !matches!(request.method(), Method::Get | Method::Head)
+        && request.inner().body().is_some()
+    {
+        // A DELETE or a bodiless POST (activate, deactivate) has no stream to read.
         let mut stream = request.stream()?;
         while let Some(chunk) = stream.next().await {
             body.extend_from_slice(&chunk?);
