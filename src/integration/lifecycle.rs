@@ -92,14 +92,13 @@ pub async fn deactivate<P: Store + Clock + Log>(
     reason: &str,
 ) -> Result<(Integration, bool), LifecycleError> {
     let mut integration = load(p, id).await?;
-    if let Some(current) = &integration.deactivation {
+    // An inactive record without a reason (written by hand) gets one.
+    if let (Status::Inactive, Some(current)) = (integration.status, &integration.deactivation) {
         let system_overrides =
             by == Actor::System && current.by != Actor::System && current.cause != Cause::Deleting;
-        if integration.status == Status::Inactive && !system_overrides {
+        if !system_overrides {
             return Ok((integration, false));
         }
-    } else if integration.status == Status::Inactive {
-        // An inactive record without a reason (written by hand): give it one.
     }
     let now = p.now_seconds();
     integration.status = Status::Inactive;
