@@ -73,6 +73,29 @@ impl RateBudget {
     }
 }
 
+/// Where `ACCOUNT_GATE` keeps an integration's sync lease.
+pub fn lease_key(integration_id: &str) -> String {
+    format!("lease:{integration_id}")
+}
+
+/// Claims remembered by [`crate::ports::Gate::claim`], pruned of those past their time.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claims(pub std::collections::BTreeMap<String, u64>);
+
+impl Claims {
+    /// Most claims one object remembers: an install needs the admin token, so this is ample.
+    pub const MAX: usize = 10_000;
+
+    pub fn claim(&mut self, key: &str, until_ms: u64, now_ms: u64) -> bool {
+        self.0.retain(|_, until| *until > now_ms);
+        if self.0.contains_key(key) || self.0.len() >= Self::MAX {
+            return false;
+        }
+        self.0.insert(key.to_string(), until_ms);
+        true
+    }
+}
+
 /// A sync lease: who holds it, and until when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Lease {
@@ -90,6 +113,19 @@ impl Lease {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_claim_is_granted_once_until_it_is_forgotten() {
+        let mut claims = Claims::default();
+        assert!(claims.claim("n1", 1_000, 0));
+        assert!(!claims.claim("n1", 1_000, 500), "replayed");
+        assert!(claims.claim("n2", 1_000, 500));
+        assert!(
+            claims.claim("n1", 3_000, 1_000),
+            "pruned once past its time"
+        );
+        assert_eq!(claims.0.len(), 1);
+    }
 
     #[test]
     fn a_lease_goes_to_one_holder_until_it_expires() {

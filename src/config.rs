@@ -1,6 +1,6 @@
 //! The deployment's settings: secrets and vars from `wrangler.toml` / `.dev.vars`.
 
-use crate::crypto::{LinkSigner, Sealer};
+use crate::crypto::{LinkSigner, Sealer, StateSigner};
 use crate::delivery::RetryPolicy;
 use thiserror::Error;
 
@@ -31,6 +31,28 @@ pub struct Config {
     pub links: LinkSigner,
     /// How long a link to an archived recording stays good.
     pub recording_link_seconds: u64,
+    /// Signs the OAuth install's `state` (a key derived from `ENCRYPTION_KEY`).
+    pub oauth_state: StateSigner,
+    /// The OAuth install; `None` when the client id or secret is not set.
+    pub oauth: Option<OAuthConfig>,
+}
+
+/// The connector as an Aircall OAuth app (a technology partner's client).
+#[derive(Clone)]
+pub struct OAuthConfig {
+    pub client_id: String,
+    pub client_secret: String,
+    /// Where `/oauth/authorize` is, e.g. `https://dashboard.aircall.io`.
+    pub authorize_base: String,
+}
+
+impl std::fmt::Debug for OAuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthConfig")
+            .field("client_id", &self.client_id)
+            .field("authorize_base", &self.authorize_base)
+            .finish_non_exhaustive() // never the secret
+    }
 }
 
 impl Config {
@@ -73,11 +95,26 @@ impl Config {
                 "use at least 16 characters".into(),
             ));
         }
-        let key = required("ENCRYPTION_KEY")?;
-        let sealer =
-            Sealer::new(&key).map_err(|e| ConfigError::Invalid("ENCRYPTION_KEY", e.to_string()))?;
-        let links = LinkSigner::new(&key)
+        let encryption_key = required("ENCRYPTION_KEY")?;
+        let sealer = Sealer::new(&encryption_key)
             .map_err(|e| ConfigError::Invalid("ENCRYPTION_KEY", e.to_string()))?;
+        let links = LinkSigner::new(&encryption_key)
+            .map_err(|e| ConfigError::Invalid("ENCRYPTION_KEY", e.to_string()))?;
+        let oauth_state = StateSigner::new(&encryption_key)
+            .ok_or_else(|| ConfigError::Invalid("ENCRYPTION_KEY", "not base64".into()))?;
+        let optional = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let oauth_base = base_url("AIRCALL_OAUTH_BASE", Some("https://dashboard.aircall.io"))?;
+        let oauth = match (
+            optional("AIRCALL_OAUTH_CLIENT_ID"),
+            optional("AIRCALL_OAUTH_CLIENT_SECRET"),
+        ) {
+            (Some(client_id), Some(client_secret)) => Some(OAuthConfig {
+                client_id: client_id.trim().to_string(),
+                client_secret: client_secret.trim().to_string(),
+                authorize_base: oauth_base,
+            }),
+            _ => None,
+        };
         let defaults = RetryPolicy::default();
         let retry = RetryPolicy {
             base_seconds: number("RETRY_BASE_SECONDS", defaults.base_seconds)?.max(1),
@@ -96,6 +133,8 @@ impl Config {
             ),
             links,
             recording_link_seconds: u64::from(number("RECORDING_LINK_HOURS", 168)?.max(1)) * 3600,
+            oauth_state,
+            oauth,
         })
     }
 }
@@ -129,6 +168,22 @@ mod tests {
         assert_eq!(config.aircall_api_base, "https://api.aircall.io");
         assert_eq!(config.delivery_timeout_ms, 15_000);
         assert_eq!(config.retry, RetryPolicy::default());
+        assert!(
+            config.oauth.is_none(),
+            "OAuth is off until its client is set"
+        );
+    }
+
+    #[test]
+    fn oauth_needs_both_client_settings() {
+        let mut pairs = GOOD.to_vec();
+        pairs.push(("AIRCALL_OAUTH_CLIENT_ID", "client-1"));
+        assert!(Config::from_lookup(vars(&pairs)).unwrap().oauth.is_none());
+        pairs.push(("AIRCALL_OAUTH_CLIENT_SECRET", "shh-secret"));
+        let config = Config::from_lookup(vars(&pairs)).unwrap();
+        let oauth = config.oauth.unwrap();
+        assert_eq!(oauth.authorize_base, "https://dashboard.aircall.io");
+        assert!(!format!("{oauth:?}").contains("shh-secret"));
     }
 
     #[test]

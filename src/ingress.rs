@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::crypto::{secrets_match, SealError};
 use crate::delivery::{Delivery, Job, Payload, MAX_INLINE_PAYLOAD};
 use crate::import::CallJob;
-use crate::integration::{Integration, Integrations, Status};
+use crate::integration::{self, Actor, Cause, Integration, Integrations, LifecycleError, Status};
 use crate::ports::{Platform, QueueError, QueueName, StoreError};
 use thiserror::Error;
 
@@ -14,6 +14,9 @@ const CALL_ENDED: &str = "call.ended";
 
 /// Aircall's payloads are small; anything larger is not from Aircall.
 pub const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
+
+/// Sent by Aircall when the app is uninstalled from the account.
+pub const INTEGRATION_DELETED: &str = "integration.deleted";
 
 /// How long a large payload waits in KV for its delivery (and its possible dead letter).
 const STORED_PAYLOAD_SECONDS: u64 = crate::delivery::KEEP_SECONDS;
@@ -68,9 +71,41 @@ pub async fn receive<P: Platform>(
     if !secrets_match(&event.token, &expected) {
         return Err(IngressError::WrongToken);
     }
+    // Aircall says the app was uninstalled from the account (OAuth webhooks only).
+    if event.event == INTEGRATION_DELETED {
+        let reason =
+            "Aircall sent integration.deleted: the app was uninstalled from the Aircall account";
+        match integration::deactivate(
+            p,
+            &integration.id,
+            Actor::System,
+            Cause::IntegrationDeleted,
+            reason,
+        )
+        .await
+        {
+            Ok(_) | Err(LifecycleError::NotFound) => {}
+            Err(LifecycleError::Store(e)) => return Err(e.into()),
+            Err(e) => return Err(StoreError(e.to_string()).into()),
+        }
+        return Ok(Accepted::Ignored {
+            reason: "integration.deleted: the integration is now inactive",
+        });
+    }
+    // Still answered 2xx, so Aircall does not disable the webhook; counted, not forwarded.
+    if integration.status != Status::Active {
+        if let Err(e) = integration::count_dropped(p, &integration.id).await {
+            p.log(&format!(
+                "could not count a dropped event of {}: {e}",
+                integration.id
+            ));
+        }
+        return Ok(Accepted::Ignored {
+            reason: "the integration is inactive: nothing is forwarded",
+        });
+    }
     // A call that ended is imported right away, as the next poll would: once, either way.
-    let import: Option<String> = (event.event == CALL_ENDED
-        && integration.status == Status::Active)
+    let import: Option<String> = (event.event == CALL_ENDED)
         .then(|| CallJob::from_webhook(&integration.id, &event.data, p.now_seconds() as i64))
         .flatten()
         .map(|job| Job::Import(Box::new(job)).to_message());
@@ -87,7 +122,7 @@ pub async fn receive<P: Platform>(
     let data_json = serde_json::to_string(&event.data).expect("JSON values serialize");
     let id = Delivery::id_for(&integration.id, &event.event, event.timestamp, &data_json);
     let payload = if data_json.len() > MAX_INLINE_PAYLOAD {
-        let key = Delivery::payload_key(&id);
+        let key = Delivery::payload_key(&integration.id, &id);
         p.put(&key, &data_json, Some(STORED_PAYLOAD_SECONDS))
             .await?;
         Payload::Stored { key }
@@ -190,6 +225,55 @@ mod tests {
     }
 
     #[test]
+    fn an_inactive_integration_acknowledges_counts_and_forwards_nothing() {
+        let p = MemoryPlatform::default();
+        let (i, _, token) = integration(&p, None);
+        let c = config();
+        run(crate::integration::deactivate(
+            &p,
+            &i.id,
+            Actor::Admin,
+            Cause::Admin,
+            "pause",
+        ))
+        .unwrap();
+        for n in 1..=2 {
+            let answer = run(receive(
+                &p,
+                &c,
+                &i.id,
+                &body("call.ended", &token, &format!("{{\"id\":{n}}}")),
+            ));
+            assert!(matches!(answer, Ok(Accepted::Ignored { .. })), "{answer:?}");
+        }
+        let wrong = run(receive(&p, &c, &i.id, &body("call.ended", "nope", "{}")));
+        assert!(
+            matches!(wrong, Err(IngressError::WrongToken)),
+            "still checked, not counted"
+        );
+        assert!(p.take_sent().is_empty());
+        assert_eq!(run(crate::integration::dropped(&p, &i.id)).unwrap(), 2);
+    }
+
+    #[test]
+    fn integration_deleted_deactivates_by_the_system() {
+        let p = MemoryPlatform::default();
+        let (i, _, token) = integration(&p, None);
+        let answer = run(receive(
+            &p,
+            &config(),
+            &i.id,
+            &body("integration.deleted", &token, "{}"),
+        ));
+        assert!(matches!(answer, Ok(Accepted::Ignored { .. })));
+        let stored = run(Integrations::new(&p).get(&i.id)).unwrap().unwrap();
+        assert_eq!(stored.status, Status::Inactive);
+        let d = stored.deactivation.unwrap();
+        assert_eq!((d.by, d.cause), (Actor::System, Cause::IntegrationDeleted));
+        assert!(p.take_sent().is_empty());
+    }
+
+    #[test]
     fn keeps_large_payloads_in_kv() {
         let p = MemoryPlatform::default();
         let (i, _, token) = integration(&p, None);
@@ -209,6 +293,7 @@ mod tests {
         let Payload::Stored { key } = delivery.payload else {
             panic!("stored")
         };
+        assert!(key.starts_with(&format!("payload:{}:", i.id)), "{key}");
         assert!(p.kv.borrow()[&key].contains(r#""pad""#));
     }
 }

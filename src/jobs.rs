@@ -55,6 +55,18 @@ pub async fn handle_message<P: Platform>(
             ));
             Ok(())
         }
+        (QueueName::Jobs, Job::Purge(job)) => match crate::integration::purge_step(p, &job).await {
+            Err(crate::integration::LifecycleError::Queue(e)) => Err(e.into()),
+            Err(crate::integration::LifecycleError::Store(e)) => Err(e.into()),
+            _ => Ok(()),
+        },
+        (QueueName::DeadLetters, Job::Purge(job)) => {
+            p.log(&format!(
+                "a deletion step of integration {} failed repeatedly; DELETE it again to finish",
+                job.integration_id
+            ));
+            Ok(())
+        }
         (QueueName::DeadLetters, Job::Sync(job)) => {
             p.log(&format!(
                 "an import step of integration {} failed repeatedly; the next scheduled run resumes from its cursor",
@@ -201,7 +213,11 @@ async fn send_to_webhook<P: Platform>(
     delivery: &Delivery,
     data: &Map<String, Value>,
 ) -> Result<Outcome, SealError> {
-    let Destination::Webhook { url } = &integration.destination;
+    let Some(Destination::Webhook { url }) = &integration.destination else {
+        return Ok(Outcome::Failed {
+            reason: "the integration has no destination".into(),
+        });
+    };
     let slot = Integration::slot(&integration.id, "destination_secret");
     let secret = SigningSecret::parse(
         &config

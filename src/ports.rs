@@ -170,6 +170,14 @@ pub trait Gate {
         integration_id: &str,
         holder: &str,
     ) -> Result<(), StoreError>;
+    /// Adds `add` to the counter `key` kept by the object `name` (strongly consistent, unlike
+    /// KV) and answers its new value; `add` 0 reads it.
+    async fn count(&self, name: &str, key: &str, add: u64) -> Result<u64, StoreError>;
+    /// Claims `key` in the object `name`: `true` the first time, `false` while an earlier
+    /// claim is remembered (until `until_ms`). Single use for OAuth states.
+    async fn claim(&self, name: &str, key: &str, until_ms: u64) -> Result<bool, StoreError>;
+    /// Forgets `key` in the object `name` (a counter, or a lease: [`crate::budget::lease_key`]).
+    async fn clear(&self, name: &str, key: &str) -> Result<(), StoreError>;
 }
 
 #[derive(Debug, Error)]

@@ -23,7 +23,10 @@ pub struct MemoryPlatform {
     /// Keys per `list` page (KV gives 1,000).
     pub list_page_size: Cell<usize>,
     budgets: RefCell<HashMap<String, RateBudget>>,
-    leases: RefCell<HashMap<String, crate::budget::Lease>>,
+    pub leases: RefCell<HashMap<String, crate::budget::Lease>>,
+    /// `ACCOUNT_GATE` counters and claims, by (object name, key).
+    pub counters: RefCell<HashMap<(String, String), u64>>,
+    claims: RefCell<HashMap<String, crate::budget::Claims>>,
     responder: RefCell<Responder>,
 }
 
@@ -39,6 +42,8 @@ impl Default for MemoryPlatform {
             list_page_size: Cell::new(1000),
             budgets: RefCell::default(),
             leases: RefCell::default(),
+            counters: RefCell::default(),
+            claims: RefCell::default(),
             responder: RefCell::new(Box::new(|_| Ok(answer(200, &[], "")))),
         }
     }
@@ -238,6 +243,36 @@ impl Gate for MemoryPlatform {
         Ok(())
     }
 
+    async fn count(&self, name: &str, key: &str, add: u64) -> Result<u64, StoreError> {
+        let mut counters = self.counters.borrow_mut();
+        let value = counters
+            .entry((name.to_string(), key.to_string()))
+            .or_default();
+        *value += add;
+        Ok(*value)
+    }
+
+    async fn claim(&self, name: &str, key: &str, until_ms: u64) -> Result<bool, StoreError> {
+        let now = self.now_ms();
+        Ok(self
+            .claims
+            .borrow_mut()
+            .entry(name.to_string())
+            .or_default()
+            .claim(key, until_ms, now))
+    }
+
+    /// Leases are kept by integration id here (the account does not matter in memory).
+    async fn clear(&self, name: &str, key: &str) -> Result<(), StoreError> {
+        self.counters
+            .borrow_mut()
+            .remove(&(name.to_string(), key.to_string()));
+        if let Some(id) = key.strip_prefix("lease:") {
+            self.leases.borrow_mut().remove(id);
+        }
+        Ok(())
+    }
+
     async fn take(&self, account: &str, per_minute: u32) -> Result<Take, StoreError> {
         let now = self.now_ms();
         let mut budgets = self.budgets.borrow_mut();
@@ -283,10 +318,10 @@ pub fn integration(
             api_id: "id".into(),
             api_token: "token".into(),
         },
-        destination: NewDestination::Webhook {
+        destination: Some(NewDestination::Webhook {
             url: "https://receiver.test/hook".into(),
             secret: None,
-        },
+        }),
         events: events.map(|e| e.into_iter().map(str::to_string).collect()),
         import: Default::default(),
     };
@@ -295,7 +330,7 @@ pub fn integration(
     p.respond(|_| Ok(answer(200, &[], "")));
     (
         created.integration,
-        created.destination_secret,
+        created.destination_secret.expect("a destination"),
         "aircall-token-1".into(),
     )
 }

@@ -2,7 +2,7 @@
 
 use super::Call;
 use crate::budget::Take;
-use crate::ports::{Clock, Fetch, FetchError, Gate, HttpRequest, HttpResponse};
+use crate::ports::{Clock, Fetch, FetchError, Gate, HttpRequest, HttpResponse, Log, Store};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,13 @@ use thiserror::Error;
 pub enum Credentials {
     /// API ID + API token, sent as HTTP Basic.
     Basic { api_id: String, api_token: String },
+    /// An OAuth access token (or a bearer API key), sent as `Authorization: Bearer`.
+    /// Aircall's tokens do not expire; a refresh token, if one is ever given, is kept.
+    Bearer {
+        access_token: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refresh_token: Option<String>,
+    },
 }
 
 impl Credentials {
@@ -22,14 +29,21 @@ impl Credentials {
             Credentials::Basic { api_id, api_token } => {
                 format!("Basic {}", STANDARD.encode(format!("{api_id}:{api_token}")))
             }
+            Credentials::Bearer { access_token, .. } => format!("Bearer {access_token}"),
         }
     }
 
-    /// A stable, non-secret name for the Aircall account these credentials open.
+    /// A stable, non-secret name for the Aircall account these credentials open. A bearer
+    /// token says nothing about its company (Aircall documents no company id), so its
+    /// account is a hash of the token: its budget is not shared with the company's API keys.
     pub fn account_key(&self) -> String {
         match self {
             Credentials::Basic { api_id, .. } => {
                 crate::crypto::sha256_hex(api_id.as_bytes())[..24].to_string()
+            }
+            Credentials::Bearer { access_token, .. } => {
+                let hash = crate::crypto::sha256_hex(format!("bearer\n{access_token}").as_bytes());
+                format!("b{}", &hash[..23])
             }
         }
     }
@@ -74,9 +88,12 @@ pub struct AircallClient<'a, P> {
     base: &'a str,
     credentials: &'a Credentials,
     per_minute: u32,
+    /// The integration these credentials belong to: when Aircall rejects them, it is
+    /// deactivated (see [`AircallClient::for_integration`]).
+    integration_id: Option<&'a str>,
 }
 
-impl<'a, P: Fetch + Gate + Clock> AircallClient<'a, P> {
+impl<'a, P: Fetch + Gate + Clock + Store + Log> AircallClient<'a, P> {
     pub fn new(
         platform: &'a P,
         base: &'a str,
@@ -88,7 +105,16 @@ impl<'a, P: Fetch + Gate + Clock> AircallClient<'a, P> {
             base,
             credentials,
             per_minute,
+            integration_id: None,
         }
+    }
+
+    /// Requests made for this integration: a 401/403 from Aircall deactivates it (by the
+    /// system, with the reason) before [`AircallError::Rejected`] is returned, so that bad
+    /// credentials stop every further request instead of failing on each one.
+    pub fn for_integration(mut self, integration_id: &'a str) -> Self {
+        self.integration_id = Some(integration_id);
+        self
     }
 
     /// `GET /v1/ping`: the cheapest proof that the credentials work.
@@ -169,6 +195,17 @@ impl<'a, P: Fetch + Gate + Clock> AircallClient<'a, P> {
         Ok(answer.call)
     }
 
+    /// `GET /v1/webhooks/{id}`: whether the webhook exists on the account these credentials
+    /// open (Aircall answers 404 for another account's webhook, or one it removed).
+    pub async fn webhook_exists(&self, webhook_id: &str) -> Result<bool, AircallError> {
+        let request = HttpRequest::new("GET", format!("{}/v1/webhooks/{webhook_id}", self.base));
+        match self.send(request).await {
+            Ok(_) => Ok(true),
+            Err(AircallError::Failed { status: 404, .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `DELETE /v1/webhooks/{id}`; a webhook already gone counts as deleted.
     pub async fn delete_webhook(&self, webhook_id: &str) -> Result<(), AircallError> {
         let request = HttpRequest::new("DELETE", format!("{}/v1/webhooks/{webhook_id}", self.base));
@@ -215,7 +252,17 @@ impl<'a, P: Fetch + Gate + Clock> AircallClient<'a, P> {
         }
         match response.status {
             200..=299 => Ok(response),
-            401 | 403 => Err(AircallError::Rejected(response.status)),
+            401 | 403 => {
+                if let Some(id) = self.integration_id {
+                    let reason = format!(
+                        "Aircall rejected the credentials (HTTP {}: {})",
+                        response.status,
+                        error_message(&response.body)
+                    );
+                    crate::integration::credentials_rejected(self.platform, id, &reason).await;
+                }
+                Err(AircallError::Rejected(response.status))
+            }
             status => Err(AircallError::Failed {
                 status,
                 message: error_message(&response.body),

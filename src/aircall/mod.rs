@@ -2,6 +2,7 @@
 
 mod call;
 mod client;
+pub mod oauth;
 mod webhook;
 
 pub use call::{Call, CallContact, CallNumber, CallUser, Comment, LabelledValue, Tag};

@@ -3,10 +3,12 @@
 mod link;
 mod seal;
 mod signature;
+mod state;
 
 pub use link::LinkSigner;
 pub use seal::{SealError, Sealer};
 pub use signature::{sign, SigningSecret, SigningSecretError};
+pub use state::{StateError, StateSigner, STATE_KEY_LABEL, STATE_TTL_SECONDS};
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;

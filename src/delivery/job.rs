@@ -14,6 +14,8 @@ pub enum Job {
     Sync(crate::import::SyncJob),
     /// Archive one imported call's recording and deliver its record.
     Import(Box<crate::import::CallJob>),
+    /// Carry on deleting an integration whose state was too large for one request.
+    Purge(crate::integration::PurgeJob),
 }
 
 impl Job {
@@ -65,9 +67,10 @@ impl Delivery {
         )
     }
 
-    /// Where a payload too large for a queue message waits.
-    pub fn payload_key(delivery_id: &str) -> String {
-        format!("payload:{delivery_id}")
+    /// Where a payload too large for a queue message waits: under its integration, so that
+    /// deleting the integration finds it (`integration::keys`).
+    pub fn payload_key(integration_id: &str, delivery_id: &str) -> String {
+        format!("payload:{integration_id}:{delivery_id}")
     }
 }
 

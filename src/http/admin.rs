@@ -5,7 +5,9 @@ use crate::config::Config;
 use crate::crypto::secrets_match;
 use crate::delivery::DeadLetters;
 use crate::import::{self, RunStatus, SyncAnswer, Trigger};
-use crate::integration::{self, Integrations, NewIntegration, Status};
+use crate::integration::{
+    self, Actor, Cause, IntegrationPatch, Integrations, NewIntegration, Status,
+};
 use crate::ports::Platform;
 use serde_json::json;
 
@@ -39,11 +41,16 @@ pub async fn route<P: Platform>(
                 .get(id)
                 .await?
                 .ok_or(ApiError::NotFound("no integration has this id"))?;
-            Ok(Response::json(
-                200,
-                &json!(integration.view(&config.public_base_url)),
-            ))
+            let mut view = integration.view(&config.public_base_url);
+            if integration.status == Status::Inactive {
+                view.dropped_while_inactive = Some(integration::dropped(p, id).await?);
+            }
+            Ok(Response::json(200, &json!(view)))
         }
+        ("PATCH", ["integrations", id]) => update(p, config, id, request).await,
+        ("DELETE", ["integrations", id]) => delete(p, config, id).await,
+        ("POST", ["integrations", id, "deactivate"]) => deactivate(p, config, id, request).await,
+        ("POST", ["integrations", id, "activate"]) => activate(p, config, id).await,
         ("GET", ["integrations", id, "deliveries"]) => failed_deliveries(p, id, request).await,
         ("POST", ["integrations", id, "sync"]) => sync_now(p, config, id).await,
         ("GET", ["integrations", id, "runs"]) => {
@@ -59,7 +66,7 @@ pub async fn route<P: Platform>(
             _,
             ["integrations"]
             | ["integrations", _]
-            | ["integrations", _, "deliveries" | "sync" | "runs"],
+            | ["integrations", _, "deliveries" | "sync" | "runs" | "activate" | "deactivate"],
         ) => Err(ApiError::MethodNotAllowed),
         _ => Err(ApiError::NotFound("no such route")),
     }
@@ -150,4 +157,126 @@ async fn failed_deliveries<P: Platform>(
         .map(|l| l.view())
         .collect();
     Ok(Response::json(200, &json!({ "deliveries": letters })))
+}
+
+/// `PATCH /api/integrations/{id}`: the fields given, checked as on creation; new credentials
+/// are verified with Aircall first. Any error changes nothing.
+async fn update<P: Platform>(
+    p: &P,
+    config: &Config,
+    id: &str,
+    request: &Request,
+) -> Result<Response, ApiError> {
+    if Integrations::new(p).get(id).await?.is_none() {
+        return Err(ApiError::NotFound("no integration has this id"));
+    }
+    let body = request.json_body()?;
+    let patch = IntegrationPatch::parse(&body).map_err(ApiError::Invalid)?;
+    let updated = integration::update(p, config, id, patch).await?;
+    let mut view = json!(updated.integration.view(&config.public_base_url));
+    if let Some(secret) = updated.destination_secret {
+        view["destination"]["secret"] = json!(secret);
+        view["notice"] = json!(
+            "Keep destination.secret now: it verifies our signatures and is never shown again."
+        );
+    }
+    Ok(Response::json(200, &view))
+}
+
+/// `POST /api/integrations/{id}/deactivate`, with an optional `{"reason": "..."}`.
+async fn deactivate<P: Platform>(
+    p: &P,
+    config: &Config,
+    id: &str,
+    request: &Request,
+) -> Result<Response, ApiError> {
+    let reason = deactivation_reason(request)?;
+    let reason = reason
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "deactivated by an admin".to_string());
+    let (integration, changed) =
+        integration::deactivate(p, id, Actor::Admin, Cause::Admin, &reason).await?;
+    let mut view = json!(integration.view(&config.public_base_url));
+    view["notice"] = json!(if changed {
+        "Inactive: every setting is kept; webhooks are acknowledged but not forwarded (they are \
+         counted), and imports stop. Calls made while inactive will not be imported after \
+         reactivation."
+    } else {
+        "The integration was already inactive; nothing changed."
+    });
+    Ok(Response::json(200, &view))
+}
+
+/// The optional `{"reason": "..."}` of a deactivation.
+fn deactivation_reason(request: &Request) -> Result<Option<String>, ApiError> {
+    if request.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let invalid = || {
+        ApiError::Invalid(vec![integration::FieldError {
+            field: "reason".into(),
+            message: "the body may only carry \"reason\", a string of at most 500 characters"
+                .into(),
+        }])
+    };
+    let serde_json::Value::Object(body) = request.json_body()? else {
+        return Err(invalid());
+    };
+    match body.get("reason") {
+        _ if body.keys().any(|k| k != "reason") => Err(invalid()),
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(r)) if r.chars().count() <= 500 => {
+            Ok(Some(r.trim().to_string()))
+        }
+        _ => Err(invalid()),
+    }
+}
+
+/// `POST /api/integrations/{id}/activate`: verifies the credentials, then logs again from now.
+async fn activate<P: Platform>(p: &P, config: &Config, id: &str) -> Result<Response, ApiError> {
+    let activated = integration::activate(p, config, id).await?;
+    let mut view = json!(activated.integration.view(&config.public_base_url));
+    view["notice"] = json!(match (activated.already_active, activated.imports_from) {
+        (true, _) => "The integration was already active; nothing changed.".to_string(),
+        (false, Some(from)) => format!(
+            "Active again from {}. Calls made while the integration was inactive are not \
+             imported retroactively, and the {} webhook event(s) received meanwhile were not \
+             forwarded.",
+            crate::time::rfc3339(from as i64),
+            activated.dropped
+        ),
+        (false, None) => "Active. The first import brings the calls of the last window_days, \
+                          as for a new integration."
+            .to_string(),
+    });
+    if !activated.already_active {
+        view["dropped_while_inactive"] = json!(activated.dropped);
+    }
+    Ok(Response::json(200, &view))
+}
+
+/// `DELETE /api/integrations/{id}`: everything goes. A second DELETE answers 404.
+async fn delete<P: Platform>(p: &P, config: &Config, id: &str) -> Result<Response, ApiError> {
+    let deleted = integration::delete(p, config, id).await?;
+    let status = if deleted.finished { 200 } else { 202 };
+    Ok(Response::json(
+        status,
+        &json!({
+            "id": id,
+            "status": if deleted.finished { "deleted" } else { "deleting" },
+            "removed": {
+                "aircall_webhook": deleted.aircall_webhook,
+                "kv_keys": deleted.kv_keys,
+                "recordings": deleted.recordings,
+                "synced_contacts": deleted.synced_contacts,
+            },
+            "notice": if deleted.finished {
+                "Deleted: settings, secrets, cursor, run reports, failed deliveries and archived \
+                 recordings are gone, and its Aircall webhook with them. Deliveries already \
+                 queued are dropped."
+            } else {
+                "Deleting: the rest of its stored keys are removed in the background."
+            },
+        }),
+    ))
 }

@@ -3,9 +3,10 @@
 use super::Response;
 use crate::aircall::AircallError;
 use crate::config::ConfigError;
+use crate::crypto::StateError;
 use crate::import::ImportError;
 use crate::ingress::IngressError;
-use crate::integration::{CreateError, FieldError};
+use crate::integration::{CreateError, FieldError, LifecycleError};
 use crate::ports::{Log, StoreError};
 use serde_json::json;
 use thiserror::Error;
@@ -41,6 +42,26 @@ pub enum ApiError {
     #[error("the server is misconfigured: {0}")]
     Misconfigured(ConfigError),
     #[error(transparent)]
+    Lifecycle(#[from] LifecycleError),
+    #[error(
+        "the OAuth install is not configured: set AIRCALL_OAUTH_CLIENT_ID (var) and \
+         AIRCALL_OAUTH_CLIENT_SECRET (secret)"
+    )]
+    OAuthNotConfigured,
+    #[error("{0}")]
+    OAuthState(#[from] StateError),
+    #[error("this install was started in another browser, or its cookie is gone: start it again")]
+    OAuthNotThisBrowser,
+    #[error("this state was already used: start the install again")]
+    OAuthReplayed,
+    #[error("Aircall did not authorize the install: {0}")]
+    OAuthDenied(String),
+    #[error(
+        "Aircall refused the authorization code (a code works once, for 10 minutes): start the \
+         install again"
+    )]
+    OAuthCodeRejected,
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -54,6 +75,27 @@ impl From<CreateError> for ApiError {
 }
 
 impl ApiError {
+    fn aircall_status(e: &AircallError) -> (u16, &'static str) {
+        match e {
+            AircallError::Rejected(_) => (422, "aircall_credentials_rejected"),
+            AircallError::RateLimited { .. } => (503, "aircall_rate_limited"),
+            AircallError::Budget(_) => (503, "unavailable"),
+            AircallError::Unreachable(_) | AircallError::Failed { .. } => {
+                (502, "aircall_unavailable")
+            }
+        }
+    }
+
+    /// The same answer as a small HTML page, for routes an admin's browser follows.
+    pub fn into_page(self, log: &impl Log) -> Response {
+        let (status, code) = self.status_and_code();
+        if status >= 500 {
+            log.log(&format!("{code}: {self}"));
+        }
+        let message = self.public_message(status);
+        Response::page(status, "The Aircall install did not complete", &message)
+    }
+
     fn status_and_code(&self) -> (u16, &'static str) {
         match self {
             ApiError::Unauthorized => (401, "unauthorized"),
@@ -79,15 +121,24 @@ impl ApiError {
                 IngressError::Store(_) | IngressError::Queue(_) => (503, "unavailable"),
                 IngressError::Seal(_) => (500, "internal"),
             },
-            ApiError::Aircall(e) => match e {
-                AircallError::Rejected(_) => (422, "aircall_credentials_rejected"),
-                AircallError::RateLimited { .. } => (503, "aircall_rate_limited"),
-                AircallError::Budget(_) => (503, "unavailable"),
-                AircallError::Unreachable(_) | AircallError::Failed { .. } => {
-                    (502, "aircall_unavailable")
-                }
-            },
+            ApiError::Aircall(e) => ApiError::aircall_status(e),
             ApiError::Misconfigured(_) => (500, "misconfigured"),
+            ApiError::Lifecycle(e) => match e {
+                LifecycleError::NotFound => (404, "not_found"),
+                LifecycleError::Refused(_) => (409, "conflict"),
+                LifecycleError::StillRejected { .. } => (422, "aircall_credentials_rejected"),
+                LifecycleError::Invalid(_) => (400, "invalid_fields"),
+                LifecycleError::Aircall(e) => ApiError::aircall_status(e),
+                LifecycleError::Store(_) | LifecycleError::Queue(_) => (503, "unavailable"),
+                LifecycleError::Seal(_) => (500, "internal"),
+            },
+            ApiError::OAuthNotConfigured => (501, "oauth_not_configured"),
+            ApiError::OAuthState(StateError::Expired) => (400, "oauth_state_expired"),
+            ApiError::OAuthState(_) => (400, "oauth_state_invalid"),
+            ApiError::OAuthNotThisBrowser => (400, "oauth_state_invalid"),
+            ApiError::OAuthReplayed => (400, "oauth_state_used"),
+            ApiError::OAuthDenied(_) => (400, "oauth_denied"),
+            ApiError::OAuthCodeRejected => (400, "oauth_code_rejected"),
             ApiError::Store(_) => (503, "unavailable"),
         }
     }
@@ -99,7 +150,9 @@ impl ApiError {
             log.log(&format!("{code}: {self}"));
         }
         let mut error = json!({"code": code, "message": self.public_message(status)});
-        if let ApiError::Invalid(fields) = &self {
+        if let ApiError::Invalid(fields) | ApiError::Lifecycle(LifecycleError::Invalid(fields)) =
+            &self
+        {
             error["fields"] = json!(fields);
         }
         let mut response = Response::json(status, &json!({ "error": error }));
@@ -109,7 +162,10 @@ impl ApiError {
                 .push(("www-authenticate".into(), "Bearer".into())),
             ApiError::Aircall(AircallError::RateLimited {
                 retry_after_seconds,
-            }) => response
+            })
+            | ApiError::Lifecycle(LifecycleError::Aircall(AircallError::RateLimited {
+                retry_after_seconds,
+            })) => response
                 .headers
                 .push(("retry-after".into(), retry_after_seconds.to_string())),
             _ => {}
@@ -119,18 +175,24 @@ impl ApiError {
 
     fn public_message(&self, status: u16) -> String {
         match self {
-            ApiError::Aircall(AircallError::Rejected(status)) => format!(
+            ApiError::Aircall(AircallError::Rejected(status))
+            | ApiError::Lifecycle(LifecycleError::Aircall(AircallError::Rejected(status))) => {
+                format!(
                 "Aircall rejected the credentials (HTTP {status}): check the API ID and API token, \
                  and that the key's user is an administrator"
-            ),
+            )
+            }
             ApiError::Misconfigured(_) => self.to_string(),
             _ if status == 500 => "internal error".to_string(),
             ApiError::Store(_)
             | ApiError::Ingress(IngressError::Store(_) | IngressError::Queue(_))
             | ApiError::Import(ImportError::Store(_) | ImportError::Queue(_))
-            | ApiError::Aircall(AircallError::Budget(_)) => {
-                "storage or queue is unavailable; try again".to_string()
-            }
+            | ApiError::Aircall(AircallError::Budget(_))
+            | ApiError::Lifecycle(
+                LifecycleError::Store(_)
+                | LifecycleError::Queue(_)
+                | LifecycleError::Aircall(AircallError::Budget(_)),
+            ) => "storage or queue is unavailable; try again".to_string(),
             _ => self.to_string(),
         }
     }

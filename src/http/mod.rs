@@ -3,6 +3,7 @@
 
 mod admin;
 mod error;
+mod oauth;
 
 pub use error::ApiError;
 
@@ -40,6 +41,21 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
+    /// A cookie sent with the request.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.header("cookie")?
+            .split(';')
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+    }
+
+    /// Whether the caller asked for JSON (`Accept: application/json`) rather than a page.
+    pub fn wants_json(&self) -> bool {
+        self.header("accept")
+            .is_some_and(|a| a.contains("application/json"))
+    }
+
     fn json_body(&self) -> Result<Value, ApiError> {
         if self.body.len() > MAX_BODY_BYTES {
             return Err(ApiError::TooLarge);
@@ -68,6 +84,66 @@ impl Response {
             body: value.to_string().into_bytes(),
             archived: None,
         }
+    }
+
+    /// A small HTML page for the admin's browser (the OAuth install). Nothing on it loads
+    /// from elsewhere, it cannot be framed, and no referrer leaves it (its URL may hold a code).
+    pub fn page(status: u16, title: &str, message: &str) -> Self {
+        Self::html(
+            status,
+            title,
+            &format!("<p>{}</p>", escape_html(message)),
+            "'none'",
+        )
+    }
+
+    /// An HTML page around `body` (already escaped); `form_action` is its CSP form-action.
+    pub fn html(status: u16, title: &str, body: &str, form_action: &str) -> Self {
+        let html = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width\"><title>{title}</title>\
+             <style>body{{font:16px system-ui,sans-serif;max-width:40em;margin:3em auto;\
+             padding:0 1em}}code{{background:#eee;padding:0 .2em}}</style></head>\
+             <body><h1>{title}</h1>{body}</body></html>",
+            title = escape_html(title)
+        );
+        Self {
+            status,
+            headers: vec![
+                ("content-type".into(), "text/html; charset=utf-8".into()),
+                ("cache-control".into(), "no-store".into()),
+                (
+                    "content-security-policy".into(),
+                    format!(
+                        "default-src 'none'; style-src 'unsafe-inline'; form-action {form_action}; \
+                         frame-ancestors 'none'; base-uri 'none'"
+                    ),
+                ),
+                ("referrer-policy".into(), "no-referrer".into()),
+                ("x-content-type-options".into(), "nosniff".into()),
+            ],
+            body: html.into_bytes(),
+            archived: None,
+        }
+    }
+
+    /// `303 See Other` to `location`.
+    pub fn redirect(location: &str) -> Self {
+        Self {
+            status: 303,
+            headers: vec![
+                ("location".into(), location.into()),
+                ("cache-control".into(), "no-store".into()),
+                ("referrer-policy".into(), "no-referrer".into()),
+            ],
+            body: Vec::new(),
+            archived: None,
+        }
+    }
+
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_string(), value.into()));
+        self
     }
 
     /// `200` with the archived object `key` as the body.
@@ -122,6 +198,7 @@ async fn route<P: Platform>(
         ("GET", ["recordings", integration_id, call_id]) => {
             recording(p, config, integration_id, call_id, request)
         }
+        (_, ["oauth", "aircall", step]) => Ok(oauth::route(p, config, method, step, request).await),
         (_, ["api", rest @ ..]) => {
             admin::authorize(config, request)?;
             admin::route(p, config, method, rest, request).await
@@ -160,4 +237,13 @@ fn recording<P: Platform>(
         .headers
         .push(("cache-control".into(), "private, max-age=3600".into()));
     Ok(response)
+}
+
+/// Escapes text for HTML.
+pub fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }

@@ -259,7 +259,8 @@ async fn bring<P: Platform>(
         &config.aircall_api_base,
         &credentials,
         config.aircall_requests_per_minute,
-    );
+    )
+    .for_integration(&integration.id);
     let now = p.now_seconds() as i64;
     let rules = &integration.import;
     let (mut call, mut fresh) = match &job.call {

@@ -212,11 +212,25 @@ pub async fn sync<P: Platform>(
     if integration.status != Status::Active {
         return Ok(SyncAnswer::Inactive);
     }
+    let account = &integration.aircall_account;
+    if let Some(old) = state
+        .as_ref()
+        .filter(|s| began_before_activation(s, &integration))
+    {
+        // Queued before a deactivation: carrying on would import the inactive period, which
+        // reactivation leaves out. Its lease is given back; the next run starts afresh.
+        p.release(account, &integration.id, &old.report.run_id)
+            .await?;
+        p.log(&format!(
+            "dropped run {} of integration {}: it began before the integration was reactivated",
+            old.report.run_id, integration.id
+        ));
+        return Ok(SyncAnswer::Inactive);
+    }
     let mut state = match state {
         Some(state) => state,
         None => new_run(p, &integration, trigger).await?,
     };
-    let account = &integration.aircall_account;
     if !p
         .lease(
             account,
@@ -234,7 +248,8 @@ pub async fn sync<P: Platform>(
         &config.aircall_api_base,
         &credentials,
         config.aircall_requests_per_minute,
-    );
+    )
+    .for_integration(&integration.id);
 
     let cap = config.aircall_result_cap;
     let outcome = read_pages(p, &client, &integration, cap, &mut state).await;
@@ -283,6 +298,17 @@ pub async fn sync<P: Platform>(
         }
     }
     Ok(SyncAnswer::Report(state.report))
+}
+
+/// Whether the run began before the integration's latest activation (run ids start with the
+/// time the run began, in milliseconds).
+fn began_before_activation(state: &SyncState, integration: &Integration) -> bool {
+    let began_ms: u64 = state.report.run_id[..13].parse().unwrap_or(0);
+    integration
+        .history
+        .iter()
+        .filter(|e| e.change == crate::integration::Change::Activated)
+        .any(|e| e.at * 1000 > began_ms)
 }
 
 /// The queue message that starts or continues a run.
@@ -819,6 +845,47 @@ mod tests {
         let (report, ids) = run_to_end(&p, &id);
         assert!(ids.is_empty(), "not delivered again");
         assert_eq!((report.queued, report.already_imported), (1, 1));
+    }
+
+    #[test]
+    fn a_run_queued_before_a_reactivation_is_dropped_not_continued() {
+        let (p, id, store) = setup(vec![]);
+        run_to_end(&p, &id);
+        store.add(calls(1..1_000, |id| NOW + id));
+        p.now_ms.set((NOW as u64 + 2_000) * 1000);
+        run(sync(&p, &config(), &id, Trigger::Admin, None)).unwrap();
+        let Job::Sync(continuation) =
+            serde_json::from_str(&p.take_sent().pop().unwrap().1).unwrap()
+        else {
+            panic!("a continuation")
+        };
+        // Deactivated and reactivated while the continuation waited in the queue.
+        let mut i = run(Integrations::new(&p).get(&id)).unwrap().unwrap();
+        p.now_ms.set(p.now_ms.get() + 5_000);
+        i.record(
+            p.now_ms.get() / 1000,
+            crate::integration::Actor::Admin,
+            crate::integration::Change::Activated,
+            "",
+        );
+        run(Integrations::new(&p).save(&i)).unwrap();
+        let answer = run(sync(
+            &p,
+            &config(),
+            &id,
+            continuation.trigger,
+            continuation.state,
+        ));
+        assert_eq!(answer.unwrap(), SyncAnswer::Inactive);
+        assert!(
+            p.take_sent().is_empty(),
+            "nothing more imported by the old run"
+        );
+        // Its lease was given back: a new run may start.
+        assert!(matches!(
+            run(sync(&p, &config(), &id, Trigger::Admin, None)).unwrap(),
+            SyncAnswer::Report(_)
+        ));
     }
 
     #[test]

@@ -3,8 +3,8 @@
 
 use super::model::webhook_url;
 use super::{
-    new_integration_id, Destination, Integration, Integrations, NewDestination, NewIntegration,
-    SealedSecrets, Status,
+    new_integration_id, Actor, Cause, Change, Deactivation, Destination, Integration, Integrations,
+    NewDestination, NewIntegration, SealedSecrets, Status,
 };
 use crate::aircall::{AircallClient, AircallError};
 use crate::config::Config;
@@ -22,14 +22,26 @@ pub enum CreateError {
 
 pub struct Created {
     pub integration: Integration,
-    /// The signing secret, shown to the admin this once.
-    pub destination_secret: String,
+    /// The signing secret, shown to the admin this once (`None` without a destination).
+    pub destination_secret: Option<String>,
 }
 
+/// Creates an integration on an admin's request.
 pub async fn create<P: Platform>(
     p: &P,
     config: &Config,
     new: NewIntegration,
+) -> Result<Created, CreateError> {
+    create_as(p, config, new, Actor::Admin).await
+}
+
+/// Creates an integration. Without a destination (an OAuth install) it starts inactive,
+/// awaiting one; its first activation then imports as a new integration does.
+pub async fn create_as<P: Platform>(
+    p: &P,
+    config: &Config,
+    new: NewIntegration,
+    by: Actor,
 ) -> Result<Created, CreateError> {
     let aircall = AircallClient::new(
         p,
@@ -49,31 +61,52 @@ pub async fn create<P: Platform>(
         )
         .await?;
 
-    let NewDestination::Webhook {
-        url: destination_url,
-        secret,
-    } = new.destination;
-    let secret = secret.unwrap_or_else(SigningSecret::generate).expose();
     let seal = |value: &str, field: &str| config.sealer.seal(value, &Integration::slot(&id, field));
+    let (destination, secret) = match new.destination {
+        Some(NewDestination::Webhook { url, secret }) => {
+            let secret = secret.unwrap_or_else(SigningSecret::generate).expose();
+            (Some(Destination::Webhook { url }), Some(secret))
+        }
+        None => (None, None),
+    };
+    let now = p.now_seconds();
     let credentials = serde_json::to_string(&new.credentials).expect("serializes");
-    let integration = Integration {
+    let mut integration = Integration {
         id: id.clone(),
         name: new.name,
         status: Status::Active,
-        created_at: p.now_seconds(),
+        created_at: now,
         aircall_account: new.credentials.account_key(),
         aircall_webhook_id: webhook.webhook_id.clone(),
-        destination: Destination::Webhook {
-            url: destination_url,
-        },
+        destination,
         events: new.events,
         import: new.import,
         sealed: SealedSecrets {
             aircall_credentials: seal(&credentials, "aircall_credentials"),
             webhook_token: seal(&webhook.token, "webhook_token"),
-            destination_secret: seal(&secret, "destination_secret"),
+            destination_secret: secret
+                .as_deref()
+                .map(|s| seal(s, "destination_secret"))
+                .unwrap_or_default(),
         },
+        deactivation: None,
+        history: Vec::new(),
     };
+    let how = match by {
+        Actor::Oauth => "installed through Aircall's OAuth",
+        _ => "created with the admin API",
+    };
+    integration.record(now, by, Change::Created, how);
+    if integration.destination.is_none() {
+        let reason = "awaiting a destination: give one with PATCH, then activate";
+        integration.status = Status::Inactive;
+        integration.deactivation = Some(Deactivation {
+            by,
+            cause: Cause::AwaitingDestination,
+            reason: reason.into(),
+            at: now,
+        });
+    }
     if let Err(e) = Integrations::new(p).save(&integration).await {
         // Do not leave Aircall posting to an integration that does not exist.
         if let Err(cleanup) = aircall.delete_webhook(&webhook.webhook_id).await {

@@ -25,9 +25,22 @@ pub enum NewDestination {
 pub struct NewIntegration {
     pub name: String,
     pub credentials: Credentials,
-    pub destination: NewDestination,
+    /// `None` only for an OAuth install: the admin gives it afterwards.
+    pub destination: Option<NewDestination>,
     pub events: Option<Vec<String>>,
     pub import: ImportRules,
+}
+
+/// A valid `PATCH /api/integrations/{id}` body: the fields given, each checked as on creation.
+#[derive(Debug, Default)]
+pub struct IntegrationPatch {
+    pub name: Option<String>,
+    pub credentials: Option<Credentials>,
+    pub destination: Option<NewDestination>,
+    /// `Some(None)`: forward every event from now on.
+    pub events: Option<Option<Vec<String>>>,
+    /// The import fields given, to lay over the current rules (fields left out are kept).
+    pub import: Option<Map<String, Value>>,
 }
 
 /// Collects every problem of a body, so the admin fixes them all in one go.
@@ -111,16 +124,7 @@ impl NewIntegration {
         };
         let name = p.text(root, "", "name", 100);
 
-        let credentials = p
-            .object(root.get("aircall"), "aircall", &["api_id", "api_token"])
-            .and_then(|a| {
-                let api_id = p.text(a, "aircall.", "api_id", 200);
-                let api_token = p.text(a, "aircall.", "api_token", 500);
-                Some(Credentials::Basic {
-                    api_id: api_id?,
-                    api_token: api_token?,
-                })
-            });
+        let credentials = parse_credentials(&mut p, root.get("aircall"));
 
         let destination = p
             .object(
@@ -137,13 +141,106 @@ impl NewIntegration {
             (Some(name), Some(credentials), Some(destination), true) => Ok(Self {
                 name,
                 credentials,
-                destination,
+                destination: Some(destination),
                 events,
                 import,
             }),
             _ => Err(p.0),
         }
     }
+}
+
+impl IntegrationPatch {
+    /// The fields to change; every problem is reported, and nothing is changed on any.
+    pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
+        let mut p = Problems::default();
+        let Some(root) = p.object(
+            Some(body),
+            "",
+            &["name", "aircall", "destination", "events", "import"],
+        ) else {
+            return Err(p.0);
+        };
+        if root.is_empty() {
+            p.add("body", "name at least one field to change");
+        }
+        let mut patch = IntegrationPatch::default();
+        if root.contains_key("name") {
+            patch.name = p.text(root, "", "name", 100);
+        }
+        if root.contains_key("aircall") {
+            patch.credentials = parse_credentials(&mut p, root.get("aircall"));
+        }
+        if root.contains_key("destination") {
+            patch.destination = p
+                .object(
+                    root.get("destination"),
+                    "destination",
+                    &["type", "url", "secret"],
+                )
+                .and_then(|d| parse_destination(&mut p, d));
+        }
+        if root.contains_key("events") {
+            patch.events = Some(parse_events(&mut p, root.get("events")));
+        }
+        match root.get("import") {
+            None => {}
+            Some(Value::Object(fields)) => {
+                // Checked over the defaults here; laid over the current rules when applied.
+                parse_import(&mut p, Some(&Value::Object(fields.clone())));
+                patch.import = Some(fields.clone());
+            }
+            Some(_) => p.add("import", "must be an object of the import fields to change"),
+        }
+        if p.0.is_empty() {
+            Ok(patch)
+        } else {
+            Err(p.0)
+        }
+    }
+}
+
+/// `rules` with the fields of `changes` laid over it, checked.
+pub fn merge_import(
+    rules: &ImportRules,
+    changes: &Map<String, Value>,
+) -> Result<ImportRules, Vec<FieldError>> {
+    let mut merged = match serde_json::to_value(rules).expect("rules serialize") {
+        Value::Object(map) => map,
+        _ => unreachable!("rules are an object"),
+    };
+    merged.extend(changes.clone());
+    let mut p = Problems::default();
+    let rules = parse_import(&mut p, Some(&Value::Object(merged)));
+    if p.0.is_empty() {
+        Ok(rules)
+    } else {
+        Err(p.0)
+    }
+}
+
+/// `{api_id, api_token}` (HTTP Basic) or `{access_token}` (a bearer API key or OAuth token).
+fn parse_credentials(p: &mut Problems, value: Option<&Value>) -> Option<Credentials> {
+    let a = p.object(value, "aircall", &["api_id", "api_token", "access_token"])?;
+    if a.contains_key("access_token") {
+        if a.contains_key("api_id") || a.contains_key("api_token") {
+            p.add(
+                "aircall",
+                "give either api_id and api_token, or access_token, not both",
+            );
+            return None;
+        }
+        return Some(Credentials::Bearer {
+            access_token: p.text(a, "aircall.", "access_token", 2000)?,
+            refresh_token: None,
+        });
+    }
+    let api_id = p.text(a, "aircall.", "api_id", 200);
+    let api_token = p.text(a, "aircall.", "api_token", 500);
+    Some(Credentials::Basic {
+        api_id: api_id?,
+        api_token: api_token?,
+    })
 }
 
 fn parse_destination(p: &mut Problems, d: &Map<String, Value>) -> Option<NewDestination> {
@@ -288,7 +385,9 @@ mod tests {
                 "user.created.v2".to_string()
             ])
         );
-        let NewDestination::Webhook { url, secret } = new.destination;
+        let Some(NewDestination::Webhook { url, secret }) = new.destination else {
+            panic!("a destination")
+        };
         assert_eq!(url, "https://hooks.example.com/aircall");
         assert!(secret.is_none());
     }
@@ -335,6 +434,61 @@ mod tests {
         let mut body = good();
         body["events"] = json!([]);
         assert_eq!(fields(body), vec!["events"]);
+    }
+
+    #[test]
+    fn accepts_a_bearer_token_but_not_both_kinds() {
+        let mut body = good();
+        body["aircall"] = json!({"access_token": "tok"});
+        assert!(matches!(
+            NewIntegration::parse(&body).unwrap().credentials,
+            Credentials::Bearer { .. }
+        ));
+        body["aircall"] = json!({"access_token": "tok", "api_id": "x"});
+        assert_eq!(fields(body), vec!["aircall"]);
+    }
+
+    #[test]
+    fn a_patch_takes_only_the_fields_given_and_names_every_bad_one() {
+        let patch = IntegrationPatch::parse(&json!({"name": "New", "events": null})).unwrap();
+        assert_eq!(patch.name.as_deref(), Some("New"));
+        assert_eq!(patch.events, Some(None));
+        assert!(patch.credentials.is_none() && patch.destination.is_none());
+
+        let patch_fields = |body: Value| -> Vec<String> {
+            let mut f: Vec<String> = IntegrationPatch::parse(&body)
+                .unwrap_err()
+                .into_iter()
+                .map(|e| e.field)
+                .collect();
+            f.sort();
+            f
+        };
+        assert_eq!(patch_fields(json!({})), vec!["body"]);
+        assert_eq!(
+            patch_fields(
+                json!({"name": "", "aircall": {"api_id": "x"}, "import": {"window_days": 0},
+                                "events": [], "colour": 1})
+            ),
+            vec![
+                "aircall.api_token",
+                "colour",
+                "events",
+                "import.window_days",
+                "name"
+            ]
+        );
+    }
+
+    #[test]
+    fn import_changes_keep_the_fields_left_out() {
+        let rules = ImportRules {
+            window_days: 7,
+            ..ImportRules::default()
+        };
+        let changes = json!({"initial_limit": 50});
+        let merged = merge_import(&rules, changes.as_object().unwrap()).unwrap();
+        assert_eq!((merged.window_days, merged.initial_limit), (7, 50));
     }
 
     #[test]

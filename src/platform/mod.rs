@@ -140,7 +140,10 @@ async fn read_request(request: &mut Request) -> Result<http::Request> {
     let mut body = Vec::new();
     if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
         body.resize(MAX_BODY_BYTES + 1, 0); // refused as too large without reading it
-    } else if !matches!(request.method(), Method::Get | Method::Head) {
+    } else if !matches!(request.method(), Method::Get | Method::Head)
+        && request.inner().body().is_some()
+    {
+        // A DELETE or a bodiless POST (activate, deactivate) has no stream to read.
         let mut stream = request.stream()?;
         while let Some(chunk) = stream.next().await {
             body.extend_from_slice(&chunk?);
@@ -388,6 +391,42 @@ impl Gate for Cloudflare {
         )
         .await
         .map(|_| ())
+    }
+
+    async fn count(&self, name: &str, key: &str, add: u64) -> std::result::Result<u64, StoreError> {
+        let answer = self
+            .gate_keyed(name, "/count", key, &format!("&add={add}"))
+            .await?;
+        Ok(answer.count.unwrap_or(0))
+    }
+
+    async fn claim(
+        &self,
+        name: &str,
+        key: &str,
+        until_ms: u64,
+    ) -> std::result::Result<bool, StoreError> {
+        let answer = self
+            .gate_keyed(name, "/claim", key, &format!("&until_ms={until_ms}"))
+            .await?;
+        Ok(answer.granted)
+    }
+
+    async fn clear(&self, name: &str, key: &str) -> std::result::Result<(), StoreError> {
+        self.gate_keyed(name, "/clear", key, "").await.map(|_| ())
+    }
+}
+
+impl Cloudflare {
+    async fn gate_keyed(
+        &self,
+        name: &str,
+        path: &str,
+        key: &str,
+        rest: &str,
+    ) -> std::result::Result<gate::Answer, StoreError> {
+        let key: String = url::form_urlencoded::byte_serialize(key.as_bytes()).collect();
+        self.gate(name, &format!("{path}?key={key}{rest}")).await
     }
 }
 

@@ -84,6 +84,18 @@ export async function startConnector(options) {
       } while (cursor);
       return out;
     },
+    // Every object key in the RECORDINGS bucket under `prefix`.
+    async r2Keys(prefix = "") {
+      const bucket = await mf.getR2Bucket("RECORDINGS");
+      const keys = [];
+      let cursor;
+      do {
+        const page = await bucket.list({ prefix, cursor });
+        keys.push(...page.objects.map((o) => o.key));
+        cursor = page.truncated ? page.cursor : undefined;
+      } while (cursor);
+      return keys;
+    },
     dispose: () => mf.dispose(),
   };
 }

@@ -79,6 +79,8 @@ export class FakeAircall {
   }
 
   #authenticate(req) {
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? "");
+    if (bearer) return this.#bearerTokens.get(bearer[1]) ?? null;
     const match = /^Basic (.+)$/.exec(req.headers.authorization ?? "");
     if (!match) return null;
     const [id, ...rest] = Buffer.from(match[1], "base64").toString().split(":");
@@ -168,12 +170,69 @@ export class FakeAircall {
     pump();
   }
 
+  // --- OAuth (the connector as a technology partner's app) and rejected credentials ---
+  // `oauthClient` is the app Aircall knows; `oauthGrantTo` the account the admin approves
+  // for (null: the admin refuses). Codes work once, for 10 minutes; tokens never expire.
+  oauthClient = { client_id: "client-e2e", client_secret: "client-secret-e2e" };
+  oauthGrantTo = null;
+  #oauthCodes = new Map(); // code -> {api_id, redirect_uri, expires}
+  #bearerTokens = new Map(); // access_token -> api_id
+
+  // Aircall now rejects every credential of the account (the admin changed them): a new
+  // API token must be given; the account's OAuth tokens are revoked.
+  rejectCredentials(apiId) {
+    this.keys.set(apiId, `revoked-${randomBytes(8).toString("hex")}`);
+    for (const [token, id] of this.#bearerTokens) if (id === apiId) this.#bearerTokens.delete(token);
+  }
+
+  #oauth(req, res, url, raw) {
+    this.requests.push({ method: req.method, path: url.pathname, oauth: true });
+    if (req.method === "GET" && url.pathname === "/oauth/authorize") {
+      const q = (n) => url.searchParams.get(n);
+      if (q("client_id") !== this.oauthClient.client_id || q("response_type") !== "code" || q("scope") !== "public_api" || !q("redirect_uri")) {
+        return this.#send(res, 400, { error: "invalid_request" });
+      }
+      const back = new URL(q("redirect_uri"));
+      if (q("state") !== null) back.searchParams.set("state", q("state"));
+      if (!this.oauthGrantTo) {
+        back.searchParams.set("error", "access_denied");
+      } else {
+        const code = randomBytes(12).toString("hex");
+        this.#oauthCodes.set(code, { api_id: this.oauthGrantTo, redirect_uri: q("redirect_uri"), expires: Date.now() + 600_000 });
+        back.searchParams.set("code", code);
+      }
+      res.writeHead(302, { location: back.toString() }).end();
+      return;
+    }
+    if (req.method === "POST" && url.pathname === "/v1/oauth/token") {
+      let body;
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        return this.#send(res, 400, { error: "invalid_request" });
+      }
+      if (body.client_id !== this.oauthClient.client_id || body.client_secret !== this.oauthClient.client_secret) {
+        return this.#send(res, 401, { error: "invalid_client" });
+      }
+      const grant = this.#oauthCodes.get(body.code);
+      this.#oauthCodes.delete(body.code);
+      if (body.grant_type !== "authorization_code" || !grant || grant.expires < Date.now() || grant.redirect_uri !== body.redirect_uri) {
+        return this.#send(res, 400, { error: "invalid_grant" });
+      }
+      const token = randomBytes(20).toString("hex");
+      this.#bearerTokens.set(token, grant.api_id);
+      return this.#send(res, 200, { access_token: token, token_type: "Bearer", scope: "public_api" });
+    }
+    this.#send(res, 404, { error: "Not Found" });
+  }
+
   async #handle(req, res) {
     const chunks = [];
     for await (const c of req) chunks.push(c);
     const raw = Buffer.concat(chunks).toString();
     const url = new URL(req.url, "http://x");
     if (url.pathname.startsWith("/recordings/")) return this.#recording(req, res, url);
+    if (url.pathname === "/oauth/authorize" || url.pathname === "/v1/oauth/token") return this.#oauth(req, res, url, raw);
     const apiId = this.#authenticate(req);
     this.requests.push({ method: req.method, path: url.pathname, api_id: apiId });
     if (this.down) return this.#send(res, 503, { error: "Service Unavailable" });

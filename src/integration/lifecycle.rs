@@ -1,0 +1,901 @@
+//! An integration's life after creation: deactivation (by an admin or by the system),
+//! reactivation, settings changes and deletion. Every change is recorded in its history.
+
+use super::keys::{self, DROPPED_COUNTER};
+use super::model::webhook_url;
+use super::new::merge_import;
+use super::{
+    Actor, Cause, Change, Deactivation, Destination, FieldError, Integration, IntegrationPatch,
+    Integrations, NewDestination, Status,
+};
+use crate::aircall::{oauth, AircallClient, AircallError, Credentials};
+use crate::budget::lease_key;
+use crate::config::Config;
+use crate::crypto::{SealError, SigningSecret};
+use crate::delivery::Job;
+use crate::import::Cursor;
+use crate::ports::{all_keys, Clock, Log, Platform, QueueError, QueueName, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// KV deletions one request (or queue message) makes before handing over to the queue:
+/// Workers allow 1,000 KV operations per invocation, and listing takes some.
+pub const KV_DELETES_PER_STEP: usize = 800;
+
+#[derive(Debug, Error)]
+pub enum LifecycleError {
+    #[error("no integration has this id")]
+    NotFound,
+    /// The change cannot be made in the integration's present state.
+    #[error("{0}")]
+    Refused(String),
+    /// Reactivation re-verified the credentials and Aircall still rejects them.
+    #[error(
+        "Aircall still rejects the credentials (HTTP {status}), so the integration stays inactive \
+         ({cause}). Find the cause, give working credentials with PATCH /api/integrations/{{id}} \
+         ({{\"aircall\": {{...}}}}), then activate again."
+    )]
+    StillRejected { status: u16, cause: String },
+    #[error("some fields are invalid")]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Aircall(#[from] AircallError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Seal(#[from] SealError),
+}
+
+async fn load<S: Store>(p: &S, id: &str) -> Result<Integration, LifecycleError> {
+    Integrations::new(p)
+        .get(id)
+        .await?
+        .ok_or(LifecycleError::NotFound)
+}
+
+/// The integration's Aircall credentials, unsealed.
+pub fn credentials(config: &Config, integration: &Integration) -> Result<Credentials, SealError> {
+    let text = config.sealer.open(
+        &integration.sealed.aircall_credentials,
+        &Integration::slot(&integration.id, "aircall_credentials"),
+    )?;
+    serde_json::from_str(&text).map_err(|_| SealError::CannotOpen)
+}
+
+fn seal(config: &Config, id: &str, field: &str, value: &str) -> String {
+    config.sealer.seal(value, &Integration::slot(id, field))
+}
+
+fn client<'a, P: Platform>(
+    p: &'a P,
+    config: &'a Config,
+    credentials: &'a Credentials,
+) -> AircallClient<'a, P> {
+    AircallClient::new(
+        p,
+        &config.aircall_api_base,
+        credentials,
+        config.aircall_requests_per_minute,
+    )
+}
+
+/// Makes the integration inactive. Answers it and whether anything changed: deactivating an
+/// inactive integration changes nothing, except that the system's word replaces an admin's
+/// (it names what to fix, and makes reactivation re-verify the credentials).
+pub async fn deactivate<P: Store + Clock + Log>(
+    p: &P,
+    id: &str,
+    by: Actor,
+    cause: Cause,
+    reason: &str,
+) -> Result<(Integration, bool), LifecycleError> {
+    let mut integration = load(p, id).await?;
+    // An inactive record without a reason (written by hand) gets one.
+    if let (Status::Inactive, Some(current)) = (integration.status, &integration.deactivation) {
+        let system_overrides =
+            by == Actor::System && current.by != Actor::System && current.cause != Cause::Deleting;
+        if !system_overrides {
+            return Ok((integration, false));
+        }
+    }
+    let now = p.now_seconds();
+    integration.status = Status::Inactive;
+    integration.deactivation = Some(Deactivation {
+        by,
+        cause,
+        reason: reason.to_string(),
+        at: now,
+    });
+    integration.record(now, by, Change::Deactivated, reason);
+    Integrations::new(p).save(&integration).await?;
+    p.log(&format!("integration {id} deactivated by {by:?}: {reason}"));
+    Ok((integration, true))
+}
+
+/// Called by [`AircallClient`] when Aircall answers 401/403 to an integration's request:
+/// the integration becomes inactive, so the cron and the queue stop calling Aircall with
+/// credentials that no longer work. Failures are logged: the caller's error stands.
+pub async fn credentials_rejected<P: Store + Clock + Log>(p: &P, id: &str, reason: &str) {
+    if let Err(e) = deactivate(p, id, Actor::System, Cause::CredentialsRejected, reason).await {
+        p.log(&format!(
+            "could not deactivate integration {id} after Aircall rejected its credentials: {e}"
+        ));
+    }
+}
+
+/// Counts a webhook event received while the integration is inactive (not forwarded).
+pub async fn count_dropped<P: Platform>(p: &P, id: &str) -> Result<u64, StoreError> {
+    p.count(&keys::gate_name(id), DROPPED_COUNTER, 1).await
+}
+
+/// Webhook events dropped since the integration became inactive.
+pub async fn dropped<P: Platform>(p: &P, id: &str) -> Result<u64, StoreError> {
+    p.count(&keys::gate_name(id), DROPPED_COUNTER, 0).await
+}
+
+#[derive(Debug)]
+pub struct Activated {
+    pub integration: Integration,
+    pub already_active: bool,
+    /// Webhook events received while inactive, not forwarded.
+    pub dropped: u64,
+    /// Imports start again from this second (UNIX s); `None` for a first activation, whose
+    /// first import looks back `window_days` as on creation.
+    pub imports_from: Option<u64>,
+}
+
+/// Makes the integration active again, from now on: its cursor moves to this second, so
+/// calls made while it was inactive are not imported (as Aircall's own integrations do).
+/// The credentials are verified first, and the Aircall webhook registered again if it
+/// is gone.
+pub async fn activate<P: Platform>(
+    p: &P,
+    config: &Config,
+    id: &str,
+) -> Result<Activated, LifecycleError> {
+    let mut integration = load(p, id).await?;
+    if integration.status == Status::Active {
+        return Ok(Activated {
+            integration,
+            already_active: true,
+            dropped: 0,
+            imports_from: None,
+        });
+    }
+    let cause = integration.deactivation.as_ref().map(|d| d.cause);
+    if cause == Some(Cause::Deleting) {
+        return Err(LifecycleError::Refused(
+            "the integration is being deleted".into(),
+        ));
+    }
+    if integration.destination.is_none() {
+        return Err(LifecycleError::Refused(format!(
+            "the integration has no destination yet: give one with PATCH /api/integrations/{id} \
+             ({{\"destination\": {{\"type\": \"webhook\", \"url\": ...}}}}), then activate it"
+        )));
+    }
+    let mut credentials = credentials(config, &integration)?;
+    let now = p.now_seconds();
+    if let Err(e) = client(p, config, &credentials).ping().await {
+        let AircallError::Rejected(status) = e else {
+            return Err(e.into());
+        };
+        let refused = || LifecycleError::StillRejected {
+            status,
+            cause: match &integration.deactivation {
+                Some(d) => format!(
+                    "deactivated by {} at {}: {}",
+                    serde_json::to_value(d.by)
+                        .expect("serializes")
+                        .as_str()
+                        .unwrap_or("?"),
+                    crate::time::rfc3339(d.at as i64),
+                    d.reason
+                ),
+                None => "inactive".into(),
+            },
+        };
+        // Aircall's tokens do not expire; should one ever come with a refresh token, use it.
+        let (
+            Credentials::Bearer {
+                refresh_token: Some(refresh_token),
+                ..
+            },
+            Some(app),
+        ) = (&credentials, &config.oauth)
+        else {
+            return Err(refused());
+        };
+        let fresh = oauth::refresh(
+            p,
+            &config.aircall_api_base,
+            &app.client_id,
+            &app.client_secret,
+            refresh_token,
+        )
+        .await
+        .map_err(|_| refused())?;
+        client(p, config, &fresh)
+            .ping()
+            .await
+            .map_err(|_| refused())?;
+        credentials = fresh;
+        let text = serde_json::to_string(&credentials).expect("serializes");
+        integration.sealed.aircall_credentials = seal(config, id, "aircall_credentials", &text);
+        integration.aircall_account = credentials.account_key();
+        integration.record(
+            now,
+            Actor::System,
+            Change::CredentialsChanged,
+            "the OAuth token was refreshed",
+        );
+    }
+    ensure_webhook(p, config, &mut integration, &credentials).await?;
+
+    let imports_from = if was_ever_active(&integration) {
+        let cursor = Cursor {
+            started_at: now as i64,
+            ids_at_started_at: Vec::new(),
+        };
+        let text = serde_json::to_string(&cursor).expect("serializes");
+        p.put(&keys::cursor_key(id), &text, None).await?;
+        Some(now)
+    } else {
+        None
+    };
+    let dropped = dropped(p, id).await?;
+    integration.status = Status::Active;
+    integration.deactivation = None;
+    integration.record(
+        now,
+        Actor::Admin,
+        Change::Activated,
+        format!(
+            "active again from now; {dropped} webhook event(s) received while inactive were not \
+             forwarded, and calls made while inactive are not imported"
+        ),
+    );
+    Integrations::new(p).save(&integration).await?;
+    p.clear(&keys::gate_name(id), DROPPED_COUNTER).await?;
+    p.log(&format!("integration {id} activated"));
+    Ok(Activated {
+        integration,
+        already_active: false,
+        dropped,
+        imports_from,
+    })
+}
+
+/// Whether the integration was ever active: an OAuth install is not until its first
+/// activation, which then imports as a new integration does.
+fn was_ever_active(integration: &Integration) -> bool {
+    integration.history.is_empty()
+        || integration.history.iter().any(|e| {
+            e.change == Change::Activated || (e.change == Change::Created && e.by != Actor::Oauth)
+        })
+}
+
+/// Registers the Aircall webhook again when Aircall no longer has it (removed after
+/// `integration.deleted`, or by hand).
+async fn ensure_webhook<P: Platform>(
+    p: &P,
+    config: &Config,
+    integration: &mut Integration,
+    credentials: &Credentials,
+) -> Result<(), LifecycleError> {
+    let aircall = client(p, config, credentials);
+    if aircall
+        .webhook_exists(&integration.aircall_webhook_id)
+        .await?
+    {
+        return Ok(());
+    }
+    register_webhook(
+        p,
+        config,
+        integration,
+        &aircall,
+        "Aircall no longer had its webhook",
+    )
+    .await
+}
+
+async fn register_webhook<P: Platform>(
+    p: &P,
+    config: &Config,
+    integration: &mut Integration,
+    aircall: &AircallClient<'_, P>,
+    why: &str,
+) -> Result<(), LifecycleError> {
+    let webhook = aircall
+        .create_webhook(
+            &format!("aircall-connector: {}", integration.name),
+            &webhook_url(&config.public_base_url, &integration.id),
+            integration.events.as_deref(),
+        )
+        .await?;
+    integration.sealed.webhook_token =
+        seal(config, &integration.id, "webhook_token", &webhook.token);
+    let now = p.now_seconds();
+    integration.record(
+        now,
+        Actor::Admin,
+        Change::WebhookRegistered,
+        format!("{why}: webhook {} registered", webhook.webhook_id),
+    );
+    integration.aircall_webhook_id = webhook.webhook_id;
+    Ok(())
+}
+
+#[derive(Debug)]
+pub struct Updated {
+    pub integration: Integration,
+    /// A destination secret generated by this change, shown this once.
+    pub destination_secret: Option<String>,
+}
+
+/// Applies a `PATCH`. New credentials are verified with Aircall before anything is kept;
+/// the Aircall webhook is registered again when the events change or the credentials
+/// open another account. Any error leaves the integration as it was.
+pub async fn update<P: Platform>(
+    p: &P,
+    config: &Config,
+    id: &str,
+    patch: IntegrationPatch,
+) -> Result<Updated, LifecycleError> {
+    let mut integration = load(p, id).await?;
+    if integration.deactivation.as_ref().map(|d| d.cause) == Some(Cause::Deleting) {
+        return Err(LifecycleError::Refused(
+            "the integration is being deleted".into(),
+        ));
+    }
+    let import = match &patch.import {
+        Some(changes) => {
+            Some(merge_import(&integration.import, changes).map_err(LifecycleError::Invalid)?)
+        }
+        None => None,
+    };
+    let now = p.now_seconds();
+    let current = credentials(config, &integration)?;
+    let new_credentials = patch.credentials.filter(|c| *c != current);
+    let events_changed = patch
+        .events
+        .as_ref()
+        .is_some_and(|e| *e != integration.events);
+    let mut changed: Vec<&str> = Vec::new();
+
+    if let Some(name) = patch.name.filter(|n| *n != integration.name) {
+        integration.name = name;
+        changed.push("name");
+    }
+    if let Some(events) = patch.events.clone().filter(|_| events_changed) {
+        integration.events = events;
+        changed.push("events");
+    }
+    if let Some(rules) = import.filter(|r| *r != integration.import) {
+        integration.import = rules;
+        changed.push("import");
+    }
+    let mut destination_secret = None;
+    if let Some(NewDestination::Webhook { url, secret }) = patch.destination {
+        let secret = match secret {
+            Some(secret) => Some(secret.expose()),
+            None if integration.sealed.destination_secret.is_empty() => {
+                let generated = SigningSecret::generate().expose();
+                destination_secret = Some(generated.clone());
+                Some(generated)
+            }
+            None => None, // the current secret stays
+        };
+        if let Some(secret) = secret {
+            integration.sealed.destination_secret = seal(config, id, "destination_secret", &secret);
+        }
+        integration.destination = Some(Destination::Webhook { url });
+        changed.push("destination");
+    }
+
+    // Aircall last: nothing above has been saved, so a refusal changes nothing.
+    let credentials = new_credentials.clone().unwrap_or_else(|| current.clone());
+    let aircall = client(p, config, &credentials);
+    if new_credentials.is_some() {
+        aircall.ping().await?;
+    }
+    let old_webhook = integration.aircall_webhook_id.clone();
+    let moved_account = match &new_credentials {
+        Some(_) => !aircall.webhook_exists(&old_webhook).await?,
+        None => false,
+    };
+    if events_changed || moved_account {
+        let why = if moved_account {
+            "the new credentials open another Aircall account"
+        } else {
+            "the events changed"
+        };
+        register_webhook(p, config, &mut integration, &aircall, why).await?;
+    }
+    if let Some(credentials) = &new_credentials {
+        let text = serde_json::to_string(credentials).expect("serializes");
+        integration.sealed.aircall_credentials = seal(config, id, "aircall_credentials", &text);
+        integration.aircall_account = credentials.account_key();
+        integration.record(
+            now,
+            Actor::Admin,
+            Change::CredentialsChanged,
+            "new Aircall credentials, verified with Aircall",
+        );
+    }
+    if !changed.is_empty() {
+        integration.record(
+            now,
+            Actor::Admin,
+            Change::SettingsChanged,
+            format!("changed: {}", changed.join(", ")),
+        );
+    }
+    let registered_again = integration.aircall_webhook_id != old_webhook;
+    if let Err(e) = Integrations::new(p).save(&integration).await {
+        if registered_again {
+            if let Err(cleanup) = aircall
+                .delete_webhook(&integration.aircall_webhook_id)
+                .await
+            {
+                p.log(&format!(
+                    "could not remove the new Aircall webhook of {id}: {cleanup}"
+                ));
+            }
+        }
+        return Err(e.into());
+    }
+    if registered_again {
+        // The new webhook works already; the old one goes, with the credentials that own it.
+        let owner = if moved_account {
+            &current
+        } else {
+            &credentials
+        };
+        if let Err(e) = client(p, config, owner).delete_webhook(&old_webhook).await {
+            p.log(&format!(
+                "could not remove the old Aircall webhook {old_webhook} of {id}: {e}"
+            ));
+        }
+    }
+    Ok(Updated {
+        integration,
+        destination_secret,
+    })
+}
+
+/// What a deletion removed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Deleted {
+    /// `removed`, or why it could not be.
+    pub aircall_webhook: String,
+    pub kv_keys: u64,
+    pub recordings: u64,
+    pub synced_contacts: u64,
+    /// `false` when the rest of the KV keys are being deleted in the queue.
+    pub finished: bool,
+}
+
+/// The queue message that carries on a large deletion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PurgeJob {
+    pub integration_id: String,
+}
+
+/// Deletes the integration entirely: its Aircall webhook, the contacts it synced into
+/// Aircall, its archived recordings, its objects in `ACCOUNT_GATE` and every KV key of
+/// [`keys::kv_prefixes`], the record last. An interrupted deletion is finished by the next.
+pub async fn delete<P: Platform>(
+    p: &P,
+    config: &Config,
+    id: &str,
+) -> Result<Deleted, LifecycleError> {
+    let mut integration = load(p, id).await?;
+    // First stop it: webhooks are dropped and imports do nothing while it goes.
+    if integration.deactivation.as_ref().map(|d| d.cause) != Some(Cause::Deleting) {
+        let now = p.now_seconds();
+        let reason = "being deleted";
+        integration.status = Status::Inactive;
+        integration.deactivation = Some(Deactivation {
+            by: Actor::Admin,
+            cause: Cause::Deleting,
+            reason: reason.into(),
+            at: now,
+        });
+        integration.record(now, Actor::Admin, Change::DeletionStarted, reason);
+        Integrations::new(p).save(&integration).await?;
+    }
+    let credentials = credentials(config, &integration)?;
+    let aircall_webhook = match client(p, config, &credentials)
+        .delete_webhook(&integration.aircall_webhook_id)
+        .await
+    {
+        Ok(()) => "removed".to_string(),
+        // Credentials that no longer open the account cannot remove it; the webhook then
+        // posts to an id that answers 404, and Aircall disables it.
+        Err(AircallError::Rejected(status)) => format!(
+            "not removed: Aircall rejected the credentials (HTTP {status}); remove webhook {} \
+             in Aircall's dashboard",
+            integration.aircall_webhook_id
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    let synced_contacts = remove_synced_contacts(p, &integration).await?;
+    let recordings = p.delete_all(&keys::recordings_prefix(id)).await?;
+    p.clear(&integration.aircall_account, &lease_key(id))
+        .await?;
+    p.clear(&keys::gate_name(id), DROPPED_COUNTER).await?;
+    let (kv_keys, finished) = purge_keys(p, id, KV_DELETES_PER_STEP).await?;
+    if !finished {
+        let job = Job::Purge(PurgeJob {
+            integration_id: id.to_string(),
+        });
+        p.send(QueueName::Jobs, &job.to_message(), 1).await?;
+    }
+    p.log(&format!(
+        "deleted integration {id}: webhook {aircall_webhook}, {kv_keys} KV keys, {recordings} recordings{}",
+        if finished { "" } else { "; the rest goes on in the queue" }
+    ));
+    Ok(Deleted {
+        aircall_webhook,
+        kv_keys,
+        recordings,
+        synced_contacts,
+        finished,
+    })
+}
+
+/// Contact sync (issue 6) is not built yet, so no integration has synced contacts into
+/// Aircall. When it lands, this removes every contact the integration created in Aircall,
+/// as Aircall's own delete does, and answers how many.
+async fn remove_synced_contacts<P: Platform>(
+    _p: &P,
+    _integration: &Integration,
+) -> Result<u64, LifecycleError> {
+    Ok(0)
+}
+
+/// Deletes up to `budget` of the integration's KV keys, in [`keys::kv_prefixes`] order;
+/// answers how many and whether none is left.
+pub async fn purge_keys<S: Store>(
+    p: &S,
+    id: &str,
+    budget: usize,
+) -> Result<(u64, bool), StoreError> {
+    let mut deleted = 0usize;
+    for prefix in keys::kv_prefixes(id) {
+        for key in all_keys(p, &prefix).await? {
+            if deleted == budget {
+                return Ok((deleted as u64, false));
+            }
+            p.delete(&key).await?;
+            deleted += 1;
+        }
+    }
+    Ok((deleted as u64, true))
+}
+
+/// A queued step of a large deletion.
+pub async fn purge_step<P: Platform>(p: &P, job: &PurgeJob) -> Result<(), LifecycleError> {
+    let (deleted, finished) = purge_keys(p, &job.integration_id, KV_DELETES_PER_STEP).await?;
+    if !finished {
+        p.send(QueueName::Jobs, &Job::Purge(job.clone()).to_message(), 1)
+            .await?;
+    }
+    p.log(&format!(
+        "deleting integration {}: {deleted} more KV keys{}",
+        job.integration_id,
+        if finished { ", done" } else { "" }
+    ));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::Gate;
+    use crate::testing::{answer, config, integration, run, MemoryPlatform};
+    use serde_json::json;
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    /// Aircall as the scripted account: `good` says whether the credentials work.
+    fn aircall(p: &MemoryPlatform, good: Rc<Cell<bool>>) {
+        p.respond(move |r| {
+            if !good.get() && !r.url.ends_with("/oauth/token") {
+                return Ok(answer(
+                    401,
+                    &[],
+                    r#"{"troubleshoot":"Check your API ID and API token"}"#,
+                ));
+            }
+            Ok(match (r.method, r.url.as_str()) {
+                ("GET", "https://aircall.test/v1/ping") => answer(200, &[], r#"{"ping":"pong"}"#),
+                ("GET", "https://aircall.test/v1/webhooks/wh-1") => answer(200, &[], "{}"),
+                ("POST", "https://aircall.test/v1/webhooks") => answer(
+                    201,
+                    &[],
+                    r#"{"webhook":{"webhook_id":"wh-2","token":"token-2"}}"#,
+                ),
+                ("DELETE", _) => answer(204, &[], ""),
+                _ => answer(404, &[], "{}"),
+            })
+        });
+    }
+
+    fn stored(p: &MemoryPlatform, id: &str) -> Integration {
+        run(Integrations::new(p).get(id)).unwrap().unwrap()
+    }
+
+    #[test]
+    fn reactivation_moves_the_cursor_to_now_and_records_the_drops() {
+        let p = MemoryPlatform::default();
+        let (i, _, _) = integration(&p, None);
+        aircall(&p, Rc::new(Cell::new(true)));
+        let (_, changed) =
+            run(deactivate(&p, &i.id, Actor::Admin, Cause::Admin, "holiday")).unwrap();
+        assert!(changed);
+        let (_, again) = run(deactivate(&p, &i.id, Actor::Admin, Cause::Admin, "x")).unwrap();
+        assert!(!again, "deactivating twice changes nothing");
+        run(count_dropped(&p, &i.id)).unwrap();
+        p.now_ms.set(p.now_ms.get() + 3_600_000);
+
+        let activated = run(activate(&p, &config(), &i.id)).unwrap();
+        let now = p.now_ms.get() / 1000;
+        assert_eq!((activated.dropped, activated.imports_from), (1, Some(now)));
+        let cursor: Cursor =
+            serde_json::from_str(&p.kv.borrow()[&keys::cursor_key(&i.id)]).unwrap();
+        assert_eq!(
+            cursor,
+            Cursor {
+                started_at: now as i64,
+                ids_at_started_at: vec![]
+            }
+        );
+        assert_eq!(
+            run(dropped(&p, &i.id)).unwrap(),
+            0,
+            "the count starts again"
+        );
+        let i = stored(&p, &i.id);
+        assert_eq!((i.status, i.deactivation.is_none()), (Status::Active, true));
+        let changes: Vec<_> = i.history.iter().map(|e| (e.by, e.change)).collect();
+        assert_eq!(
+            changes,
+            vec![
+                (Actor::Admin, Change::Created),
+                (Actor::Admin, Change::Deactivated),
+                (Actor::Admin, Change::Activated)
+            ]
+        );
+    }
+
+    #[test]
+    fn rejected_credentials_deactivate_through_the_client_and_block_reactivation() {
+        let p = MemoryPlatform::default();
+        let (i, _, _) = integration(&p, None);
+        let good = Rc::new(Cell::new(false));
+        aircall(&p, good.clone());
+        let c = config();
+        let credentials = credentials(&c, &i).unwrap();
+        let client = client(&p, &c, &credentials).for_integration(&i.id);
+        assert_eq!(run(client.ping()), Err(AircallError::Rejected(401)));
+        let d = stored(&p, &i.id).deactivation.unwrap();
+        assert_eq!((d.by, d.cause), (Actor::System, Cause::CredentialsRejected));
+        assert!(
+            d.reason.contains("HTTP 401") && d.reason.contains("Check your API ID"),
+            "{}",
+            d.reason
+        );
+
+        // The admin's own deactivation does not hide the system's reason afterwards.
+        run(deactivate(&p, &i.id, Actor::Admin, Cause::Admin, "x")).unwrap();
+        assert_eq!(stored(&p, &i.id).deactivation.unwrap().by, Actor::System);
+
+        let refused = run(activate(&p, &c, &i.id)).unwrap_err();
+        assert!(matches!(
+            refused,
+            LifecycleError::StillRejected { status: 401, .. }
+        ));
+        assert!(
+            refused.to_string().contains("deactivated by system"),
+            "{refused}"
+        );
+        assert_eq!(stored(&p, &i.id).status, Status::Inactive);
+
+        // New credentials that work (PATCH), then activation goes through.
+        good.set(true);
+        let patch =
+            IntegrationPatch::parse(&json!({"aircall": {"api_id": "id", "api_token": "new"}}))
+                .unwrap();
+        run(update(&p, &c, &i.id, patch)).unwrap();
+        assert_eq!(
+            stored(&p, &i.id).status,
+            Status::Inactive,
+            "a PATCH does not activate"
+        );
+        run(activate(&p, &c, &i.id)).unwrap();
+        let i = stored(&p, &i.id);
+        assert_eq!(i.status, Status::Active);
+        assert!(i
+            .history
+            .iter()
+            .any(|e| e.change == Change::CredentialsChanged));
+        assert_eq!(
+            i.aircall_webhook_id, "wh-1",
+            "same account: the webhook stays"
+        );
+    }
+
+    #[test]
+    fn an_invalid_or_refused_patch_changes_nothing() {
+        let p = MemoryPlatform::default();
+        let (i, _, _) = integration(&p, None);
+        aircall(&p, Rc::new(Cell::new(false)));
+        let before = p.kv.borrow().clone();
+        let c = config();
+        let patch = IntegrationPatch::parse(
+            &json!({"name": "Renamed", "aircall": {"api_id": "id", "api_token": "bad"}}),
+        )
+        .unwrap();
+        assert!(matches!(
+            run(update(&p, &c, &i.id, patch)),
+            Err(LifecycleError::Aircall(AircallError::Rejected(401)))
+        ));
+        let bad_import =
+            IntegrationPatch::parse(&json!({"import": {"users": ["nobody"]}})).unwrap_err();
+        assert_eq!(bad_import[0].field, "import.users");
+        assert_eq!(*p.kv.borrow(), before);
+    }
+
+    #[test]
+    fn changing_the_events_registers_the_webhook_again() {
+        let p = MemoryPlatform::default();
+        let (i, _, _) = integration(&p, None);
+        aircall(&p, Rc::new(Cell::new(true)));
+        let patch =
+            IntegrationPatch::parse(&json!({"events": ["call.ended"], "name": "N"})).unwrap();
+        let updated = run(update(&p, &config(), &i.id, patch))
+            .unwrap()
+            .integration;
+        assert_eq!(updated.aircall_webhook_id, "wh-2");
+        assert_eq!(updated.events, Some(vec!["call.ended".to_string()]));
+        let requests: Vec<_> = p
+            .requests
+            .borrow()
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.url))
+            .collect();
+        assert_eq!(
+            requests,
+            vec![
+                "POST https://aircall.test/v1/webhooks",
+                "DELETE https://aircall.test/v1/webhooks/wh-1"
+            ]
+        );
+    }
+
+    #[test]
+    fn delete_removes_every_key_recording_and_lease_and_a_second_one_finds_nothing() {
+        let p = MemoryPlatform::default();
+        let (i, _, _) = integration(&p, None);
+        let (other, _, _) = integration(&p, None);
+        aircall(&p, Rc::new(Cell::new(true)));
+        for prefix in keys::kv_prefixes(&i.id)
+            .iter()
+            .chain(keys::kv_prefixes(&other.id).iter())
+        {
+            p.kv.borrow_mut()
+                .entry(format!("{prefix}x"))
+                .or_insert_with(|| "1".into());
+        }
+        p.archive
+            .borrow_mut()
+            .insert(format!("recordings/{}/1.mp3", i.id), vec![1]);
+        p.archive
+            .borrow_mut()
+            .insert(format!("recordings/{}/1.mp3", other.id), vec![1]);
+        run(p.lease("acct", &i.id, "run-1", 900)).unwrap();
+        run(count_dropped(&p, &i.id)).unwrap();
+
+        let deleted = run(delete(&p, &config(), &i.id)).unwrap();
+        assert_eq!(deleted.aircall_webhook, "removed");
+        assert_eq!((deleted.recordings, deleted.finished), (1, true));
+        assert!(
+            p.kv.borrow().keys().all(|k| !k.contains(&i.id)),
+            "{:?}",
+            p.kv.borrow().keys()
+        );
+        // One key under each prefix, and the record itself.
+        assert_eq!(deleted.kv_keys as usize, keys::kv_prefixes(&i.id).len() + 1);
+        let others =
+            p.kv.borrow()
+                .keys()
+                .filter(|k| k.contains(&other.id))
+                .count();
+        assert_eq!(
+            others,
+            keys::kv_prefixes(&other.id).len() + 1,
+            "the other one keeps all"
+        );
+        assert_eq!(p.archive.borrow().len(), 1);
+        assert!(
+            p.leases.borrow().get(&i.id).is_none(),
+            "the lease is released"
+        );
+        assert!(p
+            .counters
+            .borrow()
+            .keys()
+            .all(|(name, _)| !name.contains(&i.id)));
+        assert!(matches!(
+            run(delete(&p, &config(), &i.id)),
+            Err(LifecycleError::NotFound)
+        ));
+    }
+
+    #[test]
+    fn a_large_deletion_goes_on_in_the_queue_and_the_record_goes_last() {
+        let p = MemoryPlatform::default();
+        let (i, _, _) = integration(&p, None);
+        aircall(&p, Rc::new(Cell::new(true)));
+        for n in 0..(KV_DELETES_PER_STEP + 50) {
+            p.kv.borrow_mut()
+                .insert(format!("run:{}:{n:05}", i.id), "r".into());
+        }
+        let deleted = run(delete(&p, &config(), &i.id)).unwrap();
+        assert_eq!(
+            (deleted.kv_keys as usize, deleted.finished),
+            (KV_DELETES_PER_STEP, false)
+        );
+        let record = stored(&p, &i.id);
+        assert_eq!(record.deactivation.unwrap().cause, Cause::Deleting);
+        let (_, message, _) = p.take_sent().remove(0);
+        let Job::Purge(job) = serde_json::from_str(&message).unwrap() else {
+            panic!()
+        };
+        run(purge_step(&p, &job)).unwrap();
+        assert!(p.kv.borrow().keys().all(|k| !k.contains(&i.id)));
+        assert!(p.take_sent().is_empty(), "done");
+    }
+
+    #[test]
+    fn an_oauth_install_imports_like_a_new_integration_on_its_first_activation() {
+        let p = MemoryPlatform::default();
+        let (mut i, _, _) = integration(&p, None);
+        // As `create_as` leaves an OAuth install: no destination, never active.
+        i.destination = None;
+        i.sealed.destination_secret = String::new();
+        i.status = Status::Inactive;
+        i.history = vec![];
+        i.record(1, Actor::Oauth, Change::Created, "installed");
+        i.deactivation = Some(Deactivation {
+            by: Actor::Oauth,
+            cause: Cause::AwaitingDestination,
+            reason: "awaiting".into(),
+            at: 1,
+        });
+        run(Integrations::new(&p).save(&i)).unwrap();
+        aircall(&p, Rc::new(Cell::new(true)));
+        let c = config();
+        assert!(matches!(
+            run(activate(&p, &c, &i.id)),
+            Err(LifecycleError::Refused(_))
+        ));
+        let patch = IntegrationPatch::parse(
+            &json!({"destination": {"type": "webhook", "url": "https://r.example/h"}}),
+        )
+        .unwrap();
+        let updated = run(update(&p, &c, &i.id, patch)).unwrap();
+        assert!(updated.destination_secret.unwrap().starts_with("whsec_"));
+        let activated = run(activate(&p, &c, &i.id)).unwrap();
+        assert_eq!(activated.imports_from, None);
+        assert!(
+            !p.kv.borrow().contains_key(&keys::cursor_key(&i.id)),
+            "first import still to come"
+        );
+    }
+}
