@@ -155,7 +155,7 @@ test("a good install creates the integration, inactive until it has a destinatio
   const sync = await connector.api("POST", `/api/integrations/${created.id}/sync`);
   assert.equal(sync.status, 200, sync.text);
   assert.equal(sync.json.first_import, true);
-  assert.equal(sync.json.imported, 1);
+  assert.equal(sync.json.queued, 1);
   const fired = await aircall.fire(webhook, "call.ended", call(902), { post: connector.dispatch });
   assert.equal(fired.status, 202);
   await waitFor(() => receiver.delivered.some((d) => d.body?.data?.id === 902 && d.valid), { what: "a signed delivery" });
