@@ -31,6 +31,9 @@ pub struct Config {
     pub links: LinkSigner,
     /// How long a link to an archived recording stays good.
     pub recording_link_seconds: u64,
+    /// Segment's tracking API in the US and EU regions.
+    pub segment_us_base: String,
+    pub segment_eu_base: String,
 }
 
 impl Config {
@@ -96,6 +99,11 @@ impl Config {
             ),
             links,
             recording_link_seconds: u64::from(number("RECORDING_LINK_HOURS", 168)?.max(1)) * 3600,
+            segment_us_base: base_url("SEGMENT_US_BASE", Some("https://api.segment.io"))?,
+            segment_eu_base: base_url(
+                "SEGMENT_EU_BASE",
+                Some("https://events.eu1.segmentapis.com"),
+            )?,
         })
     }
 }
@@ -129,6 +137,8 @@ mod tests {
         assert_eq!(config.aircall_api_base, "https://api.aircall.io");
         assert_eq!(config.delivery_timeout_ms, 15_000);
         assert_eq!(config.retry, RetryPolicy::default());
+        assert_eq!(config.segment_us_base, "https://api.segment.io");
+        assert_eq!(config.segment_eu_base, "https://events.eu1.segmentapis.com");
     }
 
     #[test]

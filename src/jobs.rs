@@ -10,10 +10,11 @@ use crate::import::{self, CallJob, ImportError, SyncAnswer, SyncJob};
 use crate::integration::{Destination, Integration, Integrations};
 use crate::ports::{Platform, QueueError, QueueName, StoreError};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use thiserror::Error;
 
 /// What to do with a message once it has been handled.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ack {
     /// Done with it (delivered, re-queued for later, or dead-lettered).
     Done,
@@ -22,7 +23,7 @@ pub enum Ack {
 }
 
 #[derive(Debug, Error)]
-enum JobError {
+pub(crate) enum JobError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -83,6 +84,69 @@ pub async fn handle_message<P: Platform>(
     }
 }
 
+/// A queue batch. Deliveries to a Segment integration are grouped per integration, so that
+/// a batch's events reach Segment in one `/v1/batch` request (one subrequest for many
+/// events); every other message is handled on its own. All run side by side.
+pub async fn handle_batch<P: Platform>(
+    p: &P,
+    config: &Config,
+    queue: QueueName,
+    messages: &[String],
+) -> Vec<Ack> {
+    let mut groups: BTreeMap<String, Vec<(usize, Delivery)>> = BTreeMap::new();
+    let mut singles: Vec<usize> = Vec::new();
+    for (index, message) in messages.iter().enumerate() {
+        match (queue, serde_json::from_str::<Job>(message)) {
+            (QueueName::Jobs, Ok(Job::Deliver(delivery))) => groups
+                .entry(delivery.integration_id.clone())
+                .or_default()
+                .push((index, delivery)),
+            _ => singles.push(index),
+        }
+    }
+    let mut segment = Vec::new();
+    for (integration_id, group) in groups {
+        match Integrations::new(p).get(&integration_id).await {
+            Ok(Some(integration))
+                if matches!(integration.destination, Destination::Segment { .. }) =>
+            {
+                segment.push((integration, group));
+            }
+            Ok(_) => singles.extend(group.into_iter().map(|(index, _)| index)),
+            Err(e) => {
+                p.log(&format!("will retry deliveries of {integration_id}: {e}"));
+                return vec![Ack::Redeliver; messages.len()];
+            }
+        }
+    }
+    let singles = futures_util::future::join_all(singles.into_iter().map(|index| async move {
+        let ack = handle_message(p, config, queue, &messages[index]).await;
+        vec![(index, ack)]
+    }));
+    let groups = futures_util::future::join_all(segment.into_iter().map(
+        |(integration, group)| async move {
+            let (indexes, deliveries): (Vec<usize>, Vec<Delivery>) = group.into_iter().unzip();
+            let ack = match crate::segment::deliver_all(p, config, &integration, deliveries).await {
+                Ok(()) => Ack::Done,
+                Err(e) => {
+                    p.log(&format!(
+                        "will retry Segment deliveries of {}: {e}",
+                        integration.id
+                    ));
+                    Ack::Redeliver
+                }
+            };
+            indexes.into_iter().map(|i| (i, ack)).collect::<Vec<_>>()
+        },
+    ));
+    let (singles, groups) = futures_util::future::join(singles, groups).await;
+    let mut acks = vec![Ack::Done; messages.len()];
+    for (index, ack) in singles.into_iter().chain(groups).flatten() {
+        acks[index] = ack;
+    }
+    acks
+}
+
 async fn import_step<P: Platform>(p: &P, config: &Config, job: SyncJob) -> Result<(), JobError> {
     match import::sync(p, config, &job.integration_id, job.trigger, job.state).await {
         Ok(SyncAnswer::Report(report)) => p.log(&format!(
@@ -137,20 +201,12 @@ async fn deliver<P: Platform>(p: &P, config: &Config, delivery: Delivery) -> Res
         ));
         return Ok(());
     };
-    let data: Map<String, Value> = match &delivery.payload {
-        Payload::Inline { data } => data.clone(),
-        Payload::Stored { key } => match p.get(key).await? {
-            Some(text) => serde_json::from_str(&text)
-                .map_err(|e| StoreError(format!("payload {key}: {e}")))?,
-            None => {
-                return give_up(
-                    p,
-                    delivery,
-                    "the event's payload expired before it could be delivered".into(),
-                )
-                .await
-            }
-        },
+    if matches!(integration.destination, Destination::Segment { .. }) {
+        return crate::segment::deliver_all(p, config, &integration, vec![delivery]).await;
+    }
+    let Some(data) = load_payload(p, &delivery).await? else {
+        let reason = "the event's payload expired before it could be delivered".into();
+        return give_up(p, delivery, reason).await;
     };
     let outcome = match send_to_webhook(p, config, &integration, &delivery, &data).await {
         Ok(outcome) => outcome,
@@ -158,6 +214,34 @@ async fn deliver<P: Platform>(p: &P, config: &Config, delivery: Delivery) -> Res
             reason: format!("the destination secret cannot be read: {e}"),
         },
     };
+    settle(p, config, delivery, outcome).await
+}
+
+/// The event's data, from the message or from KV (`None`: it expired there).
+pub(crate) async fn load_payload<P: Platform>(
+    p: &P,
+    delivery: &Delivery,
+) -> Result<Option<Map<String, Value>>, JobError> {
+    match &delivery.payload {
+        Payload::Inline { data } => Ok(Some(data.clone())),
+        Payload::Stored { key } => match p.get(key).await? {
+            Some(text) => Ok(Some(
+                serde_json::from_str(&text)
+                    .map_err(|e| StoreError(format!("payload {key}: {e}")))?,
+            )),
+            None => Ok(None),
+        },
+    }
+}
+
+/// Acts on an attempt's outcome: done (its stored payload deleted), re-queued with
+/// back-off, or handed to the dead-letter queue after the last attempt.
+pub(crate) async fn settle<P: Platform>(
+    p: &P,
+    config: &Config,
+    delivery: Delivery,
+    outcome: Outcome,
+) -> Result<(), JobError> {
     match outcome {
         Outcome::Delivered => {
             if let Payload::Stored { key } = &delivery.payload {
@@ -165,7 +249,7 @@ async fn deliver<P: Platform>(p: &P, config: &Config, delivery: Delivery) -> Res
             }
             p.log(&format!(
                 "delivered {} ({}) to integration {} on attempt {}",
-                delivery.id, delivery.event, integration.id, delivery.attempt
+                delivery.id, delivery.event, delivery.integration_id, delivery.attempt
             ));
             Ok(())
         }
@@ -201,7 +285,9 @@ async fn send_to_webhook<P: Platform>(
     delivery: &Delivery,
     data: &Map<String, Value>,
 ) -> Result<Outcome, SealError> {
-    let Destination::Webhook { url } = &integration.destination;
+    let Destination::Webhook { url } = &integration.destination else {
+        unreachable!("Segment deliveries go to crate::segment")
+    };
     let slot = Integration::slot(&integration.id, "destination_secret");
     let secret = SigningSecret::parse(
         &config
@@ -223,7 +309,11 @@ async fn send_to_webhook<P: Platform>(
 }
 
 /// Hands the delivery to the dead-letter queue, whose consumer records it for the admin.
-async fn give_up<P: Platform>(p: &P, delivery: Delivery, reason: String) -> Result<(), JobError> {
+pub(crate) async fn give_up<P: Platform>(
+    p: &P,
+    delivery: Delivery,
+    reason: String,
+) -> Result<(), JobError> {
     let letter = DeadLetter {
         attempts: delivery.attempt,
         failed_at: p.now_seconds(),

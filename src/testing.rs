@@ -289,13 +289,14 @@ pub fn integration(
         },
         events: events.map(|e| e.into_iter().map(str::to_string).collect()),
         import: Default::default(),
+        numbers: None,
     };
     let created = run(crate::integration::create(p, &config(), new)).expect("created");
     p.requests.borrow_mut().clear();
     p.respond(|_| Ok(answer(200, &[], "")));
     (
         created.integration,
-        created.destination_secret,
+        created.destination_secret.expect("a webhook's secret"),
         "aircall-token-1".into(),
     )
 }

@@ -22,8 +22,9 @@ pub enum CreateError {
 
 pub struct Created {
     pub integration: Integration,
-    /// The signing secret, shown to the admin this once.
-    pub destination_secret: String,
+    /// A webhook's signing secret, shown to the admin this once (`None` for a Segment write
+    /// key: the admin gave it, and it is never shown again).
+    pub destination_secret: Option<String>,
 }
 
 pub async fn create<P: Platform>(
@@ -49,11 +50,16 @@ pub async fn create<P: Platform>(
         )
         .await?;
 
-    let NewDestination::Webhook {
-        url: destination_url,
-        secret,
-    } = new.destination;
-    let secret = secret.unwrap_or_else(SigningSecret::generate).expose();
+    // One sealed slot for the destination's secret, whatever the destination.
+    let (destination, secret, shown) = match new.destination {
+        NewDestination::Webhook { url, secret } => {
+            let secret = secret.unwrap_or_else(SigningSecret::generate).expose();
+            (Destination::Webhook { url }, secret.clone(), Some(secret))
+        }
+        NewDestination::Segment { write_key, region } => {
+            (Destination::Segment { region }, write_key, None)
+        }
+    };
     let seal = |value: &str, field: &str| config.sealer.seal(value, &Integration::slot(&id, field));
     let credentials = serde_json::to_string(&new.credentials).expect("serializes");
     let integration = Integration {
@@ -63,11 +69,10 @@ pub async fn create<P: Platform>(
         created_at: p.now_seconds(),
         aircall_account: new.credentials.account_key(),
         aircall_webhook_id: webhook.webhook_id.clone(),
-        destination: Destination::Webhook {
-            url: destination_url,
-        },
+        destination,
         events: new.events,
         import: new.import,
+        numbers: new.numbers,
         sealed: SealedSecrets {
             aircall_credentials: seal(&credentials, "aircall_credentials"),
             webhook_token: seal(&webhook.token, "webhook_token"),
@@ -90,6 +95,6 @@ pub async fn create<P: Platform>(
     ));
     Ok(Created {
         integration,
-        destination_secret: secret,
+        destination_secret: shown,
     })
 }

@@ -13,6 +13,9 @@ pub enum Status {
 pub enum Destination {
     /// A Standard Webhooks endpoint, signed with the sealed `destination_secret`.
     Webhook { url: String },
+    /// A Segment source (HTTP API) in `region`; its write key is the sealed
+    /// `destination_secret`.
+    Segment { region: crate::segment::Region },
 }
 
 /// Secrets of one integration, each sealed with AES-256-GCM (see `crypto::Sealer`).
@@ -22,6 +25,7 @@ pub struct SealedSecrets {
     pub aircall_credentials: String,
     /// The token Aircall puts in every webhook it sends us.
     pub webhook_token: String,
+    /// The destination's secret: the webhook signing secret, or the Segment write key.
     pub destination_secret: String,
 }
 
@@ -43,6 +47,9 @@ pub struct Integration {
     /// Which calls the import brings.
     #[serde(default)]
     pub import: crate::import::ImportRules,
+    /// Only events about these Aircall numbers are forwarded; `None`: every number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numbers: Option<Vec<crate::segment::NumberRef>>,
     pub sealed: SealedSecrets,
 }
 
@@ -82,6 +89,7 @@ impl Integration {
             destination: self.destination.clone(),
             events: self.events.clone(),
             import: self.import.clone(),
+            numbers: self.numbers.clone(),
         }
     }
 }
@@ -101,6 +109,7 @@ pub struct IntegrationView {
     pub destination: Destination,
     pub events: Option<Vec<String>>,
     pub import: crate::import::ImportRules,
+    pub numbers: Option<Vec<crate::segment::NumberRef>>,
 }
 
 #[derive(Debug, Serialize)]
