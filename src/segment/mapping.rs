@@ -271,6 +271,19 @@ mod tests {
     }
 
     #[test]
+    fn an_imported_call_is_a_track_of_its_record() {
+        let record = obj(json!({"id": 812, "status": "answered", "user": {"name": "Ann"}}));
+        let got = messages("msg_i", "call.imported", 1_700_000_000, &record);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0]["event"], "call.imported");
+        assert_eq!(got[0]["anonymousId"], "aircall-call-812");
+        assert_eq!(
+            Value::Object(got[0]["properties"].as_object().unwrap().clone()),
+            Value::Object(record)
+        );
+    }
+
+    #[test]
     fn message_ids_are_stable_and_short() {
         let data = obj(json!({"id": 1}));
         let id = crate::delivery::Delivery::id_for("int_x", "call.ended", Some(1), "{\"id\":1}");

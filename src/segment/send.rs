@@ -126,8 +126,8 @@ pub(crate) async fn deliver_all<P: Platform>(
             match read_call(p, config, integration, call_id).await {
                 Read::Call(call) => select::enrich(&mut data, call),
                 Read::Wait(seconds) => {
-                    // Spread the waiting ones so they do not all come back at once.
-                    let delay = seconds + (jitter() * f64::from(seconds) / 2.0) as u32;
+                    // Spread the waiting ones over a few seconds, not all back at once.
+                    let delay = seconds + (jitter() * 5.0) as u32;
                     p.log(&format!(
                         "delivery {} waits {delay} s for Aircall's rate budget to read call {call_id}",
                         delivery.id
