@@ -2,6 +2,7 @@
 
 use crate::config::Config;
 use crate::crypto::{SealError, SigningSecret};
+use crate::delivery::subrequests::{self, Cost};
 use crate::delivery::{
     classify, delivery_body, jitter, signed_request, DeadLetter, DeadLetters, Delivery, Job,
     Outcome, Payload,
@@ -86,52 +87,114 @@ pub async fn handle_message<P: Platform>(
 
 /// A queue batch. Deliveries to a Segment integration are grouped per integration, so that
 /// a batch's events reach Segment in one `/v1/batch` request (one subrequest for many
-/// events); every other message is handled on its own. All run side by side.
+/// events); every other message is handled on its own. All run side by side. What would
+/// take the invocation past its subrequest budget goes back on the queue for another one.
 pub async fn handle_batch<P: Platform>(
     p: &P,
     config: &Config,
     queue: QueueName,
     messages: &[String],
 ) -> Vec<Ack> {
-    let mut groups: BTreeMap<String, Vec<(usize, Delivery)>> = BTreeMap::new();
-    let mut singles: Vec<usize> = Vec::new();
-    for (index, message) in messages.iter().enumerate() {
-        match (queue, serde_json::from_str::<Job>(message)) {
-            (QueueName::Jobs, Ok(Job::Deliver(delivery))) => groups
-                .entry(delivery.integration_id.clone())
-                .or_default()
-                .push((index, delivery)),
-            _ => singles.push(index),
+    let jobs: Vec<Option<Job>> = messages
+        .iter()
+        .map(|m| serde_json::from_str(m).ok())
+        .collect();
+    // The integrations deliveries go to, read once each: Segment or not decides the plan.
+    let mut segment: BTreeMap<String, Integration> = BTreeMap::new();
+    if queue == QueueName::Jobs {
+        for job in jobs.iter().flatten() {
+            let Job::Deliver(delivery) = job else {
+                continue;
+            };
+            let id = &delivery.integration_id;
+            if segment.contains_key(id) {
+                continue;
+            }
+            match Integrations::new(p).get(id).await {
+                Ok(Some(i)) if matches!(i.destination, Destination::Segment { .. }) => {
+                    segment.insert(id.clone(), i);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    p.log(&format!("will retry a batch: integration {id}: {e}"));
+                    return vec![Ack::Redeliver; messages.len()];
+                }
+            }
         }
     }
-    let mut segment = Vec::new();
-    for (integration_id, group) in groups {
-        match Integrations::new(p).get(&integration_id).await {
-            Ok(Some(integration))
-                if matches!(integration.destination, Destination::Segment { .. }) =>
-            {
-                segment.push((integration, group));
+    let segment_delivery = |job: &Option<Job>| match job {
+        Some(Job::Deliver(d)) if segment.contains_key(&d.integration_id) => Some(d.clone()),
+        _ => None,
+    };
+    let group_of = |id: &str| segment.keys().position(|k| k == id).unwrap_or(0);
+    let costs: Vec<Cost> = jobs
+        .iter()
+        .zip(messages)
+        .map(|(job, message)| match (queue, job) {
+            (QueueName::DeadLetters, _) | (_, None) | (_, Some(Job::Failed(_))) => Cost::Fixed(0),
+            (_, Some(Job::Deliver(d))) if segment.contains_key(&d.integration_id) => {
+                Cost::Segment {
+                    group: group_of(&d.integration_id),
+                    bytes: message.len(),
+                    reads_call: match &d.payload {
+                        Payload::Inline { data } => {
+                            crate::segment::needs_enrichment(&d.event, data).is_some()
+                        }
+                        Payload::Stored { .. } => true,
+                    },
+                }
             }
-            Ok(_) => singles.extend(group.into_iter().map(|(index, _)| index)),
-            Err(e) => {
-                p.log(&format!("will retry deliveries of {integration_id}: {e}"));
-                return vec![Ack::Redeliver; messages.len()];
+            (_, Some(Job::Deliver(_))) => Cost::Fixed(1),
+            (_, Some(Job::Import(_))) => Cost::Fixed(6),
+            (_, Some(Job::Sync(_))) => Cost::Fixed(10),
+        })
+        .collect();
+    let now = subrequests::plan(&costs, subrequests::BUDGET);
+
+    let mut acks = vec![Ack::Done; messages.len()];
+    let later: Vec<usize> = (0..messages.len()).filter(|i| !now[*i]).collect();
+    if !later.is_empty() {
+        let texts: Vec<String> = later.iter().map(|i| messages[*i].clone()).collect();
+        for chunk in texts.chunks(crate::ports::MAX_BATCH) {
+            if let Err(e) = p.send_batch(queue, chunk).await {
+                p.log(&format!("could not put messages back on the queue: {e}"));
+                for i in &later {
+                    acks[*i] = Ack::Redeliver;
+                }
+                break;
             }
+        }
+        p.log(&format!(
+            "{} message(s) of this batch left for another invocation (subrequest budget)",
+            later.len()
+        ));
+    }
+
+    let mut groups: BTreeMap<String, Vec<(usize, Delivery)>> = BTreeMap::new();
+    let mut singles: Vec<usize> = Vec::new();
+    for index in (0..messages.len()).filter(|i| now[*i]) {
+        match segment_delivery(&jobs[index]) {
+            Some(d) => groups
+                .entry(d.integration_id.clone())
+                .or_default()
+                .push((index, d)),
+            None => singles.push(index),
         }
     }
     let singles = futures_util::future::join_all(singles.into_iter().map(|index| async move {
         let ack = handle_message(p, config, queue, &messages[index]).await;
         vec![(index, ack)]
     }));
-    let groups = futures_util::future::join_all(segment.into_iter().map(
-        |(integration, group)| async move {
+    let segment = &segment;
+    let groups = futures_util::future::join_all(groups.into_iter().map(
+        |(integration_id, group)| async move {
+            let integration = &segment[&integration_id];
             let (indexes, deliveries): (Vec<usize>, Vec<Delivery>) = group.into_iter().unzip();
-            let ack = match crate::segment::deliver_all(p, config, &integration, deliveries).await {
+            let ack = match crate::segment::deliver_all(p, config, integration, deliveries).await {
                 Ok(()) => Ack::Done,
                 Err(e) => {
                     p.log(&format!(
-                        "will retry Segment deliveries of {}: {e}",
-                        integration.id
+                        "will retry Segment deliveries of {integration_id}: {e}"
                     ));
                     Ack::Redeliver
                 }
@@ -140,7 +203,6 @@ pub async fn handle_batch<P: Platform>(
         },
     ));
     let (singles, groups) = futures_util::future::join(singles, groups).await;
-    let mut acks = vec![Ack::Done; messages.len()];
     for (index, ack) in singles.into_iter().chain(groups).flatten() {
         acks[index] = ack;
     }
@@ -448,6 +510,30 @@ mod tests {
             1,
             "same delivery id: one record"
         );
+    }
+
+    #[test]
+    fn what_exceeds_the_subrequest_budget_goes_back_on_the_queue() {
+        let p = MemoryPlatform::default();
+        let job = |n: i64| {
+            Job::Import(Box::new(CallJob {
+                integration_id: "int_0123456789abcdef0123".into(),
+                call_id: n,
+                call: None,
+                read_at: 0,
+                origin: crate::import::Origin::Poll,
+                run_id: None,
+                attempt: 1,
+            }))
+            .to_message()
+        };
+        let messages: Vec<String> = (1..=10).map(job).collect();
+        let acks = run(handle_batch(&p, &config(), QueueName::Jobs, &messages));
+        assert_eq!(acks, vec![Ack::Done; 10]);
+        // 8 imports of 6 subrequests fit in 48; the last two wait, not counted as retries.
+        let sent = p.take_sent();
+        assert_eq!(sent.len(), 2);
+        assert_eq!((sent[0].1.as_str(), sent[0].2), (messages[8].as_str(), 0));
     }
 
     #[test]

@@ -381,10 +381,11 @@ mod tests {
             }
         });
         // 60 per minute, two of them spent creating the integration: the 59th read waits.
-        let messages: Vec<String> = (1..=61)
-            .map(|n| delivery(&i, n, json!({"id": n})))
-            .collect();
-        run(handle_batch(&p, &config(), QueueName::Jobs, &messages));
+        // Two queue batches of 30 (one invocation takes at most 47 reads).
+        for part in [1..=30, 31..=60] {
+            let messages: Vec<String> = part.map(|n| delivery(&i, n, json!({"id": n}))).collect();
+            run(handle_batch(&p, &config(), QueueName::Jobs, &messages));
+        }
         let reads = p
             .requests
             .borrow()
@@ -393,14 +394,18 @@ mod tests {
             .count();
         assert_eq!(reads, 58);
         let sent = p.take_sent();
-        assert_eq!(sent.len(), 3);
+        assert_eq!(sent.len(), 2);
         let (_, message, delay) = &sent[0];
         assert!(*delay >= 1);
         let Job::Deliver(waiting) = serde_json::from_str(message).unwrap() else {
             panic!()
         };
         assert_eq!(waiting.attempt, 1);
-        assert_eq!(sent_batches(&p)[0]["batch"].as_array().unwrap().len(), 58);
+        let sizes: Vec<usize> = sent_batches(&p)
+            .iter()
+            .map(|b| b["batch"].as_array().unwrap().len())
+            .collect();
+        assert_eq!(sizes, vec![30, 28]);
     }
 
     #[test]
