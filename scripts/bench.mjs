@@ -147,3 +147,9 @@ cpu (native, µs)    ${Object.entries(cpu).map(([k, v]) => `${k} ${v}`).join(", 
 (local runtime: workerd via Miniflare, on this machine; includes the node <-> workerd hop)`);
 mkdirSync("bench-results", { recursive: true });
 writeFileSync("bench-results/latest.json", JSON.stringify(results, null, 2));
+
+// Delivery to Segment (scripts/bench-segment.mjs): 5,000 webhook events to a fake Segment.
+const { benchSegment, describeSegment } = await import("./bench-segment.mjs");
+results.segment = await benchSegment();
+console.log(describeSegment(results.segment));
+writeFileSync("bench-results/latest.json", JSON.stringify(results, null, 2));

@@ -31,6 +31,9 @@ pub struct Config {
     pub links: LinkSigner,
     /// How long a link to an archived recording stays good.
     pub recording_link_seconds: u64,
+    /// Segment's tracking API in the US and EU regions.
+    pub segment_us_base: String,
+    pub segment_eu_base: String,
     /// Signs the OAuth install's `state` (a key derived from `ENCRYPTION_KEY`).
     pub oauth_state: StateSigner,
     /// The OAuth install; `None` when the client id or secret is not set.
@@ -135,6 +138,11 @@ impl Config {
             recording_link_seconds: u64::from(number("RECORDING_LINK_HOURS", 168)?.max(1)) * 3600,
             oauth_state,
             oauth,
+            segment_us_base: base_url("SEGMENT_US_BASE", Some("https://api.segment.io"))?,
+            segment_eu_base: base_url(
+                "SEGMENT_EU_BASE",
+                Some("https://events.eu1.segmentapis.com"),
+            )?,
         })
     }
 }
@@ -172,6 +180,8 @@ mod tests {
             config.oauth.is_none(),
             "OAuth is off until its client is set"
         );
+        assert_eq!(config.segment_us_base, "https://api.segment.io");
+        assert_eq!(config.segment_eu_base, "https://events.eu1.segmentapis.com");
     }
 
     #[test]

@@ -109,12 +109,21 @@ pub async fn receive<P: Platform>(
         .then(|| CallJob::from_webhook(&integration.id, &event.data, p.now_seconds() as i64))
         .flatten()
         .map(|job| Job::Import(Box::new(job)).to_message());
-    if !integration.wants(&event.event) {
+    // Events about other numbers than the chosen ones; a call payload without its number
+    // is checked again once the consumer has read the call.
+    let other_number = integration.numbers.as_ref().is_some_and(|numbers| {
+        crate::segment::about_numbers(numbers, &event.event, &event.data) == Some(false)
+    });
+    if !integration.wants(&event.event) || other_number {
         if let Some(import) = import {
             p.send(QueueName::Jobs, &import, 0).await?;
         }
         return Ok(Accepted::Ignored {
-            reason: "the integration does not forward this event",
+            reason: if other_number {
+                "the event is about none of the integration's numbers"
+            } else {
+                "the integration does not forward this event"
+            },
         });
     }
 

@@ -2,6 +2,7 @@
 
 use crate::config::Config;
 use crate::crypto::{SealError, SigningSecret};
+use crate::delivery::subrequests::{self, Cost};
 use crate::delivery::{
     classify, delivery_body, jitter, signed_request, DeadLetter, DeadLetters, Delivery, Job,
     Outcome, Payload,
@@ -10,10 +11,11 @@ use crate::import::{self, CallJob, ImportError, SyncAnswer, SyncJob};
 use crate::integration::{Destination, Integration, Integrations};
 use crate::ports::{Platform, QueueError, QueueName, StoreError};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use thiserror::Error;
 
 /// What to do with a message once it has been handled.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ack {
     /// Done with it (delivered, re-queued for later, or dead-lettered).
     Done,
@@ -22,7 +24,7 @@ pub enum Ack {
 }
 
 #[derive(Debug, Error)]
-enum JobError {
+pub(crate) enum JobError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -95,6 +97,132 @@ pub async fn handle_message<P: Platform>(
     }
 }
 
+/// A queue batch. Deliveries to a Segment integration are grouped per integration, so that
+/// a batch's events reach Segment in one `/v1/batch` request (one subrequest for many
+/// events); every other message is handled on its own. All run side by side. What would
+/// take the invocation past its subrequest budget goes back on the queue for another one.
+pub async fn handle_batch<P: Platform>(
+    p: &P,
+    config: &Config,
+    queue: QueueName,
+    messages: &[String],
+) -> Vec<Ack> {
+    let jobs: Vec<Option<Job>> = messages
+        .iter()
+        .map(|m| serde_json::from_str(m).ok())
+        .collect();
+    // The integrations deliveries go to, read once each: Segment or not decides the plan.
+    let mut segment: BTreeMap<String, Integration> = BTreeMap::new();
+    if queue == QueueName::Jobs {
+        for job in jobs.iter().flatten() {
+            let Job::Deliver(delivery) = job else {
+                continue;
+            };
+            let id = &delivery.integration_id;
+            if segment.contains_key(id) {
+                continue;
+            }
+            match Integrations::new(p).get(id).await {
+                Ok(Some(i)) if matches!(i.destination, Some(Destination::Segment { .. })) => {
+                    segment.insert(id.clone(), i);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    p.log(&format!("will retry a batch: integration {id}: {e}"));
+                    return vec![Ack::Redeliver; messages.len()];
+                }
+            }
+        }
+    }
+    let segment_delivery = |job: &Option<Job>| match job {
+        Some(Job::Deliver(d)) if segment.contains_key(&d.integration_id) => Some(d.clone()),
+        _ => None,
+    };
+    let group_of = |id: &str| segment.keys().position(|k| k == id).unwrap_or(0);
+    let costs: Vec<Cost> = jobs
+        .iter()
+        .zip(messages)
+        .map(|(job, message)| match (queue, job) {
+            (QueueName::DeadLetters, _) | (_, None) | (_, Some(Job::Failed(_))) => Cost::Fixed(0),
+            (_, Some(Job::Deliver(d))) if segment.contains_key(&d.integration_id) => {
+                Cost::Segment {
+                    group: group_of(&d.integration_id),
+                    bytes: message.len(),
+                    reads_call: match &d.payload {
+                        Payload::Inline { data } => {
+                            crate::segment::needs_enrichment(&d.event, data).is_some()
+                        }
+                        Payload::Stored { .. } => true,
+                    },
+                }
+            }
+            (_, Some(Job::Deliver(_))) => Cost::Fixed(1),
+            (_, Some(Job::Import(_))) => Cost::Fixed(6),
+            (_, Some(Job::Sync(_))) => Cost::Fixed(10),
+            // Up to 800 KV deletions: it runs alone, within the 1,000 KV operations.
+            (_, Some(Job::Purge(_))) => Cost::Fixed(subrequests::BUDGET),
+        })
+        .collect();
+    let now = subrequests::plan(&costs, subrequests::BUDGET);
+
+    let mut acks = vec![Ack::Done; messages.len()];
+    let later: Vec<usize> = (0..messages.len()).filter(|i| !now[*i]).collect();
+    if !later.is_empty() {
+        let texts: Vec<String> = later.iter().map(|i| messages[*i].clone()).collect();
+        for chunk in texts.chunks(crate::ports::MAX_BATCH) {
+            if let Err(e) = p.send_batch(queue, chunk).await {
+                p.log(&format!("could not put messages back on the queue: {e}"));
+                for i in &later {
+                    acks[*i] = Ack::Redeliver;
+                }
+                break;
+            }
+        }
+        p.log(&format!(
+            "{} message(s) of this batch left for another invocation (subrequest budget)",
+            later.len()
+        ));
+    }
+
+    let mut groups: BTreeMap<String, Vec<(usize, Delivery)>> = BTreeMap::new();
+    let mut singles: Vec<usize> = Vec::new();
+    for index in (0..messages.len()).filter(|i| now[*i]) {
+        match segment_delivery(&jobs[index]) {
+            Some(d) => groups
+                .entry(d.integration_id.clone())
+                .or_default()
+                .push((index, d)),
+            None => singles.push(index),
+        }
+    }
+    let singles = futures_util::future::join_all(singles.into_iter().map(|index| async move {
+        let ack = handle_message(p, config, queue, &messages[index]).await;
+        vec![(index, ack)]
+    }));
+    let segment = &segment;
+    let groups = futures_util::future::join_all(groups.into_iter().map(
+        |(integration_id, group)| async move {
+            let integration = &segment[&integration_id];
+            let (indexes, deliveries): (Vec<usize>, Vec<Delivery>) = group.into_iter().unzip();
+            let ack = match crate::segment::deliver_all(p, config, integration, deliveries).await {
+                Ok(()) => Ack::Done,
+                Err(e) => {
+                    p.log(&format!(
+                        "will retry Segment deliveries of {integration_id}: {e}"
+                    ));
+                    Ack::Redeliver
+                }
+            };
+            indexes.into_iter().map(|i| (i, ack)).collect::<Vec<_>>()
+        },
+    ));
+    let (singles, groups) = futures_util::future::join(singles, groups).await;
+    for (index, ack) in singles.into_iter().chain(groups).flatten() {
+        acks[index] = ack;
+    }
+    acks
+}
+
 async fn import_step<P: Platform>(p: &P, config: &Config, job: SyncJob) -> Result<(), JobError> {
     match import::sync(p, config, &job.integration_id, job.trigger, job.state).await {
         Ok(SyncAnswer::Report(report)) => p.log(&format!(
@@ -149,20 +277,12 @@ async fn deliver<P: Platform>(p: &P, config: &Config, delivery: Delivery) -> Res
         ));
         return Ok(());
     };
-    let data: Map<String, Value> = match &delivery.payload {
-        Payload::Inline { data } => data.clone(),
-        Payload::Stored { key } => match p.get(key).await? {
-            Some(text) => serde_json::from_str(&text)
-                .map_err(|e| StoreError(format!("payload {key}: {e}")))?,
-            None => {
-                return give_up(
-                    p,
-                    delivery,
-                    "the event's payload expired before it could be delivered".into(),
-                )
-                .await
-            }
-        },
+    if matches!(integration.destination, Some(Destination::Segment { .. })) {
+        return crate::segment::deliver_all(p, config, &integration, vec![delivery]).await;
+    }
+    let Some(data) = load_payload(p, &delivery).await? else {
+        let reason = "the event's payload expired before it could be delivered".into();
+        return give_up(p, delivery, reason).await;
     };
     let outcome = match send_to_webhook(p, config, &integration, &delivery, &data).await {
         Ok(outcome) => outcome,
@@ -170,6 +290,34 @@ async fn deliver<P: Platform>(p: &P, config: &Config, delivery: Delivery) -> Res
             reason: format!("the destination secret cannot be read: {e}"),
         },
     };
+    settle(p, config, delivery, outcome).await
+}
+
+/// The event's data, from the message or from KV (`None`: it expired there).
+pub(crate) async fn load_payload<P: Platform>(
+    p: &P,
+    delivery: &Delivery,
+) -> Result<Option<Map<String, Value>>, JobError> {
+    match &delivery.payload {
+        Payload::Inline { data } => Ok(Some(data.clone())),
+        Payload::Stored { key } => match p.get(key).await? {
+            Some(text) => Ok(Some(
+                serde_json::from_str(&text)
+                    .map_err(|e| StoreError(format!("payload {key}: {e}")))?,
+            )),
+            None => Ok(None),
+        },
+    }
+}
+
+/// Acts on an attempt's outcome: done (its stored payload deleted), re-queued with
+/// back-off, or handed to the dead-letter queue after the last attempt.
+pub(crate) async fn settle<P: Platform>(
+    p: &P,
+    config: &Config,
+    delivery: Delivery,
+    outcome: Outcome,
+) -> Result<(), JobError> {
     match outcome {
         Outcome::Delivered => {
             if let Payload::Stored { key } = &delivery.payload {
@@ -177,7 +325,7 @@ async fn deliver<P: Platform>(p: &P, config: &Config, delivery: Delivery) -> Res
             }
             p.log(&format!(
                 "delivered {} ({}) to integration {} on attempt {}",
-                delivery.id, delivery.event, integration.id, delivery.attempt
+                delivery.id, delivery.event, delivery.integration_id, delivery.attempt
             ));
             Ok(())
         }
@@ -215,7 +363,7 @@ async fn send_to_webhook<P: Platform>(
 ) -> Result<Outcome, SealError> {
     let Some(Destination::Webhook { url }) = &integration.destination else {
         return Ok(Outcome::Failed {
-            reason: "the integration has no destination".into(),
+            reason: "the integration has no webhook destination".into(),
         });
     };
     let slot = Integration::slot(&integration.id, "destination_secret");
@@ -239,7 +387,11 @@ async fn send_to_webhook<P: Platform>(
 }
 
 /// Hands the delivery to the dead-letter queue, whose consumer records it for the admin.
-async fn give_up<P: Platform>(p: &P, delivery: Delivery, reason: String) -> Result<(), JobError> {
+pub(crate) async fn give_up<P: Platform>(
+    p: &P,
+    delivery: Delivery,
+    reason: String,
+) -> Result<(), JobError> {
     let letter = DeadLetter {
         attempts: delivery.attempt,
         failed_at: p.now_seconds(),
@@ -374,6 +526,30 @@ mod tests {
             1,
             "same delivery id: one record"
         );
+    }
+
+    #[test]
+    fn what_exceeds_the_subrequest_budget_goes_back_on_the_queue() {
+        let p = MemoryPlatform::default();
+        let job = |n: i64| {
+            Job::Import(Box::new(CallJob {
+                integration_id: "int_0123456789abcdef0123".into(),
+                call_id: n,
+                call: None,
+                read_at: 0,
+                origin: crate::import::Origin::Poll,
+                run_id: None,
+                attempt: 1,
+            }))
+            .to_message()
+        };
+        let messages: Vec<String> = (1..=10).map(job).collect();
+        let acks = run(handle_batch(&p, &config(), QueueName::Jobs, &messages));
+        assert_eq!(acks, vec![Ack::Done; 10]);
+        // 8 imports of 6 subrequests fit in 48; the last two wait, not counted as retries.
+        let sent = p.take_sent();
+        assert_eq!(sent.len(), 2);
+        assert_eq!((sent[0].1.as_str(), sent[0].2), (messages[8].as_str(), 0));
     }
 
     #[test]

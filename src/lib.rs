@@ -15,6 +15,7 @@ pub mod ingress;
 pub mod integration;
 pub mod jobs;
 pub mod ports;
+pub mod segment;
 pub mod time;
 
 #[cfg(target_arch = "wasm32")]

@@ -43,14 +43,34 @@ impl<'a, S: Store> DeadLetters<'a, S> {
         format!("dead_letter:{integration_id}:")
     }
 
+    fn key(integration_id: &str, delivery_id: &str) -> String {
+        format!("{}{delivery_id}", Self::prefix(integration_id))
+    }
+
     pub async fn record(&self, letter: &DeadLetter) -> Result<(), StoreError> {
-        let key = format!(
-            "{}{}",
-            Self::prefix(&letter.delivery.integration_id),
-            letter.delivery.id
-        );
+        let key = Self::key(&letter.delivery.integration_id, &letter.delivery.id);
         let text = serde_json::to_string(letter).expect("serializes");
         self.store.put(&key, &text, Some(KEEP_SECONDS)).await
+    }
+
+    pub async fn get(
+        &self,
+        integration_id: &str,
+        delivery_id: &str,
+    ) -> Result<Option<DeadLetter>, StoreError> {
+        let key = Self::key(integration_id, delivery_id);
+        match self.store.get(&key).await? {
+            None => Ok(None),
+            Some(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| StoreError(format!("dead letter {key} is unreadable: {e}"))),
+        }
+    }
+
+    pub async fn delete(&self, integration_id: &str, delivery_id: &str) -> Result<(), StoreError> {
+        self.store
+            .delete(&Self::key(integration_id, delivery_id))
+            .await
     }
 
     /// The integration's dead letters, newest first.

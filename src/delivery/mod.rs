@@ -4,6 +4,7 @@
 mod dead_letters;
 mod job;
 mod retry;
+pub mod subrequests;
 mod webhook;
 
 pub use dead_letters::{DeadLetter, DeadLetters, KEEP_SECONDS};

@@ -3,12 +3,12 @@
 use super::{ApiError, Request, Response};
 use crate::config::Config;
 use crate::crypto::secrets_match;
-use crate::delivery::DeadLetters;
+use crate::delivery::{DeadLetters, Delivery, Job};
 use crate::import::{self, RunStatus, SyncAnswer, Trigger};
 use crate::integration::{
     self, Actor, Cause, IntegrationPatch, Integrations, NewIntegration, Status,
 };
-use crate::ports::Platform;
+use crate::ports::{Platform, QueueName, StoreError};
 use serde_json::json;
 
 pub fn authorize(config: &Config, request: &Request) -> Result<(), ApiError> {
@@ -52,6 +52,9 @@ pub async fn route<P: Platform>(
         ("POST", ["integrations", id, "deactivate"]) => deactivate(p, config, id, request).await,
         ("POST", ["integrations", id, "activate"]) => activate(p, config, id).await,
         ("GET", ["integrations", id, "deliveries"]) => failed_deliveries(p, id, request).await,
+        ("POST", ["integrations", id, "deliveries", delivery_id, "retry"]) => {
+            retry_delivery(p, id, delivery_id).await
+        }
         ("POST", ["integrations", id, "sync"]) => sync_now(p, config, id).await,
         ("GET", ["integrations", id, "runs"]) => {
             if Integrations::new(p).get(id).await?.is_none() {
@@ -66,7 +69,8 @@ pub async fn route<P: Platform>(
             _,
             ["integrations"]
             | ["integrations", _]
-            | ["integrations", _, "deliveries" | "sync" | "runs" | "activate" | "deactivate"],
+            | ["integrations", _, "deliveries" | "sync" | "runs" | "activate" | "deactivate"]
+            | ["integrations", _, "deliveries", _, "retry"],
         ) => Err(ApiError::MethodNotAllowed),
         _ => Err(ApiError::NotFound("no such route")),
     }
@@ -81,9 +85,12 @@ async fn create<P: Platform>(
     let new = NewIntegration::parse(&body).map_err(ApiError::Invalid)?;
     let created = integration::create(p, config, new).await?;
     let mut view = json!(created.integration.view(&config.public_base_url));
-    view["destination"]["secret"] = json!(created.destination_secret);
-    view["notice"] =
-        json!("Keep destination.secret now: it verifies our signatures and is never shown again.");
+    if let Some(secret) = created.destination_secret {
+        view["destination"]["secret"] = json!(secret);
+        view["notice"] = json!(
+            "Keep destination.secret now: it verifies our signatures and is never shown again."
+        );
+    }
     Ok(Response::json(201, &view))
 }
 
@@ -278,5 +285,40 @@ async fn delete<P: Platform>(p: &P, config: &Config, id: &str) -> Result<Respons
                 "Deleting: the rest of its stored keys are removed in the background."
             },
         }),
+    ))
+}
+
+/// Sends a dead-lettered delivery again, from its first attempt; its record goes (a new
+/// failure records it again, with the new reason).
+async fn retry_delivery<P: Platform>(
+    p: &P,
+    id: &str,
+    delivery_id: &str,
+) -> Result<Response, ApiError> {
+    if Integrations::new(p).get(id).await?.is_none() {
+        return Err(ApiError::NotFound("no integration has this id"));
+    }
+    let shaped = delivery_id.strip_prefix("msg_").is_some_and(|h| {
+        !h.is_empty() && h.len() <= 64 && h.bytes().all(|b| b.is_ascii_alphanumeric())
+    });
+    if !shaped {
+        return Err(ApiError::NotFound("no failed delivery has this id"));
+    }
+    let letters = DeadLetters::new(p);
+    let letter = letters
+        .get(id, delivery_id)
+        .await?
+        .ok_or(ApiError::NotFound("no failed delivery has this id"))?;
+    let delivery = Delivery {
+        attempt: 1,
+        ..letter.delivery
+    };
+    p.send(QueueName::Jobs, &Job::Deliver(delivery).to_message(), 0)
+        .await
+        .map_err(|e| StoreError(e.to_string()))?;
+    letters.delete(id, delivery_id).await?;
+    Ok(Response::json(
+        202,
+        &json!({"status": "queued", "delivery_id": delivery_id}),
     ))
 }

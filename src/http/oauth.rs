@@ -161,6 +161,7 @@ async fn callback<P: Platform>(
         destination: None,
         events: None,
         import: ImportRules::default(),
+        numbers: None,
     };
     let created = integration::create_as(p, config, new, Actor::Oauth).await?;
     let id = &created.integration.id;

@@ -22,7 +22,8 @@ pub enum CreateError {
 
 pub struct Created {
     pub integration: Integration,
-    /// The signing secret, shown to the admin this once (`None` without a destination).
+    /// A webhook's signing secret, shown to the admin this once (`None` for a Segment write
+    /// key, which the admin gave, or without a destination).
     pub destination_secret: Option<String>,
 }
 
@@ -62,12 +63,21 @@ pub async fn create_as<P: Platform>(
         .await?;
 
     let seal = |value: &str, field: &str| config.sealer.seal(value, &Integration::slot(&id, field));
-    let (destination, secret) = match new.destination {
+    // One sealed slot for the destination's secret, whatever the destination; only a webhook
+    // secret is shown (once).
+    let (destination, secret, shown) = match new.destination {
         Some(NewDestination::Webhook { url, secret }) => {
             let secret = secret.unwrap_or_else(SigningSecret::generate).expose();
-            (Some(Destination::Webhook { url }), Some(secret))
+            (
+                Some(Destination::Webhook { url }),
+                Some(secret.clone()),
+                Some(secret),
+            )
         }
-        None => (None, None),
+        Some(NewDestination::Segment { write_key, region }) => {
+            (Some(Destination::Segment { region }), Some(write_key), None)
+        }
+        None => (None, None, None),
     };
     let now = p.now_seconds();
     let credentials = serde_json::to_string(&new.credentials).expect("serializes");
@@ -81,6 +91,7 @@ pub async fn create_as<P: Platform>(
         destination,
         events: new.events,
         import: new.import,
+        numbers: new.numbers,
         sealed: SealedSecrets {
             aircall_credentials: seal(&credentials, "aircall_credentials"),
             webhook_token: seal(&webhook.token, "webhook_token"),
@@ -123,6 +134,6 @@ pub async fn create_as<P: Platform>(
     ));
     Ok(Created {
         integration,
-        destination_secret: secret,
+        destination_secret: shown,
     })
 }

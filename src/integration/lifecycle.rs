@@ -379,10 +379,17 @@ pub async fn update<P: Platform>(
         changed.push("import");
     }
     let mut destination_secret = None;
+    if let Some(NewDestination::Segment { write_key, region }) = &patch.destination {
+        integration.sealed.destination_secret = seal(config, id, "destination_secret", write_key);
+        integration.destination = Some(Destination::Segment { region: *region });
+        changed.push("destination");
+    }
     if let Some(NewDestination::Webhook { url, secret }) = patch.destination {
+        let was_webhook = matches!(integration.destination, Some(Destination::Webhook { .. }));
         let secret = match secret {
             Some(secret) => Some(secret.expose()),
-            None if integration.sealed.destination_secret.is_empty() => {
+            // No signing secret yet (none, or the slot held a Segment write key): a new one.
+            None if !was_webhook => {
                 let generated = SigningSecret::generate().expose();
                 destination_secret = Some(generated.clone());
                 Some(generated)

@@ -76,6 +76,9 @@ pub const HISTORY_KEPT: usize = 100;
 pub enum Destination {
     /// A Standard Webhooks endpoint, signed with the sealed `destination_secret`.
     Webhook { url: String },
+    /// A Segment source (HTTP API) in `region`; its write key is the sealed
+    /// `destination_secret`.
+    Segment { region: crate::segment::Region },
 }
 
 /// Secrets of one integration, each sealed with AES-256-GCM (see `crypto::Sealer`).
@@ -85,7 +88,8 @@ pub struct SealedSecrets {
     pub aircall_credentials: String,
     /// The token Aircall puts in every webhook it sends us.
     pub webhook_token: String,
-    /// Empty while the integration has no destination (an OAuth install awaiting it).
+    /// The destination's secret: the webhook signing secret or the Segment write key; empty
+    /// while the integration has no destination (an OAuth install awaiting it).
     pub destination_secret: String,
 }
 
@@ -109,6 +113,9 @@ pub struct Integration {
     /// Which calls the import brings.
     #[serde(default)]
     pub import: crate::import::ImportRules,
+    /// Only events about these Aircall numbers are forwarded; `None`: every number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numbers: Option<Vec<crate::segment::NumberRef>>,
     pub sealed: SealedSecrets,
     /// Why it is inactive (`None` while active).
     #[serde(default)]
@@ -184,6 +191,7 @@ impl Integration {
                     reason: e.reason.clone(),
                 })
                 .collect(),
+            numbers: self.numbers.clone(),
         }
     }
 }
@@ -212,6 +220,7 @@ pub struct IntegrationView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dropped_while_inactive: Option<u64>,
     pub history: Vec<HistoryView>,
+    pub numbers: Option<Vec<crate::segment::NumberRef>>,
 }
 
 #[derive(Debug, Serialize)]

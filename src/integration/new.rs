@@ -3,6 +3,7 @@
 use crate::aircall::Credentials;
 use crate::crypto::SigningSecret;
 use crate::import::ImportRules;
+use crate::segment::{NumberRef, Region, SEED_EVENTS};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -18,6 +19,10 @@ pub enum NewDestination {
         url: String,
         secret: Option<SigningSecret>,
     },
+    Segment {
+        write_key: String,
+        region: Region,
+    },
 }
 
 /// A valid request to create an integration.
@@ -29,6 +34,8 @@ pub struct NewIntegration {
     pub destination: Option<NewDestination>,
     pub events: Option<Vec<String>>,
     pub import: ImportRules,
+    /// Only events about these Aircall numbers are forwarded; `None`: every number.
+    pub numbers: Option<Vec<NumberRef>>,
 }
 
 /// A valid `PATCH /api/integrations/{id}` body: the fields given, each checked as on creation.
@@ -118,7 +125,14 @@ impl NewIntegration {
         let Some(root) = p.object(
             Some(body),
             "",
-            &["name", "aircall", "destination", "events", "import"],
+            &[
+                "name",
+                "aircall",
+                "destination",
+                "events",
+                "import",
+                "numbers",
+            ],
         ) else {
             return Err(p.0);
         };
@@ -130,12 +144,21 @@ impl NewIntegration {
             .object(
                 root.get("destination"),
                 "destination",
-                &["type", "url", "secret"],
+                &["type", "url", "secret", "write_key", "region"],
             )
             .and_then(|d| parse_destination(&mut p, d));
 
         let events = parse_events(&mut p, root.get("events"));
+        // A Segment integration forwards the 26 events of Aircall's own Segment source
+        // unless told otherwise; a webhook, every event.
+        let events = match (&destination, events) {
+            (Some(NewDestination::Segment { .. }), None) => {
+                Some(SEED_EVENTS.iter().map(|e| e.to_string()).collect())
+            }
+            (_, events) => events,
+        };
         let import = parse_import(&mut p, root.get("import"));
+        let numbers = parse_numbers(&mut p, root.get("numbers"));
 
         match (name, credentials, destination, p.0.is_empty()) {
             (Some(name), Some(credentials), Some(destination), true) => Ok(Self {
@@ -144,6 +167,7 @@ impl NewIntegration {
                 destination: Some(destination),
                 events,
                 import,
+                numbers,
             }),
             _ => Err(p.0),
         }
@@ -176,7 +200,7 @@ impl IntegrationPatch {
                 .object(
                     root.get("destination"),
                     "destination",
-                    &["type", "url", "secret"],
+                    &["type", "url", "secret", "write_key", "region"],
                 )
                 .and_then(|d| parse_destination(&mut p, d));
         }
@@ -244,12 +268,24 @@ fn parse_credentials(p: &mut Problems, value: Option<&Value>) -> Option<Credenti
 }
 
 fn parse_destination(p: &mut Problems, d: &Map<String, Value>) -> Option<NewDestination> {
-    match d.get("type").and_then(Value::as_str) {
-        Some("webhook") => {}
+    let (kind, fields): (&str, &[&str]) = match d.get("type").and_then(Value::as_str) {
+        Some("webhook") => ("webhook", &["type", "url", "secret"]),
+        Some("segment") => ("segment", &["type", "write_key", "region"]),
         _ => {
-            p.add("destination.type", "must be \"webhook\"");
+            p.add("destination.type", "must be \"webhook\" or \"segment\"");
             return None;
         }
+    };
+    for key in ["url", "secret", "write_key", "region"] {
+        if d.contains_key(key) && !fields.contains(&key) {
+            p.add(
+                &format!("destination.{key}"),
+                format!("is not a field of a {kind} destination"),
+            );
+        }
+    }
+    if kind == "segment" {
+        return parse_segment(p, d);
     }
     let url = p
         .text(d, "destination.", "url", 2048)
@@ -280,6 +316,97 @@ fn parse_destination(p: &mut Problems, d: &Map<String, Value>) -> Option<NewDest
     })
 }
 
+/// `{type: "segment", write_key, region: "us" | "eu"}`. The region is required: an EU
+/// workspace's events posted to the US host are accepted and lost.
+fn parse_segment(p: &mut Problems, d: &Map<String, Value>) -> Option<NewDestination> {
+    let write_key = p.text(d, "destination.", "write_key", 200).and_then(|key| {
+        if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            p.add("destination.write_key", "must not contain spaces");
+            None
+        } else {
+            Some(key)
+        }
+    });
+    let region = match d.get("region") {
+        Some(Value::String(r)) if r == "us" => Some(Region::Us),
+        Some(Value::String(r)) if r == "eu" => Some(Region::Eu),
+        None | Some(Value::Null) => {
+            p.add(
+                "destination.region",
+                "is required: \"us\" or \"eu\", the region of the Segment workspace",
+            );
+            None
+        }
+        Some(_) => {
+            p.add("destination.region", "must be \"us\" or \"eu\"");
+            None
+        }
+    };
+    Some(NewDestination::Segment {
+        write_key: write_key?,
+        region: region?,
+    })
+}
+
+pub const MAX_NUMBERS: usize = 100;
+
+/// Aircall number ids (integers) or phone numbers (strings, kept as `+` and digits).
+fn parse_numbers(p: &mut Problems, value: Option<&Value>) -> Option<Vec<NumberRef>> {
+    let list = match value {
+        None | Some(Value::Null) => return None,
+        Some(Value::Array(list)) => list,
+        Some(_) => {
+            p.add(
+                "numbers",
+                "must be a list of Aircall number ids or phone numbers, or null for every number",
+            );
+            return None;
+        }
+    };
+    if list.is_empty() {
+        p.add(
+            "numbers",
+            "must name at least one number (leave it out for every number)",
+        );
+    }
+    if list.len() > MAX_NUMBERS {
+        p.add(
+            "numbers",
+            format!("must name at most {MAX_NUMBERS} numbers"),
+        );
+    }
+    let mut numbers = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        let parsed = match item {
+            Value::Number(n) => n.as_i64().filter(|id| *id > 0).map(NumberRef::Id),
+            Value::String(s) => {
+                let digits = crate::segment::digits(s);
+                let shaped = s
+                    .trim()
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+                (shaped && (6..=15).contains(&digits.len())).then(|| {
+                    NumberRef::Digits(if s.trim().starts_with('+') {
+                        format!("+{digits}")
+                    } else {
+                        digits
+                    })
+                })
+            }
+            _ => None,
+        };
+        match parsed {
+            Some(number) if !numbers.contains(&number) => numbers.push(number),
+            Some(_) => {}
+            None => p.add(
+                &format!("numbers[{i}]"),
+                "must be an Aircall number id (a positive integer) or a phone number such as \"+33 1 76 36 06 95\"",
+            ),
+        }
+    }
+    Some(numbers)
+}
+
 /// The import rules: every field optional, defaults from the product documents.
 fn parse_import(p: &mut Problems, value: Option<&Value>) -> ImportRules {
     let Some(value) = value.filter(|v| !v.is_null()) else {
@@ -299,8 +426,10 @@ fn parse_import(p: &mut Problems, value: Option<&Value>) -> ImportRules {
     }
 }
 
-/// `None`/absent: every event. A list names the events to forward; names Aircall may add
-/// later are accepted as long as they look like event names.
+/// `None`/absent: the destination's default selection. A list names the events to forward;
+/// names Aircall may add later are accepted as long as they look like event names. As in
+/// Aircall's Segment source, an entry emptied or set to null (`null`, `"null"`, `""`) turns
+/// that event off.
 fn parse_events(p: &mut Problems, value: Option<&Value>) -> Option<Vec<String>> {
     let list = match value {
         None | Some(Value::Null) => return None,
@@ -313,18 +442,14 @@ fn parse_events(p: &mut Problems, value: Option<&Value>) -> Option<Vec<String>> 
             return None;
         }
     };
-    if list.is_empty() {
-        p.add(
-            "events",
-            "must name at least one event (leave it out to forward every event)",
-        );
-    }
     if list.len() > MAX_EVENTS {
         p.add("events", format!("must name at most {MAX_EVENTS} events"));
     }
     let mut events: Vec<String> = Vec::new();
     for (i, item) in list.iter().enumerate() {
         match item.as_str() {
+            None if item.is_null() => {}
+            Some(off) if off.trim().is_empty() || off.trim() == "null" => {}
             Some(name) if is_event_name(name) => {
                 if !events.iter().any(|e| e == name) {
                     events.push(name.to_string());
@@ -335,6 +460,12 @@ fn parse_events(p: &mut Problems, value: Option<&Value>) -> Option<Vec<String>> 
                 "must be an event name such as \"call.ended\"",
             ),
         }
+    }
+    if events.is_empty() && list.len() <= MAX_EVENTS && p.0.iter().all(|e| e.field != "events") {
+        p.add(
+            "events",
+            "must name at least one event (leave it out for the default selection)",
+        );
     }
     Some(events)
 }
@@ -429,11 +560,102 @@ mod tests {
         assert_eq!(fields(json!([1, 2])), vec!["body"]);
         assert_eq!(fields(json!({})), vec!["name", "aircall", "destination"]);
         let mut body = good();
-        body["destination"]["type"] = json!("segment");
+        body["destination"]["type"] = json!("sftp");
         assert_eq!(fields(body), vec!["destination.type"]);
         let mut body = good();
         body["events"] = json!([]);
         assert_eq!(fields(body), vec!["events"]);
+    }
+
+    fn segment(extra: Value) -> Value {
+        let mut body = json!({
+            "name": "Segment",
+            "aircall": {"api_id": "id123", "api_token": "tok456"},
+            "destination": {"type": "segment", "write_key": "wk_0123", "region": "eu"},
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    }
+
+    #[test]
+    fn a_segment_destination_defaults_to_the_seeds_26_events() {
+        let new = NewIntegration::parse(&segment(json!({}))).unwrap();
+        let Some(NewDestination::Segment { write_key, region }) = &new.destination else {
+            panic!()
+        };
+        assert_eq!((write_key.as_str(), *region), ("wk_0123", Region::Eu));
+        assert_eq!(new.events.as_ref().unwrap().len(), 26);
+        assert_eq!(new.numbers, None);
+        // null for the whole selection: the default too.
+        let new = NewIntegration::parse(&segment(json!({"events": null}))).unwrap();
+        assert_eq!(new.events.unwrap().len(), 26);
+    }
+
+    #[test]
+    fn emptied_or_null_entries_turn_events_off() {
+        let body = segment(json!({"events": ["call.ended", null, "null", "", "message.sent"]}));
+        let new = NewIntegration::parse(&body).unwrap();
+        assert_eq!(
+            new.events,
+            Some(vec!["call.ended".to_string(), "message.sent".to_string()])
+        );
+        assert_eq!(
+            fields(segment(json!({"events": [null, ""]}))),
+            vec!["events"]
+        );
+        assert_eq!(fields(segment(json!({"events": []}))), vec!["events"]);
+    }
+
+    #[test]
+    fn segment_fields_are_checked_one_by_one() {
+        let body = json!({
+            "name": "S",
+            "aircall": {"api_id": "id123", "api_token": "tok456"},
+            "destination": {"type": "segment", "write_key": "has space", "region": "asia", "url": "https://x.test"},
+            "numbers": [789, "+33 1 76 36 06 95", "abc", 0, true]
+        });
+        let mut got = fields(body);
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                "destination.region",
+                "destination.url",
+                "destination.write_key",
+                "numbers[2]",
+                "numbers[3]",
+                "numbers[4]"
+            ]
+        );
+        let missing = json!({
+            "name": "S",
+            "aircall": {"api_id": "id123", "api_token": "tok456"},
+            "destination": {"type": "segment"},
+            "numbers": []
+        });
+        let mut got = fields(missing);
+        got.sort();
+        assert_eq!(
+            got,
+            vec!["destination.region", "destination.write_key", "numbers"]
+        );
+    }
+
+    #[test]
+    fn numbers_are_ids_or_phone_numbers() {
+        let new = NewIntegration::parse(&segment(
+            json!({"numbers": [789, "+33 1 76 36 06 95", 789]}),
+        ))
+        .unwrap();
+        assert_eq!(
+            new.numbers,
+            Some(vec![
+                NumberRef::Id(789),
+                NumberRef::Digits("+33176360695".into())
+            ])
+        );
     }
 
     #[test]

@@ -109,13 +109,10 @@ pub async fn queue(batch: MessageBatch<String>, env: Env) -> Result<()> {
         }
     };
     let messages = batch.messages()?;
-    // Deliveries of one batch run side by side; the runtime caps open connections at 6.
-    let acks = futures_util::future::join_all(
-        messages
-            .iter()
-            .map(|m| jobs::handle_message(&platform, &config, queue, m.body())),
-    )
-    .await;
+    // Deliveries of one batch run side by side (the runtime caps open connections at 6);
+    // a Segment integration's deliveries go in one request.
+    let bodies: Vec<String> = messages.iter().map(|m| m.body().clone()).collect();
+    let acks = jobs::handle_batch(&platform, &config, queue, &bodies).await;
     for (message, ack) in messages.iter().zip(acks) {
         match ack {
             Ack::Done => message.ack(),

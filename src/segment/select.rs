@@ -1,0 +1,199 @@
+//! Which events a Segment integration forwards: the default selection, the number filter,
+//! and when a call event needs reading from Aircall first.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The 26 events of Aircall's own Segment source (seed 003), the default selection of a
+/// Segment integration. Any other Aircall event name can be chosen too.
+pub const SEED_EVENTS: [&str; 26] = [
+    "number.created",
+    "number.opened",
+    "number.closed",
+    "number.deleted",
+    "contact.created",
+    "contact.updated",
+    "contact.deleted",
+    "user.created",
+    "user.opened",
+    "user.connected",
+    "user.closed",
+    "user.disconnected",
+    "user.deleted",
+    "call.created",
+    "call.answered",
+    "call.hungup",
+    "call.ended",
+    "call.assigned",
+    "call.archived",
+    "call.tagged",
+    "call.untagged",
+    "call.commented",
+    "call.transferred",
+    "call.ringing_on_agent",
+    "call.agent_declined",
+    "call.voicemail_left",
+];
+
+/// One Aircall number of the filter: its id, or its digits (kept as `+` and digits).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum NumberRef {
+    Id(i64),
+    Digits(String),
+}
+
+/// `+33 1 76 36 06 95` -> `+33176360695`; the `+` matters not for matching.
+pub fn digits(text: &str) -> String {
+    text.chars().filter(char::is_ascii_digit).collect()
+}
+
+impl NumberRef {
+    fn matches(&self, id: Option<i64>, number_digits: Option<&str>) -> bool {
+        match self {
+            NumberRef::Id(want) => id == Some(*want),
+            NumberRef::Digits(want) => {
+                number_digits.is_some_and(|d| !d.is_empty() && digits(d) == digits(want))
+            }
+        }
+    }
+}
+
+/// Whether an event is about one of `numbers`: `Some(true)` forward it, `Some(false)` drop
+/// it, `None` cannot tell yet (a call payload without its number: read the call first).
+/// Events about no number (users, contacts, ...) pass.
+pub fn about_numbers(
+    numbers: &[NumberRef],
+    event: &str,
+    data: &Map<String, Value>,
+) -> Option<bool> {
+    let any = |id: Option<i64>, d: Option<&str>| numbers.iter().any(|n| n.matches(id, d));
+    match super::mapping::resource(event) {
+        // An imported call carries the normalized record: its number's digits.
+        "call" if event == crate::import::IMPORTED_EVENT => Some(any(
+            None,
+            data.get("internal_number").and_then(Value::as_str),
+        )),
+        "call" => match data.get("number")? {
+            Value::Object(n) => Some(any(
+                n.get("id").and_then(Value::as_i64),
+                n.get("digits").and_then(Value::as_str),
+            )),
+            _ => Some(false),
+        },
+        "number" => Some(any(
+            data.get("id").and_then(Value::as_i64),
+            data.get("digits").and_then(Value::as_str),
+        )),
+        _ => Some(true),
+    }
+}
+
+/// What a Segment track of a call needs from the call; a payload without one of these keys
+/// (Aircall can send minimal data) is completed from `GET /v1/calls/{id}` first. A key that
+/// is present but null (no contact known, no recording yet) is an answer, not a gap.
+pub const CALL_NEEDS: [&str; 4] = ["user", "number", "contact", "recording"];
+
+/// The call to read when a call event's payload lacks what the destination needs.
+pub fn needs_enrichment(event: &str, data: &Map<String, Value>) -> Option<i64> {
+    if super::mapping::resource(event) != "call" || event == crate::import::IMPORTED_EVENT {
+        return None;
+    }
+    let id = data.get("id").and_then(Value::as_i64)?;
+    CALL_NEEDS
+        .iter()
+        .any(|key| !data.contains_key(*key))
+        .then_some(id)
+}
+
+/// Fills the keys the payload lacks from the call as the API shows it; what the webhook
+/// said is kept (it is the state at the event's time).
+pub fn enrich(data: &mut Map<String, Value>, call: Map<String, Value>) {
+    for (key, value) in call {
+        data.entry(key).or_insert(value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn the_seed_has_26_distinct_event_names() {
+        let mut names = SEED_EVENTS.to_vec();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), 26);
+        assert!(names.iter().all(|n| crate::integration::is_event_name(n)));
+    }
+
+    #[test]
+    fn the_number_filter_matches_ids_and_digits() {
+        let numbers = vec![
+            NumberRef::Id(789),
+            NumberRef::Digits("+33 1 00 00 00 01".into()),
+        ];
+        let call = |number: Value| obj(json!({"id": 1, "number": number}));
+        let yes = call(json!({"id": 789, "digits": "+33 1 76 36 06 95"}));
+        let by_digits = call(json!({"id": 5, "digits": "+33100000001"}));
+        let no = call(json!({"id": 5, "digits": "+33 1 76 36 06 95"}));
+        assert_eq!(about_numbers(&numbers, "call.ended", &yes), Some(true));
+        assert_eq!(
+            about_numbers(&numbers, "call.ended", &by_digits),
+            Some(true)
+        );
+        assert_eq!(about_numbers(&numbers, "call.ended", &no), Some(false));
+        assert_eq!(
+            about_numbers(&numbers, "call.ended", &call(Value::Null)),
+            Some(false)
+        );
+        assert_eq!(
+            about_numbers(&numbers, "call.ended", &obj(json!({"id": 1}))),
+            None
+        );
+        assert_eq!(
+            about_numbers(&numbers, "number.opened", &obj(json!({"id": 789}))),
+            Some(true)
+        );
+        assert_eq!(
+            about_numbers(&numbers, "number.opened", &obj(json!({"id": 790}))),
+            Some(false)
+        );
+        assert_eq!(
+            about_numbers(&numbers, "user.created", &obj(json!({"id": 1}))),
+            Some(true)
+        );
+        let record = obj(json!({"id": 1, "internal_number": "+33100000001"}));
+        assert_eq!(
+            about_numbers(&numbers, "call.imported", &record),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn minimal_call_payloads_are_completed_without_overwriting() {
+        let full = obj(
+            json!({"id": 1, "user": null, "number": {"id": 2}, "contact": null, "recording": null}),
+        );
+        assert_eq!(needs_enrichment("call.ended", &full), None);
+        let minimal = obj(json!({"id": 1, "status": "done"}));
+        assert_eq!(needs_enrichment("call.ended", &minimal), Some(1));
+        assert_eq!(needs_enrichment("call.imported", &minimal), None);
+        assert_eq!(needs_enrichment("user.created", &minimal), None);
+
+        let mut data = minimal;
+        enrich(
+            &mut data,
+            obj(json!({"id": 1, "status": "answered", "user": {"id": 4}})),
+        );
+        assert_eq!(
+            data,
+            obj(json!({"id": 1, "status": "done", "user": {"id": 4}}))
+        );
+    }
+}

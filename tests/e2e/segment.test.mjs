@@ -1,0 +1,247 @@
+// The Segment destination end to end: fake Aircall -> worker (Miniflare: real queues, KV,
+// DO) -> fake Segment that enforces the documented limits and Basic auth with the write key.
+import { test, before, after, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+import { startConnector, waitFor, sleep } from "./harness.mjs";
+import { FakeAircall } from "../fakes/aircall.mjs";
+import { FakeSegment } from "../fakes/segment.mjs";
+import { call, user } from "./payloads.mjs";
+
+// The 26 events of Aircall's own Segment source (seed 003).
+const SEED_EVENTS = [
+  "number.created", "number.opened", "number.closed", "number.deleted",
+  "contact.created", "contact.updated", "contact.deleted",
+  "user.created", "user.opened", "user.connected", "user.closed", "user.disconnected", "user.deleted",
+  "call.created", "call.answered", "call.hungup", "call.ended", "call.assigned", "call.archived",
+  "call.tagged", "call.untagged", "call.commented", "call.transferred", "call.ringing_on_agent",
+  "call.agent_declined", "call.voicemail_left",
+];
+
+const number = (id) => ({ id, direct_link: `https://api.aircall.io/v1/numbers/${id}`, name: "Sales FR", digits: "+33 1 76 36 06 95", country: "FR", time_zone: "Europe/Paris", open: true });
+const contact = (id) => ({
+  id, direct_link: `https://api.aircall.io/v1/contacts/${id}`, first_name: "Jean", last_name: "Dupont", company_name: "ACME",
+  information: null, is_shared: true, created_at: "2025-11-24T10:00:00.000Z", updated_at: "2025-11-24T10:00:00.000Z",
+  phone_numbers: [{ id: 1, label: "work", value: "+33612345678" }], emails: [{ id: 2, label: "work", value: "jean@acme.test" }],
+});
+// The data Aircall sends with each event, by resource.
+const payloadFor = (event, n) => ({ call: () => call(n), user: () => user(n), number: () => number(n), contact: () => contact(n) })[event.split(".")[0]]();
+
+let aircall, segment, connector;
+let main; // the default integration: US, the seed's 26 events
+const post = (url, init) => connector.dispatch(url, init);
+
+async function createIntegration(name, destination, extra = {}, key = { api_id: "api-id-seg", api_token: "api-token-seg" }) {
+  const r = await connector.api("POST", "/api/integrations", { name, aircall: key, destination, ...extra });
+  assert.equal(r.status, 201, r.text);
+  return { id: r.json.id, view: r.json, webhook: aircall.webhooks.get(r.json.aircall.webhook_id) };
+}
+
+async function fire(integration, event, data, timestamp = 1_763_981_000) {
+  const r = await aircall.fire(integration.webhook, event, data, { post, timestamp });
+  assert.equal(r.status, 202, r.body);
+  return JSON.parse(r.body);
+}
+
+const trackOf = (deliveryId) => segment.accepted.find((m) => m.messageId === `${deliveryId}-track`);
+const arrived = (deliveryId, timeout = 15_000) => waitFor(() => trackOf(deliveryId), { timeout, what: `track of ${deliveryId}` });
+const deadLetters = async (id) => (await connector.api("GET", `/api/integrations/${id}/deliveries?status=failed`)).json.deliveries;
+
+before(async () => {
+  aircall = await new FakeAircall().start();
+  aircall.addKey("api-id-seg", "api-token-seg");
+  aircall.addKey("api-id-burst", "api-token-burst");
+  segment = await new FakeSegment().start();
+  segment.writeKeys.add("wk_good");
+  connector = await startConnector({
+    vars: {
+      AIRCALL_API_BASE: aircall.url,
+      SEGMENT_US_BASE: segment.url,
+      SEGMENT_EU_BASE: segment.euUrl,
+      // Short back-off so that an outage of a few seconds is tested in seconds.
+      RETRY_BASE_SECONDS: "1",
+      RETRY_MAX_ATTEMPTS: "4",
+      DELIVERY_TIMEOUT_SECONDS: "2",
+    },
+  });
+  main = await createIntegration("segment us", { type: "segment", write_key: "wk_good", region: "us" });
+});
+after(async () => {
+  await connector?.dispose();
+  await segment?.stop();
+  await aircall?.stop();
+});
+beforeEach(() => {
+  segment.answer = null;
+});
+
+test("a Segment integration defaults to the seed's 26 events and never shows its write key", async () => {
+  assert.deepEqual(main.view.destination, { type: "segment", region: "us" });
+  assert.deepEqual([...main.view.events].sort(), [...SEED_EVENTS].sort());
+  assert.deepEqual([...main.webhook.events].sort(), [...SEED_EVENTS].sort(), "registered with Aircall");
+  const kv = JSON.stringify(await connector.kvDump());
+  assert.ok(!kv.includes("wk_good"), "sealed at rest");
+  const shown = await connector.api("GET", `/api/integrations/${main.id}`);
+  assert.ok(!shown.text.includes("wk_good"));
+
+  const bad = await connector.api("POST", "/api/integrations", {
+    name: "x", aircall: { api_id: "api-id-seg", api_token: "api-token-seg" },
+    destination: { type: "segment", write_key: "" }, numbers: ["abc"],
+  });
+  assert.equal(bad.status, 400);
+  assert.deepEqual(bad.json.error.fields.map((f) => f.field).sort(), ["destination.region", "destination.write_key", "numbers[0]"]);
+});
+
+test("each of the 26 seed events arrives as the right track with a stable messageId", async () => {
+  const sent = [];
+  for (const [i, event] of SEED_EVENTS.entries()) {
+    const data = payloadFor(event, 100 + i);
+    const timestamp = 1_763_981_000 + i;
+    const { status, delivery_id } = await fire(main, event, data, timestamp);
+    assert.equal(status, "queued", event);
+    sent.push({ event, data, timestamp, delivery_id });
+  }
+  for (const { event, data, timestamp, delivery_id } of sent) {
+    const track = await arrived(delivery_id);
+    assert.equal(track.event, event);
+    assert.deepEqual(track.properties, data, event);
+    assert.equal(track.timestamp, new Date(timestamp * 1000).toISOString().replace(".000Z", "Z"));
+    assert.ok(track.messageId.length < 100);
+    const resource = event.split(".")[0];
+    if (resource === "call") assert.equal(track.userId, "456", event);
+    if (resource === "user") assert.equal(track.userId, String(data.id), event);
+    if (resource === "number") assert.equal(track.anonymousId, `aircall-number-${data.id}`);
+    if (resource === "contact") assert.equal(track.anonymousId, `aircall-contact-${data.id}`);
+    const identify = segment.accepted.find((m) => m.messageId === `${delivery_id}-identify`);
+    if ((resource === "user" || resource === "contact") && !event.endsWith(".deleted")) {
+      assert.ok(identify, `identify for ${event}`);
+      assert.equal(identify.traits.name, resource === "user" ? "Madeline Agent" : "Jean Dupont");
+      assert.ok(identify.traits.email);
+    } else {
+      assert.equal(identify, undefined, event);
+    }
+  }
+  assert.deepEqual(segment.dropped, [], "nothing over Segment's limits or without identity");
+  // Batching: far fewer requests than messages.
+  const requests = segment.requests.filter((r) => r.status === 200).length;
+  assert.ok(requests < sent.length, `${requests} requests for ${sent.length} events`);
+});
+
+test("a replayed webhook gives the same messageId, which Segment drops", async () => {
+  const data = call(2001);
+  const first = await fire(main, "call.ended", data, 1_763_982_000);
+  const again = await fire(main, "call.ended", data, 1_763_982_000);
+  assert.equal(first.delivery_id, again.delivery_id);
+  await arrived(first.delivery_id);
+  const messageId = `${first.delivery_id}-track`;
+  await waitFor(() => segment.received.filter((m) => m.messageId === messageId).length === 2, { what: "the replay" });
+  assert.equal(segment.accepted.filter((m) => m.messageId === messageId).length, 1);
+});
+
+test("the event selection drops what it should; emptied or null entries turn events off", async () => {
+  const picky = await createIntegration("picky", { type: "segment", write_key: "wk_good", region: "us" }, { events: ["call.ended", null, "", "null", "message.sent"] });
+  assert.deepEqual(picky.view.events, ["call.ended", "message.sent"]);
+  assert.equal((await fire(picky, "call.created", call(3001))).status, "ignored");
+  const ended = await fire(picky, "call.ended", call(3002));
+  const message = await fire(picky, "message.sent", { id: 77, direction: "outbound" });
+  await arrived(ended.delivery_id);
+  const track = await arrived(message.delivery_id);
+  assert.equal(track.anonymousId, "aircall-message-77");
+  // The default selection does not include newer events...
+  assert.equal((await fire(main, "message.sent", { id: 78 })).status, "ignored");
+});
+
+test("the number filter forwards only events about the chosen numbers, minimal calls included", async () => {
+  const sales = await createIntegration("sales line", { type: "segment", write_key: "wk_good", region: "us" }, { numbers: [789] });
+  assert.deepEqual(sales.view.numbers, [789]);
+  const ours = await fire(sales, "call.ended", call(4001));
+  const other = await fire(sales, "call.ended", call(4002, { number: { ...number(790), digits: "+33 1 00 00 00 00" } }));
+  assert.equal(other.status, "ignored");
+  assert.equal((await fire(sales, "number.opened", number(790))).status, "ignored");
+  const numberOpened = await fire(sales, "number.opened", number(789));
+  assert.equal((await fire(sales, "user.connected", user(9))).status, "queued", "not about a number: passes");
+  // Minimal payloads: the number is known only once the call is read.
+  aircall.addCalls("api-id-seg", [call(4003), call(4004, { number: number(790) })]);
+  const minimalOurs = await fire(sales, "call.hungup", { id: 4003 });
+  const minimalOther = await fire(sales, "call.hungup", { id: 4004 });
+  assert.equal(minimalOther.status, "queued");
+  await arrived(ours.delivery_id);
+  await arrived(numberOpened.delivery_id);
+  await arrived(minimalOurs.delivery_id);
+  await sleep(1500);
+  assert.equal(trackOf(minimalOther.delivery_id), undefined, "call 4004 is on number 790");
+});
+
+test("a minimal call payload is completed from Aircall before delivering", async () => {
+  aircall.addCalls("api-id-seg", [call(5001)]);
+  const before = aircall.requests.filter((r) => r.path === "/v1/calls/5001").length;
+  const { delivery_id } = await fire(main, "call.answered", { id: 5001, status: "answered" });
+  const track = await arrived(delivery_id);
+  assert.equal(track.userId, "456");
+  assert.equal(track.properties.status, "answered", "what the webhook said is kept");
+  assert.equal(track.properties.number.id, 789);
+  assert.equal(track.properties.contact.first_name, "Jean");
+  assert.match(track.properties.recording, /recordings\/5001\.mp3/);
+  assert.equal(aircall.requests.filter((r) => r.path === "/v1/calls/5001").length, before + 1);
+  assert.equal(aircall.tooManyRequests, 0);
+});
+
+test("an EU integration posts to the EU host; an oversized event is trimmed, not dropped", async () => {
+  const eu = await createIntegration("segment eu", { type: "segment", write_key: "wk_good", region: "eu" });
+  const big = call(6001, { comments: Array.from({ length: 400 }, (_, i) => ({ id: i, content: "x".repeat(100) })) });
+  const { delivery_id } = await fire(eu, "call.commented", big);
+  const track = await arrived(delivery_id);
+  assert.equal(track.region, "eu");
+  assert.deepEqual(track.properties.trimmed_fields, ["comments"]);
+  assert.equal(track.properties.id, 6001);
+  assert.deepEqual(segment.dropped, []);
+});
+
+test("a Segment outage of a few seconds, then a 429 with Retry-After, loses nothing", async () => {
+  const downUntil = Date.now() + 3000;
+  let throttled = false;
+  segment.answer = () => {
+    if (Date.now() < downUntil) return { status: 503, body: { message: "unavailable" } };
+    if (!throttled) {
+      throttled = true;
+      return { status: 429, headers: { "retry-after": "2" }, body: {} };
+    }
+    return null;
+  };
+  const fired = [];
+  for (let n = 7001; n <= 7005; n++) fired.push(await fire(main, "call.ended", call(n)));
+  for (const { delivery_id } of fired) await arrived(delivery_id, 30_000);
+  assert.ok(segment.requests.some((r) => r.status === 503));
+  assert.ok(throttled);
+  assert.deepEqual(await deadLetters(main.id), []);
+});
+
+test("a wrong write key ends in the dead-letter list with the reason, and can be retried", async () => {
+  const wrong = await createIntegration("wrong key", { type: "segment", write_key: "wk_typo", region: "us" });
+  const { delivery_id } = await fire(wrong, "call.ended", call(8001));
+  const letter = await waitFor(async () => (await deadLetters(wrong.id)).find((d) => d.delivery_id === delivery_id), { what: "the dead letter" });
+  assert.match(letter.reason, /Segment refused the write key \(HTTP 401\)/);
+  assert.equal(letter.attempts, 1);
+
+  // The key becomes valid (say the source was re-created): retry it from the admin API.
+  segment.writeKeys.add("wk_typo");
+  const retried = await connector.api("POST", `/api/integrations/${wrong.id}/deliveries/${delivery_id}/retry`);
+  assert.equal(retried.status, 202, retried.text);
+  await arrived(delivery_id);
+  assert.deepEqual(await deadLetters(wrong.id), []);
+  const missing = await connector.api("POST", `/api/integrations/${wrong.id}/deliveries/msg_nope/retry`);
+  assert.equal(missing.status, 404);
+});
+
+test("a burst of minimal calls is enriched within the rate budget: no 429 from Aircall", { timeout: 150_000 }, async () => {
+  // Aircall allows 60 requests a minute per company; so does the connector's budget.
+  const burst = await createIntegration("burst", { type: "segment", write_key: "wk_good", region: "us" }, {}, { api_id: "api-id-burst", api_token: "api-token-burst" });
+  const ids = Array.from({ length: 70 }, (_, i) => 9001 + i);
+  aircall.addCalls("api-id-burst", ids.map((id) => call(id)));
+  const fired = await Promise.all(ids.map((id) => fire(burst, "call.hungup", { id })));
+  // The first ones go at once; the rest wait for the budget, not failing.
+  await waitFor(() => fired.filter((f) => trackOf(f.delivery_id)).length >= 50, { timeout: 20_000, what: "the first ones" });
+  for (const { delivery_id } of fired) await arrived(delivery_id, 120_000);
+  assert.equal(aircall.tooManyRequests, 0);
+  for (const { delivery_id } of fired) assert.equal(trackOf(delivery_id).userId, "456");
+  assert.deepEqual(await deadLetters(burst.id), []);
+});
