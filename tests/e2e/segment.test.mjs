@@ -49,7 +49,6 @@ const deadLetters = async (id) => (await connector.api("GET", `/api/integrations
 before(async () => {
   aircall = await new FakeAircall().start();
   aircall.addKey("api-id-seg", "api-token-seg");
-  aircall.addKey("api-id-burst", "api-token-burst");
   segment = await new FakeSegment().start();
   segment.writeKeys.add("wk_good");
   connector = await startConnector({
@@ -232,16 +231,36 @@ test("a wrong write key ends in the dead-letter list with the reason, and can be
   assert.equal(missing.status, 404);
 });
 
-test("a burst of minimal calls is enriched within the rate budget: no 429 from Aircall", { timeout: 150_000 }, async () => {
-  // Aircall allows 60 requests a minute per company; so does the connector's budget.
-  const burst = await createIntegration("burst", { type: "segment", write_key: "wk_good", region: "us" }, {}, { api_id: "api-id-burst", api_token: "api-token-burst" });
-  const ids = Array.from({ length: 70 }, (_, i) => 9001 + i);
-  aircall.addCalls("api-id-burst", ids.map((id) => call(id)));
-  const fired = await Promise.all(ids.map((id) => fire(burst, "call.hungup", { id })));
-  // The first ones go at once; the rest wait for the budget, not failing.
-  await waitFor(() => fired.filter((f) => trackOf(f.delivery_id)).length >= 50, { timeout: 20_000, what: "the first ones" });
-  for (const { delivery_id } of fired) await arrived(delivery_id, 120_000);
-  assert.equal(aircall.tooManyRequests, 0);
-  for (const { delivery_id } of fired) assert.equal(trackOf(delivery_id).userId, "456");
-  assert.deepEqual(await deadLetters(burst.id), []);
+test("a burst of 500 minimal calls is enriched within the rate budget: no 429 from Aircall", { timeout: 240_000 }, async () => {
+  // Aircall's limit and the connector's budget both at 300 a minute (scaled up from 60 so
+  // that 500 webhooks take one wait of a minute, not eight).
+  const limited = await new FakeAircall({ ratePerMinute: 300 }).start();
+  const key = limited.addKey("api-id-burst", "api-token-burst");
+  const own = await startConnector({
+    vars: { AIRCALL_API_BASE: limited.url, AIRCALL_REQUESTS_PER_MINUTE: "300", SEGMENT_US_BASE: segment.url, RETRY_BASE_SECONDS: "1" },
+  });
+  try {
+    const r = await own.api("POST", "/api/integrations", { name: "burst", aircall: key, destination: { type: "segment", write_key: "wk_good", region: "us" } });
+    assert.equal(r.status, 201, r.text);
+    const webhook = limited.webhooks.get(r.json.aircall.webhook_id);
+    const ids = Array.from({ length: 500 }, (_, i) => 9001 + i);
+    limited.addCalls("api-id-burst", ids.map((id) => call(id)));
+    const fired = await Promise.all(
+      ids.map(async (id) => {
+        const answer = await limited.fire(webhook, "call.hungup", { id }, { post: own.dispatch, timestamp: 1_763_981_000 });
+        assert.equal(answer.status, 202, answer.body);
+        return JSON.parse(answer.body);
+      }),
+    );
+    // The first 300 go at once; the rest wait for the budget, not failing.
+    await waitFor(() => fired.filter((f) => trackOf(f.delivery_id)).length >= 250, { timeout: 40_000, what: "the first ones" });
+    for (const { delivery_id } of fired) await arrived(delivery_id, 150_000);
+    assert.equal(limited.tooManyRequests, 0, "no 429 from Aircall");
+    for (const { delivery_id } of fired) assert.equal(trackOf(delivery_id).userId, "456");
+    const failed = await own.api("GET", `/api/integrations/${r.json.id}/deliveries?status=failed`);
+    assert.deepEqual(failed.json.deliveries, []);
+  } finally {
+    await own.dispose();
+    await limited.stop();
+  }
 });
