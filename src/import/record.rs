@@ -55,6 +55,8 @@ pub struct CallRecord {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Person {
+    /// Aircall's id of the user or contact (destinations key their profiles on it).
+    pub id: Option<i64>,
     pub name: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
@@ -70,6 +72,7 @@ impl CallRecord {
                 .collect::<Vec<_>>()
                 .join(" ");
             Person {
+                id: c.id,
                 name: (!name.is_empty()).then_some(name),
                 email: None,
                 phone: c
@@ -92,6 +95,7 @@ impl CallRecord {
                 .max(0),
             recording_url: None,
             user: call.user.as_ref().map(|u| Person {
+                id: Some(u.id),
                 name: u.name.clone(),
                 email: u.email.clone(),
                 phone: None,
@@ -173,8 +177,8 @@ mod tests {
                 "id": 812, "direction": "inbound", "status": "answered",
                 "started_at": "2023-11-14T22:13:20Z", "ended_at": "2023-11-14T22:16:26Z",
                 "duration_seconds": 186, "recording_url": null,
-                "user": {"name": "Madeline Agent", "email": "madeline@example.com", "phone": null},
-                "contact": {"name": "Jean Dupont", "email": null, "phone": "+33612345678"},
+                "user": {"id": 456, "name": "Madeline Agent", "email": "madeline@example.com", "phone": null},
+                "contact": {"id": 321, "name": "Jean Dupont", "email": null, "phone": "+33612345678"},
                 "internal_number": "+33 1 76 36 06 95", "external_number": "+33 6 12 34 56 78",
                 "tags": ["Lead"], "comments": ["Call back Monday"],
                 "aircall_link": "https://api.aircall.io/v1/calls/812"

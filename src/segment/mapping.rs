@@ -272,11 +272,12 @@ mod tests {
 
     #[test]
     fn an_imported_call_is_a_track_of_its_record() {
-        let record = obj(json!({"id": 812, "status": "answered", "user": {"name": "Ann"}}));
+        let record =
+            obj(json!({"id": 812, "status": "answered", "user": {"id": 456, "name": "Ann"}}));
         let got = messages("msg_i", "call.imported", 1_700_000_000, &record);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0]["event"], "call.imported");
-        assert_eq!(got[0]["anonymousId"], "aircall-call-812");
+        assert_eq!(got[0]["userId"], "456", "the record names its Aircall user");
         assert_eq!(
             Value::Object(got[0]["properties"].as_object().unwrap().clone()),
             Value::Object(record)
