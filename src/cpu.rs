@@ -5,8 +5,10 @@
 
 #[cfg(test)]
 mod tests {
+    use crate::delivery::{Delivery, Job, Payload};
     use crate::import::{import_call, sync, Trigger, PAGES_PER_STEP};
     use crate::ingress::receive;
+    use crate::ports::QueueName;
     use crate::testing::{config, integration, run, MemoryPlatform};
     use serde_json::json;
     use std::time::Instant;
@@ -25,6 +27,35 @@ mod tests {
             "assigned_to": null, "teams": [], "comments": [{"id": 1, "content": "Call back Monday", "posted_at": started_at + 200}],
             "tags": [{"id": 11, "name": "Lead"}]
         })
+    }
+
+    /// A Segment integration, created through the real `create`.
+    fn segment_integration(p: &MemoryPlatform) -> crate::integration::Integration {
+        p.respond(|request| match request.method {
+            "POST" => Ok(crate::testing::answer(
+                201,
+                &[],
+                r#"{"webhook":{"webhook_id":"wh-2","token":"t"}}"#,
+            )),
+            _ => Ok(crate::testing::answer(200, &[], "{}")),
+        });
+        let new = crate::integration::NewIntegration {
+            name: "Segment".into(),
+            credentials: crate::aircall::Credentials::Basic {
+                api_id: "id".into(),
+                api_token: "token".into(),
+            },
+            destination: Some(crate::integration::NewDestination::Segment {
+                write_key: "wk".into(),
+                region: crate::segment::Region::Us,
+            }),
+            events: None,
+            import: Default::default(),
+            numbers: None,
+        };
+        run(crate::integration::create(p, &config(), new))
+            .unwrap()
+            .integration
     }
 
     /// Mean microseconds of `work` over `rounds` runs, after one warm-up run.
@@ -117,6 +148,40 @@ mod tests {
             let page: Page = serde_json::from_str(&page).unwrap();
             assert_eq!(page.calls.len(), 50);
         });
+        // Delivery to Segment: a queue batch of 100 call.ended events of one integration,
+        // mapped, packed and sent in one /v1/batch request.
+        p.now_ms.set(p.now_ms.get() + 61_000); // a fresh rate budget for its creation
+        let segment = segment_integration(&p);
+        let batch: Vec<String> = (0..100)
+            .map(|n| {
+                let data = realistic(100 + n, now - 300);
+                Job::Deliver(Delivery {
+                    id: format!("msg_{n:032}"),
+                    integration_id: segment.id.clone(),
+                    event: "call.ended".into(),
+                    occurred_at: now,
+                    payload: Payload::Inline {
+                        data: data.as_object().unwrap().clone(),
+                    },
+                    attempt: 1,
+                })
+                .to_message()
+            })
+            .collect();
+        p.respond(|_| Ok(crate::testing::answer(200, &[], "{}")));
+        let segment_batch = micros(50, || {
+            run(crate::jobs::handle_batch(
+                &p,
+                &config(),
+                QueueName::Jobs,
+                &batch,
+            ));
+            p.take_sent();
+        });
+        println!(
+            "cpu: segment_delivery_per_event_us {:.1}",
+            segment_batch / 100.0
+        );
         println!("cpu: page_of_50_calls_parse_us {parse:.1}");
         println!("cpu: ingress_event_us {ingress:.1}");
         println!("cpu: import_step_us {step:.1}");
