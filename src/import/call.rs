@@ -215,7 +215,7 @@ pub async fn import_call<P: Platform>(
         integration.id,
         outcome.code()
     ));
-    if let (Some(run_id), false) = (&job.run_id, outcome == CallOutcome::Waiting) {
+    if let Some(run_id) = &job.run_id {
         let key = format!(
             "{}{}:{}:{started_at}",
             outcome_prefix(&integration.id, run_id),

@@ -791,8 +791,20 @@ mod tests {
         assert!(ids.is_empty());
         assert_eq!(first.skipped_by_reason[&SkipReason::NoRecording], 2);
 
-        store.update(1, |c| c["recording"] = json!("https://r.test/1.mp3"));
+        // Fifteen minutes on, still nothing: the run says so, and finishes (nothing pending).
         p.now_ms.set(p.now_ms.get() + 16 * 60 * 1000);
+        let (still, ids) = run_to_end(&p, &id);
+        assert!(ids.is_empty());
+        let waiting = (
+            still.rechecked,
+            still.waiting_for_recording,
+            still.pending,
+            still.skipped,
+        );
+        assert_eq!(waiting, (1, 1, 0, 0), "waiting, not skipped again");
+
+        store.update(1, |c| c["recording"] = json!("https://r.test/1.mp3"));
+        p.now_ms.set(p.now_ms.get() + 31 * 60 * 1000); // the next look: 30 min later
         let (later, ids) = run_to_end(&p, &id);
         assert_eq!(ids, vec![1], "looked at again, and imported");
         assert_eq!((later.rechecked, later.imported), (1, 1));
