@@ -4,13 +4,7 @@
 //! `HMAC-SHA256(ENCRYPTION_KEY bytes, "recording-links")`: a key of its own, so a link never
 //! reveals anything about the key that seals secrets.
 
-use super::{hex, SealError};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
-type HmacSha256 = Hmac<Sha256>;
+use super::{derive_key, hex, hmac_sha256, SealError};
 
 #[derive(Clone)]
 pub struct LinkSigner {
@@ -23,25 +17,18 @@ impl std::fmt::Debug for LinkSigner {
     }
 }
 
-fn mac(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(message);
-    mac.finalize().into_bytes().into()
-}
-
 impl LinkSigner {
     /// `key_base64`: the `ENCRYPTION_KEY` secret.
     pub fn new(key_base64: &str) -> Result<Self, SealError> {
-        let key = STANDARD
-            .decode(key_base64.trim())
-            .map_err(|_| SealError::BadKey)?;
-        Ok(Self {
-            key: mac(&key, b"recording-links"),
-        })
+        let key = derive_key(key_base64, "recording-links").ok_or(SealError::BadKey)?;
+        Ok(Self { key })
     }
 
     pub fn sign(&self, path: &str, expires: u64) -> String {
-        hex(&mac(&self.key, format!("{path}\n{expires}").as_bytes()))
+        hex(&hmac_sha256(
+            &self.key,
+            format!("{path}\n{expires}").as_bytes(),
+        ))
     }
 
     /// True when `signature` is this path's with this expiry (whether it passed is the
@@ -80,8 +67,12 @@ mod tests {
     #[test]
     fn the_signature_is_the_documented_hmac() {
         // Computed independently: see tests/e2e for the same derivation in JavaScript.
-        let key = mac(&STANDARD.decode(KEY).unwrap(), b"recording-links");
-        let expected = hex(&mac(&key, b"/recordings/int_a/1\n1000"));
+        use base64::Engine;
+        let master = base64::engine::general_purpose::STANDARD
+            .decode(KEY)
+            .unwrap();
+        let key = hmac_sha256(&master, b"recording-links");
+        let expected = hex(&hmac_sha256(&key, b"/recordings/int_a/1\n1000"));
         assert_eq!(
             LinkSigner::new(KEY)
                 .unwrap()

@@ -28,6 +28,24 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
+/// HMAC-SHA256 of `message` under `key`.
+pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
+/// A key of its own for one purpose, derived from the `ENCRYPTION_KEY` secret (base64):
+/// `HMAC-SHA256(its bytes, label)`. `None` when the secret is not base64.
+pub(crate) fn derive_key(encryption_key_base64: &str, label: &str) -> Option<[u8; 32]> {
+    use base64::Engine;
+    let master = base64::engine::general_purpose::STANDARD
+        .decode(encryption_key_base64.trim())
+        .ok()?;
+    Some(hmac_sha256(&master, label.as_bytes()))
+}
+
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

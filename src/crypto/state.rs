@@ -9,10 +9,8 @@
 //!
 //! Single use is not checked here: the callback claims the nonce in `ACCOUNT_GATE`.
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use thiserror::Error;
 
@@ -44,18 +42,13 @@ impl std::fmt::Debug for StateSigner {
     }
 }
 
-fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(message);
-    mac.finalize().into_bytes().into()
-}
+use super::hmac_sha256 as hmac;
 
 impl StateSigner {
     /// `encryption_key_base64`: the `ENCRYPTION_KEY` secret (already checked by `Sealer`).
     pub fn new(encryption_key_base64: &str) -> Option<Self> {
-        let master = STANDARD.decode(encryption_key_base64.trim()).ok()?;
         Some(Self {
-            key: hmac(&master, STATE_KEY_LABEL.as_bytes()),
+            key: super::derive_key(encryption_key_base64, STATE_KEY_LABEL)?,
         })
     }
 
@@ -101,6 +94,7 @@ impl StateSigner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::STANDARD;
 
     const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     const NOW: u64 = 1_763_980_000;
