@@ -31,7 +31,7 @@ pub enum Take {
 }
 
 impl RateBudget {
-    pub fn new(per_minute: u32, _now_ms: u64) -> Self {
+    pub fn new(per_minute: u32) -> Self {
         Self {
             per_minute: per_minute.max(1),
             granted_ms: VecDeque::new(),
@@ -144,7 +144,7 @@ mod tests {
 
     #[test]
     fn grants_a_minutes_worth_then_makes_callers_wait_for_the_window() {
-        let mut budget = RateBudget::new(60, 0);
+        let mut budget = RateBudget::new(60);
         for _ in 0..60 {
             assert_eq!(budget.take(0), Take::Granted);
         }
@@ -156,7 +156,7 @@ mod tests {
     #[test]
     fn never_more_than_the_limit_in_any_minute() {
         // Requests as fast as granted, for ten minutes: every 60 s span holds at most 60.
-        let mut budget = RateBudget::new(60, 0);
+        let mut budget = RateBudget::new(60);
         let mut granted = Vec::new();
         let mut now = 0;
         while now < 600_000 {
@@ -181,7 +181,7 @@ mod tests {
 
     #[test]
     fn a_block_holds_every_request_until_the_reset() {
-        let mut budget = RateBudget::new(60, 0);
+        let mut budget = RateBudget::new(60);
         budget.block_until(30_000);
         assert_eq!(budget.take(10_000), Take::Wait(20_000));
         assert_eq!(budget.take(30_000), Take::Granted);
@@ -189,7 +189,7 @@ mod tests {
 
     #[test]
     fn a_lower_rate_counts_what_was_granted() {
-        let mut budget = RateBudget::new(120, 0);
+        let mut budget = RateBudget::new(120);
         for _ in 0..50 {
             budget.take(0);
         }

@@ -196,11 +196,10 @@ impl Queues for MemoryPlatform {
 
 impl Gate for MemoryPlatform {
     async fn block(&self, account: &str, until_ms: u64) -> Result<(), StoreError> {
-        let now = self.now_ms();
         let mut budgets = self.budgets.borrow_mut();
         budgets
             .entry(account.to_string())
-            .or_insert_with(|| RateBudget::new(60, now))
+            .or_insert_with(|| RateBudget::new(60))
             .block_until(until_ms);
         Ok(())
     }
@@ -278,7 +277,7 @@ impl Gate for MemoryPlatform {
         let mut budgets = self.budgets.borrow_mut();
         let budget = budgets
             .entry(account.to_string())
-            .or_insert_with(|| RateBudget::new(per_minute, now));
+            .or_insert_with(|| RateBudget::new(per_minute));
         Ok(budget.take(now))
     }
 }

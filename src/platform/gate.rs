@@ -49,7 +49,7 @@ impl DurableObject for AccountGate {
                 let mut budget = storage
                     .get::<RateBudget>("budget")
                     .await?
-                    .unwrap_or_else(|| RateBudget::new(per_minute, now));
+                    .unwrap_or_else(|| RateBudget::new(per_minute));
                 if budget.per_minute != per_minute {
                     budget.set_rate(per_minute);
                 }
@@ -76,7 +76,7 @@ impl DurableObject for AccountGate {
                 let mut budget = storage
                     .get::<RateBudget>("budget")
                     .await?
-                    .unwrap_or_else(|| RateBudget::new(60, now));
+                    .unwrap_or_else(|| RateBudget::new(60));
                 budget.block_until(until);
                 storage.put("budget", budget).await?;
                 Answer {
