@@ -8,7 +8,7 @@ use crate::aircall::{AircallClient, AircallError, Call};
 use crate::config::Config;
 use crate::delivery::{jitter, Delivery, Job, Payload};
 use crate::integration::{Integration, Integrations, Status};
-use crate::ports::{ArchiveError, HttpRequest, Platform, QueueName, StoreError};
+use crate::ports::{ArchiveError, HttpRequest, Platform, QueueName};
 use serde::{Deserialize, Serialize};
 
 use super::run::ImportError;
@@ -110,6 +110,17 @@ enum Stop {
     Failed(String),
 }
 
+impl Stop {
+    /// A failure worth another attempt, after the usual back-off.
+    fn retry(why: impl std::fmt::Display) -> Self {
+        Stop::Later {
+            seconds: 0,
+            counts: true,
+            why: why.to_string(),
+        }
+    }
+}
+
 impl From<AircallError> for Stop {
     fn from(e: AircallError) -> Self {
         match e {
@@ -125,11 +136,7 @@ impl From<AircallError> for Stop {
             AircallError::Rejected(_) | AircallError::Failed { status: 404, .. } => {
                 Stop::Failed(e.to_string())
             }
-            _ => Stop::Later {
-                seconds: 0,
-                counts: true,
-                why: e.to_string(),
-            },
+            _ => Stop::retry(e),
         }
     }
 }
@@ -238,16 +245,11 @@ async fn bring<P: Platform>(
     integration: &Integration,
     job: &CallJob,
 ) -> Result<(CallOutcome, i64), Stop> {
-    let store = |e: StoreError| Stop::Later {
-        seconds: 0,
-        counts: true,
-        why: e.to_string(),
-    };
     let marker = imported_key(&integration.id, job.call_id);
-    if p.get(&marker).await.map_err(store)?.is_some() {
+    if p.get(&marker).await.map_err(Stop::retry)?.is_some() {
         recheck::forget(p, &integration.id, job.call_id)
             .await
-            .map_err(store)?;
+            .map_err(Stop::retry)?;
         let started_at = job.call.as_ref().map_or(0, |c| c.started_at);
         return Ok((CallOutcome::AlreadyImported, started_at));
     }
@@ -272,11 +274,11 @@ async fn bring<P: Platform>(
             let waiting = reason == SkipReason::NoRecording
                 && recheck::remember(p, &integration.id, rules, &call, now)
                     .await
-                    .map_err(store)?;
+                    .map_err(Stop::retry)?;
             if !waiting {
                 recheck::forget(p, &integration.id, call.id)
                     .await
-                    .map_err(store)?;
+                    .map_err(Stop::retry)?;
             }
             let outcome = match (waiting, job.origin) {
                 // A second look that still finds nothing is not news for the report.
@@ -302,11 +304,9 @@ async fn bring<P: Platform>(
                 fresh = true;
             }
             Err(e) => {
-                return Err(Stop::Later {
-                    seconds: 0,
-                    counts: true,
-                    why: format!("the recording could not be archived: {e}"),
-                })
+                return Err(Stop::retry(format!(
+                    "the recording could not be archived: {e}"
+                )))
             }
         }
     };
@@ -335,17 +335,13 @@ async fn bring<P: Platform>(
     };
     p.send(QueueName::Jobs, &Job::Deliver(delivery).to_message(), 0)
         .await
-        .map_err(|e| Stop::Later {
-            seconds: 0,
-            counts: true,
-            why: e.to_string(),
-        })?;
+        .map_err(Stop::retry)?;
     p.put(&marker, "", Some(IMPORTED_MARK_SECONDS))
         .await
-        .map_err(store)?;
+        .map_err(Stop::retry)?;
     recheck::forget(p, &integration.id, call.id)
         .await
-        .map_err(store)?;
+        .map_err(Stop::retry)?;
     Ok((CallOutcome::Imported, call.started_at))
 }
 
