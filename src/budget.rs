@@ -1,6 +1,6 @@
-//! An Aircall account's rate budget: at most `per_minute` requests in any minute.
-//! Aircall's limit is per company and shared with the customer's other tools, so the
-//! budget lives in one place per account (the `ACCOUNT_GATE` Durable Object).
+//! A rate budget: at most N requests in any window (Aircall: per minute, per company and
+//! shared with the customer's other tools; HubSpot: per 10 s per app). Each budget lives in
+//! one place (an `ACCOUNT_GATE` Durable Object), so every worker invocation shares it.
 //!
 //! A sliding window, not a token bucket: a full bucket plus its refill lets nearly twice
 //! the limit through within one of Aircall's fixed minutes, which Aircall answers with 429.
@@ -8,13 +8,34 @@
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
-/// The window, with a second of margin for the time a request takes to reach Aircall.
-const WINDOW_MS: u64 = 61_000;
+/// A limit: `requests` in any `window_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rate {
+    pub requests: u32,
+    pub window_ms: u64,
+}
+
+impl Rate {
+    /// Aircall's limit, with a second of margin for the time a request takes to reach it.
+    pub fn per_minute(requests: u32) -> Self {
+        Self {
+            requests: requests.max(1),
+            window_ms: 61_000,
+        }
+    }
+
+    /// `requests` in any `seconds`, plus the same margin of a tenth.
+    pub fn per_seconds(requests: u32, seconds: u64) -> Self {
+        Self {
+            requests: requests.max(1),
+            window_ms: seconds * 1100,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RateBudget {
-    /// Requests allowed per minute (Aircall documents 60 or 120).
-    pub per_minute: u32,
+    pub rate: Rate,
     /// When the requests of the last window were granted, oldest first.
     #[serde(default)]
     granted_ms: VecDeque<u64>,
@@ -31,9 +52,9 @@ pub enum Take {
 }
 
 impl RateBudget {
-    pub fn new(per_minute: u32) -> Self {
+    pub fn new(rate: Rate) -> Self {
         Self {
-            per_minute: per_minute.max(1),
+            rate,
             granted_ms: VecDeque::new(),
             blocked_until_ms: 0,
         }
@@ -53,23 +74,23 @@ impl RateBudget {
         while self
             .granted_ms
             .front()
-            .is_some_and(|&t| t + WINDOW_MS <= now_ms)
+            .is_some_and(|&t| t + self.rate.window_ms <= now_ms)
         {
             self.granted_ms.pop_front();
         }
-        if self.granted_ms.len() < self.per_minute as usize {
+        let limit = self.rate.requests as usize;
+        if self.granted_ms.len() < limit {
             self.granted_ms.push_back(now_ms);
             return Take::Granted;
         }
-        // The oldest of the last `per_minute` requests leaves the window first.
-        let frees_at =
-            self.granted_ms[self.granted_ms.len() - self.per_minute as usize] + WINDOW_MS;
+        // The oldest of the last `limit` requests leaves the window first.
+        let frees_at = self.granted_ms[self.granted_ms.len() - limit] + self.rate.window_ms;
         Take::Wait(frees_at.saturating_sub(now_ms).max(1))
     }
 
     /// Changes the rate (a setting); what was granted in the window still counts.
-    pub fn set_rate(&mut self, per_minute: u32) {
-        self.per_minute = per_minute.max(1);
+    pub fn set_rate(&mut self, rate: Rate) {
+        self.rate = rate;
     }
 }
 
@@ -144,7 +165,7 @@ mod tests {
 
     #[test]
     fn grants_a_minutes_worth_then_makes_callers_wait_for_the_window() {
-        let mut budget = RateBudget::new(60);
+        let mut budget = RateBudget::new(Rate::per_minute(60));
         for _ in 0..60 {
             assert_eq!(budget.take(0), Take::Granted);
         }
@@ -156,7 +177,7 @@ mod tests {
     #[test]
     fn never_more_than_the_limit_in_any_minute() {
         // Requests as fast as granted, for ten minutes: every 60 s span holds at most 60.
-        let mut budget = RateBudget::new(60);
+        let mut budget = RateBudget::new(Rate::per_minute(60));
         let mut granted = Vec::new();
         let mut now = 0;
         while now < 600_000 {
@@ -180,8 +201,19 @@ mod tests {
     }
 
     #[test]
+    fn a_ten_second_limit_waits_for_its_own_window() {
+        // HubSpot: 100 requests in any 10 s (plus the margin).
+        let mut budget = RateBudget::new(Rate::per_seconds(100, 10));
+        for t in 0..100 {
+            assert_eq!(budget.take(t * 10), Take::Granted);
+        }
+        assert_eq!(budget.take(1_000), Take::Wait(10_000));
+        assert_eq!(budget.take(11_000), Take::Granted);
+    }
+
+    #[test]
     fn a_block_holds_every_request_until_the_reset() {
-        let mut budget = RateBudget::new(60);
+        let mut budget = RateBudget::new(Rate::per_minute(60));
         budget.block_until(30_000);
         assert_eq!(budget.take(10_000), Take::Wait(20_000));
         assert_eq!(budget.take(30_000), Take::Granted);
@@ -189,11 +221,11 @@ mod tests {
 
     #[test]
     fn a_lower_rate_counts_what_was_granted() {
-        let mut budget = RateBudget::new(120);
+        let mut budget = RateBudget::new(Rate::per_minute(120));
         for _ in 0..50 {
             budget.take(0);
         }
-        budget.set_rate(60);
+        budget.set_rate(Rate::per_minute(60));
         let granted = (0..100).filter(|_| budget.take(0) == Take::Granted).count();
         assert_eq!(granted, 10);
     }

@@ -149,9 +149,13 @@ pub trait Clock {
 
 /// Each Aircall account's shared rate budget (the `ACCOUNT_GATE` Durable Object).
 pub trait Gate {
-    /// Takes one request's token from `account`'s budget of `per_minute` requests.
-    async fn take(&self, account: &str, per_minute: u32)
-        -> Result<crate::budget::Take, StoreError>;
+    /// Takes one request's place in the budget kept by the object `name` (an Aircall
+    /// account, a HubSpot app token...), limited to `rate`.
+    async fn take(
+        &self,
+        name: &str,
+        rate: crate::budget::Rate,
+    ) -> Result<crate::budget::Take, StoreError>;
     /// Holds `integration_id`'s sync lease for `holder` (a run id) for `ttl_seconds`: granted
     /// when free, expired, or already held by `holder` (a continuing run renews it).
     async fn lease(

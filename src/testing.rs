@@ -1,7 +1,7 @@
 //! An in-memory platform for native tests: KV, queues, gate and clock in plain maps, and
 //! outgoing HTTP answered by a closure.
 
-use crate::budget::{RateBudget, Take};
+use crate::budget::{Rate, RateBudget, Take};
 use crate::config::Config;
 use crate::ports::{
     Archive, ArchiveError, Clock, Fetch, FetchError, Gate, HttpRequest, HttpResponse, KeyPage, Log,
@@ -199,7 +199,7 @@ impl Gate for MemoryPlatform {
         let mut budgets = self.budgets.borrow_mut();
         budgets
             .entry(account.to_string())
-            .or_insert_with(|| RateBudget::new(60))
+            .or_insert_with(|| RateBudget::new(Rate::per_minute(60)))
             .block_until(until_ms);
         Ok(())
     }
@@ -272,12 +272,12 @@ impl Gate for MemoryPlatform {
         Ok(())
     }
 
-    async fn take(&self, account: &str, per_minute: u32) -> Result<Take, StoreError> {
+    async fn take(&self, name: &str, rate: Rate) -> Result<Take, StoreError> {
         let now = self.now_ms();
         let mut budgets = self.budgets.borrow_mut();
         let budget = budgets
-            .entry(account.to_string())
-            .or_insert_with(|| RateBudget::new(per_minute));
+            .entry(name.to_string())
+            .or_insert_with(|| RateBudget::new(rate));
         Ok(budget.take(now))
     }
 }

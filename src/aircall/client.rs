@@ -217,7 +217,8 @@ impl<'a, P: Fetch + Gate + Clock + Store + Log> AircallClient<'a, P> {
 
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, AircallError> {
         let account = self.credentials.account_key();
-        match self.platform.take(&account, self.per_minute).await {
+        let rate = crate::budget::Rate::per_minute(self.per_minute);
+        match self.platform.take(&account, rate).await {
             Ok(Take::Granted) => {}
             Ok(Take::Wait(ms)) => {
                 return Err(AircallError::RateLimited {

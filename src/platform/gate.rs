@@ -1,7 +1,7 @@
 //! `ACCOUNT_GATE`: one Durable Object per Aircall account, holding its rate budget in
 //! strongly consistent storage (KV cannot count).
 //!
-//! `/take?per_minute=N` takes a request's token: `{"granted": true}` or `{"granted": false,
+//! `/take?requests=N&window_ms=W` takes a request's token: `{"granted": true}` or `{"granted": false,
 //! "wait_ms": M}`. `/block?until_ms=` holds the account's requests until Aircall's reset.
 //! `/lease?integration=&holder=&ttl=` and `/release?...` hold and free the
 //! one-sync-at-a-time lease of each of the account's integrations.
@@ -9,7 +9,7 @@
 //! states) and `/clear?key=` forgets a key. Objects are named by account, or for these by
 //! what they serve (`integration:{id}`, `oauth`).
 
-use crate::budget::{lease_key, Claims, Lease, RateBudget, Take};
+use crate::budget::{lease_key, Claims, Lease, Rate, RateBudget, Take};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
@@ -42,16 +42,22 @@ impl DurableObject for AccountGate {
         let storage = self.state.storage();
         let answer = match url.path() {
             "/take" => {
-                let per_minute = query
-                    .get("per_minute")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(60);
+                let number = |name: &str, default: u64| {
+                    query
+                        .get(name)
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(default)
+                };
+                let rate = Rate {
+                    requests: number("requests", 60) as u32,
+                    window_ms: number("window_ms", 61_000),
+                };
                 let mut budget = storage
                     .get::<RateBudget>("budget")
                     .await?
-                    .unwrap_or_else(|| RateBudget::new(per_minute));
-                if budget.per_minute != per_minute {
-                    budget.set_rate(per_minute);
+                    .unwrap_or_else(|| RateBudget::new(rate));
+                if budget.rate != rate {
+                    budget.set_rate(rate);
                 }
                 let taken = budget.take(now);
                 storage.put("budget", budget).await?;
@@ -76,7 +82,7 @@ impl DurableObject for AccountGate {
                 let mut budget = storage
                     .get::<RateBudget>("budget")
                     .await?
-                    .unwrap_or_else(|| RateBudget::new(60));
+                    .unwrap_or_else(|| RateBudget::new(Rate::per_minute(60)));
                 budget.block_until(until);
                 storage.put("budget", budget).await?;
                 Answer {

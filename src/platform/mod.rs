@@ -3,7 +3,7 @@
 
 mod gate;
 
-use crate::budget::Take;
+use crate::budget::{Rate, Take};
 use crate::config::{Config, ConfigError};
 use crate::http::{self, MAX_BODY_BYTES};
 use crate::jobs::{self, Ack};
@@ -348,10 +348,12 @@ impl Cloudflare {
 }
 
 impl Gate for Cloudflare {
-    async fn take(&self, account: &str, per_minute: u32) -> std::result::Result<Take, StoreError> {
-        let answer = self
-            .gate(account, &format!("/take?per_minute={per_minute}"))
-            .await?;
+    async fn take(&self, name: &str, rate: Rate) -> std::result::Result<Take, StoreError> {
+        let query = format!(
+            "/take?requests={}&window_ms={}",
+            rate.requests, rate.window_ms
+        );
+        let answer = self.gate(name, &query).await?;
         Ok(if answer.granted {
             Take::Granted
         } else {
