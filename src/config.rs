@@ -34,6 +34,12 @@ pub struct Config {
     /// Segment's tracking API in the US and EU regions.
     pub segment_us_base: String,
     pub segment_eu_base: String,
+    /// HubSpot's API, `https://api.hubapi.com`.
+    pub hubspot_api_base: String,
+    /// Requests per 10 s the connector allows itself per HubSpot token (HubSpot: 100 on
+    /// Free/Starter, 190 on Pro/Enterprise), and contact searches per second (HubSpot: 5).
+    pub hubspot_requests_per_10_seconds: u32,
+    pub hubspot_searches_per_second: u32,
     /// Signs the OAuth install's `state` (a key derived from `ENCRYPTION_KEY`).
     pub oauth_state: StateSigner,
     /// The OAuth install; `None` when the client id or secret is not set.
@@ -138,6 +144,9 @@ impl Config {
             recording_link_seconds: u64::from(number("RECORDING_LINK_HOURS", 168)?.max(1)) * 3600,
             oauth_state,
             oauth,
+            hubspot_api_base: base_url("HUBSPOT_API_BASE", Some("https://api.hubapi.com"))?,
+            hubspot_requests_per_10_seconds: number("HUBSPOT_REQUESTS_PER_10_SECONDS", 100)?.max(1),
+            hubspot_searches_per_second: number("HUBSPOT_SEARCHES_PER_SECOND", 5)?.max(1),
             segment_us_base: base_url("SEGMENT_US_BASE", Some("https://api.segment.io"))?,
             segment_eu_base: base_url(
                 "SEGMENT_EU_BASE",
@@ -182,6 +191,14 @@ mod tests {
         );
         assert_eq!(config.segment_us_base, "https://api.segment.io");
         assert_eq!(config.segment_eu_base, "https://events.eu1.segmentapis.com");
+        assert_eq!(config.hubspot_api_base, "https://api.hubapi.com");
+        assert_eq!(
+            (
+                config.hubspot_requests_per_10_seconds,
+                config.hubspot_searches_per_second
+            ),
+            (100, 5)
+        );
     }
 
     #[test]

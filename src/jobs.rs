@@ -113,18 +113,22 @@ pub async fn handle_batch<P: Platform>(
         .collect();
     // The integrations deliveries go to, read once each: Segment or not decides the plan.
     let mut segment: BTreeMap<String, Integration> = BTreeMap::new();
+    let mut hubspot: std::collections::BTreeSet<String> = Default::default();
     if queue == QueueName::Jobs {
         for job in jobs.iter().flatten() {
             let Job::Deliver(delivery) = job else {
                 continue;
             };
             let id = &delivery.integration_id;
-            if segment.contains_key(id) {
+            if segment.contains_key(id) || hubspot.contains(id) {
                 continue;
             }
             match Integrations::new(p).get(id).await {
                 Ok(Some(i)) if matches!(i.destination, Some(Destination::Segment { .. })) => {
                     segment.insert(id.clone(), i);
+                }
+                Ok(Some(i)) if matches!(i.destination, Some(Destination::Hubspot {})) => {
+                    hubspot.insert(id.clone());
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -155,6 +159,9 @@ pub async fn handle_batch<P: Platform>(
                         Payload::Stored { .. } => true,
                     },
                 }
+            }
+            (_, Some(Job::Deliver(d))) if hubspot.contains(&d.integration_id) => {
+                Cost::Fixed(subrequests::HUBSPOT_DELIVERY)
             }
             (_, Some(Job::Deliver(_))) => Cost::Fixed(1),
             (_, Some(Job::Import(_))) => Cost::Fixed(6),
@@ -284,11 +291,15 @@ async fn deliver<P: Platform>(p: &P, config: &Config, delivery: Delivery) -> Res
         let reason = "the event's payload expired before it could be delivered".into();
         return give_up(p, delivery, reason).await;
     };
-    let outcome = match send_to_webhook(p, config, &integration, &delivery, &data).await {
-        Ok(outcome) => outcome,
-        Err(e) => Outcome::Failed {
-            reason: format!("the destination secret cannot be read: {e}"),
-        },
+    let outcome = if matches!(integration.destination, Some(Destination::Hubspot {})) {
+        crate::hubspot::deliver(p, config, &integration, &delivery.event, &data).await?
+    } else {
+        match send_to_webhook(p, config, &integration, &delivery, &data).await {
+            Ok(outcome) => outcome,
+            Err(e) => Outcome::Failed {
+                reason: format!("the destination secret cannot be read: {e}"),
+            },
+        }
     };
     settle(p, config, delivery, outcome).await
 }

@@ -10,6 +10,7 @@ pub mod cpu;
 pub mod crypto;
 pub mod delivery;
 pub mod http;
+pub mod hubspot;
 pub mod import;
 pub mod ingress;
 pub mod integration;

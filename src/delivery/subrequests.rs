@@ -7,11 +7,14 @@
 /// Outside requests an invocation allows itself (50 on the free plan, 2 kept spare).
 pub const BUDGET: u32 = 48;
 
+/// A delivery to HubSpot: the owners list (cached), a contact search, the engagement.
+pub const HUBSPOT_DELIVERY: u32 = 3;
+
 /// A message's price in outside requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cost {
-    /// A known number: a webhook delivery 1, a call import 6, an import step 10, a dead
-    /// letter 0.
+    /// A known number: a webhook delivery 1, a HubSpot delivery 3, a call import 6, an
+    /// import step 10, a dead letter 0.
     Fixed(u32),
     /// A delivery to a Segment integration: its share of the group's `/v1/batch` requests
     /// (the first, and one more per [`SEGMENT_REQUEST_SHARE`] bytes), plus a read of the

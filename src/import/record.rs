@@ -5,7 +5,7 @@ use crate::aircall::Call;
 use serde::Serialize;
 
 /// "answered / missed / voicemail / failed": Aircall has no such field, so it is derived.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BusinessStatus {
     Answered,
@@ -32,7 +32,7 @@ impl BusinessStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct CallRecord {
     pub id: i64,
     pub direction: Option<String>,
@@ -53,7 +53,7 @@ pub struct CallRecord {
     pub aircall_link: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Person {
     /// Aircall's id of the user or contact (destinations key their profiles on it).
     pub id: Option<i64>,

@@ -77,6 +77,9 @@ pub async fn create_as<P: Platform>(
         Some(NewDestination::Segment { write_key, region }) => {
             (Some(Destination::Segment { region }), Some(write_key), None)
         }
+        Some(NewDestination::Hubspot { access_token }) => {
+            (Some(Destination::Hubspot {}), Some(access_token), None)
+        }
         None => (None, None, None),
     };
     let now = p.now_seconds();

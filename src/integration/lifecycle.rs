@@ -379,9 +379,19 @@ pub async fn update<P: Platform>(
         changed.push("import");
     }
     let mut destination_secret = None;
-    if let Some(NewDestination::Segment { write_key, region }) = &patch.destination {
-        integration.sealed.destination_secret = seal(config, id, "destination_secret", write_key);
-        integration.destination = Some(Destination::Segment { region: *region });
+    // A Segment write key or a HubSpot token is the destination's sealed secret.
+    let given = match &patch.destination {
+        Some(NewDestination::Segment { write_key, region }) => {
+            Some((Destination::Segment { region: *region }, write_key))
+        }
+        Some(NewDestination::Hubspot { access_token }) => {
+            Some((Destination::Hubspot {}, access_token))
+        }
+        _ => None,
+    };
+    if let Some((destination, secret)) = given {
+        integration.sealed.destination_secret = seal(config, id, "destination_secret", secret);
+        integration.destination = Some(destination);
         changed.push("destination");
     }
     if let Some(NewDestination::Webhook { url, secret }) = patch.destination {

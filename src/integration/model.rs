@@ -79,6 +79,9 @@ pub enum Destination {
     /// A Segment source (HTTP API) in `region`; its write key is the sealed
     /// `destination_secret`.
     Segment { region: crate::segment::Region },
+    /// A HubSpot account (calls logged as engagements, contacts synced); its private-app or
+    /// OAuth access token is the sealed `destination_secret`.
+    Hubspot {},
 }
 
 /// Secrets of one integration, each sealed with AES-256-GCM (see `crypto::Sealer`).
@@ -88,7 +91,8 @@ pub struct SealedSecrets {
     pub aircall_credentials: String,
     /// The token Aircall puts in every webhook it sends us.
     pub webhook_token: String,
-    /// The destination's secret: the webhook signing secret or the Segment write key; empty
+    /// The destination's secret: the webhook signing secret, the Segment write key or the
+    /// HubSpot access token; empty
     /// while the integration has no destination (an OAuth install awaiting it).
     pub destination_secret: String,
 }

@@ -23,6 +23,9 @@ pub enum NewDestination {
         write_key: String,
         region: Region,
     },
+    Hubspot {
+        access_token: String,
+    },
 }
 
 /// A valid request to create an integration.
@@ -141,11 +144,7 @@ impl NewIntegration {
         let credentials = parse_credentials(&mut p, root.get("aircall"));
 
         let destination = p
-            .object(
-                root.get("destination"),
-                "destination",
-                &["type", "url", "secret", "write_key", "region"],
-            )
+            .object(root.get("destination"), "destination", DESTINATION_FIELDS)
             .and_then(|d| parse_destination(&mut p, d));
 
         let events = parse_events(&mut p, root.get("events"));
@@ -197,11 +196,7 @@ impl IntegrationPatch {
         }
         if root.contains_key("destination") {
             patch.destination = p
-                .object(
-                    root.get("destination"),
-                    "destination",
-                    &["type", "url", "secret", "write_key", "region"],
-                )
+                .object(root.get("destination"), "destination", DESTINATION_FIELDS)
                 .and_then(|d| parse_destination(&mut p, d));
         }
         if root.contains_key("events") {
@@ -267,16 +262,30 @@ fn parse_credentials(p: &mut Problems, value: Option<&Value>) -> Option<Credenti
     })
 }
 
+/// Every field of any kind of destination.
+const DESTINATION_FIELDS: &[&str] = &[
+    "type",
+    "url",
+    "secret",
+    "write_key",
+    "region",
+    "access_token",
+];
+
 fn parse_destination(p: &mut Problems, d: &Map<String, Value>) -> Option<NewDestination> {
     let (kind, fields): (&str, &[&str]) = match d.get("type").and_then(Value::as_str) {
         Some("webhook") => ("webhook", &["type", "url", "secret"]),
         Some("segment") => ("segment", &["type", "write_key", "region"]),
+        Some("hubspot") => ("hubspot", &["type", "access_token"]),
         _ => {
-            p.add("destination.type", "must be \"webhook\" or \"segment\"");
+            p.add(
+                "destination.type",
+                "must be \"webhook\", \"segment\" or \"hubspot\"",
+            );
             return None;
         }
     };
-    for key in ["url", "secret", "write_key", "region"] {
+    for &key in &DESTINATION_FIELDS[1..] {
         if d.contains_key(key) && !fields.contains(&key) {
             p.add(
                 &format!("destination.{key}"),
@@ -284,8 +293,10 @@ fn parse_destination(p: &mut Problems, d: &Map<String, Value>) -> Option<NewDest
             );
         }
     }
-    if kind == "segment" {
-        return parse_segment(p, d);
+    match kind {
+        "segment" => return parse_segment(p, d),
+        "hubspot" => return parse_hubspot(p, d),
+        _ => {}
     }
     let url = p
         .text(d, "destination.", "url", 2048)
@@ -314,6 +325,20 @@ fn parse_destination(p: &mut Problems, d: &Map<String, Value>) -> Option<NewDest
         url: url?,
         secret: secret?,
     })
+}
+
+/// `{type: "hubspot", access_token}`: a private app's token (`pat-...`) or an OAuth access
+/// token, sent as a bearer token.
+fn parse_hubspot(p: &mut Problems, d: &Map<String, Value>) -> Option<NewDestination> {
+    let access_token = p.text(d, "destination.", "access_token", 2000)?;
+    if access_token
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+    {
+        p.add("destination.access_token", "must not contain spaces");
+        return None;
+    }
+    Some(NewDestination::Hubspot { access_token })
 }
 
 /// `{type: "segment", write_key, region: "us" | "eu"}`. The region is required: an EU

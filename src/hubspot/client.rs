@@ -1,0 +1,311 @@
+//! A typed client for the parts of HubSpot's CRM API the connector uses. Every request takes
+//! its place in the token's rate budget first (100 per 10 s by default, searches 5 per
+//! second), kept in `ACCOUNT_GATE` so that every invocation shares it.
+
+use crate::budget::{Rate, Take};
+use crate::ports::{Clock, Fetch, FetchError, Gate, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq)]
+pub enum HubspotError {
+    #[error("HubSpot refused the access token (HTTP {status}: {message})")]
+    Rejected { status: u16, message: String },
+    #[error("HubSpot's rate limit is reached; retry in {retry_after_seconds} s")]
+    RateLimited { retry_after_seconds: u64 },
+    #[error("the HubSpot rate budget cannot be read: {0}")]
+    Budget(String),
+    #[error("HubSpot is unreachable: {0}")]
+    Unreachable(String),
+    #[error("HubSpot answered HTTP {status}: {message}")]
+    Failed { status: u16, message: String },
+}
+
+impl HubspotError {
+    /// Whether trying again later can help.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            HubspotError::Rejected { .. } => false,
+            HubspotError::Failed { status, .. } => *status >= 500 || *status == 408,
+            _ => true,
+        }
+    }
+
+    /// Seconds to wait before the next try, when HubSpot (or the budget) says.
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            HubspotError::RateLimited {
+                retry_after_seconds,
+            } => Some(*retry_after_seconds as u32),
+            _ => None,
+        }
+    }
+}
+
+/// A HubSpot user who can own records; Aircall users are matched to them by e-mail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Owner {
+    pub id: String,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// A CRM record as HubSpot answers it: an id and string properties.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub id: String,
+    #[serde(default, deserialize_with = "properties")]
+    pub properties: BTreeMap<String, String>,
+}
+
+/// HubSpot sends unset properties as `null`: they are left out.
+fn properties<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    let raw: BTreeMap<String, Option<Value>> = Deserialize::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .filter_map(|(k, v)| match v? {
+            Value::String(s) => Some((k, s)),
+            Value::Null => None,
+            other => Some((k, other.to_string())),
+        })
+        .collect())
+}
+
+/// One page of a search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchPage {
+    pub results: Vec<Record>,
+    pub total: u64,
+    /// Where the next page starts, if there is one.
+    pub after: Option<String>,
+}
+
+/// What budget a request draws from: searches have a limit of their own as well.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Plain,
+    Search,
+}
+
+/// HubSpot answers a search past this many results with 400: move the filter instead.
+pub const SEARCH_CAP: u64 = 10_000;
+/// Most inputs of one batch request.
+pub const BATCH_MAX: usize = 100;
+
+pub struct HubspotClient<'a, P> {
+    platform: &'a P,
+    base: &'a str,
+    token: &'a str,
+    rate: Rate,
+    search_rate: Rate,
+}
+
+impl<'a, P: Fetch + Gate + Clock> HubspotClient<'a, P> {
+    pub fn new(platform: &'a P, config: &'a crate::config::Config, token: &'a str) -> Self {
+        Self {
+            platform,
+            base: &config.hubspot_api_base,
+            token,
+            rate: Rate::per_seconds(config.hubspot_requests_per_10_seconds, 10),
+            search_rate: Rate::per_seconds(config.hubspot_searches_per_second, 1),
+        }
+    }
+
+    /// Every HubSpot owner (paged 100 at a time).
+    pub async fn owners(&self) -> Result<Vec<Owner>, HubspotError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            results: Vec<Owner>,
+            #[serde(default)]
+            paging: Option<Paging>,
+        }
+        let mut owners = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut url = format!("{}/crm/v3/owners?limit=100", self.base);
+            if let Some(after) = &after {
+                url.push_str(&format!("&after={}", urlencoding(after)));
+            }
+            let answer: Answer = self.read(HttpRequest::new("GET", url), Kind::Plain).await?;
+            owners.extend(answer.results);
+            match answer.paging.and_then(|p| p.next) {
+                Some(next) if owners.len() < 10_000 => after = Some(next.after),
+                _ => return Ok(owners),
+            }
+        }
+    }
+
+    /// `POST /crm/v3/objects/{object}/search`.
+    pub async fn search(&self, object: &str, body: &Value) -> Result<SearchPage, HubspotError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            total: u64,
+            results: Vec<Record>,
+            #[serde(default)]
+            paging: Option<Paging>,
+        }
+        let url = format!("{}/crm/v3/objects/{object}/search", self.base);
+        let answer: Answer = self
+            .read(HttpRequest::new("POST", url).json(body), Kind::Search)
+            .await?;
+        Ok(SearchPage {
+            results: answer.results,
+            total: answer.total,
+            after: answer.paging.and_then(|p| p.next).map(|n| n.after),
+        })
+    }
+
+    /// Creates a record; `associations` in HubSpot's inline form.
+    pub async fn create(
+        &self,
+        object: &str,
+        properties: &BTreeMap<String, String>,
+        associations: Value,
+    ) -> Result<Record, HubspotError> {
+        let url = format!("{}/crm/v3/objects/{object}", self.base);
+        let body = json!({"properties": properties, "associations": associations});
+        self.read(HttpRequest::new("POST", url).json(&body), Kind::Plain)
+            .await
+    }
+
+    /// Changes the given properties of a record.
+    pub async fn update(
+        &self,
+        object: &str,
+        id: &str,
+        properties: &BTreeMap<String, String>,
+    ) -> Result<Record, HubspotError> {
+        let url = format!("{}/crm/v3/objects/{object}/{id}", self.base);
+        let body = json!({ "properties": properties });
+        self.read(HttpRequest::new("PATCH", url).json(&body), Kind::Plain)
+            .await
+    }
+
+    /// `POST /crm/v3/objects/{object}/batch/{action}` with at most [`BATCH_MAX`] inputs;
+    /// answers the records HubSpot returned (a 207 lists what failed in `errors`, which is
+    /// turned into an error only when nothing succeeded).
+    pub async fn batch(
+        &self,
+        object: &str,
+        action: &str,
+        body: &Value,
+    ) -> Result<Vec<Record>, HubspotError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            results: Vec<Record>,
+        }
+        let url = format!("{}/crm/v3/objects/{object}/batch/{action}", self.base);
+        let answer: Answer = self
+            .read(HttpRequest::new("POST", url).json(body), Kind::Plain)
+            .await?;
+        Ok(answer.results)
+    }
+
+    async fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        request: HttpRequest,
+        kind: Kind,
+    ) -> Result<T, HubspotError> {
+        let response = self.send(request, kind).await?;
+        serde_json::from_slice(&response.body).map_err(|e| HubspotError::Failed {
+            status: response.status,
+            message: format!("the answer is not as documented: {e}"),
+        })
+    }
+
+    async fn send(&self, request: HttpRequest, kind: Kind) -> Result<HttpResponse, HubspotError> {
+        let name = self.budget_name(kind);
+        self.take(&self.budget_name(Kind::Plain), self.rate).await?;
+        if kind == Kind::Search {
+            self.take(&name, self.search_rate).await?;
+        }
+        let request = request.header("authorization", format!("Bearer {}", self.token));
+        let response = self
+            .platform
+            .fetch(request)
+            .await
+            .map_err(|e: FetchError| HubspotError::Unreachable(e.to_string()))?;
+        match response.status {
+            200..=299 => Ok(response),
+            429 => {
+                // The secondly search limit frees in a second, the ten-secondly one in ten.
+                let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+                let seconds = match response.header("retry-after").and_then(|v| v.parse().ok()) {
+                    Some(s) => s,
+                    None if body["policyName"].as_str() == Some("SECONDLY") => 1,
+                    None => 10,
+                };
+                let limited = if body["policyName"].as_str() == Some("SECONDLY") {
+                    self.budget_name(Kind::Search)
+                } else {
+                    self.budget_name(Kind::Plain)
+                };
+                let until = self.platform.now_ms() + seconds * 1000;
+                self.platform
+                    .block(&limited, until)
+                    .await
+                    .map_err(|e| HubspotError::Budget(e.to_string()))?;
+                Err(HubspotError::RateLimited {
+                    retry_after_seconds: seconds,
+                })
+            }
+            401 | 403 => Err(HubspotError::Rejected {
+                status: response.status,
+                message: error_message(&response.body),
+            }),
+            status => Err(HubspotError::Failed {
+                status,
+                message: error_message(&response.body),
+            }),
+        }
+    }
+
+    async fn take(&self, name: &str, rate: Rate) -> Result<(), HubspotError> {
+        match self.platform.take(name, rate).await {
+            Ok(Take::Granted) => Ok(()),
+            Ok(Take::Wait(ms)) => Err(HubspotError::RateLimited {
+                retry_after_seconds: ms.div_ceil(1000).max(1),
+            }),
+            Err(e) => Err(HubspotError::Budget(e.to_string())),
+        }
+    }
+
+    /// Budgets are per token (HubSpot counts per app and account), named by a hash of it.
+    fn budget_name(&self, kind: Kind) -> String {
+        let hash = &crate::crypto::sha256_hex(format!("hubspot\n{}", self.token).as_bytes())[..24];
+        match kind {
+            Kind::Plain => format!("hubspot:{hash}"),
+            Kind::Search => format!("hubspot-search:{hash}"),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    next: Option<Next>,
+}
+
+#[derive(Deserialize)]
+struct Next {
+    after: String,
+}
+
+fn urlencoding(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// HubSpot's error bodies carry `message`; keep it short.
+fn error_message(body: &[u8]) -> String {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let text = parsed
+        .as_ref()
+        .and_then(|v| v["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    text.chars().take(200).collect()
+}

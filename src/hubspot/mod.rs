@@ -1,0 +1,74 @@
+//! The HubSpot destination: calls logged as engagements (`calls`), and the I/O of the
+//! two-way contact sync (`sync`); the sync's pure rules live in `crate::contacts`.
+
+mod calls;
+mod client;
+pub mod links;
+
+pub use calls::{engagement, log_call, owners, record_of, CallLogError, Logged};
+pub use client::{HubspotClient, HubspotError, Owner, Record, SearchPage, BATCH_MAX, SEARCH_CAP};
+
+use crate::config::Config;
+use crate::delivery::Outcome;
+use crate::integration::Integration;
+use crate::ports::{Platform, StoreError};
+use serde_json::{Map, Value};
+
+/// The integration's HubSpot access token, unsealed.
+pub fn token(
+    config: &Config,
+    integration: &Integration,
+) -> Result<String, crate::crypto::SealError> {
+    let slot = Integration::slot(&integration.id, "destination_secret");
+    config
+        .sealer
+        .open(&integration.sealed.destination_secret, &slot)
+}
+
+/// Delivers one event to a HubSpot integration: a finished call is logged (or its
+/// engagement updated); other events have nothing to do in HubSpot.
+pub async fn deliver<P: Platform>(
+    p: &P,
+    config: &Config,
+    integration: &Integration,
+    event: &str,
+    data: &Map<String, Value>,
+) -> Result<Outcome, StoreError> {
+    let token = match token(config, integration) {
+        Ok(token) => token,
+        Err(e) => {
+            return Ok(Outcome::Failed {
+                reason: format!("the HubSpot access token cannot be read: {e}"),
+            })
+        }
+    };
+    let hubspot = HubspotClient::new(p, config, &token);
+    let logged = log_call(p, integration, &hubspot, event, data).await;
+    Ok(match logged {
+        Ok(Logged::Created(id)) | Ok(Logged::Updated(id)) => {
+            p.log(&format!("{event} logged as HubSpot call {id}"));
+            Outcome::Delivered
+        }
+        Ok(Logged::NotACall) => Outcome::Delivered,
+        Ok(Logged::Busy) => Outcome::Retry {
+            reason: "another delivery of this call is creating its HubSpot engagement".into(),
+            retry_after: Some(65),
+        },
+        Err(CallLogError::Store(e)) => return Err(e),
+        Err(CallLogError::Hubspot(e)) => outcome_of(e),
+    })
+}
+
+/// What a HubSpot error means for a delivery.
+pub fn outcome_of(e: HubspotError) -> Outcome {
+    if e.is_transient() {
+        Outcome::Retry {
+            retry_after: e.retry_after(),
+            reason: e.to_string(),
+        }
+    } else {
+        Outcome::Failed {
+            reason: e.to_string(),
+        }
+    }
+}
