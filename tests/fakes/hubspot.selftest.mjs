@@ -1,0 +1,371 @@
+// The HubSpot fake's own tests: it must behave as HubSpot documents, or the worker's HubSpot
+// tests prove nothing. Run: node --test tests/fakes/hubspot.selftest.mjs (no worker build).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { setTimeout as sleep } from "node:timers/promises";
+import { FakeHubSpot } from "./hubspot.mjs";
+
+const TOKEN = "pat-na1-selftest";
+let hs;
+
+// A fake of its own, its budgets out of the way unless a test sets them.
+const fresh = (options = {}) => new FakeHubSpot({ tokens: [TOKEN], rateLimit: 10_000, searchPerSecond: 1_000, ...options }).start();
+
+before(async () => {
+  // Budgets high enough for the functional tests; the rate tests start fakes of their own.
+  hs = await fresh();
+});
+after(() => hs.close());
+
+async function call(fake, method, path, body, token = TOKEN) {
+  const headers = { "content-type": "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const response = await fetch(fake.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : null };
+}
+const api = (method, path, body) => call(hs, method, path, body);
+const search = (body) => api("POST", "/crm/v3/objects/contacts/search", body);
+const eq = (propertyName, value, operator = "EQ") => ({ propertyName, operator, value });
+
+test("a missing or wrong token is refused with 401 INVALID_AUTHENTICATION", async () => {
+  for (const token of [null, "pat-wrong"]) {
+    const r = await call(hs, "GET", "/crm/v3/owners", undefined, token);
+    assert.equal(r.status, 401);
+    assert.equal(r.body.status, "error");
+    assert.equal(r.body.category, "INVALID_AUTHENTICATION");
+    assert.match(r.body.message, /Authentication credentials not found/);
+  }
+});
+
+test("owners list, filter by e-mail and page with after", async () => {
+  const a = hs.addOwner({ email: "ann@acme.test", firstName: "Ann", lastName: "Lee" });
+  hs.addOwner({ email: "bob@acme.test", firstName: "Bob", lastName: "Ray" });
+  const first = await api("GET", "/crm/v3/owners?limit=1");
+  assert.equal(first.body.results.length, 1);
+  assert.deepEqual(Object.keys(first.body.results[0]).sort(), ["archived", "createdAt", "email", "firstName", "id", "lastName", "updatedAt", "userId"]);
+  const second = await api("GET", `/crm/v3/owners?limit=1&after=${first.body.paging.next.after}`);
+  assert.equal(second.body.results[0].email, "bob@acme.test");
+  assert.equal(second.body.paging, undefined);
+  const byEmail = await api("GET", "/crm/v3/owners?email=ANN@acme.test");
+  assert.deepEqual(byEmail.body.results.map((o) => o.id), [a.id]);
+});
+
+test("contact create, read with properties, update, delete; 409 on a duplicate e-mail", async () => {
+  const created = await api("POST", "/crm/v3/objects/contacts", { properties: { email: "crud@acme.test", firstname: "Cru", phone: 33612345678 } });
+  assert.equal(created.status, 201);
+  const { id } = created.body;
+  assert.match(id, /^\d+$/);
+  assert.equal(created.body.properties.phone, "33612345678", "values are stored as strings");
+  assert.equal(created.body.properties.hs_object_id, id);
+  assert.equal(created.body.archived, false);
+
+  const dup = await api("POST", "/crm/v3/objects/contacts", { properties: { email: "CRUD@acme.test" } });
+  assert.equal(dup.status, 409);
+  assert.equal(dup.body.category, "CONFLICT");
+  assert.match(dup.body.message, new RegExp(`Existing ID: ${id}$`));
+
+  const read = await api("GET", `/crm/v3/objects/contacts/${id}?properties=firstname,lastname`);
+  assert.equal(read.body.properties.firstname, "Cru");
+  assert.equal(read.body.properties.lastname, null, "an asked-for property without value is null");
+  assert.equal(read.body.properties.email, undefined, "only the asked-for properties and the stamps");
+
+  const patched = await api("PATCH", `/crm/v3/objects/contacts/${id}`, { properties: { lastname: "Doe" } });
+  assert.equal(patched.status, 200);
+  assert.equal(hs.contacts.get(id).properties.lastname, "Doe");
+  assert.equal((await api("DELETE", `/crm/v3/objects/contacts/${id}`)).status, 204);
+  assert.equal((await api("GET", `/crm/v3/objects/contacts/${id}`)).status, 404);
+  assert.equal((await api("PATCH", `/crm/v3/objects/contacts/${id}`, { properties: {} })).status, 404);
+});
+
+test("every write bumps lastmodifieddate and updatedAt, strictly increasing", async () => {
+  const { body } = await api("POST", "/crm/v3/objects/contacts", { properties: { email: "clock@acme.test" } });
+  const stamps = [Date.parse(body.properties.lastmodifieddate)];
+  for (let i = 0; i < 5; i++) {
+    const r = await api("PATCH", `/crm/v3/objects/contacts/${body.id}`, { properties: { firstname: `v${i}` } });
+    assert.equal(r.body.updatedAt, r.body.properties.lastmodifieddate);
+    assert.match(r.body.updatedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    stamps.push(Date.parse(r.body.updatedAt));
+  }
+  stamps.slice(1).forEach((t, i) => assert.ok(t > stamps[i], `${t} > ${stamps[i]}`));
+  assert.equal(hs.contacts.get(body.id).properties.createdate, body.properties.createdate, "createdate never moves");
+});
+
+test("list pages with after; limit over 100 is refused", async () => {
+  const fake = await fresh();
+  try {
+    fake.seedContacts(25);
+    const seen = [];
+    let path = "/crm/v3/objects/contacts?limit=10&properties=email";
+    for (;;) {
+      const r = await call(fake, "GET", path);
+      seen.push(...r.body.results.map((c) => c.properties.email));
+      if (!r.body.paging) break;
+      path = `/crm/v3/objects/contacts?limit=10&properties=email&after=${r.body.paging.next.after}`;
+    }
+    assert.equal(seen.length, 25);
+    assert.equal(new Set(seen).size, 25);
+    assert.equal((await call(fake, "GET", "/crm/v3/objects/contacts?limit=101")).status, 400);
+  } finally {
+    await fake.close();
+  }
+});
+
+test("batch read by id and by e-mail: 200 when all found, 207 with errors when some missing", async () => {
+  const [a, b] = hs.seedContacts(2, (i) => ({ email: `batch${i}@acme.test`, firstname: `B${i}` }));
+  const all = await api("POST", "/crm/v3/objects/contacts/batch/read", { properties: ["firstname"], inputs: [{ id: a.id }, { id: b.id }] });
+  assert.equal(all.status, 200);
+  assert.equal(all.body.status, "COMPLETE");
+  assert.deepEqual(all.body.results.map((r) => r.properties.firstname).sort(), ["B0", "B1"]);
+  const some = await api("POST", "/crm/v3/objects/contacts/batch/read", { idProperty: "email", properties: ["email"], inputs: [{ id: "BATCH1@acme.test" }, { id: "nobody@acme.test" }] });
+  assert.equal(some.status, 207);
+  assert.deepEqual(some.body.results.map((r) => r.id), [b.id]);
+  assert.equal(some.body.numErrors, 1);
+  assert.equal(some.body.errors[0].category, "OBJECT_NOT_FOUND");
+  assert.deepEqual(some.body.errors[0].context.ids, ["nobody@acme.test"]);
+});
+
+test("batch create, update and upsert; 101 inputs are refused with 400", async () => {
+  const inputs = (n, f) => Array.from({ length: n }, (_, i) => f(i));
+  for (const action of ["read", "create", "update", "upsert"]) {
+    const r = await api("POST", `/crm/v3/objects/contacts/batch/${action}`, { inputs: inputs(101, (i) => ({ id: String(i), idProperty: "email", properties: { email: `x${i}@b.test` } })) });
+    assert.equal(r.status, 400, action);
+    assert.equal(r.body.category, "VALIDATION_ERROR");
+  }
+  const created = await api("POST", "/crm/v3/objects/contacts/batch/create", { inputs: inputs(100, (i) => ({ properties: { email: `bulk${i}@acme.test` } })) });
+  assert.equal(created.status, 201);
+  assert.equal(created.body.results.length, 100);
+  const again = await api("POST", "/crm/v3/objects/contacts/batch/create", { inputs: [{ properties: { email: "fresh@acme.test" } }, { properties: { email: "bulk7@acme.test" } }] });
+  assert.equal(again.status, 409, "a duplicate e-mail fails the whole batch");
+  assert.equal(hs.contactByEmail("fresh@acme.test"), undefined);
+
+  const id = created.body.results[0].id;
+  const updated = await api("POST", "/crm/v3/objects/contacts/batch/update", { inputs: [{ id, properties: { firstname: "Up" } }] });
+  assert.equal(updated.status, 200);
+  assert.equal(hs.contacts.get(id).properties.firstname, "Up");
+
+  const upserted = await api("POST", "/crm/v3/objects/contacts/batch/upsert", {
+    inputs: [
+      { id: "bulk1@acme.test", idProperty: "email", properties: { firstname: "Old" } },
+      { id: "brand-new@acme.test", idProperty: "email", properties: { firstname: "New" } },
+    ],
+  });
+  assert.equal(upserted.status, 200);
+  assert.deepEqual(upserted.body.results.map((r) => r.new), [false, true]);
+  assert.equal(hs.contactByEmail("bulk1@acme.test").properties.firstname, "Old");
+  assert.equal(hs.contactByEmail("brand-new@acme.test").properties.firstname, "New");
+});
+
+test("search operators; filterGroups ORed, filters within a group ANDed", async () => {
+  const fake = await fresh();
+  try {
+    const [ann, bob, cid] = [
+      fake.addContact({ email: "Ann@Acme.test", firstname: "Ann", score: "10", city: "Paris" }),
+      fake.addContact({ email: "bob@acme.test", firstname: "Bob", score: "25" }),
+      fake.addContact({ email: "cid@other.test", firstname: "Cid", score: "40", city: "Lyon" }),
+    ];
+    const ids = async (filterGroups, extra = {}) => {
+      const r = await call(fake, "POST", "/crm/v3/objects/contacts/search", { filterGroups, ...extra });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return r.body.results.map((c) => c.id);
+    };
+    const one = (...filters) => [{ filters }];
+    assert.deepEqual(await ids(one(eq("email", "ann@acme.TEST"))), [ann.id], "EQ on e-mail ignores case");
+    assert.deepEqual(await ids(one(eq("firstname", "Ann", "NEQ"))), [bob.id, cid.id]);
+    assert.deepEqual(await ids(one({ propertyName: "email", operator: "IN", values: ["BOB@acme.test", "cid@other.test"] })), [bob.id, cid.id]);
+    assert.deepEqual(await ids(one(eq("score", "25", "GT"))), [cid.id], "numbers compare as numbers");
+    assert.deepEqual(await ids(one(eq("score", "25", "GTE"))), [bob.id, cid.id]);
+    assert.deepEqual(await ids(one(eq("score", "25", "LT"))), [ann.id]);
+    assert.deepEqual(await ids(one(eq("score", "25", "LTE"))), [ann.id, bob.id]);
+    assert.deepEqual(await ids(one({ propertyName: "city", operator: "HAS_PROPERTY" })), [ann.id, cid.id]);
+    assert.deepEqual(await ids(one({ propertyName: "city", operator: "NOT_HAS_PROPERTY" })), [bob.id]);
+    assert.deepEqual(await ids(one(eq("email", "*@acme.test", "CONTAINS_TOKEN"))), [ann.id, bob.id]);
+    // AND within a group, OR across groups.
+    assert.deepEqual(await ids(one(eq("email", "*@acme.test", "CONTAINS_TOKEN"), eq("score", "20", "GT"))), [bob.id]);
+    assert.deepEqual(await ids([{ filters: [eq("firstname", "Ann")] }, { filters: [eq("city", "Lyon")] }]), [ann.id, cid.id]);
+    // Sorting and the answer's shape.
+    assert.deepEqual(await ids([], { sorts: [{ propertyName: "score", direction: "DESCENDING" }] }), [cid.id, bob.id, ann.id]);
+    const r = await call(fake, "POST", "/crm/v3/objects/contacts/search", { filterGroups: one(eq("firstname", "Ann")), properties: ["city"] });
+    assert.equal(r.body.total, 1);
+    assert.equal(r.body.results[0].properties.city, "Paris");
+    assert.equal(r.body.results[0].properties.firstname, undefined);
+  } finally {
+    await fake.close();
+  }
+});
+
+test("search by lastmodifieddate: GT/GTE/LT take a ms epoch or an ISO date", async () => {
+  const fake = await fresh();
+  try {
+    const older = fake.addContact({ email: "old@acme.test" });
+    const newer = fake.addContact({ email: "new@acme.test" });
+    const cut = Date.parse(newer.properties.lastmodifieddate);
+    const find = async (operator, value) => (await call(fake, "POST", "/crm/v3/objects/contacts/search", { filterGroups: [{ filters: [eq("lastmodifieddate", value, operator)] }] })).body.results.map((c) => c.id);
+    assert.deepEqual(await find("GTE", String(cut)), [newer.id]);
+    assert.deepEqual(await find("GTE", new Date(cut).toISOString()), [newer.id]);
+    assert.deepEqual(await find("LT", String(cut)), [older.id]);
+    assert.deepEqual(await find("GT", String(cut)), []);
+  } finally {
+    await fake.close();
+  }
+});
+
+test("search limits: too many groups or filters, limit over 200, and the 10,000-result cap answer 400", async () => {
+  const filters = (n) => Array.from({ length: n }, (_, i) => eq("firstname", `n${i}`));
+  const groups = (g, n) => Array.from({ length: g }, () => ({ filters: filters(n) }));
+  assert.equal((await search({ filterGroups: groups(5, 3) })).status, 200, "5 groups of 3 = 15 filters is fine");
+  assert.equal((await search({ filterGroups: groups(6, 1) })).status, 400, "6 groups");
+  assert.equal((await search({ filterGroups: groups(1, 7) })).status, 400, "7 filters in a group");
+  assert.equal((await search({ filterGroups: groups(4, 5) })).status, 400, "20 filters in all");
+  assert.equal((await search({ limit: 201 })).status, 400);
+  assert.equal((await search({ limit: 200, after: "9800" })).status, 200);
+  const capped = await search({ limit: 100, after: "9950" });
+  assert.equal(capped.status, 400);
+  assert.equal(capped.body.category, "VALIDATION_ERROR");
+});
+
+test("search pages with after and hands out a next page up to the cap", async () => {
+  const fake = await fresh({ resultCap: 30 });
+  try {
+    fake.seedContacts(45);
+    const pages = [];
+    let after;
+    for (;;) {
+      const r = await call(fake, "POST", "/crm/v3/objects/contacts/search", { limit: 10, after });
+      if (r.status === 400) break;
+      assert.equal(r.body.total, 45);
+      pages.push(r.body.results.length);
+      if (!r.body.paging) break;
+      after = r.body.paging.next.after;
+    }
+    assert.deepEqual(pages, [10, 10, 10], "past the cap the next page is a 400, as HubSpot does");
+  } finally {
+    await fake.close();
+  }
+});
+
+test("new and updated records reach search only after the indexing delay", async () => {
+  const fake = await fresh({ searchIndexDelayMs: 300 });
+  try {
+    const byName = async (name) => (await call(fake, "POST", "/crm/v3/objects/contacts/search", { filterGroups: [{ filters: [eq("firstname", name)] }] })).body.total;
+    const { body } = await call(fake, "POST", "/crm/v3/objects/contacts", { properties: { email: "late@acme.test", firstname: "Late" } });
+    assert.equal(await byName("Late"), 0);
+    assert.equal((await call(fake, "GET", `/crm/v3/objects/contacts/${body.id}`)).status, 200, "reads see it at once");
+    await sleep(400);
+    assert.equal(await byName("Late"), 1);
+    await call(fake, "PATCH", `/crm/v3/objects/contacts/${body.id}`, { properties: { firstname: "Later" } });
+    assert.equal(await byName("Later"), 0);
+    assert.equal(await byName("Late"), 1, "search still shows the old state");
+    await sleep(400);
+    assert.equal(await byName("Later"), 1);
+  } finally {
+    await fake.close();
+  }
+});
+
+test("calls: validated, associated to existing contacts with type 194, never deduplicated", async () => {
+  const contact = hs.addContact({ email: "caller@acme.test" });
+  const assoc = (id, associationTypeId = 194) => [{ to: { id }, types: [{ associationCategory: "HUBSPOT_DEFINED", associationTypeId }] }];
+  const good = { hs_timestamp: String(Date.now()), hs_call_duration: "65000", hs_call_direction: "INBOUND", hs_call_status: "COMPLETED", hs_call_title: "Call" };
+  const post = (properties, associations) => api("POST", "/crm/v3/objects/calls", { properties, associations });
+
+  for (const [bad, why] of [
+    [{ ...good, hs_timestamp: undefined }, "hs_timestamp is required"],
+    [{ ...good, hs_call_duration: "1m5s" }, "duration is numeric"],
+    [{ ...good, hs_call_direction: "SIDEWAYS" }, "direction is INBOUND or OUTBOUND"],
+    [{ ...good, hs_call_status: "DONE" }, "status from the documented values"],
+  ]) {
+    const r = await post(bad, assoc(contact.id));
+    assert.equal(r.status, 400, why);
+    assert.equal(r.body.category, "VALIDATION_ERROR", why);
+  }
+  assert.equal((await post(good, assoc("999999"))).status, 400, "association to a missing contact");
+  assert.equal((await post(good, assoc(contact.id, 1))).status, 400, "wrong association type");
+
+  const before = hs.calls.size;
+  const first = await post(good, assoc(contact.id));
+  const second = await post(good, assoc(contact.id));
+  assert.equal(first.status, 201);
+  assert.notEqual(first.body.id, second.body.id, "no idempotency: two POSTs, two calls");
+  assert.equal(hs.calls.size, before + 2);
+  assert.equal(first.body.properties.hs_timestamp, new Date(Number(good.hs_timestamp)).toISOString());
+
+  const got = await api("GET", `/crm/v3/objects/calls/${first.body.id}?associations=contacts&properties=hs_call_title`);
+  assert.equal(got.body.properties.hs_call_title, "Call");
+  assert.deepEqual(got.body.associations, { contacts: { results: [{ id: contact.id, type: "call_to_contact" }] } });
+
+  const patched = await api("PATCH", `/crm/v3/objects/calls/${first.body.id}`, { properties: { hs_call_status: "NO_ANSWER" } });
+  assert.equal(patched.status, 200);
+  assert.equal((await api("PATCH", `/crm/v3/objects/calls/${first.body.id}`, { properties: { hs_call_direction: "UP" } })).status, 400);
+  const list = await api("GET", "/crm/v3/objects/calls?limit=100&properties=hs_call_status");
+  assert.ok(list.body.results.some((c) => c.id === first.body.id && c.properties.hs_call_status === "NO_ANSWER"));
+});
+
+test("rolling rate limit: 429 TEN_SECONDLY_ROLLING without Retry-After, counted, per token", async () => {
+  const fake = await fresh({ tokens: [TOKEN, "pat-other"], rateLimit: 4, rateWindowMs: 1000 });
+  try {
+    const owners = (token = TOKEN) => call(fake, "GET", "/crm/v3/owners", undefined, token);
+    for (let i = 0; i < 2; i++) assert.equal((await owners()).status, 200);
+    await sleep(500);
+    for (let i = 0; i < 2; i++) assert.equal((await owners()).status, 200);
+    const refused = await owners();
+    assert.equal(refused.status, 429);
+    assert.deepEqual({ ...refused.body, correlationId: undefined }, {
+      status: "error",
+      message: "You have reached your ten_secondly_rolling limit.",
+      errorType: "RATE_LIMIT",
+      correlationId: undefined,
+      policyName: "TEN_SECONDLY_ROLLING",
+    });
+    assert.equal(refused.headers.get("retry-after"), null);
+    assert.equal((await owners("pat-other")).status, 200, "another token has its own budget");
+    await sleep(600); // the first two have left the window, the last two have not
+    assert.equal((await owners()).status, 200);
+    assert.equal((await owners()).status, 200);
+    assert.equal((await owners()).status, 429, "rolling, not a fixed window that resets whole");
+    assert.equal(fake.counters.tooManyRequests, 2);
+    assert.equal(fake.counters.byPolicy.TEN_SECONDLY_ROLLING, 2);
+    assert.equal(fake.counters.requests, fake.requests.length);
+  } finally {
+    await fake.close();
+  }
+});
+
+test("search has its own limit: 5 per second per token, 429 SECONDLY", async () => {
+  const fake = await new FakeHubSpot({ tokens: [TOKEN] }).start(); // HubSpot's defaults
+  try {
+    const answers = [];
+    for (let i = 0; i < 6; i++) answers.push(await call(fake, "POST", "/crm/v3/objects/contacts/search", {}));
+    assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 200, 200, 429]);
+    assert.equal(answers[5].body.policyName, "SECONDLY");
+    assert.equal(answers[5].body.errorType, "RATE_LIMIT");
+    assert.equal((await call(fake, "GET", "/crm/v3/owners")).status, 200, "other endpoints are not held back");
+    assert.equal(fake.counters.searches, 6);
+    assert.equal(fake.counters.byPolicy.SECONDLY, 1);
+    await sleep(1000);
+    assert.equal((await call(fake, "POST", "/crm/v3/objects/contacts/search", {})).status, 200);
+  } finally {
+    await fake.close();
+  }
+});
+
+test("inspection: the request log and failing the next N requests with a 5xx", async () => {
+  const fake = await fresh();
+  try {
+    fake.failNext(2, 503);
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await call(fake, "POST", "/crm/v3/objects/contacts", { properties: { email: `f${i}@acme.test` } })).status);
+    assert.deepEqual(statuses, [503, 503, 201]);
+    assert.equal(fake.contacts.size, 1);
+    const last = fake.requests.at(-1);
+    assert.deepEqual({ method: last.method, path: last.path, body: last.body, status: last.status, token: last.token }, {
+      method: "POST",
+      path: "/crm/v3/objects/contacts",
+      body: { properties: { email: "f2@acme.test" } },
+      status: 201,
+      token: TOKEN,
+    });
+  } finally {
+    await fake.close();
+  }
+});
