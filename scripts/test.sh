@@ -8,4 +8,4 @@ cargo test --quiet
 echo "== build the worker"
 bash scripts/build.sh
 echo "== Miniflare suite (tests/e2e)"
-node --test --test-reporter=spec tests/e2e/
+node --test --test-reporter=spec tests/fakes/*.selftest.mjs tests/e2e/

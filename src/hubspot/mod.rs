@@ -14,6 +14,10 @@ use crate::integration::Integration;
 use crate::ports::{Platform, StoreError};
 use serde_json::{Map, Value};
 
+/// How long the recording links given to HubSpot last (ten years): HubSpot keeps the URL on
+/// the engagement and plays it from there.
+pub const RECORDING_LINK_SECONDS: u64 = 10 * 365 * 86_400;
+
 /// The integration's HubSpot access token, unsealed.
 pub fn token(
     config: &Config,
@@ -57,6 +61,28 @@ pub async fn deliver<P: Platform>(
         Err(CallLogError::Store(e)) => return Err(e),
         Err(CallLogError::Hubspot(e)) => outcome_of(e),
     })
+}
+
+/// The integration's import rules in force: with `users_from: hubspot_owners`, `users` are
+/// the HubSpot owners' e-mails (read at most once an hour).
+pub async fn import_rules<P: Platform>(
+    p: &P,
+    config: &Config,
+    integration: &Integration,
+) -> Result<crate::import::ImportRules, CallLogError> {
+    let rules = &integration.import;
+    if rules.users_from != crate::import::UsersFrom::HubspotOwners {
+        return Ok(rules.clone());
+    }
+    let token = token(config, integration).map_err(|e| {
+        CallLogError::Hubspot(HubspotError::Rejected {
+            status: 0,
+            message: format!("the access token cannot be read: {e}"),
+        })
+    })?;
+    let hubspot = HubspotClient::new(p, config, &token);
+    let owners = owners(p, integration, &hubspot).await?;
+    Ok(rules.with_users(owners.into_iter().filter_map(|o| o.email).collect()))
 }
 
 /// What a HubSpot error means for a delivery.

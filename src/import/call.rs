@@ -7,6 +7,7 @@ use super::{recheck, CallRecord, ImportRules, SkipReason, IMPORTED_EVENT};
 use crate::aircall::{AircallClient, AircallError, Call};
 use crate::config::Config;
 use crate::delivery::{jitter, Delivery, Job, Payload};
+use crate::hubspot::HubspotError;
 use crate::integration::{Integration, Integrations, Status};
 use crate::ports::{ArchiveError, HttpRequest, Platform, QueueName};
 use serde::{Deserialize, Serialize};
@@ -264,7 +265,18 @@ async fn bring<P: Platform>(
     )
     .for_integration(&integration.id);
     let now = p.now_seconds() as i64;
-    let rules = &integration.import;
+    let rules = &crate::hubspot::import_rules(p, config, integration)
+        .await
+        .map_err(|e| match e {
+            crate::hubspot::CallLogError::Hubspot(HubspotError::RateLimited {
+                retry_after_seconds,
+            }) => Stop::Later {
+                seconds: retry_after_seconds as u32,
+                counts: false,
+                why: e.to_string(),
+            },
+            e => Stop::retry(format!("the HubSpot owners could not be read: {e}")),
+        })?;
     let (mut call, mut fresh) = match &job.call {
         Some(call) if now - job.read_at <= LINK_TRUSTED_SECONDS => (call.clone(), false),
         _ => (client.get_call(job.call_id).await?, true),
@@ -313,7 +325,15 @@ async fn bring<P: Platform>(
 
     let mut record = CallRecord::of(&call);
     if recording_url.is_some() {
-        let expires = p.now_seconds() + config.recording_link_seconds;
+        // HubSpot keeps the link on the engagement for good and plays it from there: its
+        // link lasts as long as the archive (deleting the integration removes the file).
+        let lifetime = match integration.destination {
+            Some(crate::integration::Destination::Hubspot {}) => {
+                crate::hubspot::RECORDING_LINK_SECONDS
+            }
+            _ => config.recording_link_seconds,
+        };
+        let expires = p.now_seconds() + lifetime;
         let path = recording_path(&integration.id, call.id);
         let signature = config.links.sign(&path, expires);
         record.recording_url = Some(format!(

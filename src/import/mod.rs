@@ -10,7 +10,7 @@ mod window;
 
 pub use call::{import_call, recording_key, recording_path, CallJob, CallOutcome, Origin};
 pub use record::{BusinessStatus, CallRecord};
-pub use rules::{ImportRules, SkipReason};
+pub use rules::{ImportRules, SkipReason, UsersFrom};
 pub use run::{
     recent_runs, schedule_all, sync, ImportError, RunReport, RunStatus, SyncAnswer, SyncJob,
     SyncState, Trigger, IMPORTED_EVENT, PAGES_PER_STEP,

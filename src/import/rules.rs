@@ -15,6 +15,9 @@ pub struct ImportRules {
     pub max_recording_bytes: u64,
     /// E-mails of the Aircall users whose calls are imported (any case); empty: everyone.
     pub users: Vec<String>,
+    /// Where `users` comes from: the list above, or the e-mails of the HubSpot owners
+    /// (Salescaling imports only its own paying users' calls).
+    pub users_from: UsersFrom,
     /// A call skipped only for lacking a recording is looked at again for this long:
     /// recordings arrive after the call ends.
     pub recording_grace_hours: u32,
@@ -28,9 +31,19 @@ impl Default for ImportRules {
             recording_required: true,
             max_recording_bytes: 200 * 1024 * 1024,
             users: Vec::new(),
+            users_from: UsersFrom::List,
             recording_grace_hours: 24,
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsersFrom {
+    #[default]
+    List,
+    /// The e-mails of the HubSpot owners, read when the import runs (HubSpot destinations).
+    HubspotOwners,
 }
 
 /// Why a call was not imported: shown in the run report, so "my calls are not being
@@ -93,6 +106,20 @@ impl ImportRules {
             return Err(SkipReason::NoRecording);
         }
         Ok(())
+    }
+
+    /// These rules with `users` taken from the CRM's users (`users_from`). No CRM user at
+    /// all imports nobody's calls, never everybody's.
+    pub fn with_users(&self, emails: Vec<String>) -> Self {
+        let users = if emails.is_empty() {
+            vec![String::new()] // matches no Aircall user
+        } else {
+            emails
+        };
+        Self {
+            users,
+            ..self.clone()
+        }
     }
 
     /// The size rule, once the recording's size is known (without downloading it).

@@ -8,6 +8,7 @@ use crate::aircall::{AircallClient, AircallError, Call, MAX_PER_PAGE};
 use crate::config::Config;
 use crate::crypto::SealError;
 use crate::delivery::Job;
+use crate::hubspot::{CallLogError, HubspotError};
 use crate::integration::{Integration, Integrations, Status};
 use crate::ports::{all_keys, Platform, QueueError, QueueName, StoreError, MAX_BATCH};
 use serde::{Deserialize, Serialize};
@@ -205,7 +206,7 @@ pub async fn sync<P: Platform>(
     trigger: Trigger,
     state: Option<SyncState>,
 ) -> Result<SyncAnswer, ImportError> {
-    let integration = Integrations::new(p)
+    let mut integration = Integrations::new(p)
         .get(integration_id)
         .await?
         .ok_or(ImportError::UnknownIntegration)?;
@@ -252,7 +253,14 @@ pub async fn sync<P: Platform>(
     .for_integration(&integration.id);
 
     let cap = config.aircall_result_cap;
-    let outcome = read_pages(p, &client, &integration, cap, &mut state).await;
+    let outcome = match crate::hubspot::import_rules(p, config, &integration).await {
+        Ok(rules) => {
+            integration.import = rules;
+            read_pages(p, &client, &integration, cap, &mut state).await
+        }
+        Err(CallLogError::Store(e)) => Err(StepError::Store(e)),
+        Err(CallLogError::Hubspot(e)) => Err(StepError::Hubspot(e)),
+    };
     let now = p.now_seconds() as i64;
     let next_in = match outcome {
         // KV takes one write a second per key: the next step saves the cursor again.
@@ -262,7 +270,10 @@ pub async fn sync<P: Platform>(
         Err(StepError::Aircall(AircallError::RateLimited {
             retry_after_seconds,
         })) => Some(retry_after_seconds.min(crate::delivery::MAX_DELAY_SECONDS as u64) as u32),
-        Err(StepError::Aircall(e)) => {
+        Err(StepError::Hubspot(HubspotError::RateLimited {
+            retry_after_seconds,
+        })) => Some(retry_after_seconds as u32),
+        Err(e @ (StepError::Aircall(_) | StepError::Hubspot(_))) => {
             // The cursor keeps what was done: the next scheduled run goes on from there.
             state.report.error = Some(e.to_string());
             state.report.status = RunStatus::Failed;
@@ -395,6 +406,9 @@ async fn new_run<P: Platform>(
 enum StepError {
     #[error(transparent)]
     Aircall(#[from] AircallError),
+    /// The CRM's users could not be read (`users_from: hubspot_owners`).
+    #[error("the HubSpot owners could not be read: {0}")]
+    Hubspot(HubspotError),
     #[error(transparent)]
     Queue(#[from] QueueError),
     #[error(transparent)]

@@ -413,6 +413,10 @@ pub async fn update<P: Platform>(
         changed.push("destination");
     }
 
+    let hubspot = matches!(integration.destination, Some(Destination::Hubspot {}));
+    if let Some(problem) = super::new::users_source_problem(&integration.import, hubspot) {
+        return Err(LifecycleError::Invalid(vec![problem]));
+    }
     // Aircall last: nothing above has been saved, so a refusal changes nothing.
     let credentials = new_credentials.clone().unwrap_or_else(|| current.clone());
     let aircall = client(p, config, &credentials);

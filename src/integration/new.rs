@@ -157,6 +157,8 @@ impl NewIntegration {
             (_, events) => events,
         };
         let import = parse_import(&mut p, root.get("import"));
+        let hubspot = matches!(destination, Some(NewDestination::Hubspot { .. }));
+        p.0.extend(users_source_problem(&import, hubspot));
         let numbers = parse_numbers(&mut p, root.get("numbers"));
 
         match (name, credentials, destination, p.0.is_empty()) {
@@ -430,6 +432,14 @@ fn parse_numbers(p: &mut Problems, value: Option<&Value>) -> Option<Vec<NumberRe
         }
     }
     Some(numbers)
+}
+
+/// Users taken from HubSpot's owners need a HubSpot destination to read them from.
+pub fn users_source_problem(rules: &ImportRules, hubspot: bool) -> Option<FieldError> {
+    (rules.users_from == crate::import::UsersFrom::HubspotOwners && !hubspot).then(|| FieldError {
+        field: "import.users_from".into(),
+        message: "\"hubspot_owners\" needs a HubSpot destination to read the owners from".into(),
+    })
 }
 
 /// The import rules: every field optional, defaults from the product documents.
