@@ -30,8 +30,14 @@ pub fn kv_prefixes(id: &str) -> Vec<String> {
         format!("imported:{id}:"),
         // Outcomes of imported calls.
         format!("outcome:{id}:"),
-        // Contact sync (issue 6) will add its links here; the contacts it synced into
-        // Aircall are removed by `lifecycle::remove_synced_contacts`.
+        // HubSpot: call -> engagement links and the cached owners.
+        format!("hubspot-call:{id}:"),
+        format!("hubspot-owners:{id}"),
+        // Contact sync: its cursors, the links between contacts, and the Aircall contacts it
+        // created (those are deleted from Aircall first: `lifecycle::remove_synced_contacts`).
+        format!("contact-cursor:{id}"),
+        format!("contact-link:{id}:"),
+        format!("aircall-created:{id}:"),
         record_key(id),
     ]
 }
@@ -67,6 +73,9 @@ mod tests {
             "recheck:",
             "imported:",
             "outcome:",
+            "hubspot-call:",
+            "contact-link:",
+            "aircall-created:",
         ] {
             assert!(prefixes.iter().any(|p| p.starts_with(wanted)), "{wanted}");
         }
