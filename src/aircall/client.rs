@@ -5,6 +5,7 @@ use crate::budget::Take;
 use crate::ports::{Clock, Fetch, FetchError, Gate, HttpRequest, HttpResponse, Log, Store};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use thiserror::Error;
@@ -70,6 +71,13 @@ pub struct CallPage {
     pub calls: Vec<Call>,
     /// Calls matching the query in all (`meta.total`).
     pub total: u64,
+}
+
+/// What `GET /v1/contacts/search` looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactSearch {
+    Email,
+    PhoneNumber,
 }
 
 /// Aircall clamps larger pages to 50 without saying so.
@@ -149,6 +157,95 @@ impl<'a, P: Fetch + Gate + Clock + Store + Log> AircallClient<'a, P> {
             .ok_or_else(|| self.unexpected("the webhook answer has no token"))?
             .to_string();
         Ok(RegisteredWebhook { webhook_id, token })
+    }
+
+    /// `GET /v1/contacts`, most recently updated first (Aircall has no `updated_at` filter:
+    /// the caller stops when it reaches what it saw before).
+    pub async fn list_contacts<T: DeserializeOwned>(
+        &self,
+        page: u32,
+    ) -> Result<Vec<T>, AircallError> {
+        let url = format!(
+            "{}/v1/contacts?order=desc&order_by=updated_at&page={page}&per_page={MAX_PER_PAGE}",
+            self.base
+        );
+        self.contacts(HttpRequest::new("GET", url)).await
+    }
+
+    /// `GET /v1/contacts/search` by e-mail or by phone number.
+    pub async fn search_contacts<T: DeserializeOwned>(
+        &self,
+        field: ContactSearch,
+        value: &str,
+    ) -> Result<Vec<T>, AircallError> {
+        let name = match field {
+            ContactSearch::Email => "email",
+            ContactSearch::PhoneNumber => "phone_number",
+        };
+        let value: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+        let url = format!("{}/v1/contacts/search?{name}={value}", self.base);
+        self.contacts(HttpRequest::new("GET", url)).await
+    }
+
+    /// `GET /v1/contacts/{id}`; `None` when Aircall no longer has it.
+    pub async fn get_contact<T: DeserializeOwned>(
+        &self,
+        id: i64,
+    ) -> Result<Option<T>, AircallError> {
+        let request = HttpRequest::new("GET", format!("{}/v1/contacts/{id}", self.base));
+        match self.send(request).await {
+            Ok(response) => self.contact(&response).map(Some),
+            Err(AircallError::Failed { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /v1/contacts` (create, `id` None) or `POST /v1/contacts/{id}` (update).
+    pub async fn save_contact<T: DeserializeOwned>(
+        &self,
+        id: Option<i64>,
+        body: &Value,
+    ) -> Result<T, AircallError> {
+        let url = match id {
+            Some(id) => format!("{}/v1/contacts/{id}", self.base),
+            None => format!("{}/v1/contacts", self.base),
+        };
+        let response = self.send(HttpRequest::new("POST", url).json(body)).await?;
+        self.contact(&response)
+    }
+
+    /// `DELETE /v1/contacts/{id}`; one already gone counts as deleted.
+    pub async fn delete_contact(&self, id: i64) -> Result<(), AircallError> {
+        let request = HttpRequest::new("DELETE", format!("{}/v1/contacts/{id}", self.base));
+        match self.send(request).await {
+            Err(AircallError::Failed { status: 404, .. }) => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    async fn contacts<T: DeserializeOwned>(
+        &self,
+        request: HttpRequest,
+    ) -> Result<Vec<T>, AircallError> {
+        #[derive(Deserialize)]
+        struct Answer<T> {
+            contacts: Vec<T>,
+        }
+        let answer: Answer<T> =
+            serde_json::from_slice(&self.send(request).await?.body).map_err(|e| {
+                self.unexpected(&format!("the contacts answer is not as documented: {e}"))
+            })?;
+        Ok(answer.contacts)
+    }
+
+    fn contact<T: DeserializeOwned>(&self, response: &HttpResponse) -> Result<T, AircallError> {
+        #[derive(Deserialize)]
+        struct Answer<T> {
+            contact: T,
+        }
+        serde_json::from_slice::<Answer<T>>(&response.body)
+            .map(|a| a.contact)
+            .map_err(|e| self.unexpected(&format!("the contact answer is not as documented: {e}")))
     }
 
     /// `GET /v1/calls`: calls with `from < started_at <= to`, oldest or newest first.

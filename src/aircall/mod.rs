@@ -7,6 +7,7 @@ mod webhook;
 
 pub use call::{Call, CallContact, CallNumber, CallUser, Comment, LabelledValue, Tag};
 pub use client::{
-    AircallClient, AircallError, CallPage, Credentials, RegisteredWebhook, MAX_PER_PAGE,
+    AircallClient, AircallError, CallPage, ContactSearch, Credentials, RegisteredWebhook,
+    MAX_PER_PAGE,
 };
 pub use webhook::{WebhookEvent, WebhookProblem};
