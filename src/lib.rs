@@ -6,6 +6,7 @@
 pub mod aircall;
 pub mod budget;
 pub mod config;
+pub mod contacts;
 pub mod cpu;
 pub mod crypto;
 pub mod delivery;

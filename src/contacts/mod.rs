@@ -1,0 +1,16 @@
+//! Two-way contact sync between Aircall and a CRM (HubSpot first), the pure part: settings and
+//! their validation, the standard fields and their mapping, names, phone numbers, translation
+//! and fingerprints. No I/O: the jobs that read and write contacts use these.
+
+pub mod fields;
+pub mod model;
+pub mod names;
+pub mod phone;
+pub mod settings;
+pub mod translate;
+
+pub use model::{AircallContact, HubspotProperties, Labeled};
+pub use names::{join, split, update_from_full};
+pub use phone::{same_number, to_e164, PhoneError};
+pub use settings::{App, Condition, ContactSync, Direction, Mapping, Op, PhoneSettings};
+pub use translate::{fingerprint_aircall, fingerprint_hubspot, to_aircall, to_hubspot, ToAircall};

@@ -1,0 +1,79 @@
+//! The two apps' contacts as the sync sees them.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One of an Aircall contact's phone numbers or e-mails (`{id, label, value}` in the API; the id
+/// and any other field are ignored: the sync identifies entries by value, not by id).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Labeled {
+    #[serde(default)]
+    pub label: String,
+    pub value: String,
+}
+
+impl Labeled {
+    pub fn new(label: &str, value: &str) -> Labeled {
+        Labeled {
+            label: label.to_string(),
+            value: value.to_string(),
+        }
+    }
+}
+
+/// An Aircall contact, with only the fields the sync reads or writes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AircallContact {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    pub company_name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub information: Option<String>,
+    #[serde(default)]
+    pub phone_numbers: Vec<Labeled>,
+    #[serde(default)]
+    pub emails: Vec<Labeled>,
+}
+
+/// A HubSpot contact's properties. HubSpot sends every property value as a string; a property
+/// that is absent or empty is unset.
+pub type HubspotProperties = BTreeMap<String, String>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_an_aircall_contact_ignoring_extra_fields() {
+        let c: AircallContact = serde_json::from_value(serde_json::json!({
+            "id": 321, "direct_link": "https://api.aircall.io/v1/contacts/321",
+            "first_name": "Jean", "last_name": null, "is_shared": true,
+            "phone_numbers": [{"id": 1, "label": "Work", "value": "+33612345678"}],
+            "emails": [{"id": 2, "value": "jean@example.com"}]
+        }))
+        .unwrap();
+        assert_eq!(c.id, Some(321));
+        assert_eq!(c.first_name.as_deref(), Some("Jean"));
+        assert_eq!(c.last_name, None);
+        assert_eq!(c.phone_numbers, vec![Labeled::new("Work", "+33612345678")]);
+        assert_eq!(c.emails, vec![Labeled::new("", "jean@example.com")]);
+    }
+
+    #[test]
+    fn a_contact_to_write_has_no_id() {
+        let c = AircallContact {
+            first_name: Some("Ann".into()),
+            ..Default::default()
+        };
+        let json = serde_json::to_value(&c).unwrap();
+        assert!(json.get("id").is_none());
+        assert_eq!(json["first_name"], "Ann");
+    }
+}
