@@ -52,6 +52,7 @@ mod tests {
             events: None,
             import: Default::default(),
             numbers: None,
+            contact_sync: None,
         };
         run(crate::integration::create(p, &config(), new))
             .unwrap()

@@ -7,6 +7,7 @@ use crate::delivery::{
     classify, delivery_body, jitter, signed_request, DeadLetter, DeadLetters, Delivery, Job,
     Outcome, Payload,
 };
+use crate::hubspot::SyncError;
 use crate::import::{self, CallJob, ImportError, SyncAnswer, SyncJob};
 use crate::integration::{Destination, Integration, Integrations};
 use crate::ports::{Platform, QueueError, QueueName, StoreError};
@@ -57,15 +58,33 @@ pub async fn handle_message<P: Platform>(
             ));
             Ok(())
         }
-        (QueueName::Jobs, Job::Purge(job)) => match crate::integration::purge_step(p, &job).await {
-            Err(crate::integration::LifecycleError::Queue(e)) => Err(e.into()),
-            Err(crate::integration::LifecycleError::Store(e)) => Err(e.into()),
-            _ => Ok(()),
-        },
+        (QueueName::Jobs, Job::Purge(job)) => {
+            match crate::integration::purge_step(p, config, &job).await {
+                Err(crate::integration::LifecycleError::Queue(e)) => Err(e.into()),
+                Err(crate::integration::LifecycleError::Store(e)) => Err(e.into()),
+                _ => Ok(()),
+            }
+        }
         (QueueName::DeadLetters, Job::Purge(job)) => {
             p.log(&format!(
                 "a deletion step of integration {} failed repeatedly; DELETE it again to finish",
                 job.integration_id
+            ));
+            Ok(())
+        }
+        (QueueName::Jobs, Job::ContactPass(job)) => contact_pass(p, config, job).await,
+        (QueueName::Jobs, Job::Contact(job)) => contact_pull(p, config, *job).await,
+        (QueueName::DeadLetters, Job::ContactPass(job)) => {
+            p.log(&format!(
+                "a contact sync step of integration {} failed repeatedly; the next pass resumes from its cursor",
+                job.integration_id
+            ));
+            Ok(())
+        }
+        (QueueName::DeadLetters, Job::Contact(job)) => {
+            p.log(&format!(
+                "HubSpot contact {} of integration {} could not be synced (storage or queue errors); its next change retries",
+                job.hubspot.id, job.integration_id
             ));
             Ok(())
         }
@@ -166,6 +185,10 @@ pub async fn handle_batch<P: Platform>(
             (_, Some(Job::Deliver(_))) => Cost::Fixed(1),
             (_, Some(Job::Import(_))) => Cost::Fixed(6),
             (_, Some(Job::Sync(_))) => Cost::Fixed(10),
+            // A page of Aircall contacts, then HubSpot's batch read, search, update, create.
+            (_, Some(Job::ContactPass(_))) => Cost::Fixed(8),
+            // The linked contact, searches by e-mail and phone, the write.
+            (_, Some(Job::Contact(_))) => Cost::Fixed(4),
             // Up to 800 KV deletions: it runs alone, within the 1,000 KV operations.
             (_, Some(Job::Purge(_))) => Cost::Fixed(subrequests::BUDGET),
         })
@@ -230,7 +253,96 @@ pub async fn handle_batch<P: Platform>(
     acks
 }
 
+/// One step of a contact sync pass; a rate limit puts it back for later.
+async fn contact_pass<P: Platform>(
+    p: &P,
+    config: &Config,
+    job: crate::hubspot::PassJob,
+) -> Result<(), JobError> {
+    match crate::hubspot::pass_step(p, config, job.clone()).await {
+        Ok(()) => Ok(()),
+        Err(SyncError::Store(e)) => Err(e.into()),
+        Err(SyncError::Queue(e)) => Err(e.into()),
+        Err(e) => match e.retry_after() {
+            Some(seconds) => {
+                p.send(
+                    QueueName::Jobs,
+                    &Job::ContactPass(job).to_message(),
+                    seconds,
+                )
+                .await?;
+                Ok(())
+            }
+            None => {
+                p.log(&format!(
+                    "contact sync pass of integration {} stopped: {e}; the next pass resumes from its cursor",
+                    job.integration_id
+                ));
+                Ok(())
+            }
+        },
+    }
+}
+
+/// One HubSpot contact to Aircall; retried with back-off while the cause may pass.
+async fn contact_pull<P: Platform>(
+    p: &P,
+    config: &Config,
+    job: crate::hubspot::ContactJob,
+) -> Result<(), JobError> {
+    let error = match crate::hubspot::pull_contact(p, config, &job).await {
+        Ok(outcome) => {
+            p.log(&format!(
+                "HubSpot contact {} of integration {}: {outcome:?}",
+                job.hubspot.id, job.integration_id
+            ));
+            return Ok(());
+        }
+        Err(SyncError::Store(e)) => return Err(e.into()),
+        Err(SyncError::Queue(e)) => return Err(e.into()),
+        Err(e) => e,
+    };
+    let transient = match &error {
+        SyncError::Aircall(e) => {
+            !matches!(e, crate::aircall::AircallError::Rejected(_))
+                && !matches!(e, crate::aircall::AircallError::Failed { status, .. } if *status < 500)
+        }
+        SyncError::Hubspot(e) => e.is_transient(),
+        _ => false,
+    };
+    if transient && !config.retry.gives_up_after(job.attempt) {
+        let delay = config
+            .retry
+            .delay_after(job.attempt, error.retry_after(), jitter());
+        let next = crate::hubspot::ContactJob {
+            attempt: job.attempt + 1,
+            ..job
+        };
+        p.send(
+            QueueName::Jobs,
+            &Job::Contact(Box::new(next)).to_message(),
+            delay,
+        )
+        .await?;
+    } else {
+        p.log(&format!(
+            "HubSpot contact {} of integration {} not synced: {error}",
+            job.hubspot.id, job.integration_id
+        ));
+    }
+    Ok(())
+}
+
 async fn import_step<P: Platform>(p: &P, config: &Config, job: SyncJob) -> Result<(), JobError> {
+    if job.trigger == import::Trigger::Schedule && job.state.is_none() {
+        // The same tick runs the contact sync passes, where the integration has them.
+        if let Err(e) = crate::hubspot::start_passes(p, &job.integration_id).await {
+            p.log(&format!(
+                "contact sync of integration {} not started: {e}",
+                job.integration_id
+            ));
+        }
+    }
     match import::sync(p, config, &job.integration_id, job.trigger, job.state).await {
         Ok(SyncAnswer::Report(report)) => p.log(&format!(
             "import run {} of integration {}: {:?}, {} seen, {} imported, {} skipped",

@@ -324,6 +324,7 @@ pub fn integration(
         events: events.map(|e| e.into_iter().map(str::to_string).collect()),
         import: Default::default(),
         numbers: None,
+        contact_sync: None,
     };
     let created = run(crate::integration::create(p, &config(), new)).expect("created");
     p.requests.borrow_mut().clear();

@@ -16,6 +16,10 @@ pub enum Job {
     Import(Box<crate::import::CallJob>),
     /// Carry on deleting an integration whose state was too large for one request.
     Purge(crate::integration::PurgeJob),
+    /// One step of a contact sync pass (HubSpot contacts modified, or Aircall's updated).
+    ContactPass(crate::hubspot::PassJob),
+    /// One HubSpot contact to bring to Aircall.
+    Contact(Box<crate::hubspot::ContactJob>),
 }
 
 impl Job {

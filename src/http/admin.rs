@@ -65,12 +65,22 @@ pub async fn route<P: Platform>(
                 &json!({ "runs": import::recent_runs(p, id, 20).await? }),
             ))
         }
+        ("GET", ["integrations", id, "contacts"]) => {
+            if Integrations::new(p).get(id).await?.is_none() {
+                return Err(ApiError::NotFound("no integration has this id"));
+            }
+            let status = crate::hubspot::contact_sync_status(p, id).await?;
+            Ok(Response::json(200, &status))
+        }
+        ("POST", ["integrations", id, "contacts", "sync"]) => sync_contacts_now(p, id).await,
         (
             _,
             ["integrations"]
             | ["integrations", _]
             | ["integrations", _, "deliveries" | "sync" | "runs" | "activate" | "deactivate"]
-            | ["integrations", _, "deliveries", _, "retry"],
+            | ["integrations", _, "deliveries", _, "retry"]
+            | ["integrations", _, "contacts"]
+            | ["integrations", _, "contacts", "sync"],
         ) => Err(ApiError::MethodNotAllowed),
         _ => Err(ApiError::NotFound("no such route")),
     }
@@ -139,6 +149,27 @@ async fn sync_now<P: Platform>(p: &P, config: &Config, id: &str) -> Result<Respo
             Ok(Response::json(status, &json!(report)))
         }
     }
+}
+
+/// Starts the contact sync passes now instead of at the next cron tick.
+async fn sync_contacts_now<P: Platform>(p: &P, id: &str) -> Result<Response, ApiError> {
+    let Some(integration) = Integrations::new(p).get(id).await? else {
+        return Err(ApiError::NotFound("no integration has this id"));
+    };
+    if integration.status != Status::Active {
+        return Err(ApiError::Conflict(
+            "the integration is inactive: activate it first",
+        ));
+    }
+    if integration.contact_sync.is_none() {
+        return Err(ApiError::Conflict(
+            "contact sync is off: set contact_sync with PATCH first",
+        ));
+    }
+    let sides = crate::hubspot::start_passes(p, id)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    Ok(Response::json(202, &json!({ "passes": sides })))
 }
 
 async fn failed_deliveries<P: Platform>(

@@ -29,6 +29,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     Conflict(&'static str),
+    /// Our storage or queue failed; trying again later will do.
+    #[error("storage is unavailable: {0}")]
+    Unavailable(String),
     #[error("this link is not valid: ask for a new one")]
     BadLink,
     #[error("this link has expired: ask for a new one")]
@@ -106,6 +109,7 @@ impl ApiError {
             ApiError::Invalid(_) => (400, "invalid_fields"),
             ApiError::BadRequest(_) => (400, "bad_request"),
             ApiError::Conflict(_) => (409, "conflict"),
+            ApiError::Unavailable(_) => (503, "unavailable"),
             ApiError::BadLink => (403, "invalid_link"),
             ApiError::ExpiredLink => (403, "link_expired"),
             ApiError::Import(e) => match e {

@@ -162,6 +162,7 @@ async fn callback<P: Platform>(
         events: None,
         import: ImportRules::default(),
         numbers: None,
+        contact_sync: None,
     };
     let created = integration::create_as(p, config, new, Actor::Oauth).await?;
     let id = &created.integration.id;

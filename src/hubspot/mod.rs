@@ -4,10 +4,16 @@
 mod calls;
 mod client;
 pub mod links;
+mod sync;
 
 pub use calls::{engagement, log_call, owners, record_of, CallLogError, Logged};
 pub use client::{HubspotClient, HubspotError, Owner, Record, SearchPage, BATCH_MAX, SEARCH_CAP};
+pub use sync::{
+    pass_step, pull_contact, remove_created, start_passes, status as contact_sync_status,
+    ContactJob, PassJob, Pulled, Pushed, Side, SyncError,
+};
 
+use crate::aircall::AircallError;
 use crate::config::Config;
 use crate::delivery::Outcome;
 use crate::integration::Integration;
@@ -46,6 +52,20 @@ pub async fn deliver<P: Platform>(
             })
         }
     };
+    if event.starts_with("contact.") {
+        return Ok(
+            match sync::on_contact_event(p, config, integration, event, data).await {
+                Ok(pushed) => {
+                    if let Some(pushed) = pushed {
+                        p.log(&format!("{event} synced to HubSpot: {pushed:?}"));
+                    }
+                    Outcome::Delivered
+                }
+                Err(SyncError::Store(e)) => return Err(e),
+                Err(e) => sync_outcome(e),
+            },
+        );
+    }
     let hubspot = HubspotClient::new(p, config, &token);
     let logged = log_call(p, integration, &hubspot, event, data).await;
     Ok(match logged {
@@ -83,6 +103,22 @@ pub async fn import_rules<P: Platform>(
     let hubspot = HubspotClient::new(p, config, &token);
     let owners = owners(p, integration, &hubspot).await?;
     Ok(rules.with_users(owners.into_iter().filter_map(|o| o.email).collect()))
+}
+
+/// What a contact sync error means for a delivery.
+fn sync_outcome(e: SyncError) -> Outcome {
+    match e {
+        SyncError::Hubspot(e) => outcome_of(e),
+        SyncError::Aircall(AircallError::Rejected(_)) | SyncError::NotSynced(_) => {
+            Outcome::Failed {
+                reason: e.to_string(),
+            }
+        }
+        e => Outcome::Retry {
+            retry_after: e.retry_after(),
+            reason: e.to_string(),
+        },
+    }
 }
 
 /// What a HubSpot error means for a delivery.

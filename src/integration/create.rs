@@ -95,6 +95,7 @@ pub async fn create_as<P: Platform>(
         events: new.events,
         import: new.import,
         numbers: new.numbers,
+        contact_sync: new.contact_sync,
         sealed: SealedSecrets {
             aircall_credentials: seal(&credentials, "aircall_credentials"),
             webhook_token: seal(&webhook.token, "webhook_token"),

@@ -413,9 +413,21 @@ pub async fn update<P: Platform>(
         changed.push("destination");
     }
 
+    if let Some(sync) = patch.contact_sync.clone() {
+        if sync != integration.contact_sync {
+            integration.contact_sync = sync;
+            changed.push("contact_sync");
+        }
+    }
     let hubspot = matches!(integration.destination, Some(Destination::Hubspot {}));
     if let Some(problem) = super::new::users_source_problem(&integration.import, hubspot) {
         return Err(LifecycleError::Invalid(vec![problem]));
+    }
+    if integration.contact_sync.is_some() && !hubspot {
+        return Err(LifecycleError::Invalid(vec![FieldError {
+            field: "contact_sync".into(),
+            message: "contact sync needs a HubSpot destination".into(),
+        }]));
     }
     // Aircall last: nothing above has been saved, so a refusal changes nothing.
     let credentials = new_credentials.clone().unwrap_or_else(|| current.clone());
@@ -544,12 +556,17 @@ pub async fn delete<P: Platform>(
         ),
         Err(e) => return Err(e.into()),
     };
-    let synced_contacts = remove_synced_contacts(p, &integration).await?;
+    let (synced_contacts, contacts_left) = remove_synced_contacts(p, config, &integration).await?;
     let recordings = p.delete_all(&keys::recordings_prefix(id)).await?;
     p.clear(&integration.aircall_account, &lease_key(id))
         .await?;
     p.clear(&keys::gate_name(id), DROPPED_COUNTER).await?;
-    let (kv_keys, finished) = purge_keys(p, id, KV_DELETES_PER_STEP).await?;
+    // The list of created contacts is state too: it goes only once they are gone from Aircall.
+    let (kv_keys, finished) = if contacts_left {
+        (0, false)
+    } else {
+        purge_keys(p, id, KV_DELETES_PER_STEP).await?
+    };
     if !finished {
         let job = Job::Purge(PurgeJob {
             integration_id: id.to_string(),
@@ -569,14 +586,33 @@ pub async fn delete<P: Platform>(
     })
 }
 
-/// Contact sync (issue 6) is not built yet, so no integration has synced contacts into
-/// Aircall. When it lands, this removes every contact the integration created in Aircall,
-/// as Aircall's own delete does, and answers how many.
+/// Contacts deleted from Aircall per request or queue step (each is a subrequest).
+const CONTACTS_PER_STEP: usize = 40;
+
+/// Deletes from Aircall a step's worth of the contacts the integration's contact sync created
+/// there (only those: contacts it merely updated stay); answers how many, and whether some
+/// are left. Credentials Aircall rejects cannot delete anything: that is logged, not retried.
 async fn remove_synced_contacts<P: Platform>(
-    _p: &P,
-    _integration: &Integration,
-) -> Result<u64, LifecycleError> {
-    Ok(0)
+    p: &P,
+    config: &Config,
+    integration: &Integration,
+) -> Result<(u64, bool), LifecycleError> {
+    use crate::hubspot::SyncError;
+    match crate::hubspot::remove_created(p, config, integration, CONTACTS_PER_STEP).await {
+        Ok(removed) => Ok(removed),
+        Err(SyncError::Aircall(AircallError::RateLimited { .. })) => Ok((0, true)),
+        Err(SyncError::Aircall(AircallError::Rejected(status))) => {
+            p.log(&format!(
+                "the contacts integration {} created in Aircall cannot be deleted: Aircall rejected the credentials (HTTP {status})",
+                integration.id
+            ));
+            Ok((0, false))
+        }
+        Err(SyncError::Aircall(e)) => Err(e.into()),
+        Err(SyncError::Store(e)) => Err(e.into()),
+        Err(SyncError::Queue(e)) => Err(e.into()),
+        Err(e) => Err(LifecycleError::Refused(e.to_string())),
+    }
 }
 
 /// Deletes up to `budget` of the integration's KV keys, in [`keys::kv_prefixes`] order;
@@ -600,7 +636,25 @@ pub async fn purge_keys<S: Store>(
 }
 
 /// A queued step of a large deletion.
-pub async fn purge_step<P: Platform>(p: &P, job: &PurgeJob) -> Result<(), LifecycleError> {
+pub async fn purge_step<P: Platform>(
+    p: &P,
+    config: &Config,
+    job: &PurgeJob,
+) -> Result<(), LifecycleError> {
+    if let Some(integration) = Integrations::new(p).get(&job.integration_id).await? {
+        let (removed, left) = remove_synced_contacts(p, config, &integration).await?;
+        if left {
+            // Aircall's budget sets the pace: a rate-limited step removed nothing.
+            let delay = if removed == 0 { 60 } else { 1 };
+            p.send(
+                QueueName::Jobs,
+                &Job::Purge(job.clone()).to_message(),
+                delay,
+            )
+            .await?;
+            return Ok(());
+        }
+    }
     let (deleted, finished) = purge_keys(p, &job.integration_id, KV_DELETES_PER_STEP).await?;
     if !finished {
         p.send(QueueName::Jobs, &Job::Purge(job.clone()).to_message(), 1)
@@ -830,8 +884,9 @@ mod tests {
             "{:?}",
             p.kv.borrow().keys()
         );
-        // One key under each prefix, and the record itself.
-        assert_eq!(deleted.kv_keys as usize, keys::kv_prefixes(&i.id).len() + 1);
+        // One key under each prefix, and the record itself; the `aircall-created:` entry
+        // (not a contact id) went with the contacts' removal.
+        assert_eq!(deleted.kv_keys as usize, keys::kv_prefixes(&i.id).len());
         let others =
             p.kv.borrow()
                 .keys()
@@ -878,7 +933,7 @@ mod tests {
         let Job::Purge(job) = serde_json::from_str(&message).unwrap() else {
             panic!()
         };
-        run(purge_step(&p, &job)).unwrap();
+        run(purge_step(&p, &config(), &job)).unwrap();
         assert!(p.kv.borrow().keys().all(|k| !k.contains(&i.id)));
         assert!(p.take_sent().is_empty(), "done");
     }

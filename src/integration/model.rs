@@ -120,6 +120,9 @@ pub struct Integration {
     /// Only events about these Aircall numbers are forwarded; `None`: every number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub numbers: Option<Vec<crate::segment::NumberRef>>,
+    /// Two-way contact sync with the CRM (HubSpot destinations); `None`: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_sync: Option<crate::contacts::ContactSync>,
     pub sealed: SealedSecrets,
     /// Why it is inactive (`None` while active).
     #[serde(default)]
@@ -196,6 +199,7 @@ impl Integration {
                 })
                 .collect(),
             numbers: self.numbers.clone(),
+            contact_sync: self.contact_sync.clone(),
         }
     }
 }
@@ -225,6 +229,7 @@ pub struct IntegrationView {
     pub dropped_while_inactive: Option<u64>,
     pub history: Vec<HistoryView>,
     pub numbers: Option<Vec<crate::segment::NumberRef>>,
+    pub contact_sync: Option<crate::contacts::ContactSync>,
 }
 
 #[derive(Debug, Serialize)]

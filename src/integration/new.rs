@@ -1,6 +1,7 @@
 //! The body of `POST /api/integrations`, checked field by field.
 
 use crate::aircall::Credentials;
+use crate::contacts::ContactSync;
 use crate::crypto::SigningSecret;
 use crate::import::ImportRules;
 use crate::segment::{NumberRef, Region, SEED_EVENTS};
@@ -39,6 +40,7 @@ pub struct NewIntegration {
     pub import: ImportRules,
     /// Only events about these Aircall numbers are forwarded; `None`: every number.
     pub numbers: Option<Vec<NumberRef>>,
+    pub contact_sync: Option<ContactSync>,
 }
 
 /// A valid `PATCH /api/integrations/{id}` body: the fields given, each checked as on creation.
@@ -51,6 +53,8 @@ pub struct IntegrationPatch {
     pub events: Option<Option<Vec<String>>>,
     /// The import fields given, to lay over the current rules (fields left out are kept).
     pub import: Option<Map<String, Value>>,
+    /// `Some(None)`: contact sync off.
+    pub contact_sync: Option<Option<ContactSync>>,
 }
 
 /// Collects every problem of a body, so the admin fixes them all in one go.
@@ -135,6 +139,7 @@ impl NewIntegration {
                 "events",
                 "import",
                 "numbers",
+                "contact_sync",
             ],
         ) else {
             return Err(p.0);
@@ -160,6 +165,10 @@ impl NewIntegration {
         let hubspot = matches!(destination, Some(NewDestination::Hubspot { .. }));
         p.0.extend(users_source_problem(&import, hubspot));
         let numbers = parse_numbers(&mut p, root.get("numbers"));
+        let contact_sync = parse_contact_sync(&mut p, root.get("contact_sync"));
+        if contact_sync.is_some() && !hubspot {
+            p.add("contact_sync", "contact sync needs a HubSpot destination");
+        }
 
         match (name, credentials, destination, p.0.is_empty()) {
             (Some(name), Some(credentials), Some(destination), true) => Ok(Self {
@@ -169,6 +178,7 @@ impl NewIntegration {
                 events,
                 import,
                 numbers,
+                contact_sync,
             }),
             _ => Err(p.0),
         }
@@ -182,7 +192,14 @@ impl IntegrationPatch {
         let Some(root) = p.object(
             Some(body),
             "",
-            &["name", "aircall", "destination", "events", "import"],
+            &[
+                "name",
+                "aircall",
+                "destination",
+                "events",
+                "import",
+                "contact_sync",
+            ],
         ) else {
             return Err(p.0);
         };
@@ -203,6 +220,9 @@ impl IntegrationPatch {
         }
         if root.contains_key("events") {
             patch.events = Some(parse_events(&mut p, root.get("events")));
+        }
+        if root.contains_key("contact_sync") {
+            patch.contact_sync = Some(parse_contact_sync(&mut p, root.get("contact_sync")));
         }
         match root.get("import") {
             None => {}
@@ -432,6 +452,20 @@ fn parse_numbers(p: &mut Problems, value: Option<&Value>) -> Option<Vec<NumberRe
         }
     }
     Some(numbers)
+}
+
+/// `contact_sync`: null (off) or the settings, every problem named by field.
+fn parse_contact_sync(p: &mut Problems, value: Option<&Value>) -> Option<ContactSync> {
+    let value = value.filter(|v| !v.is_null())?;
+    match ContactSync::parse(value) {
+        Ok(sync) => Some(sync),
+        Err(problems) => {
+            for (field, message) in problems {
+                p.add(&field, message);
+            }
+            None
+        }
+    }
 }
 
 /// Users taken from HubSpot's owners need a HubSpot destination to read them from.

@@ -239,6 +239,7 @@ mod tests {
             events: None,
             import: Default::default(),
             numbers,
+            contact_sync: None,
         };
         let created = run(crate::integration::create(p, &config(), new)).unwrap();
         assert!(

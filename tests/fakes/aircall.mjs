@@ -2,11 +2,20 @@
 // Basic auth per API key, /v1/ping, webhooks (201 with a token; at most 100 per account;
 // https URLs in production, http allowed here), a per-company rate limit answered with 429
 // and the X-AircallApi-* headers. It also plays Aircall's webhook sender.
+// Contacts (/v1/contacts: list, get, search, create, update by POST, delete) follow the
+// reference's Contacts section; with `autoContactWebhooks` every API write also sends
+// contact.created/updated/deleted to the account's webhooks, as Aircall does.
 import http from "node:http";
 import { randomBytes } from "node:crypto";
 
 export class FakeAircall {
-  constructor({ ratePerMinute = 60, resultCap = 10_000 } = {}) {
+  constructor({
+    ratePerMinute = 60,
+    resultCap = 10_000,
+    contactsEditsBumpUpdatedAt = true,
+    autoContactWebhooks = false,
+    webhookPost = null,
+  } = {}) {
     this.keys = new Map(); // api_id -> api_token
     this.webhooks = new Map(); // webhook_id -> {webhook_id, url, events, token, custom_name, api_id}
     this.requests = []; // {method, path, api_id}
@@ -18,6 +27,158 @@ export class FakeAircall {
     this.calls = new Map(); // api_id -> [call]
     this.recordingTtlSeconds = 3600; // "valid for 1 hour only"
     this.recordingBytes = new Map(); // call id -> size of its recording
+
+    // Contacts. Stored in the API's shape (created_at/updated_at UNIX seconds).
+    this.contacts = new Map(); // api_id -> [contact]
+    // The reference warns edits to phone numbers or e-mails "may not bump updated_at":
+    // false reproduces that (an edit touching only those lists keeps updated_at).
+    this.contactsEditsBumpUpdatedAt = contactsEditsBumpUpdatedAt;
+    // true: each API write (create/update/delete) sends contact.* to the account's webhooks.
+    this.autoContactWebhooks = autoContactWebhooks;
+    // (url, init) => Response used for contact webhooks; null means fetch. Tests set it to
+    // Miniflare's dispatchFetch. editContact/removeContact send only when it is set.
+    this.webhookPost = webhookPost;
+    // Every contact webhook sent: {api_id, webhook_id, url, event, contact_id, data,
+    // status (null until answered), body, error}. Pushed when the send starts.
+    this.contactWebhooksFired = [];
+    this.contactRequests = { list: 0, get: 0, search: 0, create: 0, update: 0, delete: 0 };
+    this.nextContactId = 900001;
+    this.nextContactItemId = 7000001; // ids of phone_numbers[] and emails[] entries
+    this.#pendingWebhooks = new Set();
+  }
+
+  #pendingWebhooks;
+
+  // --- Contacts: direct access for tests (no HTTP, no rate limit, no validation) ---
+
+  // Seeds contacts of an account. Given id/created_at/updated_at are kept (so tests can
+  // seed old contacts); otherwise ids count from 900001 and stamps are now.
+  // Phone numbers are stored as given (values made in Aircall's app may hold spaces).
+  addContacts(apiId, contacts, { fireWebhook = false } = {}) {
+    const list = this.#contactList(apiId);
+    const added = contacts.map((c) => {
+      const now = this.#nowSeconds();
+      const id = c.id ?? this.nextContactId++;
+      if (id >= this.nextContactId) this.nextContactId = id + 1;
+      const contact = this.#newContact(id, c, now);
+      if (c.created_at !== undefined) contact.created_at = c.created_at;
+      contact.updated_at = c.updated_at ?? contact.created_at;
+      list.push(contact);
+      return contact;
+    });
+    if (fireWebhook) for (const c of added) this.#contactEvent(apiId, "contact.created", c, { person: true });
+    return added.map((c) => structuredClone(c));
+  }
+
+  contactsOf(apiId) {
+    return structuredClone(this.contacts.get(apiId) ?? []);
+  }
+
+  contactById(apiId, id) {
+    const c = (this.contacts.get(apiId) ?? []).find((x) => x.id === Number(id));
+    return c ? structuredClone(c) : null;
+  }
+
+  // An edit made by a person in Aircall: same rules as the API update (given fields replace
+  // the stored ones; phone_numbers/emails as [{label, value}] replace the lists), no E.164
+  // check. Sends contact.updated through webhookPost when that is set and fireWebhook.
+  editContact(apiId, id, changes, { fireWebhook = true } = {}) {
+    const c = (this.contacts.get(apiId) ?? []).find((x) => x.id === Number(id));
+    if (!c) throw new Error(`no contact ${id} for ${apiId}`);
+    this.#applyContactChanges(c, changes);
+    if (fireWebhook) this.#contactEvent(apiId, "contact.updated", c, { person: true });
+    return structuredClone(c);
+  }
+
+  // A contact deleted by a person in Aircall; sends contact.deleted like editContact.
+  removeContact(apiId, id, { fireWebhook = true } = {}) {
+    const list = this.contacts.get(apiId) ?? [];
+    const at = list.findIndex((x) => x.id === Number(id));
+    if (at < 0) throw new Error(`no contact ${id} for ${apiId}`);
+    const [c] = list.splice(at, 1);
+    if (fireWebhook) this.#contactEvent(apiId, "contact.deleted", c, { person: true });
+    return structuredClone(c);
+  }
+
+  // Resolves once every contact webhook started so far has been answered (or failed).
+  async contactWebhooksSettled() {
+    while (this.#pendingWebhooks.size) await Promise.allSettled([...this.#pendingWebhooks]);
+  }
+
+  #nowSeconds() {
+    return Math.floor(Date.now() / 1000);
+  }
+
+  #contactList(apiId) {
+    let list = this.contacts.get(apiId);
+    if (!list) this.contacts.set(apiId, (list = []));
+    return list;
+  }
+
+  #items(items) {
+    return (items ?? []).map((i) => ({ id: this.nextContactItemId++, label: i.label ?? null, value: i.value }));
+  }
+
+  #newContact(id, c, now) {
+    return {
+      id,
+      direct_link: `https://api.aircall.io/v1/contacts/${id}`,
+      first_name: c.first_name ?? null,
+      last_name: c.last_name ?? null,
+      company_name: c.company_name ?? null,
+      description: c.description ?? null,
+      information: c.information ?? null,
+      is_shared: true,
+      phone_numbers: this.#items(c.phone_numbers),
+      emails: this.#items(c.emails),
+      created_at: now,
+      updated_at: now,
+    };
+  }
+
+  static #scalarFields = ["first_name", "last_name", "company_name", "description", "information"];
+
+  // Given fields replace the stored ones; updated_at is bumped, except (when
+  // contactsEditsBumpUpdatedAt is false) for an edit that only touches phone_numbers/emails.
+  #applyContactChanges(c, changes) {
+    let scalar = false;
+    for (const f of FakeAircall.#scalarFields) {
+      if (f in changes) {
+        c[f] = changes[f];
+        scalar = true;
+      }
+    }
+    if ("phone_numbers" in changes) c.phone_numbers = this.#items(changes.phone_numbers);
+    if ("emails" in changes) c.emails = this.#items(changes.emails);
+    if (scalar || this.contactsEditsBumpUpdatedAt) c.updated_at = this.#nowSeconds();
+  }
+
+  // As webhook payloads give it: created_at/updated_at as ISO strings.
+  static #webhookContact(c) {
+    return {
+      ...structuredClone(c),
+      created_at: new Date(c.created_at * 1000).toISOString(),
+      updated_at: new Date(c.updated_at * 1000).toISOString(),
+    };
+  }
+
+  // Sends `event` about contact `c` to every active webhook of the account subscribed to it
+  // (or to all events), later (never before the API answer), recording each send.
+  // API writes send only with autoContactWebhooks; a person's edits whenever webhookPost is set.
+  #contactEvent(apiId, event, c, { person = false } = {}) {
+    if (person ? !this.webhookPost : !this.autoContactWebhooks) return;
+    const data = FakeAircall.#webhookContact(c);
+    const targets = this.webhooksOf(apiId).filter((w) => w.active !== false && (!w.events?.length || w.events.includes(event)));
+    for (const webhook of targets) {
+      const record = { api_id: apiId, webhook_id: webhook.webhook_id, url: webhook.url, event, contact_id: c.id, data, status: null, body: null, error: null };
+      this.contactWebhooksFired.push(record);
+      const sending = new Promise((resolve) => setImmediate(resolve))
+        .then(() => this.fire(webhook, event, data, { post: this.webhookPost ?? fetch }))
+        .then(({ status, body }) => Object.assign(record, { status, body }))
+        .catch((e) => (record.error = String(e?.message ?? e)))
+        .finally(() => this.#pendingWebhooks.delete(sending));
+      this.#pendingWebhooks.add(sending);
+    }
   }
 
   // Calls of an account, as the API stores them (recording: true means it has one).
@@ -139,6 +300,146 @@ export class FakeAircall {
     });
   }
 
+  // Pagination shared by the contact lists: per_page default 20, clamped to 50; asking past
+  // resultCap (page*per_page > 10,000) answers 400 as for calls. Answers true when refused.
+  #page(res, url) {
+    const q = (name) => url.searchParams.get(name);
+    const perPage = Math.max(1, Math.min(Number(q("per_page") ?? 20) || 20, 50));
+    const page = Math.max(Number(q("page") ?? 1) || 1, 1);
+    if (page * perPage > this.resultCap) {
+      this.#send(res, 400, {
+        error: "Bad Request",
+        troubleshoot: "Your query is limited to 10k results and pagination is out of bound, please use timestamps or other filters.",
+      });
+      return null;
+    }
+    return { page, perPage };
+  }
+
+  // Sorted (order=asc|desc, asc default; order_by=created_at|updated_at, created_at
+  // default; ties by id), paged, with meta links that keep the query's other parameters.
+  #sendContactPage(res, url, matching, { page, perPage }) {
+    const q = (name) => url.searchParams.get(name);
+    const key = q("order_by") === "updated_at" ? "updated_at" : "created_at";
+    const desc = q("order") === "desc";
+    matching.sort((a, b) => (desc ? -1 : 1) * (a[key] - b[key] || a.id - b.id));
+    const contacts = matching.slice((page - 1) * perPage, page * perPage).map((c) => structuredClone(c));
+    const link = (p) => {
+      const params = new URLSearchParams(url.searchParams);
+      params.set("page", String(p));
+      params.set("per_page", String(perPage));
+      return `https://api.aircall.io${url.pathname}?${params}`;
+    };
+    this.#send(res, 200, {
+      contacts,
+      meta: {
+        count: contacts.length,
+        total: matching.length,
+        current_page: page,
+        per_page: perPage,
+        next_page_link: page * perPage < matching.length ? link(page + 1) : null,
+        previous_page_link: page > 1 ? link(page - 1) : null,
+      },
+    });
+  }
+
+  static #contactKind(method, pathname) {
+    if (pathname === "/v1/contacts") return method === "GET" ? "list" : method === "POST" ? "create" : null;
+    if (pathname === "/v1/contacts/search") return method === "GET" ? "search" : null;
+    if (/^\/v1\/contacts\/\d+$/.test(pathname)) return { GET: "get", POST: "update", DELETE: "delete" }[method] ?? null;
+    return null;
+  }
+
+  // Checks a create/update body. Every phone number must be E.164 exactly as sent (a "+",
+  // then 7 to 15 digits, no spaces or dashes). A contact needs at least one phone number:
+  // Aircall's create reference marks phone_numbers required (our reference does not say;
+  // connectors such as Pipedream's require it too), so an empty list is refused on create
+  // and, so that no contact is left without one, on update. Answers an error body or null.
+  static #contactError(body, { create }) {
+    const bad = (troubleshoot) => ({ error: "Bad Request", troubleshoot });
+    if (!body || typeof body !== "object" || Array.isArray(body)) return bad("Body must be a JSON object");
+    for (const f of FakeAircall.#scalarFields) {
+      if (f in body && body[f] !== null && typeof body[f] !== "string") return bad(`${f} must be a string`);
+    }
+    for (const list of ["phone_numbers", "emails"]) {
+      if (!(list in body)) continue;
+      if (!Array.isArray(body[list])) return bad(`${list} must be an array of {label, value}`);
+      for (const item of body[list]) {
+        if (!item || typeof item !== "object" || typeof item.value !== "string") return bad(`${list} must be an array of {label, value}`);
+      }
+    }
+    if ((create && !("phone_numbers" in body)) || ("phone_numbers" in body && body.phone_numbers.length === 0)) {
+      return bad("A contact needs at least one phone number (phone_numbers)");
+    }
+    for (const { value } of body.phone_numbers ?? []) {
+      if (!/^\+[1-9]\d{6,14}$/.test(value)) {
+        return { error: `Invalid phone number: ${value}`, troubleshoot: `Phone number "${value}" is not in E.164 format (e.g. +18005550100): a "+", the country code and the number, up to 15 digits, no spaces or dashes` };
+      }
+    }
+    return null;
+  }
+
+  // /v1/contacts... after authentication and the rate limit.
+  #contactsApi(req, res, url, raw, apiId, kind) {
+    const q = (name) => url.searchParams.get(name);
+    const list = this.#contactList(apiId);
+    if (kind === "list") {
+      const paging = this.#page(res, url);
+      if (!paging) return;
+      // from/to filter created_at, with the bounds probed on calls: from exclusive, to inclusive.
+      const from = q("from") === null ? -Infinity : Number(q("from"));
+      const to = q("to") === null ? Infinity : Number(q("to"));
+      return this.#sendContactPage(res, url, list.filter((c) => c.created_at > from && c.created_at <= to), paging);
+    }
+    if (kind === "search") {
+      const paging = this.#page(res, url);
+      if (!paging) return;
+      // phone_number: equal to a stored value once spaces are removed from both (an unencoded
+      // "+" in the query string reads as a space, as on any form-decoding server: send %2B).
+      // email: equal ignoring case. Both given: both must match.
+      const phone = q("phone_number") === null ? null : q("phone_number").replace(/\s/g, "");
+      const email = q("email") === null ? null : q("email").toLowerCase();
+      const matching = list.filter(
+        (c) =>
+          (phone === null || c.phone_numbers.some((p) => p.value.replace(/\s/g, "") === phone)) &&
+          (email === null || c.emails.some((e) => String(e.value).toLowerCase() === email)),
+      );
+      return this.#sendContactPage(res, url, matching, paging);
+    }
+    let body;
+    if (kind === "create" || kind === "update") {
+      try {
+        body = JSON.parse(raw || "{}");
+      } catch {
+        return this.#send(res, 400, { error: "Bad Request", troubleshoot: "Invalid JSON" });
+      }
+    }
+    if (kind === "create") {
+      const error = FakeAircall.#contactError(body, { create: true });
+      if (error) return this.#send(res, 400, error);
+      const contact = this.#newContact(this.nextContactId++, body, this.#nowSeconds());
+      list.push(contact);
+      this.#send(res, 201, { contact: structuredClone(contact) });
+      return this.#contactEvent(apiId, "contact.created", contact);
+    }
+    const id = Number(/(\d+)$/.exec(url.pathname)[1]);
+    const at = list.findIndex((c) => c.id === id);
+    if (at < 0) return this.#send(res, 404, { error: "Not Found", troubleshoot: "Contact not found" });
+    const contact = list[at];
+    if (kind === "get") return this.#send(res, 200, { contact: structuredClone(contact) });
+    if (kind === "update") {
+      const error = FakeAircall.#contactError(body, { create: false });
+      if (error) return this.#send(res, 400, error);
+      this.#applyContactChanges(contact, body);
+      this.#send(res, 200, { contact: structuredClone(contact) });
+      return this.#contactEvent(apiId, "contact.updated", contact);
+    }
+    // delete
+    list.splice(at, 1);
+    res.writeHead(204).end();
+    this.#contactEvent(apiId, "contact.deleted", contact);
+  }
+
   // Recording files, like S3 presigned links: refused once expired; Range honoured.
   #recording(req, res, url) {
     const id = Number(/\/recordings\/(\d+)\.mp3/.exec(url.pathname)?.[1]);
@@ -235,6 +536,9 @@ export class FakeAircall {
     if (url.pathname === "/oauth/authorize" || url.pathname === "/v1/oauth/token") return this.#oauth(req, res, url, raw);
     const apiId = this.#authenticate(req);
     this.requests.push({ method: req.method, path: url.pathname, api_id: apiId });
+    // Counted like `requests`: every attempt, including those answered 401, 429 or 503.
+    const contactKind = FakeAircall.#contactKind(req.method, url.pathname);
+    if (contactKind) this.contactRequests[contactKind] += 1;
     if (this.down) return this.#send(res, 503, { error: "Service Unavailable" });
     if (!apiId) {
       return this.#send(res, 401, { error: "Unauthorized", troubleshoot: "Check your API ID and API token" });
@@ -270,6 +574,8 @@ export class FakeAircall {
       this.webhooks.set(webhook.webhook_id, { ...webhook, api_id: apiId });
       return this.#send(res, 201, { webhook });
     }
+
+    if (contactKind) return this.#contactsApi(req, res, url, raw, apiId, contactKind);
 
     if (req.method === "GET" && url.pathname === "/v1/calls") return this.#listCalls(res, url, apiId);
     const oneCall = /^\/v1\/calls\/(\d+)$/.exec(url.pathname);

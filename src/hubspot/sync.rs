@@ -1,0 +1,763 @@
+//! Two-way contact sync between Aircall and HubSpot: the reads and writes around the pure
+//! rules of `crate::contacts` (settings, mapping, names, phone numbers, fingerprints).
+//!
+//! - Aircall -> HubSpot: each `contact.created`/`contact.updated` webhook, and a pass over the
+//!   Aircall contacts updated since the last one (catching missed webhooks), go to HubSpot in
+//!   batches: matched by link, then e-mail, then phone number, before anything is created.
+//! - HubSpot -> Aircall: a pass (the 15-minute cron, or `POST .../contacts/sync`) reads the
+//!   HubSpot contacts modified since its cursor and queues one job per contact, matched the
+//!   same way at Aircall.
+//! - Each link keeps the fingerprints of both sides as last written, so a change the
+//!   connector made comes back as "unchanged" instead of being synced again (no ping-pong).
+
+use super::client::{HubspotClient, HubspotError, Record, BATCH_MAX};
+use super::links::{self, ContactLink};
+use crate::aircall::{AircallClient, AircallError, ContactSearch};
+use crate::config::Config;
+use crate::contacts::{
+    fingerprint_aircall, fingerprint_hubspot, to_aircall, to_e164, to_hubspot, AircallContact,
+    ContactSync, HubspotProperties,
+};
+use crate::delivery::Job;
+use crate::integration::{Destination, Integration, Integrations};
+use crate::ports::{Platform, QueueError, QueueName, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use thiserror::Error;
+
+/// HubSpot contacts read per pass step (each becomes its own job).
+pub const HUBSPOT_PAGE: usize = 100;
+
+#[derive(Debug, Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Hubspot(#[from] HubspotError),
+    #[error(transparent)]
+    Aircall(#[from] AircallError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error("{0}")]
+    NotSynced(String),
+}
+
+impl SyncError {
+    /// Seconds to wait when a rate limit (ours or theirs) is the cause.
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            SyncError::Hubspot(e) => e.retry_after(),
+            SyncError::Aircall(AircallError::RateLimited {
+                retry_after_seconds,
+            }) => Some(*retry_after_seconds as u32),
+            _ => None,
+        }
+    }
+}
+
+/// Which side a pass reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    Aircall,
+    Hubspot,
+}
+
+/// One step of a pass; an Aircall pass goes page by page, newest first, until it reaches
+/// what the previous pass saw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PassJob {
+    pub integration_id: String,
+    pub side: Side,
+    #[serde(default)]
+    pub page: u32,
+    /// The newest `updated_at` this Aircall pass has seen (the next pass's stop).
+    #[serde(default)]
+    pub newest: i64,
+}
+
+/// One HubSpot contact to bring to Aircall.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContactJob {
+    pub integration_id: String,
+    pub hubspot: Record,
+    #[serde(default)]
+    pub attempt: u32,
+}
+
+/// Where the passes stand, in KV under `contact-cursor:{id}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Cursor {
+    /// HubSpot contacts modified at or after this (ms) are still to read...
+    hubspot_modified_ms: u64,
+    /// ...except these, already read at exactly that time.
+    hubspot_ids_at_cursor: Vec<String>,
+    /// Aircall contacts updated after this (UNIX s) are still to read.
+    aircall_updated: i64,
+}
+
+fn cursor_key(integration_id: &str) -> String {
+    format!("contact-cursor:{integration_id}")
+}
+
+fn problem_key(integration_id: &str, hubspot_id: &str) -> String {
+    format!("contact-problem:{integration_id}:{hubspot_id}")
+}
+
+/// The integration, when it syncs contacts with HubSpot.
+async fn synced<P: Platform>(
+    p: &P,
+    integration_id: &str,
+) -> Result<Option<(Integration, ContactSync)>, StoreError> {
+    let Some(integration) = Integrations::new(p).get(integration_id).await? else {
+        return Ok(None);
+    };
+    let active = integration.status == crate::integration::Status::Active;
+    let hubspot = matches!(integration.destination, Some(Destination::Hubspot {}));
+    match integration.contact_sync.clone() {
+        Some(sync) if active && hubspot => Ok(Some((integration, sync))),
+        _ => Ok(None),
+    }
+}
+
+/// Queues the passes an integration's direction asks for (the cron, or an admin's "sync
+/// now"); answers which.
+pub async fn start_passes<P: Platform>(
+    p: &P,
+    integration_id: &str,
+) -> Result<Vec<Side>, SyncError> {
+    let Some((_, sync)) = synced(p, integration_id).await? else {
+        return Ok(Vec::new());
+    };
+    let mut sides = Vec::new();
+    if sync.direction.to_hubspot() {
+        sides.push(Side::Aircall);
+    }
+    if sync.direction.to_aircall() {
+        sides.push(Side::Hubspot);
+    }
+    let jobs: Vec<String> = sides
+        .iter()
+        .map(|&side| {
+            Job::ContactPass(PassJob {
+                integration_id: integration_id.to_string(),
+                side,
+                page: 1,
+                newest: 0,
+            })
+            .to_message()
+        })
+        .collect();
+    p.send_batch(QueueName::Jobs, &jobs).await?;
+    Ok(sides)
+}
+
+/// One step of a pass.
+pub async fn pass_step<P: Platform>(p: &P, config: &Config, job: PassJob) -> Result<(), SyncError> {
+    let Some((integration, sync)) = synced(p, &job.integration_id).await? else {
+        return Ok(());
+    };
+    let token = super::token(config, &integration)
+        .map_err(|e| SyncError::NotSynced(format!("the HubSpot token cannot be read: {e}")))?;
+    let hubspot = HubspotClient::new(p, config, &token);
+    let mut cursor: Cursor = match p.get(&cursor_key(&integration.id)).await? {
+        Some(text) => serde_json::from_str(&text).unwrap_or_default(),
+        None => Cursor::default(),
+    };
+    let more = match job.side {
+        Side::Hubspot => read_hubspot(p, &hubspot, &integration, &sync, &mut cursor).await?,
+        Side::Aircall => {
+            let credentials = integration
+                .credentials(&config.sealer)
+                .map_err(|e| SyncError::NotSynced(e.to_string()))?;
+            let aircall = aircall_client(p, config, &credentials, &integration.id);
+            let contacts: Vec<Value> = aircall.list_contacts(job.page).await?;
+            let newest = job.newest.max(
+                contacts
+                    .first()
+                    .and_then(|c| c["updated_at"].as_i64())
+                    .unwrap_or(0),
+            );
+            let fresh: Vec<AircallContact> = contacts
+                .iter()
+                .take_while(|c| {
+                    c["updated_at"].as_i64().unwrap_or(i64::MAX) > cursor.aircall_updated
+                })
+                .filter_map(|c| serde_json::from_value(c.clone()).ok())
+                .collect();
+            let reached_old = fresh.len() < contacts.len();
+            push_to_hubspot(p, &hubspot, &integration, &sync, fresh).await?;
+            let more = !reached_old && contacts.len() == crate::aircall::MAX_PER_PAGE as usize;
+            if more {
+                let next = PassJob {
+                    page: job.page + 1,
+                    newest,
+                    ..job.clone()
+                };
+                p.send(QueueName::Jobs, &Job::ContactPass(next).to_message(), 1)
+                    .await?;
+            } else {
+                cursor.aircall_updated = cursor.aircall_updated.max(newest);
+            }
+            more
+        }
+    };
+    // Both sides share the cursor record: read it again so the other side's step is kept.
+    let mut saved: Cursor = match p.get(&cursor_key(&integration.id)).await? {
+        Some(text) => serde_json::from_str(&text).unwrap_or_default(),
+        None => Cursor::default(),
+    };
+    match job.side {
+        Side::Hubspot => {
+            saved.hubspot_modified_ms = cursor.hubspot_modified_ms;
+            saved.hubspot_ids_at_cursor = cursor.hubspot_ids_at_cursor;
+        }
+        Side::Aircall => saved.aircall_updated = cursor.aircall_updated,
+    }
+    let text = serde_json::to_string(&saved).expect("cursors serialize");
+    p.put(&cursor_key(&integration.id), &text, None).await?;
+    if more && job.side == Side::Hubspot {
+        p.send(QueueName::Jobs, &Job::ContactPass(job).to_message(), 1)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Reads the next HubSpot contacts modified since the cursor, oldest first, and queues a job
+/// for each; `true` when there are more. The filter moves instead of paging, so HubSpot's
+/// 10,000-result cap on a search never applies.
+async fn read_hubspot<P: Platform>(
+    p: &P,
+    hubspot: &HubspotClient<'_, P>,
+    integration: &Integration,
+    sync: &ContactSync,
+    cursor: &mut Cursor,
+) -> Result<bool, SyncError> {
+    let mut filters = vec![json!({
+        "propertyName": "lastmodifieddate",
+        "operator": "GTE",
+        "value": cursor.hubspot_modified_ms.to_string()
+    })];
+    if !cursor.hubspot_ids_at_cursor.is_empty() {
+        filters.push(json!({
+            "propertyName": "hs_object_id",
+            "operator": "NOT_IN",
+            "values": cursor.hubspot_ids_at_cursor
+        }));
+    }
+    let body = json!({
+        "filterGroups": [{"filters": filters}],
+        "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+        "properties": sync.hubspot_properties(),
+        "limit": HUBSPOT_PAGE
+    });
+    let page = hubspot.search("contacts", &body).await?;
+    let jobs: Vec<String> = page
+        .results
+        .iter()
+        .map(|record| {
+            Job::Contact(Box::new(ContactJob {
+                integration_id: integration.id.clone(),
+                hubspot: record.clone(),
+                attempt: 1,
+            }))
+            .to_message()
+        })
+        .collect();
+    p.send_batch(QueueName::Jobs, &jobs).await?;
+    for record in &page.results {
+        let modified = record
+            .properties
+            .get("lastmodifieddate")
+            .and_then(|d| modified_ms(d))
+            .unwrap_or(cursor.hubspot_modified_ms);
+        if modified > cursor.hubspot_modified_ms {
+            cursor.hubspot_modified_ms = modified;
+            cursor.hubspot_ids_at_cursor.clear();
+        }
+        if modified == cursor.hubspot_modified_ms {
+            cursor.hubspot_ids_at_cursor.push(record.id.clone());
+        }
+    }
+    Ok(page.results.len() == HUBSPOT_PAGE)
+}
+
+/// HubSpot dates: ISO-8601 with milliseconds, or milliseconds.
+fn modified_ms(text: &str) -> Option<u64> {
+    if let Ok(ms) = text.parse() {
+        return Some(ms);
+    }
+    let (seconds, fraction) = match text.split_once('.') {
+        Some((s, f)) => (format!("{s}Z"), f.trim_end_matches('Z')),
+        None => (text.to_string(), ""),
+    };
+    let seconds = crate::time::parse_rfc3339(&seconds)?;
+    let ms: u64 = format!("{fraction:0<3}")[..3].parse().unwrap_or(0);
+    Some(seconds as u64 * 1000 + ms)
+}
+
+fn aircall_client<'a, P: Platform>(
+    p: &'a P,
+    config: &'a Config,
+    credentials: &'a crate::aircall::Credentials,
+    integration_id: &'a str,
+) -> AircallClient<'a, P> {
+    AircallClient::new(
+        p,
+        &config.aircall_api_base,
+        credentials,
+        config.aircall_requests_per_minute,
+    )
+    .for_integration(integration_id)
+}
+
+/// What happened to the contacts of one push to HubSpot.
+#[derive(Debug, Default, PartialEq)]
+pub struct Pushed {
+    pub created: usize,
+    pub updated: usize,
+    /// Their fields as last synced: a change the connector made, coming back.
+    pub unchanged: usize,
+    /// Outside the filters: left alone.
+    pub filtered: usize,
+}
+
+/// Brings Aircall contacts to HubSpot: matched by link, then e-mail, then phone number;
+/// updated in one batch, created in another.
+pub async fn push_to_hubspot<P: Platform>(
+    p: &P,
+    hubspot: &HubspotClient<'_, P>,
+    integration: &Integration,
+    sync: &ContactSync,
+    contacts: Vec<AircallContact>,
+) -> Result<Pushed, SyncError> {
+    let mut pushed = Pushed::default();
+    // (contact, its properties, its fingerprint, the HubSpot id it goes to, its link)
+    let mut pending = Vec::new();
+    for contact in contacts {
+        let Some(aircall_id) = contact.id else {
+            continue;
+        };
+        if !sync.passes_aircall(&contact) {
+            pushed.filtered += 1;
+            continue;
+        }
+        let fingerprint = fingerprint_aircall(&contact, sync);
+        let link = links::by_aircall(p, &integration.id, aircall_id).await?;
+        if link
+            .as_ref()
+            .is_some_and(|l| l.aircall_fingerprint == fingerprint)
+        {
+            pushed.unchanged += 1;
+            continue;
+        }
+        let properties = to_hubspot(&contact, sync);
+        let target = link.as_ref().map(|l| l.hubspot_id.clone());
+        pending.push((contact, properties, fingerprint, target, link));
+    }
+
+    // Unlinked: by e-mail, in one batch read.
+    let emails: Vec<String> = pending
+        .iter()
+        .filter(|c| c.3.is_none())
+        .filter_map(|c| c.1.get("email").map(|e| e.to_lowercase()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut by_email: BTreeMap<String, String> = BTreeMap::new();
+    for chunk in emails.chunks(BATCH_MAX) {
+        let inputs: Vec<Value> = chunk.iter().map(|e| json!({ "id": e })).collect();
+        let body = json!({"idProperty": "email", "properties": ["email"], "inputs": inputs});
+        for record in hubspot.batch("contacts", "read", &body).await? {
+            if let Some(email) = record.properties.get("email") {
+                by_email.insert(email.to_lowercase(), record.id);
+            }
+        }
+    }
+    // Then by phone number, in one search per hundred numbers.
+    let mut by_phone: BTreeMap<String, String> = BTreeMap::new();
+    let mut numbers: Vec<String> = Vec::new();
+    for (contact, properties, _, target, _) in pending.iter_mut() {
+        if target.is_none() {
+            *target = properties
+                .get("email")
+                .and_then(|e| by_email.get(&e.to_lowercase()).cloned());
+        }
+        if target.is_none() {
+            numbers.extend(contact.phone_numbers.iter().map(|n| n.value.clone()));
+        }
+    }
+    for chunk in numbers.chunks(BATCH_MAX) {
+        let group = |property: &str| json!({"filters": [{"propertyName": property, "operator": "IN", "values": chunk}]});
+        let body = json!({
+            "filterGroups": [group("phone"), group("mobilephone")],
+            "properties": ["phone", "mobilephone"],
+            "limit": 200
+        });
+        for record in hubspot.search("contacts", &body).await?.results {
+            for property in ["phone", "mobilephone"] {
+                if let Some(number) = record.properties.get(property) {
+                    by_phone.entry(number.clone()).or_insert(record.id.clone());
+                }
+            }
+        }
+    }
+    for (contact, _, _, target, _) in pending.iter_mut() {
+        if target.is_none() {
+            *target = contact
+                .phone_numbers
+                .iter()
+                .find_map(|n| by_phone.get(&n.value).cloned());
+        }
+    }
+
+    let (updates, creates): (Vec<_>, Vec<_>) = pending.into_iter().partition(|c| c.3.is_some());
+    for chunk in updates.chunks(BATCH_MAX) {
+        let inputs: Vec<Value> = chunk
+            .iter()
+            .map(|(_, properties, _, target, _)| json!({"id": target, "properties": properties}))
+            .collect();
+        hubspot
+            .batch("contacts", "update", &json!({ "inputs": inputs }))
+            .await?;
+        for (contact, properties, fingerprint, target, link) in chunk {
+            let id = target.clone().expect("updates have a target");
+            remember(
+                p,
+                sync,
+                integration,
+                contact,
+                properties,
+                fingerprint,
+                id,
+                link,
+            )
+            .await?;
+            pushed.updated += 1;
+        }
+    }
+    // Created in a batch when HubSpot can tell them apart by e-mail, one by one otherwise.
+    let (with_email, without): (Vec<_>, Vec<_>) =
+        creates.into_iter().partition(|c| c.1.contains_key("email"));
+    for chunk in with_email.chunks(BATCH_MAX) {
+        let inputs: Vec<Value> = chunk.iter().map(|c| json!({"properties": c.1})).collect();
+        let created = hubspot
+            .batch("contacts", "create", &json!({ "inputs": inputs }))
+            .await?;
+        let ids: BTreeMap<String, String> = created
+            .into_iter()
+            .filter_map(|r| Some((r.properties.get("email")?.to_lowercase(), r.id)))
+            .collect();
+        for (contact, properties, fingerprint, _, link) in chunk {
+            if let Some(id) = ids.get(&properties["email"].to_lowercase()) {
+                remember(
+                    p,
+                    sync,
+                    integration,
+                    contact,
+                    properties,
+                    fingerprint,
+                    id.clone(),
+                    link,
+                )
+                .await?;
+                pushed.created += 1;
+            }
+        }
+    }
+    for (contact, properties, fingerprint, _, link) in &without {
+        let created = hubspot.create("contacts", properties, json!([])).await?;
+        remember(
+            p,
+            sync,
+            integration,
+            contact,
+            properties,
+            fingerprint,
+            created.id,
+            link,
+        )
+        .await?;
+        pushed.created += 1;
+    }
+    Ok(pushed)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn remember<P: Platform>(
+    p: &P,
+    sync: &ContactSync,
+    integration: &Integration,
+    contact: &AircallContact,
+    written: &HubspotProperties,
+    aircall_fingerprint: &str,
+    hubspot_id: String,
+    link: &Option<ContactLink>,
+) -> Result<(), StoreError> {
+    let link = ContactLink {
+        aircall_id: contact.id.unwrap_or_default(),
+        hubspot_id,
+        aircall_fingerprint: aircall_fingerprint.to_string(),
+        hubspot_fingerprint: fingerprint_hubspot(written, sync),
+        created_in_aircall: link.as_ref().is_some_and(|l| l.created_in_aircall),
+    };
+    links::save(p, &integration.id, &link).await
+}
+
+/// What became of one HubSpot contact.
+#[derive(Debug, PartialEq)]
+pub enum Pulled {
+    Created(i64),
+    Updated(i64),
+    Unchanged,
+    Filtered,
+    /// Not written (no usable phone number for a new Aircall contact...): reported.
+    Refused(Vec<String>),
+}
+
+/// Brings one HubSpot contact to Aircall: matched by link, then e-mail, then normalised phone
+/// number; numbers that cannot be normalised are reported and left out, never sent broken.
+pub async fn pull_contact<P: Platform>(
+    p: &P,
+    config: &Config,
+    job: &ContactJob,
+) -> Result<Pulled, SyncError> {
+    let Some((integration, sync)) = synced(p, &job.integration_id).await? else {
+        return Ok(Pulled::Filtered);
+    };
+    let properties = &job.hubspot.properties;
+    let hubspot_id = &job.hubspot.id;
+    if !sync.passes_hubspot(properties) {
+        return Ok(Pulled::Filtered);
+    }
+    let fingerprint = fingerprint_hubspot(properties, &sync);
+    let link = links::by_hubspot(p, &integration.id, hubspot_id).await?;
+    if link
+        .as_ref()
+        .is_some_and(|l| l.hubspot_fingerprint == fingerprint)
+    {
+        return Ok(Pulled::Unchanged);
+    }
+    let credentials = integration
+        .credentials(&config.sealer)
+        .map_err(|e| SyncError::NotSynced(e.to_string()))?;
+    let aircall = aircall_client(p, config, &credentials, &integration.id);
+
+    // The Aircall contact it goes to: the linked one, else one with its e-mail or a number.
+    let mut current: Option<AircallContact> = None;
+    if let Some(link) = &link {
+        current = aircall.get_contact(link.aircall_id).await?;
+        if current.is_none() {
+            links::forget(p, &integration.id, link).await?; // deleted in Aircall since
+        }
+    }
+    if current.is_none() {
+        if let Some(email) = properties.get("email").filter(|e| !e.is_empty()) {
+            current = aircall
+                .search_contacts::<AircallContact>(ContactSearch::Email, email)
+                .await?
+                .into_iter()
+                .next();
+        }
+    }
+    if current.is_none() {
+        for property in ["phone", "mobilephone"] {
+            let Some(number) = properties.get(property) else {
+                continue;
+            };
+            let Ok(number) = to_e164(number, &sync.phone) else {
+                continue;
+            };
+            current = aircall
+                .search_contacts::<AircallContact>(ContactSearch::PhoneNumber, &number)
+                .await?
+                .into_iter()
+                .next();
+            if current.is_some() {
+                break;
+            }
+        }
+    }
+
+    let translated = to_aircall(properties, current.as_ref(), &sync);
+    let problems_key = problem_key(&integration.id, hubspot_id);
+    if translated.problems.is_empty() {
+        p.delete(&problems_key).await?;
+    } else {
+        let report = json!({
+            "hubspot_id": hubspot_id,
+            "at": crate::time::rfc3339(p.now_seconds() as i64),
+            "problems": translated.problems,
+        });
+        p.put(&problems_key, &report.to_string(), None).await?;
+    }
+    let new_fingerprint = fingerprint_aircall(&translated.contact, &sync);
+    let (saved, outcome) = match &current {
+        Some(c) if fingerprint_aircall(c, &sync) == new_fingerprint => {
+            (c.clone(), Pulled::Unchanged)
+        }
+        Some(c) => {
+            let id = c.id.expect("Aircall contacts have ids");
+            let body = contact_body(&translated.contact);
+            let saved: AircallContact = aircall.save_contact(Some(id), &body).await?;
+            (saved, Pulled::Updated(id))
+        }
+        None if translated.contact.phone_numbers.is_empty() => {
+            let mut problems = translated.problems.clone();
+            problems.push("not created in Aircall: it has no phone number Aircall accepts".into());
+            let report = json!({
+                "hubspot_id": hubspot_id,
+                "at": crate::time::rfc3339(p.now_seconds() as i64),
+                "problems": problems,
+            });
+            p.put(&problems_key, &report.to_string(), None).await?;
+            return Ok(Pulled::Refused(problems));
+        }
+        None => {
+            let body = contact_body(&translated.contact);
+            let saved: AircallContact = aircall.save_contact(None, &body).await?;
+            let id = saved.id.unwrap_or_default();
+            (saved, Pulled::Created(id))
+        }
+    };
+    let link = ContactLink {
+        aircall_id: saved.id.unwrap_or_default(),
+        hubspot_id: hubspot_id.clone(),
+        aircall_fingerprint: fingerprint_aircall(&saved, &sync),
+        hubspot_fingerprint: fingerprint,
+        created_in_aircall: matches!(outcome, Pulled::Created(_))
+            || link
+                .as_ref()
+                .is_some_and(|l| l.created_in_aircall && Some(l.aircall_id) == saved.id),
+    };
+    links::save(p, &integration.id, &link).await?;
+    Ok(outcome)
+}
+
+/// The body Aircall's create and update take: the contact without its id.
+fn contact_body(contact: &AircallContact) -> Value {
+    let mut body = serde_json::to_value(contact).expect("contacts serialize");
+    if let Some(map) = body.as_object_mut() {
+        map.remove("id");
+        map.retain(|_, v| !v.is_null());
+    }
+    body
+}
+
+/// An Aircall contact event for a HubSpot integration: created/updated go to HubSpot (when
+/// the direction says so); deleted forgets the link (the HubSpot contact stays: Aircall
+/// deleting a contact is no reason to delete a CRM record).
+pub async fn on_contact_event<P: Platform>(
+    p: &P,
+    config: &Config,
+    integration: &Integration,
+    event: &str,
+    data: &serde_json::Map<String, Value>,
+) -> Result<Option<Pushed>, SyncError> {
+    let Some(sync) = integration.contact_sync.as_ref() else {
+        return Ok(None);
+    };
+    let contact: AircallContact = serde_json::from_value(Value::Object(data.clone()))
+        .map_err(|e| SyncError::NotSynced(format!("the contact is not as documented: {e}")))?;
+    if event == "contact.deleted" {
+        if let Some(link) =
+            links::by_aircall(p, &integration.id, contact.id.unwrap_or_default()).await?
+        {
+            links::forget(p, &integration.id, &link).await?;
+        }
+        return Ok(None);
+    }
+    if !sync.direction.to_hubspot() {
+        return Ok(None);
+    }
+    let token = super::token(config, integration)
+        .map_err(|e| SyncError::NotSynced(format!("the HubSpot token cannot be read: {e}")))?;
+    let hubspot = HubspotClient::new(p, config, &token);
+    Ok(Some(
+        push_to_hubspot(p, &hubspot, integration, sync, vec![contact]).await?,
+    ))
+}
+
+/// Deletes from Aircall up to `budget` of the contacts the integration created there, and
+/// only those; answers how many, and whether any are left.
+pub async fn remove_created<P: Platform>(
+    p: &P,
+    config: &Config,
+    integration: &Integration,
+    budget: usize,
+) -> Result<(u64, bool), SyncError> {
+    let prefix = links::created_prefix(&integration.id);
+    let page = p.list(&prefix, None).await?;
+    let credentials = integration
+        .credentials(&config.sealer)
+        .map_err(|e| SyncError::NotSynced(e.to_string()))?;
+    let aircall = AircallClient::new(
+        p,
+        &config.aircall_api_base,
+        &credentials,
+        config.aircall_requests_per_minute,
+    );
+    let mut removed = 0;
+    for key in page.keys.iter().take(budget) {
+        let Ok(id) = key[prefix.len()..].parse::<i64>() else {
+            p.delete(key).await?;
+            continue;
+        };
+        aircall.delete_contact(id).await?;
+        p.delete(key).await?;
+        removed += 1;
+    }
+    Ok((removed, page.keys.len() > budget || page.cursor.is_some()))
+}
+
+/// What `GET /api/integrations/{id}/contacts` shows: the passes' cursors and the contacts
+/// that could not be synced, with why.
+pub async fn status<P: Platform>(p: &P, integration_id: &str) -> Result<Value, StoreError> {
+    let cursor: Cursor = match p.get(&cursor_key(integration_id)).await? {
+        Some(text) => serde_json::from_str(&text).unwrap_or_default(),
+        None => Cursor::default(),
+    };
+    let mut problems = Vec::new();
+    let prefix = format!("contact-problem:{integration_id}:");
+    for key in crate::ports::all_keys(p, &prefix)
+        .await?
+        .into_iter()
+        .take(100)
+    {
+        if let Some(text) = p.get(&key).await? {
+            problems.push(serde_json::from_str::<Value>(&text).unwrap_or(Value::Null));
+        }
+    }
+    let created = crate::ports::all_keys(p, &links::created_prefix(integration_id))
+        .await?
+        .len();
+    Ok(json!({
+        "hubspot_modified_since": (cursor.hubspot_modified_ms > 0)
+            .then(|| crate::time::rfc3339((cursor.hubspot_modified_ms / 1000) as i64)),
+        "aircall_updated_since": (cursor.aircall_updated > 0)
+            .then(|| crate::time::rfc3339(cursor.aircall_updated)),
+        "created_in_aircall": created,
+        "problems": problems,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::modified_ms;
+
+    #[test]
+    fn reads_hubspot_dates() {
+        assert_eq!(modified_ms("1700000000123"), Some(1_700_000_000_123));
+        assert_eq!(
+            modified_ms("2023-11-14T22:13:20.123Z"),
+            Some(1_700_000_000_123)
+        );
+        assert_eq!(
+            modified_ms("2023-11-14T22:13:20.5Z"),
+            Some(1_700_000_000_500)
+        );
+        assert_eq!(modified_ms("2023-11-14T22:13:20Z"), Some(1_700_000_000_000));
+        assert_eq!(modified_ms("soon"), None);
+    }
+}
