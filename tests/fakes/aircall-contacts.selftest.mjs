@@ -1,24 +1,25 @@
 // The Aircall fake's contacts API, tested on its own: it must behave as the reference
 // (../shared/reference/aircall-api.md: Contacts, Lists and pagination, Webhooks) says, or the
 // worker's contact tests prove nothing. Run: node --test tests/fakes/ (no worker build).
-import { test, before, after } from "node:test";
+import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import { FakeAircall } from "./aircall.mjs";
 
 const ID = "api-contacts";
 const TOKEN = "token-contacts";
-let ac;
+// Every server a test starts; those a failed test left open are closed at the end, so a
+// failure never hangs the run.
+const servers = [];
+after(() => Promise.all(servers.filter((s) => s.listening).map((s) => new Promise((r) => s.close(r)))));
 
+// A fake of its own per test, its rate limit out of the way unless the test sets one.
 const fresh = async (options = {}) => {
   const fake = await new FakeAircall({ ratePerMinute: 10_000, ...options }).start();
+  servers.push(fake.server);
   fake.addKey(ID, TOKEN);
   return fake;
 };
-before(async () => {
-  ac = await fresh();
-});
-after(() => ac.stop());
 
 async function call(fake, method, path, body, { id = ID, token = TOKEN } = {}) {
   const headers = { authorization: `Basic ${Buffer.from(`${id}:${token}`).toString("base64")}` };
@@ -86,7 +87,7 @@ test("list: order and order_by, from exclusive / to inclusive on created_at, pag
 
   const window = await call(fake, "GET", `/v1/contacts?from=${base + 10}&to=${base + 30}`);
   assert.deepEqual(window.body.contacts.map((c) => c.first_name), ["C2", "C3"]);
-  assert.equal(fake.contactRequests.list, 5);
+  assert.equal(fake.contactRequests.list, 6);
   await fake.stop();
 });
 
@@ -123,7 +124,7 @@ test("search by phone number (spaces removed) and by e-mail (any case)", async (
   const byEmail = await call(fake, "GET", "/v1/contacts/search?email=spaced%40acme.TEST");
   assert.deepEqual(byEmail.body.contacts.map((c) => c.id), [a.id]);
   assert.equal((await call(fake, "GET", "/v1/contacts/search?email=nobody%40acme.test")).body.contacts.length, 0);
-  assert.equal(fake.contactRequests.search, 5);
+  assert.equal(fake.contactRequests.search, 6);
   await fake.stop();
 });
 
@@ -217,6 +218,7 @@ async function receiver() {
     });
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  servers.push(server);
   return { got, url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)) };
 }
 const iso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
