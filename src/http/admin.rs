@@ -309,9 +309,9 @@ async fn delete<P: Platform>(p: &P, config: &Config, id: &str) -> Result<Respons
                 "synced_contacts": deleted.synced_contacts,
             },
             "notice": if deleted.finished {
-                "Deleted: settings, secrets, cursor, run reports, failed deliveries and archived \
-                 recordings are gone, and its Aircall webhook with them. Deliveries already \
-                 queued are dropped."
+                "Deleted: settings, secrets, cursor, run reports, failed deliveries, archived \
+                 recordings and contact links are gone, and its Aircall webhook and the Aircall \
+                 contacts it created with them. Deliveries already queued are dropped."
             } else {
                 "Deleting: the rest of its stored keys are removed in the background."
             },
