@@ -6,7 +6,9 @@
 
 #[cfg(test)]
 mod tests {
-    use crate::contacts::{to_aircall, to_e164, ContactSync, HubspotProperties, PhoneSettings};
+    use crate::contacts::{fingerprint_aircall, to_aircall, to_e164};
+    use crate::contacts::{AircallContact, ContactSync, HubspotProperties, PhoneSettings};
+    use serde_json::json;
     use std::time::Instant;
 
     #[test]
@@ -14,7 +16,19 @@ mod tests {
     fn phone_normalisation() {
         let settings = PhoneSettings::default();
         // Nothing else in this process has touched the phone metadata yet (the other
-        // measurement in `cpu::` does not use it).
+        // measurement in `cpu::` does not use it). Fingerprinting an Aircall contact, whose
+        // numbers are E.164, must not touch it either: measured first, it shows if it does.
+        let sync: ContactSync = serde_json::from_value(json!({"direction": "both"})).unwrap();
+        let contact: AircallContact = serde_json::from_value(json!({
+            "first_name": "Jean", "last_name": "Dupont", "emails": [{"value": "j@example.com"}],
+            "phone_numbers": [{"label": "Work", "value": "+14155552671"},
+                              {"label": "Mobile", "value": "+33612345678"}]
+        }))
+        .unwrap();
+        let started = Instant::now();
+        fingerprint_aircall(&contact, &sync);
+        let fingerprint = started.elapsed().as_secs_f64() * 1e6;
+
         let started = Instant::now();
         to_e164("+33 6 12 34 56 78", &settings).unwrap();
         let cold = started.elapsed().as_secs_f64() * 1e6;
@@ -39,7 +53,6 @@ mod tests {
         let warm = started.elapsed().as_secs_f64() * 1e6 / f64::from(rounds * 8);
 
         // A whole HubSpot contact translated for Aircall (names, e-mail, two numbers).
-        let sync = ContactSync::parse(&serde_json::json!({"direction": "both"})).unwrap();
         let p: HubspotProperties = [
             ("firstname", "Jean"),
             ("lastname", "Dupont"),
@@ -57,6 +70,7 @@ mod tests {
         }
         let contact = started.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
 
+        println!("cpu: contact_fingerprint_cold_us {fingerprint:.1}");
         println!("cpu: phone_to_e164_cold_us {cold:.1}");
         println!("cpu: phone_to_e164_warm_us {warm:.2}");
         println!("cpu: contact_to_aircall_us {contact:.1}");
