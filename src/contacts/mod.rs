@@ -9,6 +9,8 @@ pub mod phone;
 pub mod settings;
 pub mod translate;
 
+mod cpu;
+
 pub use model::{AircallContact, HubspotProperties, Labeled};
 pub use names::{join, split, update_from_full};
 pub use phone::{same_number, to_e164, PhoneError};

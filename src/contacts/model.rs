@@ -1,14 +1,25 @@
 //! The two apps' contacts as the sync sees them.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
+
+/// A field Aircall may send as `null` (a label left empty, a contact without numbers) read as
+/// its empty value, so that one such field does not make the whole contact unreadable.
+fn null_as_empty<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
 
 /// One of an Aircall contact's phone numbers or e-mails (`{id, label, value}` in the API; the id
 /// and any other field are ignored: the sync identifies entries by value, not by id).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Labeled {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub label: String,
+    #[serde(deserialize_with = "null_as_empty")]
     pub value: String,
 }
 
@@ -36,9 +47,9 @@ pub struct AircallContact {
     pub description: Option<String>,
     #[serde(default)]
     pub information: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub phone_numbers: Vec<Labeled>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub emails: Vec<Labeled>,
 }
 
@@ -64,6 +75,18 @@ mod tests {
         assert_eq!(c.last_name, None);
         assert_eq!(c.phone_numbers, vec![Labeled::new("Work", "+33612345678")]);
         assert_eq!(c.emails, vec![Labeled::new("", "jean@example.com")]);
+    }
+
+    #[test]
+    fn reads_nulls_as_empty() {
+        let c: AircallContact = serde_json::from_value(serde_json::json!({
+            "first_name": null, "emails": null,
+            "phone_numbers": [{"id": 1, "label": null, "value": "+33612345678"}]
+        }))
+        .unwrap();
+        assert_eq!(c.first_name, None);
+        assert!(c.emails.is_empty());
+        assert_eq!(c.phone_numbers, vec![Labeled::new("", "+33612345678")]);
     }
 
     #[test]

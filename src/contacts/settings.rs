@@ -427,6 +427,9 @@ fn list<T>(
 
 impl ContactSync {
     /// Validates an admin's JSON, reporting every problem as (field path, message).
+    ///
+    /// For the admin API: checking a default country starts libphonenumber (milliseconds of
+    /// CPU once per isolate). Settings stored after this check are read back with serde.
     pub fn parse(value: &Value) -> Result<ContactSync, Vec<(String, String)>> {
         let mut problems = Problems::new();
         let known = ["direction", "filters", "mappings", "phone"];
