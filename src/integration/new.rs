@@ -48,6 +48,8 @@ pub struct IntegrationPatch {
     pub events: Option<Option<Vec<String>>>,
     /// The import fields given, to lay over the current rules (fields left out are kept).
     pub import: Option<Map<String, Value>>,
+    /// `Some(None)`: events about every number from now on.
+    pub numbers: Option<Option<Vec<NumberRef>>>,
 }
 
 /// Collects every problem of a body, so the admin fixes them all in one go.
@@ -181,7 +183,14 @@ impl IntegrationPatch {
         let Some(root) = p.object(
             Some(body),
             "",
-            &["name", "aircall", "destination", "events", "import"],
+            &[
+                "name",
+                "aircall",
+                "destination",
+                "events",
+                "import",
+                "numbers",
+            ],
         ) else {
             return Err(p.0);
         };
@@ -206,6 +215,9 @@ impl IntegrationPatch {
         }
         if root.contains_key("events") {
             patch.events = Some(parse_events(&mut p, root.get("events")));
+        }
+        if root.contains_key("numbers") {
+            patch.numbers = Some(parse_numbers(&mut p, root.get("numbers")));
         }
         match root.get("import") {
             None => {}
