@@ -234,7 +234,7 @@ function destinationText(d) {
 function lastImport(run) {
   if (!run) return "Never";
   const counts = `${run.imported} imported, ${run.skipped} skipped` + (run.pending ? `, ${run.pending} pending` : "");
-  return [when(run.started_at), h("br"), counts, run.error ? h("span", { class: "error" }, ` · ${run.error}`) : null];
+  return h("span", {}, when(run.started_at), h("br"), counts, run.error ? h("span", { class: "error" }, ` · ${run.error}`) : null);
 }
 
 async function renderList(inactiveOnly) {
@@ -555,7 +555,7 @@ function settingsSection(i) {
     field(form, "name", "Name", h("input", { type: "text", value: initial.name, autocomplete: "off" })),
     field(form, "events", "Events", h("textarea", { rows: 4, value: initial.events }), "One Aircall event per line, e.g. call.ended. Empty: every event."),
     field(form, "numbers", "Numbers", h("textarea", { rows: 2, value: initial.numbers }), "Aircall number ids, or phone numbers starting with +, one per line. Empty: every number."),
-    ...objects.map((k) => field(form, k, humanize(k), h("textarea", { class: "json", rows: 8, value: initial[k], spellcheck: "false" }), "JSON; the server checks every field.")),
+    ...objects.map((k) => field(form, k, humanize(k), h("textarea", { class: "json", rows: Math.min(24, initial[k].split("\n").length + 1), value: initial[k], spellcheck: "false" }), "JSON; the server checks every field.")),
     h("fieldset", {}, h("legend", {}, "Destination"), field(form, "destination.type", "Type", type), webhookOnly, segmentOnly),
     h(
       "fieldset",
@@ -638,35 +638,45 @@ function callsSvg(runs, reasons) {
     const parts = [["imported", run.imported, IMPORTED_COLOUR, "imported"], ...reasons.map((reason) => [`skipped:${reason}`, run.skipped_by_reason[reason] || 0, colourOf(reason), `skipped: ${reasonName(reason)}`])];
     for (const [series, value, colour, text] of parts) {
       if (!value) continue;
-      const h2 = value * scale;
-      y -= h2;
-      group.append(s("rect", { x, y, width: bar, height: h2, fill: colour, "data-series": series, "data-value": value }, s("title", {}, `${value} ${text}`)));
+      const tall = value * scale;
+      y -= tall;
+      group.append(s("rect", { x, y, width: bar, height: tall, fill: colour, "data-series": series, "data-value": value }, s("title", {}, `${value} ${text}`)));
+      // Each part's count inside it, where it fits.
+      if (tall >= 13 && bar >= 14) group.append(s("text", { class: "part", x: x + bar / 2, y: y + tall / 2 + 4, "text-anchor": "middle" }, String(value)));
     }
-    group.append(s("text", { class: "total", x: x + bar / 2, y: y - 4, "text-anchor": "middle", "data-value": total(run) }, `${run.imported}/${run.skipped}`));
+    group.append(s("text", { class: "total", x: x + bar / 2, y: y - 4, "text-anchor": "middle" }, String(total(run))));
     svg.append(group);
   });
   return svg;
 }
 
+// Requests per run, on a scale of the runs' own; the budget is drawn when it falls within it.
 function requestsSvg(runs, budget) {
-  const frame = chartFrame(runs, `Aircall requests per run against a budget of ${budget} a minute.`);
+  const frame = chartFrame(runs, `Aircall requests per run; the account's budget is ${budget} a minute.`);
   const { svg, pad, slot, bar, plot, height, width } = frame;
-  const max = Math.max(budget, ...runs.map((r) => r.aircall_requests));
-  const scale = plot / max;
-  const yBudget = height - pad.bottom - budget * scale;
-  svg.append(
-    s("line", { class: "budget", x1: pad.left, x2: width - pad.right, y1: yBudget, y2: yBudget }),
-    s("text", { class: "budget-label", x: width - pad.right, y: yBudget - 4, "text-anchor": "end", "data-value": budget }, `budget ${budget}/min`),
-    s("text", { x: pad.left - 4, y: height - pad.bottom, "text-anchor": "end" }, "0"),
-  );
+  const most = Math.max(...runs.map((r) => r.aircall_requests));
+  const top = Math.max(4, Math.ceil(most * 1.25));
+  const scale = plot / Math.max(top, budget <= top * 1.1 ? budget : 0);
+  const bottom = height - pad.bottom;
+  if (budget * scale <= plot) {
+    const y = bottom - budget * scale;
+    svg.append(
+      s("line", { class: "budget", x1: pad.left, x2: width - pad.right, y1: y, y2: y }),
+      s("text", { class: "budget-label", x: width - pad.right, y: y - 4, "text-anchor": "end" }, `budget ${budget}/min`),
+    );
+  } else {
+    svg.append(s("text", { class: "budget-label", x: width - pad.right, y: pad.top - 6, "text-anchor": "end" }, `budget ${budget}/min, above this scale`));
+  }
+  svg.append(s("text", { x: pad.left - 4, y: pad.top + 4, "text-anchor": "end" }, String(Math.round(plot / scale))), s("text", { x: pad.left - 4, y: bottom, "text-anchor": "end" }, "0"));
   runs.forEach((run, n) => {
     const x = pad.left + slot * n + (slot - bar) / 2;
-    const hgt = Math.max(run.aircall_requests ? 1 : 0, run.aircall_requests * scale);
-    const y = height - pad.bottom - hgt;
+    const tall = run.aircall_requests * scale;
     svg.append(
-      s("g", { class: "run", "data-run": run.run_id },
-        s("rect", { x, y, width: bar, height: hgt, fill: "#0b5fca", "data-series": "aircall_requests", "data-value": run.aircall_requests }, s("title", {}, `${run.aircall_requests} Aircall requests`)),
-        s("text", { class: "total", x: x + bar / 2, y: y - 4, "text-anchor": "middle", "data-value": run.aircall_requests }, String(run.aircall_requests)),
+      s(
+        "g",
+        { class: "run", "data-run": run.run_id },
+        s("rect", { x, y: bottom - tall, width: bar, height: tall, fill: "#0b5fca", "data-series": "aircall_requests", "data-value": run.aircall_requests }, s("title", {}, `${run.aircall_requests} Aircall requests`)),
+        s("text", { class: "total", x: x + bar / 2, y: bottom - tall - 4, "text-anchor": "middle" }, String(run.aircall_requests)),
       ),
     );
   });
