@@ -362,21 +362,8 @@ mod tests {
     use crate::testing::{aircall_calls, config, integration, run, FakeCalls, MemoryPlatform};
     use serde_json::Value;
 
-    fn get(path: &str, query: &[(&str, &str)]) -> Request {
-        Request {
-            method: "GET".into(),
-            path: path.into(),
-            query: query
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
-            headers: vec![],
-            body: vec![],
-        }
-    }
-
     fn answer(p: &MemoryPlatform, path: &[&str], query: &[(&str, &str)]) -> (u16, Value) {
-        let request = get(&format!("/api/{}", path.join("/")), query);
+        let request = Request::get(&format!("/api/{}", path.join("/")), query);
         let r = run(route(p, &config(), "GET", path, &request)).unwrap();
         (r.status, serde_json::from_slice(&r.body).unwrap())
     }

@@ -103,16 +103,7 @@ mod tests {
     use super::*;
 
     fn get(path: &str, query: &[(&str, &str)]) -> Response {
-        let request = Request {
-            method: "GET".into(),
-            path: path.into(),
-            query: query
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
-            headers: vec![],
-            body: vec![],
-        };
+        let request = Request::get(path, query);
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         route(
             "GET",

@@ -28,6 +28,21 @@ pub struct Request {
 }
 
 impl Request {
+    /// A `GET` of `path` with `query`, for tests.
+    #[cfg(test)]
+    pub fn get(path: &str, query: &[(&str, &str)]) -> Self {
+        Self {
+            method: "GET".into(),
+            path: path.into(),
+            query: query
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            headers: vec![],
+            body: vec![],
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

@@ -52,6 +52,16 @@ pub struct IntegrationPatch {
     pub numbers: Option<Option<Vec<NumberRef>>>,
 }
 
+/// The fields of a creation body, and of a `PATCH` (which takes any of them).
+const FIELDS: &[&str] = &[
+    "name",
+    "aircall",
+    "destination",
+    "events",
+    "import",
+    "numbers",
+];
+
 /// Collects every problem of a body, so the admin fixes them all in one go.
 #[derive(Default)]
 struct Problems(Vec<FieldError>);
@@ -124,18 +134,7 @@ pub const MAX_EVENTS: usize = 100;
 impl NewIntegration {
     pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
         let mut p = Problems::default();
-        let Some(root) = p.object(
-            Some(body),
-            "",
-            &[
-                "name",
-                "aircall",
-                "destination",
-                "events",
-                "import",
-                "numbers",
-            ],
-        ) else {
+        let Some(root) = p.object(Some(body), "", FIELDS) else {
             return Err(p.0);
         };
         let name = p.text(root, "", "name", 100);
@@ -180,18 +179,7 @@ impl IntegrationPatch {
     /// The fields to change; every problem is reported, and nothing is changed on any.
     pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
         let mut p = Problems::default();
-        let Some(root) = p.object(
-            Some(body),
-            "",
-            &[
-                "name",
-                "aircall",
-                "destination",
-                "events",
-                "import",
-                "numbers",
-            ],
-        ) else {
+        let Some(root) = p.object(Some(body), "", FIELDS) else {
             return Err(p.0);
         };
         if root.is_empty() {
