@@ -86,6 +86,8 @@ test("the page is served with a strict policy and a wrong token is refused where
   assert.match(headers["content-security-policy"], /^default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self';/);
   assert.equal(headers["cache-control"], "no-cache");
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "f-token", "the keyboard reaches the token first");
   await shot("1-sign-in");
 
   await page.getByLabel("Admin token").fill("not-the-admin-token-at-all");
@@ -140,8 +142,10 @@ test("deactivated, it shows under Inactive; reactivation is refused with the cau
   await page.getByRole("heading", { name: "Sales team", level: 1 }).waitFor();
   const active = page.getByRole("switch", { name: "Active" });
   assert.equal(await active.getAttribute("aria-checked"), "true");
-  await active.click();
+  await active.focus();
+  await page.keyboard.press("Space");
   await page.getByText(/^Inactive: every setting is kept/).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute("role")), "switch", "focus stays on the switch");
   assert.equal(await page.getByRole("switch", { name: "Active" }).getAttribute("aria-checked"), "false");
   await page.getByRole("region", { name: "Status" }).getByText("Deactivated by an admin").waitFor();
 
