@@ -271,7 +271,7 @@ async function renderList(inactiveOnly) {
   const table = h(
     "table",
     { class: "stack", "aria-label": inactiveOnly ? "Inactive integrations" : "Integrations" },
-    h("thead", {}, h("tr", {}, ["Name", "Destination", "Status", "Last import", "Failed deliveries"].map((t, n) => h("th", { scope: "col", class: n === 4 ? "num" : null }, t)))),
+    headerRow(["Name", "Destination", "Status", "Last import", "Failed deliveries"], ["Failed deliveries"]),
     h("tbody", {}, rows),
   );
   page("list", "My integrations", toolbar, h("div", { class: "card" }, table));
@@ -600,6 +600,8 @@ function legend(reasons) {
   for (const key of list.querySelectorAll(".key")) key.style.background = key.dataset.colour;
   return list;
 }
+// A table's header row; the columns named in `numeric` are right-aligned like their cells.
+const headerRow = (names, numeric = []) => h("thead", {}, h("tr", {}, names.map((t) => h("th", { scope: "col", class: numeric.includes(t) ? "num" : null }, t))));
 const colourOf = (reason) => (SKIP_REASONS[reason] ? SKIP_REASONS[reason][1] : "#57606a");
 const shortTime = (iso, withDay) =>
   new Date(iso).toLocaleString(undefined, withDay ? { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" } : { hour: "2-digit", minute: "2-digit" });
@@ -741,7 +743,7 @@ function runsTable(runs) {
   return h(
     "div",
     { class: "card scroll" },
-    h("table", { class: "stack", "aria-label": "Import runs, newest first" }, h("thead", {}, h("tr", {}, head.map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, body)),
+    h("table", { class: "stack", "aria-label": "Import runs, newest first" }, headerRow(head, ["Seen", "Imported", "Skipped", "Pending", "Aircall requests"]), h("tbody", {}, body)),
   );
 }
 
@@ -783,7 +785,7 @@ function deliveriesSection(i, r) {
   });
   section.append(
     message,
-    h("div", { class: "scroll" }, h("table", { class: "stack", "aria-label": "Failed deliveries, newest first" }, h("thead", {}, h("tr", {}, ["Event", "Occurred", "Failed", "Attempts", "Reason", "Retry"].map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, rows))),
+    h("div", { class: "scroll" }, h("table", { class: "stack", "aria-label": "Failed deliveries, newest first" }, headerRow(["Event", "Occurred", "Failed", "Attempts", "Reason", "Retry"], ["Attempts"]), h("tbody", {}, rows))),
   );
   return section;
 }
