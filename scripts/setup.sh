@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the build needs, from the package registries only, and skips
 # what is already there at the right version. Safe to run on every `npm start`/`npm test`.
+# With --browser (what `npm test` passes) it also installs Debian's chromium, which the
+# dashboard's real-browser test drives, when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,7 +33,20 @@ install_crate wasm-bindgen-cli "$bindgen_version" wasm-bindgen
 install_crate worker-build "$WORKER_BUILD_VERSION" worker-build
 
 # npm packages (wrangler, miniflare, esbuild, binaryen) exactly as package-lock.json says.
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# A node_modules that is a symlink is another checkout's install: `npm ci` would empty it.
+if [ -L node_modules ]; then
+  say "node_modules is a symlink: leaving it alone (remove it to install this checkout's own)"
+elif [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
   npm ci --no-audit --no-fund >&2
+fi
+
+# The dashboard test's browser: Debian's chromium (playwright-core downloads none of its own).
+if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
+  say "installing chromium from Debian (once)"
+  as_root=()
+  [ "$(id -u)" -eq 0 ] || as_root=(sudo -n)
+  export DEBIAN_FRONTEND=noninteractive
+  "${as_root[@]}" apt-get update -qq >&2
+  "${as_root[@]}" apt-get install -y -qq --no-install-recommends chromium >&2
 fi

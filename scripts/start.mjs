@@ -30,6 +30,7 @@ const banner = () =>
   console.log(`
   aircall-connector is running at http://localhost:${PORT}
   admin token: ${vars.ADMIN_TOKEN}   (from .dev.vars)
+  dashboard: http://localhost:${PORT}/   (sign in with the admin token)
   try:  curl -H "Authorization: Bearer ${vars.ADMIN_TOKEN}" http://localhost:${PORT}/api/integrations
   demo: npm run demo   (in another terminal)
 `);

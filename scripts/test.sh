@@ -2,7 +2,7 @@
 # Every test: native unit tests, then the built worker in Miniflare against local fakes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --browser
 echo "== cargo test (native domain tests)"
 cargo test --quiet
 echo "== build the worker"

@@ -73,6 +73,13 @@ impl<'a, S: Store> DeadLetters<'a, S> {
             .await
     }
 
+    /// How many of the integration's deliveries failed for good (one key listing, no reads).
+    pub async fn count(&self, integration_id: &str) -> Result<usize, StoreError> {
+        Ok(all_keys(self.store, &Self::prefix(integration_id))
+            .await?
+            .len())
+    }
+
     /// The integration's dead letters, newest first.
     pub async fn list(&self, integration_id: &str) -> Result<Vec<DeadLetter>, StoreError> {
         let mut letters = Vec::new();

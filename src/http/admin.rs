@@ -62,7 +62,10 @@ pub async fn route<P: Platform>(
             }
             Ok(Response::json(
                 200,
-                &json!({ "runs": import::recent_runs(p, id, 20).await? }),
+                &json!({
+                    "runs": import::recent_runs(p, id, 20).await?,
+                    "aircall_requests_per_minute": config.aircall_requests_per_minute,
+                }),
             ))
         }
         ("GET", ["integrations", id, "contacts"]) => {
@@ -119,14 +122,42 @@ async fn list<P: Platform>(
             ))
         }
     };
-    let views: Vec<_> = Integrations::new(p)
-        .all()
-        .await?
-        .iter()
-        .filter(|i| status.is_none_or(|s| i.status == s))
-        .map(|i| i.view(&config.public_base_url))
-        .collect();
+    let summary = match request.query("summary") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::BadRequest("summary must be true or false".into())),
+    };
+    let mut views = Vec::new();
+    for i in Integrations::new(p).all().await? {
+        if status.is_some_and(|s| i.status != s) {
+            continue;
+        }
+        let mut view = json!(i.view(&config.public_base_url));
+        if summary {
+            view["summary"] = health(p, &i.id).await?;
+        }
+        views.push(view);
+    }
     Ok(Response::json(200, &json!({ "integrations": views })))
+}
+
+/// What the dashboard's table shows of an integration's health: its newest import run (counts
+/// only) and how many deliveries failed for good. A few KV reads per integration.
+async fn health<P: Platform>(p: &P, id: &str) -> Result<serde_json::Value, ApiError> {
+    let last_run = import::recent_runs(p, id, 1).await?.into_iter().next();
+    Ok(json!({
+        "last_run": last_run.map(|r| json!({
+            "run_id": r.run_id,
+            "status": r.status,
+            "started_at": r.started_at,
+            "finished_at": r.finished_at,
+            "imported": r.imported,
+            "skipped": r.skipped,
+            "pending": r.pending,
+            "error": r.error,
+        })),
+        "failed_deliveries": DeadLetters::new(p).count(id).await?,
+    }))
 }
 
 /// Runs an import now. A short one finishes here (200); a longer one goes on in the queue
@@ -352,4 +383,86 @@ async fn retry_delivery<P: Platform>(
         202,
         &json!({"status": "queued", "delivery_id": delivery_id}),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::{DeadLetter, Payload};
+    use crate::ports::Clock;
+    use crate::testing::{aircall_calls, config, integration, run, FakeCalls, MemoryPlatform};
+    use serde_json::Value;
+
+    fn answer(p: &MemoryPlatform, path: &[&str], query: &[(&str, &str)]) -> (u16, Value) {
+        let request = Request::get(&format!("/api/{}", path.join("/")), query);
+        let r = run(route(p, &config(), "GET", path, &request)).unwrap();
+        (r.status, serde_json::from_slice(&r.body).unwrap())
+    }
+
+    #[test]
+    fn the_summary_gives_each_integration_its_last_run_and_failed_deliveries() {
+        let p = MemoryPlatform::default();
+        let (i, _, _) = integration(&p, None);
+        let (quiet, _, _) = integration(&p, None);
+        let now = p.now_seconds() as i64;
+        let calls = FakeCalls::default();
+        calls.add(vec![
+            json!({"id": 1, "started_at": now - 60, "recording": "https://r.test/1.mp3",
+                   "user": {"id": 1, "email": "agent@example.com"}}),
+            json!({"id": 2, "started_at": now - 30, "recording": null,
+                   "user": {"id": 1, "email": "agent@example.com"}}),
+        ]);
+        aircall_calls(&p, calls);
+        run(import::sync(&p, &config(), &i.id, Trigger::Admin, None)).unwrap();
+        let letter = DeadLetter {
+            delivery: Delivery {
+                id: "msg_1".into(),
+                integration_id: i.id.clone(),
+                event: "call.ended".into(),
+                occurred_at: now,
+                payload: Payload::Inline {
+                    data: Default::default(),
+                },
+                attempt: 10,
+            },
+            reason: "HTTP 500".into(),
+            attempts: 10,
+            failed_at: now as u64,
+        };
+        run(DeadLetters::new(&p).record(&letter)).unwrap();
+
+        let (status, plain) = answer(&p, &["integrations"], &[]);
+        assert_eq!(status, 200);
+        assert!(
+            plain["integrations"][0].get("summary").is_none(),
+            "only when asked"
+        );
+
+        let (_, listed) = answer(&p, &["integrations"], &[("summary", "true")]);
+        let of = |id: &str| {
+            listed["integrations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["id"] == id)
+                .unwrap()["summary"]
+                .clone()
+        };
+        let summary = of(&i.id);
+        assert_eq!(summary["failed_deliveries"], 1);
+        let last = &summary["last_run"];
+        assert_eq!(
+            (last["skipped"].as_u64(), last["pending"].as_u64()),
+            (Some(1), Some(1))
+        );
+        assert_eq!(last["status"], "done");
+        assert_eq!(
+            of(&quiet.id),
+            json!({"last_run": null, "failed_deliveries": 0})
+        );
+
+        let (_, runs) = answer(&p, &["integrations", &i.id, "runs"], &[]);
+        assert_eq!(runs["aircall_requests_per_minute"], 60);
+        assert_eq!(runs["runs"][0]["run_id"], last["run_id"]);
+    }
 }

@@ -2,6 +2,7 @@
 //! [`Response`] back; everything between is plain Rust.
 
 mod admin;
+mod dashboard;
 mod error;
 mod oauth;
 
@@ -27,6 +28,21 @@ pub struct Request {
 }
 
 impl Request {
+    /// A `GET` of `path` with `query`, for tests.
+    #[cfg(test)]
+    pub fn get(path: &str, query: &[(&str, &str)]) -> Self {
+        Self {
+            method: "GET".into(),
+            path: path.into(),
+            query: query
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            headers: vec![],
+            body: vec![],
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -180,6 +196,11 @@ async fn route<P: Platform>(
             Ok(_) => Ok(Response::json(200, &json!({"status": "ok"}))),
             Err(e) => Err(ApiError::Misconfigured(e.clone())),
         };
+    }
+    // The page loads even when the deployment is misconfigured: its API calls then say how.
+    let oauth = config.as_ref().ok().and_then(oauth::authorize_origin);
+    if let Some(answer) = dashboard::route(method, &segments, request, oauth.as_deref()) {
+        return answer;
     }
     let config = config
         .as_ref()

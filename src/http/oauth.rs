@@ -56,11 +56,18 @@ fn redirect_uri(config: &Config) -> String {
     format!("{}/oauth/aircall/callback", config.public_base_url)
 }
 
-fn install_page(config: &Config) -> Result<Response, ApiError> {
-    let app = app(config)?;
-    let aircall = url::Url::parse(&app.authorize_base)
+/// The origin of Aircall's authorize page, where the install form's answer redirects (so a
+/// page posting that form must allow it in its CSP `form-action`); `None` while OAuth is off.
+pub fn authorize_origin(config: &Config) -> Option<String> {
+    let app = config.oauth.as_ref()?;
+    url::Url::parse(&app.authorize_base)
+        .ok()
         .map(|u| u.origin().ascii_serialization())
-        .unwrap_or_default();
+}
+
+fn install_page(config: &Config) -> Result<Response, ApiError> {
+    app(config)?;
+    let aircall = authorize_origin(config).unwrap_or_default();
     let body = "<p>Connect an Aircall account: Aircall asks you to approve the connector, then \
         sends you back here, and the integration is created, inactive until you give it a \
         destination.</p>\

@@ -374,6 +374,10 @@ pub async fn update<P: Platform>(
         integration.events = events;
         changed.push("events");
     }
+    if let Some(numbers) = patch.numbers.filter(|n| *n != integration.numbers) {
+        integration.numbers = numbers;
+        changed.push("numbers");
+    }
     if let Some(rules) = import.filter(|r| *r != integration.import) {
         integration.import = rules;
         changed.push("import");
@@ -672,6 +676,7 @@ pub async fn purge_step<P: Platform>(
 mod tests {
     use super::*;
     use crate::ports::Gate;
+    use crate::segment::NumberRef;
     use crate::testing::{answer, config, integration, run, MemoryPlatform};
     use serde_json::json;
     use std::cell::Cell;
@@ -851,6 +856,33 @@ mod tests {
                 "DELETE https://aircall.test/v1/webhooks/wh-1"
             ]
         );
+    }
+
+    #[test]
+    fn a_patch_sets_and_clears_the_number_filter_without_asking_aircall() {
+        let p = MemoryPlatform::default();
+        let (i, _, _) = integration(&p, None);
+        let c = config();
+        let patch = IntegrationPatch::parse(&json!({"numbers": [789, "+33 1 76 36 06 95"]}));
+        let updated = run(update(&p, &c, &i.id, patch.unwrap())).unwrap();
+        assert_eq!(
+            updated.integration.numbers,
+            Some(vec![
+                NumberRef::Id(789),
+                NumberRef::Digits("+33176360695".into())
+            ])
+        );
+        let last = updated.integration.history.last().unwrap();
+        assert_eq!(
+            (last.change, last.reason.as_str()),
+            (Change::SettingsChanged, "changed: numbers")
+        );
+        let patch = IntegrationPatch::parse(&json!({"numbers": null})).unwrap();
+        let cleared = run(update(&p, &c, &i.id, patch)).unwrap().integration;
+        assert_eq!(cleared.numbers, None);
+        assert!(p.requests.borrow().is_empty(), "numbers are ours alone");
+        let bad = IntegrationPatch::parse(&json!({"numbers": ["abc"]})).unwrap_err();
+        assert_eq!(bad[0].field, "numbers[0]");
     }
 
     #[test]

@@ -55,7 +55,20 @@ pub struct IntegrationPatch {
     pub import: Option<Map<String, Value>>,
     /// `Some(None)`: contact sync off.
     pub contact_sync: Option<Option<ContactSync>>,
+    /// `Some(None)`: events about every number from now on.
+    pub numbers: Option<Option<Vec<NumberRef>>>,
 }
+
+/// The fields of a creation body, and of a `PATCH` (which takes any of them).
+const FIELDS: &[&str] = &[
+    "name",
+    "aircall",
+    "destination",
+    "events",
+    "import",
+    "numbers",
+    "contact_sync",
+];
 
 /// Collects every problem of a body, so the admin fixes them all in one go.
 #[derive(Default)]
@@ -129,19 +142,7 @@ pub const MAX_EVENTS: usize = 100;
 impl NewIntegration {
     pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
         let mut p = Problems::default();
-        let Some(root) = p.object(
-            Some(body),
-            "",
-            &[
-                "name",
-                "aircall",
-                "destination",
-                "events",
-                "import",
-                "numbers",
-                "contact_sync",
-            ],
-        ) else {
+        let Some(root) = p.object(Some(body), "", FIELDS) else {
             return Err(p.0);
         };
         let name = p.text(root, "", "name", 100);
@@ -189,18 +190,7 @@ impl IntegrationPatch {
     /// The fields to change; every problem is reported, and nothing is changed on any.
     pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
         let mut p = Problems::default();
-        let Some(root) = p.object(
-            Some(body),
-            "",
-            &[
-                "name",
-                "aircall",
-                "destination",
-                "events",
-                "import",
-                "contact_sync",
-            ],
-        ) else {
+        let Some(root) = p.object(Some(body), "", FIELDS) else {
             return Err(p.0);
         };
         if root.is_empty() {
@@ -223,6 +213,9 @@ impl IntegrationPatch {
         }
         if root.contains_key("contact_sync") {
             patch.contact_sync = Some(parse_contact_sync(&mut p, root.get("contact_sync")));
+        }
+        if root.contains_key("numbers") {
+            patch.numbers = Some(parse_numbers(&mut p, root.get("numbers")));
         }
         match root.get("import") {
             None => {}

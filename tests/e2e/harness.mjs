@@ -50,10 +50,12 @@ export function miniflareOptions({ vars = {}, logs = [] } = {}) {
 export async function startConnector(options) {
   const logs = [];
   const mf = new Miniflare(miniflareOptions({ ...options, logs }));
-  await mf.ready;
+  // Where it listens on loopback (a random port), for a real browser.
+  const url = await mf.ready;
   const dispatch = (url, init) => mf.dispatchFetch(url, init);
   return {
     mf,
+    url,
     logs,
     dispatch,
     // Admin API call; token defaults to the right one.

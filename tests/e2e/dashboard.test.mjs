@@ -1,0 +1,333 @@
+// The dashboard at `/` in a real browser: Debian's chromium, driven by playwright-core, against
+// the built worker in Miniflare, the fake Aircall and a verifying receiver. Screenshots of the
+// main pages go to test-results/dashboard/ for a person to look at.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { chromium } from "playwright-core";
+import { startConnector, waitFor, sleep, ADMIN_TOKEN, ROOT } from "./harness.mjs";
+import { FakeAircall } from "../fakes/aircall.mjs";
+import { FakeReceiver } from "../fakes/receiver.mjs";
+import { call } from "./payloads.mjs";
+
+export const SCREENSHOTS = path.join(ROOT, "test-results", "dashboard");
+const API_ID = "api-id-dashboard";
+const API_TOKEN = "api-token-dashboard";
+
+let aircall, receiver, consent, connector, context, page, profile, base, integrationId;
+const external = []; // requests the page made anywhere but the connector
+const problems = []; // console errors (CSP violations show there) and page errors
+const now = () => Math.floor(Date.now() / 1000);
+const shot = (name) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+const apiRuns = async () => (await connector.api("GET", `/api/integrations/${integrationId}/runs`)).json;
+
+before(async () => {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  aircall = await new FakeAircall({ ratePerMinute: 600 }).start();
+  aircall.addKey(API_ID, API_TOKEN);
+  receiver = await new FakeReceiver().start();
+  consent = await consentPage();
+  connector = await startConnector({
+    vars: {
+      AIRCALL_API_BASE: aircall.url,
+      AIRCALL_REQUESTS_PER_MINUTE: "600",
+      AIRCALL_OAUTH_BASE: consent.url,
+      AIRCALL_OAUTH_CLIENT_ID: aircall.oauthClient.client_id,
+      AIRCALL_OAUTH_CLIENT_SECRET: aircall.oauthClient.client_secret,
+    },
+  });
+  base = new URL(connector.url).origin;
+  profile = mkdtempSync(path.join(tmpdir(), "dashboard-chromium-"));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    viewport: { width: 1280, height: 900 },
+  });
+  context.on("request", (r) => {
+    const url = r.url();
+    if (!url.startsWith(`${base}/`) && !url.startsWith("data:")) external.push(url);
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  // Answers such as the 401 of a wrong token are logged as failed loads; anything else (a CSP
+  // violation, a script error) is a problem.
+  page.on("console", (m) => m.type() === "error" && !m.text().startsWith("Failed to load resource") && problems.push(m.text()));
+  page.on("pageerror", (e) => problems.push(String(e)));
+});
+
+after(async () => {
+  await context?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+  await connector?.dispose();
+  await receiver?.stop();
+  await aircall?.stop();
+  consent?.server.close();
+});
+
+// Aircall's authorize page, where the admin approves the app: a page (the fake Aircall's
+// redirects at once to the callback at PUBLIC_BASE_URL, another origin than the browser's here).
+async function consentPage() {
+  const server = http.createServer((req, res) => {
+    res.writeHead(200, { "content-type": "text/html" });
+    res.end("<!doctype html><title>Aircall</title><h1>Approve the connector</h1>");
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, url: `http://127.0.0.1:${server.address().port}` };
+}
+
+test("the page is served with a strict policy and a wrong token is refused where the admin sees it", async () => {
+  const response = await page.goto(`${base}/`);
+  assert.equal(response.status(), 200);
+  const headers = response.headers();
+  assert.equal(headers["content-type"], "text/html; charset=utf-8");
+  assert.match(headers["content-security-policy"], /^default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self';/);
+  assert.equal(headers["cache-control"], "no-cache");
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "f-token", "the keyboard reaches the token first");
+  await shot("1-sign-in");
+
+  await page.getByLabel("Admin token").fill("not-the-admin-token-at-all");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").filter({ hasText: "This admin token was refused" }).waitFor();
+  assert.equal(await page.getByLabel("Admin token").getAttribute("aria-invalid"), "true");
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0, "a refused token is not kept");
+  await shot("2-sign-in-refused");
+});
+
+test("signed in, the admin creates an integration, field errors shown by their fields, and sees it listed", async () => {
+  await page.getByLabel("Admin token").fill(ADMIN_TOKEN);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "My integrations" }).waitFor();
+  assert.ok(!page.url().includes(ADMIN_TOKEN), "never in the URL");
+  assert.deepEqual(await page.evaluate(() => Object.keys(sessionStorage)), ["aircall-connector/admin-token"]);
+  assert.equal(await page.evaluate(() => localStorage.length), 0);
+  await page.getByText("No integration yet").waitFor();
+
+  await page.getByRole("link", { name: "New integration" }).first().click();
+  await page.getByLabel("Name").fill("Sales team");
+  await page.getByLabel("API ID").fill(API_ID);
+  await page.getByLabel("API token").fill(API_TOKEN);
+  await page.getByLabel("Webhook URL").fill("ftp://nowhere");
+  await page.getByRole("button", { name: "Create integration" }).click();
+  const urlError = page.locator("#f-destination-url-errors");
+  await urlError.getByText("must be an absolute http(s) URL").waitFor();
+  assert.equal(await page.getByLabel("Webhook URL").getAttribute("aria-invalid"), "true");
+  await shot("3-new-integration-error");
+
+  await page.getByLabel("Webhook URL").fill(receiver.url);
+  await page.getByRole("button", { name: "Create integration" }).click();
+  const created = page.getByRole("status").filter({ hasText: "Created “Sales team”" });
+  await created.waitFor();
+  const secret = await created.locator(".secret").textContent();
+  assert.match(secret, /^whsec_/, "the signing secret, shown once");
+  receiver.secret = secret;
+
+  await page.getByRole("navigation").getByRole("link", { name: "My integrations" }).click();
+  const row = page.getByRole("row").filter({ hasText: "Sales team" });
+  await row.waitFor();
+  const cells = await row.getByRole("cell").allTextContents();
+  assert.deepEqual(cells, ["Sales team", "Signed webhook", "Active", "Never", "0"]);
+  integrationId = await row.getAttribute("data-id");
+  assert.ok(!(await page.content()).includes(ADMIN_TOKEN), "the token is not in the page");
+  assert.ok(!(await page.content()).includes(secret), "the secret is gone once left");
+  await shot("4-list");
+});
+
+test("deactivated, it shows under Inactive; reactivation is refused with the cause while Aircall rejects the credentials", async () => {
+  await page.getByRole("link", { name: "Sales team" }).click();
+  await page.getByRole("heading", { name: "Sales team", level: 1 }).waitFor();
+  const active = page.getByRole("switch", { name: "Active" });
+  assert.equal(await active.getAttribute("aria-checked"), "true");
+  await active.focus();
+  await page.keyboard.press("Space");
+  await page.getByText(/^Inactive: every setting is kept/).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute("role")), "switch", "focus stays on the switch");
+  assert.equal(await page.getByRole("switch", { name: "Active" }).getAttribute("aria-checked"), "false");
+  await page.getByRole("region", { name: "Status" }).getByText("Deactivated by an admin").waitFor();
+
+  await page.getByRole("navigation").getByRole("link", { name: "My integrations" }).click();
+  await page.getByRole("checkbox", { name: "Inactive" }).check();
+  const inactive = page.getByRole("table", { name: "Inactive integrations" });
+  await inactive.waitFor();
+  const row = inactive.getByRole("row").filter({ hasText: "Sales team" });
+  await row.getByText("Inactive (by an admin)").waitFor();
+  assert.equal(await inactive.getByRole("row").count(), 2, "header and this one");
+  await shot("5-list-inactive");
+
+  await row.getByRole("link", { name: "Sales team" }).click();
+  aircall.rejectCredentials(API_ID);
+  await page.getByRole("switch", { name: "Active" }).click();
+  await page.getByRole("alert").filter({ hasText: "Not reactivated" }).filter({ hasText: /Aircall/ }).waitFor();
+  assert.equal(await page.getByRole("switch", { name: "Active" }).getAttribute("aria-checked"), "false");
+  await shot("6-reactivation-refused");
+
+  aircall.keys.set(API_ID, API_TOKEN); // the credentials work again
+  await page.getByRole("switch", { name: "Active" }).click();
+  await page.getByText(/^Active again from .*Calls made while the integration was inactive are not imported retroactively/).waitFor();
+  assert.equal(await page.getByRole("switch", { name: "Active" }).getAttribute("aria-checked"), "true");
+  await page.getByRole("region", { name: "History" }).getByText(/ · Activated by an admin/).waitFor();
+});
+
+test("settings are saved, a bad import rule named next to its field; a sync's runs show the skip reasons and charts of their counts", async () => {
+  const rules = page.getByLabel("Import rules");
+  const json = JSON.parse(await rules.inputValue());
+  assert.equal(json.window_days, 14);
+  await rules.fill(JSON.stringify({ ...json, window_days: 0 }, null, 2));
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.locator("#f-import-errors").getByText(/^import\.window_days: /).waitFor();
+  assert.equal(await rules.getAttribute("aria-invalid"), "true");
+  await shot("7-settings-error");
+
+  await rules.fill(JSON.stringify({ ...json, users: ["Madeline@example.com"] }, null, 2));
+  await page.getByLabel("Numbers").fill("789\n+33 1 76 36 06 95");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.getByText("Saved.").waitFor();
+  const saved = (await connector.api("GET", `/api/integrations/${integrationId}`)).json;
+  assert.deepEqual(saved.import.users, ["Madeline@example.com"], "matched in any case");
+  assert.deepEqual(saved.numbers, [789, "+33176360695"]);
+
+  // Calls made after the reactivation (the import starts there): one to import, three
+  // skipped for three reasons.
+  await sleep(1000);
+  const t = now();
+  const stored = (id, extra = {}) => ({ ...call(id), started_at: t, recording: true, ...extra });
+  aircall.addCalls(API_ID, [
+    stored(601, { recording: false }),
+    stored(602, { user: { id: 9, name: "Paul", email: "paul@example.com" } }),
+    stored(603),
+    stored(604),
+  ]);
+  aircall.recordingBytes.set(604, 300 * 1024 * 1024);
+  await page.getByRole("button", { name: "Sync now" }).click();
+  await page.getByText(/^Import done: /).waitFor();
+  const run = await waitFor(async () => {
+    const r = (await apiRuns()).runs[0];
+    return r && r.pending === 0 && r;
+  }, { what: "the run's calls to finish", timeout: 30_000 });
+  assert.deepEqual(run.skipped_by_reason, { no_recording: 1, no_user_match: 1, recording_too_large: 1 });
+  assert.equal(run.imported, 1);
+  await waitFor(() => receiver.delivered.some((d) => d.body?.type === "call.imported" && d.body.data.id === 603 && d.valid), { what: "call 603 delivered" });
+
+  await page.getByRole("link", { name: "Import runs" }).click();
+  const runs = page.locator("#runs");
+  await runs.getByRole("heading", { name: "Import runs" }).waitFor();
+  const row = runs.locator(`tr[data-run="${run.run_id}"]`);
+  // The page follows the run until its calls are done; then the table has the final counts.
+  await row.locator("td.reasons").getByText("no recording: 1, no user match: 1, recording too large: 1").waitFor({ timeout: 30_000 });
+  const cells = await row.getByRole("cell").allTextContents();
+  assert.deepEqual(cells.slice(1), ["sync now", "done", "4", "1", "3", "no recording: 1, no user match: 1, recording too large: 1", "0", String(run.aircall_requests)]);
+  await runs.getByText("Skipped and failed calls (3)").click();
+  await runs.getByText(/Call 601 \(started .*\): it has no recording/).waitFor();
+
+  // The chart: one bar per run, each segment's height and label from the run's counts.
+  const bar = runs.locator(`svg g.run[data-run="${run.run_id}"]`).first();
+  const segments = await bar.locator("rect").evaluateAll((rects) =>
+    Object.fromEntries(rects.map((r) => [r.dataset.series, [Number(r.dataset.value), Number(r.getAttribute("height"))]])),
+  );
+  assert.deepEqual(Object.keys(segments).sort(), ["imported", "skipped:no_recording", "skipped:no_user_match", "skipped:recording_too_large"]);
+  for (const [series, value] of Object.entries({ imported: run.imported, ...Object.fromEntries(Object.entries(run.skipped_by_reason).map(([k, v]) => [`skipped:${k}`, v])) })) {
+    assert.equal(segments[series][0], value, series);
+    assert.ok(Math.abs(segments[series][1] - segments.imported[1] * value) < 0.01, `${series}: height proportional to its count`);
+  }
+  assert.equal(await bar.locator("text.total").textContent(), "4", "calls seen by the run");
+  assert.deepEqual(await bar.locator("text.part").allTextContents(), ["1", "1", "1", "1"], "each part's count");
+  const legend = await runs.locator(".legend li").allTextContents();
+  assert.deepEqual(legend, ["imported", "skipped: no recording", "skipped: no user match", "skipped: recording too large"]);
+  const requests = runs.locator(`svg g.run[data-run="${run.run_id}"]`).nth(1);
+  assert.equal(Number(await requests.locator("rect").getAttribute("data-value")), run.aircall_requests);
+  assert.equal(await requests.locator("text.total").textContent(), String(run.aircall_requests));
+  assert.match(await runs.locator("text.budget-label").textContent(), /^budget 600\/min/);
+
+  await page.getByLabel("Why was my call not imported? Aircall call id").fill("602");
+  await page.getByRole("button", { name: "Look it up" }).click();
+  await runs.getByText(/Call 602 was skipped by the run of .*: its user is not in the import's user list\./).waitFor();
+  await runs.screenshot({ path: path.join(SCREENSHOTS, "8-runs-and-charts.png") });
+  await shot("9-integration-page");
+
+  // The list's last import column now tells this run.
+  await page.getByRole("navigation").getByRole("link", { name: "My integrations" }).click();
+  const listed = page.getByRole("row").filter({ hasText: "Sales team" });
+  await listed.getByText("1 imported, 3 skipped").waitFor();
+});
+
+test("a failed delivery is counted in the list, listed with its reason, and retried", async () => {
+  receiver.answer = () => ({ status: 410 }); // permanent: dead-lettered at once
+  const [webhook] = aircall.webhooksOf(API_ID);
+  const fired = await aircall.fire(webhook, "call.created", call(700), { post: connector.dispatch });
+  assert.equal(fired.status, 202, fired.body);
+  const { delivery_id } = JSON.parse(fired.body);
+  const failed = async () => (await connector.api("GET", `/api/integrations/${integrationId}/deliveries?status=failed`)).json.deliveries;
+  await waitFor(async () => (await failed()).some((d) => d.delivery_id === delivery_id), { what: "the dead letter", timeout: 30_000 });
+  await page.goto(`${base}/`); // a fresh load of the list
+  const row = page.getByRole("row").filter({ hasText: "Sales team" });
+  await row.getByRole("link", { name: String((await failed()).length) }).click();
+  const section = page.locator("#deliveries");
+  const letter = section.getByRole("row").filter({ hasText: delivery_id });
+  await letter.getByRole("cell", { name: "the destination answered HTTP 410" }).waitFor();
+  await section.screenshot({ path: path.join(SCREENSHOTS, "10-failed-deliveries.png") });
+  receiver.answer = () => ({ status: 200 });
+  await letter.getByRole("button", { name: `Retry delivery ${delivery_id}` }).click();
+  await section.getByText(/is queued again, from its first attempt/).waitFor();
+  await waitFor(() => receiver.delivered.some((d) => d.body?.type === "call.created" && d.body.data.id === 700 && d.valid), { what: "the retried delivery" });
+});
+
+test("at phone width nothing overflows and the list reads as cards", async () => {
+  await page.setViewportSize({ width: 375, height: 812 });
+  await page.goto(`${base}/#/`);
+  await page.getByRole("row").filter({ hasText: "Sales team" }).waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(overflow <= 375, `the page is ${overflow}px wide`);
+  await shot("11-phone-list");
+  await page.getByRole("link", { name: "Sales team" }).click();
+  await page.locator("#runs svg").first().waitFor();
+  assert.ok((await page.evaluate(() => document.documentElement.scrollWidth)) <= 375);
+  await shot("12-phone-integration");
+  await page.setViewportSize({ width: 1280, height: 900 });
+});
+
+test("Connect with Aircall posts the session's token to the install and goes to Aircall's authorize page", async () => {
+  await page.goto(`${base}/#/`);
+  await page.getByRole("row").filter({ hasText: "Sales team" }).waitFor();
+  const post = page.waitForRequest((r) => r.url() === `${base}/oauth/aircall/install`);
+  const authorize = page.waitForRequest((r) => r.url().startsWith(`${consent.url}/oauth/authorize?`));
+  await page.getByRole("button", { name: "Connect with Aircall" }).click();
+  const sent = await post;
+  assert.equal(sent.method(), "POST");
+  assert.equal(sent.postData(), `admin_token=${ADMIN_TOKEN}`);
+  const redirected = new URL((await authorize).url());
+  assert.equal(redirected.searchParams.get("client_id"), aircall.oauthClient.client_id);
+  assert.ok(!redirected.href.includes(ADMIN_TOKEN));
+  await page.getByRole("heading", { name: "Approve the connector" }).waitFor();
+  // That page is Aircall's: the one request expected elsewhere.
+  external.splice(0, external.length, ...external.filter((u) => !u.startsWith(`${consent.url}/oauth/authorize?`)));
+});
+
+test("deletion asks first, says what it removes and that deactivation would keep it", async () => {
+  await page.goto(`${base}/#/integrations/${integrationId}`);
+  await page.getByRole("button", { name: "Delete…" }).click();
+  const dialog = page.getByRole("dialog", { name: "Delete “Sales team”?" });
+  await dialog.getByText("Deactivation would keep all of it").waitFor();
+  await dialog.getByText("the contacts it synced into Aircall.").waitFor();
+  await shot("13-delete-confirmation");
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  assert.equal((await connector.api("GET", `/api/integrations/${integrationId}`)).status, 200, "cancel keeps it");
+
+  await page.getByRole("button", { name: "Delete…" }).click();
+  await dialog.getByRole("button", { name: "Delete for good" }).click();
+  await page.getByText("“Sales team” is deleted.").waitFor();
+  await page.getByText("No integration yet").waitFor();
+  assert.equal((await connector.api("GET", `/api/integrations/${integrationId}`)).status, 404);
+});
+
+test("signing out forgets the token; the page made no request elsewhere and logged no error", async () => {
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  assert.deepEqual(external, []);
+  assert.deepEqual(problems, []);
+  assert.ok(!connector.logs.join("").includes(ADMIN_TOKEN), "the token is never logged");
+});
