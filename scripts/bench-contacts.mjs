@@ -26,7 +26,7 @@ async function side(connector, aircall, hubspot, key, direction, seed, arrived) 
   const start = performance.now();
   const r = await connector.api("POST", `/api/integrations/${created.json.id}/contacts/sync`);
   if (r.status !== 202) throw new Error(`sync answered ${r.status}: ${r.text}`);
-  await waitFor(() => arrived() >= n, { timeout: 1_800_000, interval: 500, what: `${n} contacts ${direction}` });
+  await waitFor(() => arrived() >= n, { timeout: 600_000, interval: 500, what: `${n} contacts ${direction}` });
   const seconds = (performance.now() - start) / 1000;
   const aircallRequests = aircall.requests.length - aircallBefore;
   const hubspotRequests = hubspot.requests.length - hubspotBefore;
@@ -55,7 +55,7 @@ export async function benchContacts({ contacts = Number(process.env.BENCH_CONTAC
       // National French numbers: each is normalised to E.164 on its way.
       hubspot.seedContacts(contacts, (i) => ({
         email: `hubspot${i}@bench.test`, firstname: `HubSpot${i}`, lastname: "Contact",
-        phone: `07 ${String(i).padStart(8, "0").replace(/(\d\d)(?=\d)/g, "$1 ")}`,
+        phone: `06 ${`1${String(i).padStart(7, "0")}`.replace(/(\d\d)(?=\d)/g, "$1 ")}`,
       }));
       return contacts;
     }, () => aircall.contactsOf(toAircallKey.api_id).length);
