@@ -153,3 +153,9 @@ const { benchSegment, describeSegment } = await import("./bench-segment.mjs");
 results.segment = await benchSegment();
 console.log(describeSegment(results.segment));
 writeFileSync("bench-results/latest.json", JSON.stringify(results, null, 2));
+
+// Contact sync (scripts/bench-contacts.mjs): 5,000 contacts each way between the fakes.
+const { benchContacts, describeContacts } = await import("./bench-contacts.mjs");
+results.contacts = await benchContacts();
+console.log(describeContacts(results.contacts));
+writeFileSync("bench-results/latest.json", JSON.stringify(results, null, 2));
