@@ -427,11 +427,8 @@ pub async fn push_to_hubspot<P: Platform>(
                 p,
                 sync,
                 integration,
-                contact,
-                properties,
-                fingerprint,
+                (contact, properties, fingerprint, link),
                 id,
-                link,
             )
             .await?;
             pushed.updated += 1;
@@ -455,11 +452,8 @@ pub async fn push_to_hubspot<P: Platform>(
                     p,
                     sync,
                     integration,
-                    contact,
-                    properties,
-                    fingerprint,
+                    (contact, properties, fingerprint, link),
                     id.clone(),
-                    link,
                 )
                 .await?;
                 pushed.created += 1;
@@ -472,11 +466,8 @@ pub async fn push_to_hubspot<P: Platform>(
             p,
             sync,
             integration,
-            contact,
-            properties,
-            fingerprint,
+            (contact, properties, fingerprint, link),
             created.id,
-            link,
         )
         .await?;
         pushed.created += 1;
@@ -484,16 +475,18 @@ pub async fn push_to_hubspot<P: Platform>(
     Ok(pushed)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Links a contact pushed to HubSpot: what was written, its fingerprint, its earlier link.
 async fn remember<P: Platform>(
     p: &P,
     sync: &ContactSync,
     integration: &Integration,
-    contact: &AircallContact,
-    written: &HubspotProperties,
-    aircall_fingerprint: &str,
+    (contact, written, aircall_fingerprint, link): (
+        &AircallContact,
+        &HubspotProperties,
+        &String,
+        &Option<ContactLink>,
+    ),
     hubspot_id: String,
-    link: &Option<ContactLink>,
 ) -> Result<(), StoreError> {
     let link = ContactLink {
         aircall_id: contact.id.unwrap_or_default(),
@@ -585,12 +578,7 @@ pub async fn pull_contact<P: Platform>(
     if translated.problems.is_empty() {
         p.delete(&problems_key).await?;
     } else {
-        let report = json!({
-            "hubspot_id": hubspot_id,
-            "at": crate::time::rfc3339(p.now_seconds() as i64),
-            "problems": translated.problems,
-        });
-        p.put(&problems_key, &report.to_string(), None).await?;
+        report_problems(p, &problems_key, hubspot_id, &translated.problems).await?;
     }
     let new_fingerprint = fingerprint_aircall(&translated.contact, &sync);
     let (saved, outcome) = match &current {
@@ -606,12 +594,7 @@ pub async fn pull_contact<P: Platform>(
         None if translated.contact.phone_numbers.is_empty() => {
             let mut problems = translated.problems.clone();
             problems.push("not created in Aircall: it has no phone number Aircall accepts".into());
-            let report = json!({
-                "hubspot_id": hubspot_id,
-                "at": crate::time::rfc3339(p.now_seconds() as i64),
-                "problems": problems,
-            });
-            p.put(&problems_key, &report.to_string(), None).await?;
+            report_problems(p, &problems_key, hubspot_id, &problems).await?;
             return Ok(Pulled::Refused(problems));
         }
         None => {
@@ -633,6 +616,21 @@ pub async fn pull_contact<P: Platform>(
     };
     links::save(p, &integration.id, &link).await?;
     Ok(outcome)
+}
+
+/// Keeps why a HubSpot contact could not be synced (fully), for `GET .../contacts`.
+async fn report_problems<P: Platform>(
+    p: &P,
+    key: &str,
+    hubspot_id: &str,
+    problems: &[String],
+) -> Result<(), StoreError> {
+    let report = json!({
+        "hubspot_id": hubspot_id,
+        "at": crate::time::rfc3339(p.now_seconds() as i64),
+        "problems": problems,
+    });
+    p.put(key, &report.to_string(), None).await
 }
 
 /// The body Aircall's create and update take: the contact without its id.

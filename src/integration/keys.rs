@@ -37,6 +37,7 @@ pub fn kv_prefixes(id: &str) -> Vec<String> {
         // created (those are deleted from Aircall first: `lifecycle::remove_synced_contacts`).
         format!("contact-cursor:{id}"),
         format!("contact-link:{id}:"),
+        format!("contact-problem:{id}:"),
         format!("aircall-created:{id}:"),
         record_key(id),
     ]
