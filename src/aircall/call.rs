@@ -37,7 +37,8 @@ pub struct Call {
     #[serde(default)]
     pub number: Option<CallNumber>,
     #[serde(default)]
-    pub contact: Option<CallContact>,
+    /// The same contact as `GET /v1/contacts/:id` answers (null when unknown).
+    pub contact: Option<crate::contacts::AircallContact>,
     #[serde(default)]
     pub tags: Vec<Tag>,
     #[serde(default)]
@@ -60,27 +61,6 @@ pub struct CallNumber {
     pub name: Option<String>,
     #[serde(default)]
     pub digits: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CallContact {
-    #[serde(default)]
-    pub id: Option<i64>,
-    #[serde(default)]
-    pub first_name: Option<String>,
-    #[serde(default)]
-    pub last_name: Option<String>,
-    #[serde(default)]
-    pub company_name: Option<String>,
-    #[serde(default)]
-    pub phone_numbers: Vec<LabelledValue>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LabelledValue {
-    #[serde(default)]
-    pub label: Option<String>,
-    pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

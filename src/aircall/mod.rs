@@ -5,7 +5,7 @@ mod client;
 pub mod oauth;
 mod webhook;
 
-pub use call::{Call, CallContact, CallNumber, CallUser, Comment, LabelledValue, Tag};
+pub use call::{Call, CallNumber, CallUser, Comment, Tag};
 pub use client::{
     AircallClient, AircallError, CallPage, ContactSearch, Credentials, RegisteredWebhook,
     MAX_PER_PAGE,

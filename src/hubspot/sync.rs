@@ -86,7 +86,8 @@ pub struct ContactJob {
     pub attempt: u32,
 }
 
-/// Where the passes stand, in KV under `contact-cursor:{id}`.
+/// Where a pass stands, in KV under `contact-cursor:{id}:{side}` (each side its own key, so
+/// the two passes never overwrite each other's).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Cursor {
     /// HubSpot contacts modified at or after this (ms) are still to read...
@@ -97,8 +98,19 @@ struct Cursor {
     aircall_updated: i64,
 }
 
-fn cursor_key(integration_id: &str) -> String {
-    format!("contact-cursor:{integration_id}")
+fn cursor_key(integration_id: &str, side: Side) -> String {
+    let side = match side {
+        Side::Aircall => "aircall",
+        Side::Hubspot => "hubspot",
+    };
+    format!("contact-cursor:{integration_id}:{side}")
+}
+
+async fn read_cursor<P: Platform>(p: &P, id: &str, side: Side) -> Result<Cursor, StoreError> {
+    Ok(p.get(&cursor_key(id, side))
+        .await?
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default())
 }
 
 fn problem_key(integration_id: &str, hubspot_id: &str) -> String {
@@ -161,10 +173,8 @@ pub async fn pass_step<P: Platform>(p: &P, config: &Config, job: PassJob) -> Res
     let token = super::token(config, &integration)
         .map_err(|e| SyncError::NotSynced(format!("the HubSpot token cannot be read: {e}")))?;
     let hubspot = HubspotClient::new(p, config, &token);
-    let mut cursor: Cursor = match p.get(&cursor_key(&integration.id)).await? {
-        Some(text) => serde_json::from_str(&text).unwrap_or_default(),
-        None => Cursor::default(),
-    };
+    let mut cursor = read_cursor(p, &integration.id, job.side).await?;
+    let mut next = job.clone();
     let more = match job.side {
         Side::Hubspot => read_hubspot(p, &hubspot, &integration, &sync, &mut cursor).await?,
         Side::Aircall => {
@@ -189,36 +199,19 @@ pub async fn pass_step<P: Platform>(p: &P, config: &Config, job: PassJob) -> Res
             let reached_old = fresh.len() < contacts.len();
             push_to_hubspot(p, &hubspot, &integration, &sync, fresh).await?;
             let more = !reached_old && contacts.len() == crate::aircall::MAX_PER_PAGE as usize;
-            if more {
-                let next = PassJob {
-                    page: job.page + 1,
-                    newest,
-                    ..job.clone()
-                };
-                p.send(QueueName::Jobs, &Job::ContactPass(next).to_message(), 1)
-                    .await?;
-            } else {
+            // The mark moves only once the pass is through: a later page may still be older.
+            (next.page, next.newest) = (job.page + 1, newest);
+            if !more {
                 cursor.aircall_updated = cursor.aircall_updated.max(newest);
             }
             more
         }
     };
-    // Both sides share the cursor record: read it again so the other side's step is kept.
-    let mut saved: Cursor = match p.get(&cursor_key(&integration.id)).await? {
-        Some(text) => serde_json::from_str(&text).unwrap_or_default(),
-        None => Cursor::default(),
-    };
-    match job.side {
-        Side::Hubspot => {
-            saved.hubspot_modified_ms = cursor.hubspot_modified_ms;
-            saved.hubspot_ids_at_cursor = cursor.hubspot_ids_at_cursor;
-        }
-        Side::Aircall => saved.aircall_updated = cursor.aircall_updated,
-    }
-    let text = serde_json::to_string(&saved).expect("cursors serialize");
-    p.put(&cursor_key(&integration.id), &text, None).await?;
-    if more && job.side == Side::Hubspot {
-        p.send(QueueName::Jobs, &Job::ContactPass(job).to_message(), 1)
+    let text = serde_json::to_string(&cursor).expect("cursors serialize");
+    p.put(&cursor_key(&integration.id, job.side), &text, None)
+        .await?;
+    if more {
+        p.send(QueueName::Jobs, &Job::ContactPass(next).to_message(), 1)
             .await?;
     }
     Ok(())
@@ -712,10 +705,8 @@ pub async fn remove_created<P: Platform>(
 /// What `GET /api/integrations/{id}/contacts` shows: the passes' cursors and the contacts
 /// that could not be synced, with why.
 pub async fn status<P: Platform>(p: &P, integration_id: &str) -> Result<Value, StoreError> {
-    let cursor: Cursor = match p.get(&cursor_key(integration_id)).await? {
-        Some(text) => serde_json::from_str(&text).unwrap_or_default(),
-        None => Cursor::default(),
-    };
+    let hubspot = read_cursor(p, integration_id, Side::Hubspot).await?;
+    let aircall = read_cursor(p, integration_id, Side::Aircall).await?;
     let mut problems = Vec::new();
     let prefix = format!("contact-problem:{integration_id}:");
     for key in crate::ports::all_keys(p, &prefix)
@@ -731,10 +722,10 @@ pub async fn status<P: Platform>(p: &P, integration_id: &str) -> Result<Value, S
         .await?
         .len();
     Ok(json!({
-        "hubspot_modified_since": (cursor.hubspot_modified_ms > 0)
-            .then(|| crate::time::rfc3339((cursor.hubspot_modified_ms / 1000) as i64)),
-        "aircall_updated_since": (cursor.aircall_updated > 0)
-            .then(|| crate::time::rfc3339(cursor.aircall_updated)),
+        "hubspot_modified_since": (hubspot.hubspot_modified_ms > 0)
+            .then(|| crate::time::rfc3339((hubspot.hubspot_modified_ms / 1000) as i64)),
+        "aircall_updated_since": (aircall.aircall_updated > 0)
+            .then(|| crate::time::rfc3339(aircall.aircall_updated)),
         "created_in_aircall": created,
         "problems": problems,
     }))

@@ -35,7 +35,7 @@ pub fn kv_prefixes(id: &str) -> Vec<String> {
         format!("hubspot-owners:{id}"),
         // Contact sync: its cursors, the links between contacts, and the Aircall contacts it
         // created (those are deleted from Aircall first: `lifecycle::remove_synced_contacts`).
-        format!("contact-cursor:{id}"),
+        format!("contact-cursor:{id}:"),
         format!("contact-link:{id}:"),
         format!("contact-problem:{id}:"),
         format!("aircall-created:{id}:"),
