@@ -4,8 +4,8 @@ use crate::config::Config;
 use crate::crypto::{SealError, SigningSecret};
 use crate::delivery::subrequests::{self, Cost};
 use crate::delivery::{
-    classify, delivery_body, jitter, signed_request, DeadLetter, DeadLetters, Delivery, Job,
-    Outcome, Payload,
+    classify, delivery_body, jitter, signed_request, spread, DeadLetter, DeadLetters, Delivery,
+    Job, Outcome, Payload,
 };
 use crate::hubspot::SyncError;
 use crate::import::{self, CallJob, ImportError, SyncAnswer, SyncJob};
@@ -310,12 +310,15 @@ async fn contact_pull<P: Platform>(
         SyncError::Hubspot(e) => e.is_transient(),
         _ => false,
     };
-    if transient && !config.retry.gives_up_after(job.attempt) {
-        let delay = config
-            .retry
-            .delay_after(job.attempt, error.retry_after(), jitter());
+    // A rate limit (ours or theirs) is a wait for the budget, not a failed attempt.
+    let wait = error.retry_after();
+    if wait.is_some() || (transient && !config.retry.gives_up_after(job.attempt)) {
+        let delay = match wait {
+            Some(seconds) => spread(seconds),
+            None => config.retry.delay_after(job.attempt, None, jitter()),
+        };
         let next = crate::hubspot::ContactJob {
-            attempt: job.attempt + 1,
+            attempt: job.attempt + u32::from(wait.is_none()),
             ..job
         };
         p.send(
@@ -468,6 +471,17 @@ pub(crate) async fn settle<P: Platform>(
                 ..delivery
             };
             p.send(QueueName::Jobs, &Job::Deliver(next).to_message(), delay)
+                .await?;
+            Ok(())
+        }
+        Outcome::Wait { reason, seconds } => {
+            // Spread the waiting ones over a few seconds, not all back at once.
+            let delay = spread(seconds);
+            p.log(&format!(
+                "delivery {} waits {delay} s for {reason}",
+                delivery.id
+            ));
+            p.send(QueueName::Jobs, &Job::Deliver(delivery).to_message(), delay)
                 .await?;
             Ok(())
         }

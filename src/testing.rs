@@ -300,8 +300,27 @@ pub fn integration(
     p: &MemoryPlatform,
     events: Option<Vec<&str>>,
 ) -> (crate::integration::Integration, String, String) {
+    let destination = crate::integration::NewDestination::Webhook {
+        url: "https://receiver.test/hook".into(),
+        secret: None,
+    };
+    let (integration, secret) = integration_to(p, destination, events);
+    (
+        integration,
+        secret.expect("a destination secret"),
+        "aircall-token-1".into(),
+    )
+}
+
+/// Creates an integration with this destination through the real `create`, with Aircall
+/// answered here; returns it with its destination secret if it has one.
+pub fn integration_to(
+    p: &MemoryPlatform,
+    destination: crate::integration::NewDestination,
+    events: Option<Vec<&str>>,
+) -> (crate::integration::Integration, Option<String>) {
     use crate::aircall::Credentials;
-    use crate::integration::{NewDestination, NewIntegration};
+    use crate::integration::NewIntegration;
     p.respond(|request| match (request.method, request.url.as_str()) {
         ("GET", "https://aircall.test/v1/ping") => Ok(answer(200, &[], r#"{"ping":"pong"}"#)),
         ("POST", "https://aircall.test/v1/webhooks") => Ok(answer(
@@ -317,10 +336,7 @@ pub fn integration(
             api_id: "id".into(),
             api_token: "token".into(),
         },
-        destination: Some(NewDestination::Webhook {
-            url: "https://receiver.test/hook".into(),
-            secret: None,
-        }),
+        destination: Some(destination),
         events: events.map(|e| e.into_iter().map(str::to_string).collect()),
         import: Default::default(),
         numbers: None,
@@ -329,11 +345,7 @@ pub fn integration(
     let created = run(crate::integration::create(p, &config(), new)).expect("created");
     p.requests.borrow_mut().clear();
     p.respond(|_| Ok(answer(200, &[], "")));
-    (
-        created.integration,
-        created.destination_secret.expect("a destination"),
-        "aircall-token-1".into(),
-    )
+    (created.integration, created.destination_secret)
 }
 
 /// The size of every recording [`aircall_calls`] serves.

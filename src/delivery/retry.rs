@@ -50,6 +50,12 @@ pub fn jitter() -> f64 {
     u32::from_le_bytes(bytes) as f64 / (u32::MAX as f64 + 1.0)
 }
 
+/// A wait for a rate budget, spread over a few more seconds so that the waiting ones do not
+/// all come back at once.
+pub fn spread(seconds: u32) -> u32 {
+    (seconds + (jitter() * 5.0) as u32).clamp(1, MAX_DELAY_SECONDS)
+}
+
 /// What one attempt came to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -62,6 +68,12 @@ pub enum Outcome {
     /// Trying again will not help (other 4xx, e.g. 400, 401, 404, 410).
     Failed {
         reason: String,
+    },
+    /// A rate budget (ours, or a destination's we track) stands in the way: nothing was
+    /// attempted, so it is tried again when the budget frees, and it is not an attempt.
+    Wait {
+        reason: String,
+        seconds: u32,
     },
 }
 

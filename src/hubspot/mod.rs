@@ -74,9 +74,9 @@ pub async fn deliver<P: Platform>(
             Outcome::Delivered
         }
         Ok(Logged::NotACall) => Outcome::Delivered,
-        Ok(Logged::Busy) => Outcome::Retry {
-            reason: "another delivery of this call is creating its HubSpot engagement".into(),
-            retry_after: Some(65),
+        Ok(Logged::Busy) => Outcome::Wait {
+            reason: "another delivery of this call to create its HubSpot engagement".into(),
+            seconds: 65,
         },
         Err(CallLogError::Store(e)) => return Err(e),
         Err(CallLogError::Hubspot(e)) => outcome_of(e),
@@ -114,23 +114,138 @@ fn sync_outcome(e: SyncError) -> Outcome {
                 reason: e.to_string(),
             }
         }
-        e => Outcome::Retry {
-            retry_after: e.retry_after(),
-            reason: e.to_string(),
+        e => match e.retry_after() {
+            Some(seconds) => Outcome::Wait {
+                reason: e.to_string(),
+                seconds,
+            },
+            None => Outcome::Retry {
+                retry_after: None,
+                reason: e.to_string(),
+            },
         },
     }
 }
 
 /// What a HubSpot error means for a delivery.
 pub fn outcome_of(e: HubspotError) -> Outcome {
-    if e.is_transient() {
+    if let Some(seconds) = e.retry_after() {
+        // HubSpot's limit, or our share of it: a wait, not a failed attempt.
+        Outcome::Wait {
+            reason: e.to_string(),
+            seconds,
+        }
+    } else if e.is_transient() {
         Outcome::Retry {
-            retry_after: e.retry_after(),
+            retry_after: None,
             reason: e.to_string(),
         }
     } else {
         Outcome::Failed {
             reason: e.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::delivery::{Delivery, Job, Payload};
+    use crate::integration::NewDestination;
+    use crate::jobs::{handle_message, Ack};
+    use crate::ports::QueueName;
+    use crate::testing::{answer, config, integration_to, run, MemoryPlatform};
+    use serde_json::json;
+
+    /// A finished call's `call.ended`, delivered for the `attempt`-th time.
+    fn call_ended(integration_id: &str, attempt: u32) -> String {
+        let data = json!({"id": 812, "direction": "inbound", "status": "done",
+                          "started_at": 1_700_000_000, "ended_at": 1_700_000_060, "duration": 60,
+                          "raw_digits": "+33612345678",
+                          "user": {"id": 1, "name": "Ann", "email": "ann@example.com"}});
+        Job::Deliver(Delivery {
+            id: "msg_hubspot".into(),
+            integration_id: integration_id.into(),
+            event: "call.ended".into(),
+            occurred_at: 1_700_000_060,
+            payload: Payload::Inline {
+                data: data.as_object().unwrap().clone(),
+            },
+            attempt,
+        })
+        .to_message()
+    }
+
+    /// Delivers once and returns what went back on a queue: (queue, attempt, delay).
+    fn deliver(
+        p: &MemoryPlatform,
+        integration_id: &str,
+        attempt: u32,
+    ) -> Vec<(QueueName, u32, u32)> {
+        let message = call_ended(integration_id, attempt);
+        assert_eq!(
+            run(handle_message(p, &config(), QueueName::Jobs, &message)),
+            Ack::Done
+        );
+        p.take_sent()
+            .into_iter()
+            .map(
+                |(queue, message, delay)| match serde_json::from_str(&message).unwrap() {
+                    Job::Deliver(next) => (queue, next.attempt, delay),
+                    Job::Failed(letter) => (queue, letter.attempts, delay),
+                    other => panic!("unexpected {other:?}"),
+                },
+            )
+            .collect()
+    }
+
+    #[test]
+    fn a_rate_limit_is_waited_out_and_never_spends_an_attempt_while_errors_do() {
+        let p = MemoryPlatform::default();
+        p.now_ms.set(1_700_000_100_000);
+        let destination = NewDestination::Hubspot {
+            access_token: "pat-na1-x".into(),
+        };
+        let (i, _) = integration_to(&p, destination, None);
+        let last = config().retry.max_attempts;
+
+        // HubSpot's ten-secondly limit (spent by another app on the account), on the last
+        // attempt: the delivery waits the policy's 10 s and keeps its attempt number.
+        p.respond(|_| {
+            Ok(answer(
+                429,
+                &[],
+                r#"{"status":"error","errorType":"RATE_LIMIT","policyName":"TEN_SECONDLY_ROLLING"}"#,
+            ))
+        });
+        let sent = deliver(&p, &i.id, last);
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        let (queue, attempt, delay) = sent[0];
+        assert_eq!((queue, attempt), (QueueName::Jobs, last));
+        assert!((10..=15).contains(&delay), "waits the 10 s window: {delay}");
+        assert_eq!(p.requests.borrow().len(), 1, "one request met the 429");
+
+        // Within the window, the budget holds the next try back without asking HubSpot.
+        p.requests.borrow_mut().clear();
+        p.now_ms.set(p.now_ms.get() + 4_000);
+        let sent = deliver(&p, &i.id, last);
+        assert_eq!(sent[0].1, last);
+        assert!(
+            (6..=11).contains(&sent[0].2),
+            "the rest of the window: {:?}",
+            sent[0]
+        );
+        assert!(p.requests.borrow().is_empty(), "no request while blocked");
+
+        // An outage is a failed attempt: retried with back-off, then given up.
+        p.now_ms.set(p.now_ms.get() + 11_000);
+        p.respond(|_| Ok(answer(503, &[], r#"{"message":"down for maintenance"}"#)));
+        let sent = deliver(&p, &i.id, 1);
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!((sent[0].0, sent[0].1), (QueueName::Jobs, 2));
+        assert!((4..=6).contains(&sent[0].2), "5 s +-20%: {}", sent[0].2);
+        assert_eq!(
+            deliver(&p, &i.id, last),
+            vec![(QueueName::DeadLetters, last, 0)]
+        );
     }
 }

@@ -75,6 +75,38 @@ pub struct PassJob {
     /// The newest `updated_at` this Aircall pass has seen (the next pass's stop).
     #[serde(default)]
     pub newest: i64,
+    /// Which pass this step belongs to; it holds the side's lease (one pass at a time).
+    #[serde(default)]
+    pub pass_id: String,
+}
+
+/// Aircall requests a new HubSpot contact costs at most: a search by e-mail, one by phone,
+/// the creation.
+pub const AIRCALL_REQUESTS_PER_CONTACT: u32 = 3;
+
+/// Seconds before a HubSpot pass reads its next page: the time the account's Aircall budget
+/// needs for the contacts just queued. Queuing faster would only leave them waiting for the
+/// budget, each coming back again and again.
+pub fn hubspot_pace(queued: usize, aircall_requests_per_minute: u32) -> u32 {
+    let requests = queued as u64 * u64::from(AIRCALL_REQUESTS_PER_CONTACT);
+    (requests * 60)
+        .div_ceil(u64::from(aircall_requests_per_minute.max(1)))
+        .clamp(1, u64::from(crate::delivery::MAX_DELAY_SECONDS)) as u32
+}
+
+/// A pass holds its side's lease from step to step; a step may be late by this much.
+const LEASE_MARGIN_SECONDS: u64 = 300;
+
+/// The gate object and lease name of an integration's passes on one side.
+fn pass_lease(integration_id: &str, side: Side) -> (String, String) {
+    let side = match side {
+        Side::Aircall => "aircall",
+        Side::Hubspot => "hubspot",
+    };
+    (
+        format!("contact-sync:{integration_id}"),
+        format!("{integration_id}:contact-pass:{side}"),
+    )
 }
 
 /// One HubSpot contact to bring to Aircall.
@@ -157,6 +189,7 @@ pub async fn start_passes<P: Platform>(
                 side,
                 page: 1,
                 newest: 0,
+                pass_id: crate::crypto::hex(&crate::crypto::random_bytes::<8>()),
             })
             .to_message()
         })
@@ -172,11 +205,29 @@ pub async fn pass_step<P: Platform>(p: &P, config: &Config, job: PassJob) -> Res
     };
     let token = super::token(config, &integration)
         .map_err(|e| SyncError::NotSynced(format!("the HubSpot token cannot be read: {e}")))?;
+    // One pass at a time per side: a paced pass outlives the 15 minutes between crons, and
+    // two passes reading from one cursor would queue the same contacts twice.
+    let (gate, lease) = pass_lease(&integration.id, job.side);
+    if !p
+        .lease(&gate, &lease, &job.pass_id, LEASE_MARGIN_SECONDS)
+        .await?
+    {
+        p.log(&format!(
+            "contact sync of integration {}: a {:?} pass is already under way",
+            integration.id, job.side
+        ));
+        return Ok(());
+    }
     let hubspot = HubspotClient::new(p, config, &token);
     let mut cursor = read_cursor(p, &integration.id, job.side).await?;
     let mut next = job.clone();
+    let mut pace = 1;
     let more = match job.side {
-        Side::Hubspot => read_hubspot(p, &hubspot, &integration, &sync, &mut cursor).await?,
+        Side::Hubspot => {
+            let queued = read_hubspot(p, &hubspot, &integration, &sync, &mut cursor).await?;
+            pace = hubspot_pace(queued, config.aircall_requests_per_minute);
+            queued == HUBSPOT_PAGE
+        }
         Side::Aircall => {
             let credentials = integration
                 .credentials(&config.sealer)
@@ -211,22 +262,26 @@ pub async fn pass_step<P: Platform>(p: &P, config: &Config, job: PassJob) -> Res
     p.put(&cursor_key(&integration.id, job.side), &text, None)
         .await?;
     if more {
-        p.send(QueueName::Jobs, &Job::ContactPass(next).to_message(), 1)
+        let ttl = u64::from(pace) + LEASE_MARGIN_SECONDS;
+        p.lease(&gate, &lease, &job.pass_id, ttl).await?;
+        p.send(QueueName::Jobs, &Job::ContactPass(next).to_message(), pace)
             .await?;
+    } else {
+        p.release(&gate, &lease, &job.pass_id).await?;
     }
     Ok(())
 }
 
 /// Reads the next HubSpot contacts modified since the cursor, oldest first, and queues a job
-/// for each; `true` when there are more. The filter moves instead of paging, so HubSpot's
-/// 10,000-result cap on a search never applies.
+/// for each; answers how many (a full page means there are more). The filter moves instead
+/// of paging, so HubSpot's 10,000-result cap on a search never applies.
 async fn read_hubspot<P: Platform>(
     p: &P,
     hubspot: &HubspotClient<'_, P>,
     integration: &Integration,
     sync: &ContactSync,
     cursor: &mut Cursor,
-) -> Result<bool, SyncError> {
+) -> Result<usize, SyncError> {
     let mut filters = vec![json!({
         "propertyName": "lastmodifieddate",
         "operator": "GTE",
@@ -273,7 +328,7 @@ async fn read_hubspot<P: Platform>(
             cursor.hubspot_ids_at_cursor.push(record.id.clone());
         }
     }
-    Ok(page.results.len() == HUBSPOT_PAGE)
+    Ok(page.results.len())
 }
 
 /// HubSpot dates: ISO-8601 with milliseconds, or milliseconds.
@@ -733,7 +788,120 @@ pub async fn status<P: Platform>(p: &P, integration_id: &str) -> Result<Value, S
 
 #[cfg(test)]
 mod tests {
-    use super::modified_ms;
+    use super::*;
+    use crate::testing::{answer, config, run, MemoryPlatform};
+
+    #[test]
+    fn a_hubspot_pass_goes_at_the_aircall_budget_s_pace() {
+        // 100 new contacts cost up to 300 Aircall requests: 5 minutes at 60 a minute.
+        assert_eq!(hubspot_pace(100, 60), 300);
+        assert_eq!(hubspot_pace(100, 6_000), 3);
+        assert_eq!(hubspot_pace(0, 60), 1);
+        assert_eq!(hubspot_pace(100, 1), 18_000);
+        assert_eq!(hubspot_pace(1_000, 1), crate::delivery::MAX_DELAY_SECONDS);
+    }
+
+    /// An integration syncing contacts both ways, created through the real `create`.
+    fn synced_integration(p: &MemoryPlatform) -> Integration {
+        p.respond(|request| match (request.method, request.url.as_str()) {
+            ("POST", "https://aircall.test/v1/webhooks") => Ok(answer(
+                201,
+                &[],
+                r#"{"webhook":{"webhook_id":"wh-1","token":"t"}}"#,
+            )),
+            _ => Ok(answer(200, &[], "{}")),
+        });
+        let new = crate::integration::NewIntegration {
+            name: "Contacts".into(),
+            credentials: crate::aircall::Credentials::Basic {
+                api_id: "id".into(),
+                api_token: "token".into(),
+            },
+            destination: Some(crate::integration::NewDestination::Hubspot {
+                access_token: "pat-na1-x".into(),
+            }),
+            events: None,
+            import: Default::default(),
+            numbers: None,
+            contact_sync: Some(serde_json::from_value(json!({"direction": "to_aircall"})).unwrap()),
+        };
+        run(crate::integration::create(p, &config(), new))
+            .unwrap()
+            .integration
+    }
+
+    /// HubSpot's search answers `n` contacts modified one ms apart from `from_ms`.
+    fn hubspot_answers(p: &MemoryPlatform, from_ms: u64, n: u64) {
+        p.respond(move |_| {
+            let results: Vec<Value> = (0..n)
+                .map(|k| {
+                    json!({"id": (from_ms + k).to_string(),
+                                "properties": {"lastmodifieddate": (from_ms + k).to_string()}})
+                })
+                .collect();
+            Ok(answer(
+                200,
+                &[],
+                &json!({"results": results, "total": n}).to_string(),
+            ))
+        });
+    }
+
+    /// What a pass step queued: contact jobs, and the next step with its delay.
+    fn queued(p: &MemoryPlatform) -> (usize, Option<(PassJob, u32)>) {
+        let mut contacts = 0;
+        let mut next = None;
+        for (_, message, delay) in p.take_sent() {
+            match serde_json::from_str(&message).unwrap() {
+                Job::Contact(_) => contacts += 1,
+                Job::ContactPass(step) => next = Some((step, delay)),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        (contacts, next)
+    }
+
+    #[test]
+    fn one_hubspot_pass_at_a_time_reads_at_the_budget_s_pace() {
+        let p = MemoryPlatform::default();
+        p.now_ms.set(1_700_000_000_000);
+        let i = synced_integration(&p);
+        let step = |pass_id: &str| PassJob {
+            integration_id: i.id.clone(),
+            side: Side::Hubspot,
+            page: 1,
+            newest: 0,
+            pass_id: pass_id.into(),
+        };
+        p.take_sent();
+        hubspot_answers(&p, 1_000, 100);
+        run(pass_step(&p, &config(), step("first"))).unwrap();
+        let (contacts, next) = queued(&p);
+        let (next, delay) = next.expect("a full page: more to read");
+        assert_eq!((contacts, next.pass_id.as_str()), (100, "first"));
+        assert_eq!(delay, 300, "100 contacts at Aircall's 60 requests a minute");
+
+        // The next cron's pass, while the first one waits: it reads nothing.
+        p.now_ms.set(p.now_ms.get() + 200_000);
+        run(pass_step(&p, &config(), step("second"))).unwrap();
+        assert_eq!(queued(&p), (0, None));
+
+        // The first pass goes on from its cursor and, at its end, lets the next one in.
+        p.now_ms.set(p.now_ms.get() + 100_000);
+        hubspot_answers(&p, 1_100, 7);
+        run(pass_step(&p, &config(), next)).unwrap();
+        assert_eq!(queued(&p), (7, None));
+        let asked = p.requests.borrow().last().unwrap().body.clone();
+        assert!(
+            String::from_utf8(asked)
+                .unwrap()
+                .contains(r#""value":"1099""#),
+            "from the cursor"
+        );
+        hubspot_answers(&p, 2_000, 1);
+        run(pass_step(&p, &config(), step("third"))).unwrap();
+        assert_eq!(queued(&p).0, 1);
+    }
 
     #[test]
     fn reads_hubspot_dates() {

@@ -6,10 +6,10 @@ use super::batch::{self, Region, MAX_MESSAGE_BYTES};
 use super::{mapping, select};
 use crate::aircall::{AircallClient, AircallError};
 use crate::config::Config;
-use crate::delivery::{classify, jitter, Delivery, Job, Outcome};
+use crate::delivery::{classify, Delivery, Outcome};
 use crate::integration::{Destination, Integration};
 use crate::jobs::{give_up, load_payload, settle, JobError};
-use crate::ports::{FetchError, HttpResponse, Platform, QueueName};
+use crate::ports::{FetchError, HttpResponse, Platform};
 use serde_json::{Map, Value};
 
 /// What reading a minimal call from Aircall came to.
@@ -126,14 +126,8 @@ pub(crate) async fn deliver_all<P: Platform>(
             match read_call(p, config, integration, call_id).await {
                 Read::Call(call) => select::enrich(&mut data, call),
                 Read::Wait(seconds) => {
-                    // Spread the waiting ones over a few seconds, not all back at once.
-                    let delay = seconds + (jitter() * 5.0) as u32;
-                    p.log(&format!(
-                        "delivery {} waits {delay} s for Aircall's rate budget to read call {call_id}",
-                        delivery.id
-                    ));
-                    p.send(QueueName::Jobs, &Job::Deliver(delivery).to_message(), delay)
-                        .await?;
+                    let reason = format!("Aircall's rate budget, to read call {call_id}");
+                    settle(p, config, delivery, Outcome::Wait { reason, seconds }).await?;
                     continue;
                 }
                 Read::Retry(reason) if !config.retry.gives_up_after(delivery.attempt) => {
@@ -208,9 +202,10 @@ pub(crate) async fn deliver_all<P: Platform>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delivery::{DeadLetter, Payload};
+    use crate::delivery::{DeadLetter, Job, Payload};
     use crate::integration::{NewDestination, NewIntegration};
     use crate::jobs::{handle_batch, Ack};
+    use crate::ports::QueueName;
     use crate::segment::NumberRef;
     use crate::testing::{answer, config, run, MemoryPlatform};
     use serde_json::json;
