@@ -126,6 +126,45 @@ test("a token HubSpot refuses ends in the dead letters with the reason", async (
   assert.ok(!letter.reason.includes("pat-na1-revoked"));
 });
 
+test("HubSpot's 429, when another app has spent the token's budget, is waited out: no hammering, nothing lost", async () => {
+  const shared = hubspot.addToken("pat-na1-shared");
+  const integration = await createIntegration("shared limit", { type: "hubspot", access_token: shared });
+  // The customer's other tools use the same HubSpot app: they spend the 100 requests of the
+  // rolling 10 s window just before the call ends.
+  for (let n = 0; n < hubspot.rateLimit; n++) {
+    const r = await fetch(`${hubspot.url}/crm/v3/owners`, { headers: { authorization: `Bearer ${shared}` } });
+    assert.equal(r.status, 200);
+  }
+  const spentAt = Date.now();
+  const t = now() - 300;
+  await fire(integration, "call.ended", call(7301, { started_at: t, ended_at: t + 90, recording: null }));
+  await waitFor(() => callsOf(7301).length === 1, { what: "the engagement after the wait", timeout: 40_000 });
+  const connectorRequests = hubspot.requests.filter((r) => r.token === shared && r.at >= spentAt);
+  const limited = connectorRequests.filter((r) => r.status === 429);
+  assert.equal(limited.length, 1, "one request met the 429; the rest waited for the window");
+  const after429 = connectorRequests.filter((r) => r.at > limited[0].at);
+  assert.ok(after429.length > 0);
+  // HubSpot sends no Retry-After: the window is 10 s, and nothing was tried within it.
+  assert.ok(after429[0].at - limited[0].at >= 9_500, `next request ${after429[0].at - limited[0].at} ms after the 429`);
+  assert.equal(callsOf(7301).length, 1);
+  assert.deepEqual(await deadLetters(integration.id), []);
+});
+
+test("a HubSpot outage (5xx) is retried with back-off and the call lands once", async () => {
+  const flaky = hubspot.addToken("pat-na1-flaky");
+  const integration = await createIntegration("outage", { type: "hubspot", access_token: flaky });
+  hubspot.failNext(2, 503, { token: flaky });
+  const t = now() - 300;
+  await fire(integration, "call.ended", call(7401, { started_at: t, ended_at: t + 45, recording: null }));
+  await waitFor(() => callsOf(7401).length === 1, { what: "the engagement after the outage", timeout: 30_000 });
+  const answered = hubspot.requests.filter((r) => r.token === flaky).map((r) => r.status);
+  assert.deepEqual(answered.slice(0, 2), [503, 503], answered.join(","));
+  assert.ok(answered.slice(2).every((s) => s >= 200 && s < 300), answered.join(","));
+  await new Promise((r) => setTimeout(r, 1_500));
+  assert.equal(callsOf(7401).length, 1, "once, though attempts failed midway");
+  assert.deepEqual(await deadLetters(integration.id), []);
+});
+
 test("imports only the calls of HubSpot owners when told to", async () => {
   const integration = await createIntegration(
     "owners only",

@@ -39,12 +39,12 @@ export class FakeHubSpot {
   } = {}) {
     Object.assign(this, { rateLimit, rateWindowMs, searchPerSecond, searchIndexDelayMs, resultCap });
     this.tokens = new Set(tokens);
-    this.requests = []; // {method, path, query, body, token, status}
+    this.requests = []; // {method, path, query, body, token, status, at}
     this.counters = { requests: 0, tooManyRequests: 0, searches: 0, byPolicy: { TEN_SECONDLY_ROLLING: 0, SECONDLY: 0 } };
     this.contacts = new Map(); // id -> {id, properties, createdAt, updatedAt, archived}
     this.calls = new Map(); // id -> {id, properties, createdAt, updatedAt, archived, contactIds: [id]}
     this.owners = []; // {id, email, firstName, lastName, userId, archived, createdAt, updatedAt}
-    this.failures = { remaining: 0, status: 500 }; // failNext(n) sets it
+    this.failures = { remaining: 0, status: 500, token: null }; // failNext(n) sets it
   }
 
   #windows = new Map(); // token -> timestamps of counted requests
@@ -75,9 +75,10 @@ export class FakeHubSpot {
     return token;
   }
 
-  // The next n authenticated, in-budget requests answer `status` (a HubSpot outage).
-  failNext(n, status = 500) {
-    this.failures = { remaining: n, status };
+  // The next n authenticated, in-budget requests (of `token` only, if given) answer `status`
+  // (a HubSpot outage).
+  failNext(n, status = 500, { token = null } = {}) {
+    this.failures = { remaining: n, status, token };
   }
 
   // The fake's clock: real time in ms, strictly increasing so every write is ordered.
@@ -280,7 +281,7 @@ export class FakeHubSpot {
     } catch {
       body = raw;
     }
-    const entry = { method: req.method, path: url.pathname, query: Object.fromEntries(url.searchParams), body, token, status: 0 };
+    const entry = { method: req.method, path: url.pathname, query: Object.fromEntries(url.searchParams), body, token, status: 0, at: Date.now() };
     this.requests.push(entry);
     this.counters.requests += 1;
     const send = res.writeHead.bind(res);
@@ -304,7 +305,7 @@ export class FakeHubSpot {
         return this.#tooMany(res, "SECONDLY", "You have reached your secondly limit.");
       }
     }
-    if (this.failures.remaining > 0) {
+    if (this.failures.remaining > 0 && (this.failures.token ?? token) === token) {
       this.failures.remaining -= 1;
       return this.#error(res, this.failures.status, "INTERNAL_ERROR", "internal error");
     }
