@@ -315,6 +315,65 @@ mod tests {
         }
     }
 
+    /// Delivers one event into a Segment outage of `outage_seconds` with the default retry
+    /// schedule, the clock jumping to each re-queued attempt: answers when it arrived (in
+    /// seconds after the first try) and after how many attempts, or `None` if it was given up.
+    fn through_an_outage(outage_seconds: u64) -> Option<(u64, u32)> {
+        let p = MemoryPlatform::default();
+        let start_ms = 1_700_000_000_000;
+        p.now_ms.set(start_ms);
+        let i = segment_integration(&p, None);
+        let up_at = start_ms + outage_seconds * 1000;
+        let mut message = delivery(&i, 1, full_call(1, 1));
+        loop {
+            let up = p.now_ms.get() >= up_at;
+            p.respond(move |_| match up {
+                true => Ok(answer(200, &[], r#"{"success":true}"#)),
+                false => Ok(answer(503, &[], r#"{"message":"unavailable"}"#)),
+            });
+            let acks = run(handle_batch(
+                &p,
+                &config(),
+                QueueName::Jobs,
+                &[message.clone()],
+            ));
+            assert_eq!(acks, vec![Ack::Done]);
+            let sent = p.take_sent();
+            if up {
+                assert!(sent.is_empty(), "delivered: {sent:?}");
+                let Job::Deliver(last) = serde_json::from_str(&message).unwrap() else {
+                    unreachable!()
+                };
+                return Some(((p.now_ms.get() - start_ms) / 1000, last.attempt));
+            }
+            let [(queue, next, delay)] = sent.as_slice() else {
+                panic!("one message back on a queue: {sent:?}")
+            };
+            if *queue == QueueName::DeadLetters {
+                return None;
+            }
+            p.now_ms.set(p.now_ms.get() + u64::from(*delay) * 1000);
+            message = next.clone();
+        }
+    }
+
+    #[test]
+    fn an_outage_of_minutes_or_hours_loses_nothing_on_the_default_schedule() {
+        // Default schedule: 10 attempts, 5 s * 4^(n-1) +-20% apart, at most 12 h. Each bound
+        // is the first attempt after the outage at its latest jitter.
+        assert_eq!(config().retry, crate::delivery::RetryPolicy::default());
+        for (outage, within) in [(3 * 60, 9 * 60), (30 * 60, 9_000), (20 * 3600, 34 * 3600)] {
+            let (arrived, attempt) = through_an_outage(outage)
+                .unwrap_or_else(|| panic!("a {outage} s outage lost the event"));
+            assert!(
+                (outage..=within).contains(&arrived),
+                "a {outage} s outage: arrived after {arrived} s, attempt {attempt}"
+            );
+        }
+        // Past the schedule's ~31 hours it lands in the dead letters, never silently lost.
+        assert_eq!(through_an_outage(40 * 3600), None);
+    }
+
     #[test]
     fn an_outage_retries_each_delivery_with_back_off() {
         let p = MemoryPlatform::default();
