@@ -4,7 +4,7 @@ use crate::aircall::Credentials;
 use crate::contacts::ContactSync;
 use crate::crypto::SigningSecret;
 use crate::import::ImportRules;
-use crate::segment::{NumberRef, Region, SEED_EVENTS};
+use crate::segment::{NumberRef, Region, DEFAULT_EVENTS};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -154,11 +154,11 @@ impl NewIntegration {
             .and_then(|d| parse_destination(&mut p, d));
 
         let events = parse_events(&mut p, root.get("events"));
-        // A Segment integration forwards the 26 events of Aircall's own Segment source
-        // unless told otherwise; a webhook, every event.
+        // A Segment integration forwards the 26 events of Aircall's own Segment source (user
+        // events under their current names) unless told otherwise; a webhook, every event.
         let events = match (&destination, events) {
             (Some(NewDestination::Segment { .. }), None) => {
-                Some(SEED_EVENTS.iter().map(|e| e.to_string()).collect())
+                Some(DEFAULT_EVENTS.iter().map(|e| e.to_string()).collect())
             }
             (_, events) => events,
         };

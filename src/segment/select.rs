@@ -4,9 +4,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// The 26 events of Aircall's own Segment source (seed 003), the default selection of a
-/// Segment integration. Any other Aircall event name can be chosen too.
-pub const SEED_EVENTS: [&str; 26] = [
+/// The default selection of a Segment integration: the 26 events of Aircall's own Segment
+/// source (seed 003), its six user events under their current `.v2` names. Aircall is
+/// retiring the v1 names (`/v1/users` was sunset on 2026-09-30), so a webhook registered with
+/// them would go quiet. Any other Aircall event name, v1 ones included, can be chosen too.
+pub const DEFAULT_EVENTS: [&str; 26] = [
     "number.created",
     "number.opened",
     "number.closed",
@@ -14,12 +16,12 @@ pub const SEED_EVENTS: [&str; 26] = [
     "contact.created",
     "contact.updated",
     "contact.deleted",
-    "user.created",
-    "user.opened",
-    "user.connected",
-    "user.closed",
-    "user.disconnected",
-    "user.deleted",
+    "user.created.v2",
+    "user.opened.v2",
+    "user.connected.v2",
+    "user.closed.v2",
+    "user.disconnected.v2",
+    "user.deleted.v2",
     "call.created",
     "call.answered",
     "call.hungup",
@@ -124,12 +126,15 @@ mod tests {
     }
 
     #[test]
-    fn the_seed_has_26_distinct_event_names() {
-        let mut names = SEED_EVENTS.to_vec();
+    fn the_default_has_the_seed_s_26_distinct_events_with_current_user_names() {
+        let mut names = DEFAULT_EVENTS.to_vec();
         names.sort();
         names.dedup();
         assert_eq!(names.len(), 26);
         assert!(names.iter().all(|n| crate::integration::is_event_name(n)));
+        let users: Vec<_> = names.iter().filter(|n| n.starts_with("user.")).collect();
+        assert_eq!(users.len(), 6);
+        assert!(users.iter().all(|n| n.ends_with(".v2")), "{users:?}");
     }
 
     #[test]
