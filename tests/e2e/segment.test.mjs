@@ -158,7 +158,7 @@ test("the number filter forwards only events about the chosen numbers, minimal c
   assert.equal(other.status, "ignored");
   assert.equal((await fire(sales, "number.opened", number(790))).status, "ignored");
   const numberOpened = await fire(sales, "number.opened", number(789));
-  assert.equal((await fire(sales, "user.connected", user(9))).status, "queued", "not about a number: passes");
+  assert.equal((await fire(sales, "user.connected.v2", user(9))).status, "queued", "not about a number: passes");
   // Minimal payloads: the number is known only once the call is read.
   aircall.addCalls("api-id-seg", [call(4003), call(4004, { number: number(790) })]);
   const minimalOurs = await fire(sales, "call.hungup", { id: 4003 });
