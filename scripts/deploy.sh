@@ -9,6 +9,7 @@ cat <<'STEPS'
 Deploying aircall-connector needs, once per account:
   1. KV namespace:   wrangler kv namespace create STATE      -> put its id in wrangler.toml [[kv_namespaces]]
   2. Queues:         wrangler queues create aircall-connector-jobs
+                     wrangler queues create aircall-connector-work
                      wrangler queues create aircall-connector-jobs-dlq
   3. R2 bucket:      wrangler r2 bucket create aircall-connector-recordings
   4. Secrets:        wrangler secret put ADMIN_TOKEN          (a long random string)
@@ -30,7 +31,7 @@ grep -q '00000000000000000000000000000000' wrangler.toml && {
   echo "Create the KV namespace (step 1) and put its id in wrangler.toml first." >&2
   exit 1
 }
-for q in aircall-connector-jobs aircall-connector-jobs-dlq; do
+for q in aircall-connector-jobs aircall-connector-work aircall-connector-jobs-dlq; do
   $W queues create "$q" 2>/dev/null || echo "queue $q exists"
 done
 $W r2 bucket create aircall-connector-recordings 2>/dev/null || echo "bucket exists"

@@ -116,7 +116,7 @@ pub async fn receive<P: Platform>(
     });
     if !integration.wants(&event.event) || other_number {
         if let Some(import) = import {
-            p.send(QueueName::Jobs, &import, 0).await?;
+            p.send(QueueName::Work, &import, 0).await?;
         }
         return Ok(Accepted::Ignored {
             reason: if other_number {
@@ -146,10 +146,11 @@ pub async fn receive<P: Platform>(
         payload,
         attempt: 1,
     };
-    let messages: Vec<String> = std::iter::once(Job::Deliver(delivery).to_message())
-        .chain(import)
-        .collect();
-    p.send_batch(QueueName::Jobs, &messages).await?;
+    p.send(QueueName::Jobs, &Job::Deliver(delivery).to_message(), 0)
+        .await?;
+    if let Some(import) = import {
+        p.send(QueueName::Work, &import, 0).await?;
+    }
     Ok(Accepted::Queued { delivery_id: id })
 }
 
@@ -184,8 +185,12 @@ mod tests {
         .unwrap();
         assert_eq!(first, again);
         let sent = p.take_sent();
-        // Each time: the event's delivery, and the ended call's import (done once, later).
+        // Each time: the event's delivery, and the ended call's import (done once, later),
+        // each on its queue (deliveries are light, imports heavy: their batch sizes differ).
         assert_eq!(sent.len(), 4);
+        let queues: Vec<QueueName> = sent.iter().map(|(queue, _, _)| *queue).collect();
+        let (jobs, work) = (QueueName::Jobs, QueueName::Work);
+        assert_eq!(queues, vec![jobs, work, jobs, work]);
         let Job::Import(import) = serde_json::from_str(&sent[1].1).unwrap() else {
             panic!("{}", sent[1].1)
         };

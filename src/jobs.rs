@@ -47,10 +47,12 @@ pub async fn handle_message<P: Platform>(
         }
     };
     let result = match (queue, job) {
-        (QueueName::Jobs, Job::Deliver(delivery)) => deliver(p, config, delivery).await,
+        (QueueName::Jobs | QueueName::Work, Job::Deliver(delivery)) => {
+            deliver(p, config, delivery).await
+        }
         (_, Job::Failed(letter)) => record_dead_letter(p, letter).await,
-        (QueueName::Jobs, Job::Sync(job)) => import_step(p, config, job).await,
-        (QueueName::Jobs, Job::Import(job)) => import_one(p, config, *job).await,
+        (QueueName::Jobs | QueueName::Work, Job::Sync(job)) => import_step(p, config, job).await,
+        (QueueName::Jobs | QueueName::Work, Job::Import(job)) => import_one(p, config, *job).await,
         (QueueName::DeadLetters, Job::Import(job)) => {
             p.log(&format!(
                 "call {} of integration {} could not be imported (storage or queue errors); the next look at it retries",
@@ -58,7 +60,7 @@ pub async fn handle_message<P: Platform>(
             ));
             Ok(())
         }
-        (QueueName::Jobs, Job::Purge(job)) => {
+        (QueueName::Jobs | QueueName::Work, Job::Purge(job)) => {
             match crate::integration::purge_step(p, config, &job).await {
                 Err(crate::integration::LifecycleError::Queue(e)) => Err(e.into()),
                 Err(crate::integration::LifecycleError::Store(e)) => Err(e.into()),
@@ -72,8 +74,12 @@ pub async fn handle_message<P: Platform>(
             ));
             Ok(())
         }
-        (QueueName::Jobs, Job::ContactPass(job)) => contact_pass(p, config, job).await,
-        (QueueName::Jobs, Job::Contact(job)) => contact_pull(p, config, *job).await,
+        (QueueName::Jobs | QueueName::Work, Job::ContactPass(job)) => {
+            contact_pass(p, config, job).await
+        }
+        (QueueName::Jobs | QueueName::Work, Job::Contact(job)) => {
+            contact_pull(p, config, *job).await
+        }
         (QueueName::DeadLetters, Job::ContactPass(job)) => {
             p.log(&format!(
                 "a contact sync step of integration {} failed repeatedly; the next pass resumes from its cursor",
@@ -266,7 +272,7 @@ async fn contact_pass<P: Platform>(
         Err(e) => match e.retry_after() {
             Some(seconds) => {
                 p.send(
-                    QueueName::Jobs,
+                    QueueName::Work,
                     &Job::ContactPass(job).to_message(),
                     seconds,
                 )
@@ -322,7 +328,7 @@ async fn contact_pull<P: Platform>(
             ..job
         };
         p.send(
-            QueueName::Jobs,
+            QueueName::Work,
             &Job::Contact(Box::new(next)).to_message(),
             delay,
         )

@@ -194,7 +194,7 @@ pub async fn start_passes<P: Platform>(
             .to_message()
         })
         .collect();
-    p.send_batch(QueueName::Jobs, &jobs).await?;
+    p.send_batch(QueueName::Work, &jobs).await?;
     Ok(sides)
 }
 
@@ -264,7 +264,7 @@ pub async fn pass_step<P: Platform>(p: &P, config: &Config, job: PassJob) -> Res
     if more {
         let ttl = u64::from(pace) + LEASE_MARGIN_SECONDS;
         p.lease(&gate, &lease, &job.pass_id, ttl).await?;
-        p.send(QueueName::Jobs, &Job::ContactPass(next).to_message(), pace)
+        p.send(QueueName::Work, &Job::ContactPass(next).to_message(), pace)
             .await?;
     } else {
         p.release(&gate, &lease, &job.pass_id).await?;
@@ -313,7 +313,7 @@ async fn read_hubspot<P: Platform>(
             .to_message()
         })
         .collect();
-    p.send_batch(QueueName::Jobs, &jobs).await?;
+    p.send_batch(QueueName::Work, &jobs).await?;
     for record in &page.results {
         let modified = record
             .properties

@@ -205,7 +205,7 @@ pub async fn import_call<P: Platform>(
                 ..job
             };
             p.send(
-                QueueName::Jobs,
+                QueueName::Work,
                 &Job::Import(Box::new(next)).to_message(),
                 delay,
             )

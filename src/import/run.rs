@@ -296,7 +296,7 @@ pub async fn sync<P: Platform>(
                 trigger,
                 state: Some(state.clone()),
             });
-            p.send(QueueName::Jobs, &job.to_message(), delay).await?;
+            p.send(QueueName::Work, &job.to_message(), delay).await?;
         }
         None => {
             if state.report.status == RunStatus::Running {
@@ -364,7 +364,7 @@ async fn new_run<P: Platform>(
             .to_message()
         })
         .collect();
-    p.send_batch(QueueName::Jobs, &rechecks)
+    p.send_batch(QueueName::Work, &rechecks)
         .await
         .map_err(|e| StoreError(e.to_string()))?;
     let (window, first_import_left, cursor) = match plan(cursor.as_ref(), &integration.import, now)
@@ -480,7 +480,7 @@ async fn read_pages<P: Platform>(
             }
         }
         for batch in jobs.chunks(MAX_BATCH) {
-            p.send_batch(QueueName::Jobs, batch).await?;
+            p.send_batch(QueueName::Work, batch).await?;
         }
 
         let read_so_far = u64::from(state.page) * u64::from(MAX_PER_PAGE);
@@ -532,7 +532,7 @@ pub async fn schedule_all<P: Platform>(p: &P) -> Result<usize, ImportError> {
             })
             .collect();
         for batch in jobs.chunks(MAX_BATCH) {
-            p.send_batch(QueueName::Jobs, batch).await?;
+            p.send_batch(QueueName::Work, batch).await?;
         }
         queued += jobs.len();
         match next {

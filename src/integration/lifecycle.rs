@@ -575,7 +575,7 @@ pub async fn delete<P: Platform>(
         let job = Job::Purge(PurgeJob {
             integration_id: id.to_string(),
         });
-        p.send(QueueName::Jobs, &job.to_message(), 1).await?;
+        p.send(QueueName::Work, &job.to_message(), 1).await?;
     }
     p.log(&format!(
         "deleted integration {id}: webhook {aircall_webhook}, {kv_keys} KV keys, {recordings} recordings{}",
@@ -651,7 +651,7 @@ pub async fn purge_step<P: Platform>(
             // Aircall's budget sets the pace: a rate-limited step removed nothing.
             let delay = if removed == 0 { 60 } else { 1 };
             p.send(
-                QueueName::Jobs,
+                QueueName::Work,
                 &Job::Purge(job.clone()).to_message(),
                 delay,
             )
@@ -661,7 +661,7 @@ pub async fn purge_step<P: Platform>(
     }
     let (deleted, finished) = purge_keys(p, &job.integration_id, KV_DELETES_PER_STEP).await?;
     if !finished {
-        p.send(QueueName::Jobs, &Job::Purge(job.clone()).to_message(), 1)
+        p.send(QueueName::Work, &Job::Purge(job.clone()).to_message(), 1)
             .await?;
     }
     p.log(&format!(

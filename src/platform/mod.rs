@@ -94,11 +94,11 @@ pub async fn scheduled(event: worker::ScheduledEvent, env: Env) {
 pub async fn queue(batch: MessageBatch<String>, env: Env) -> Result<()> {
     console_error_panic_hook::set_once();
     let platform = Cloudflare::new(env)?;
-    // The dead-letter queue is the one whose name ends in -dlq (see wrangler.toml).
-    let queue = if batch.queue().ends_with("-dlq") {
-        QueueName::DeadLetters
-    } else {
-        QueueName::Jobs
+    // Queues are told apart by the end of their names (see wrangler.toml).
+    let queue = match batch.queue() {
+        name if name.ends_with("-dlq") => QueueName::DeadLetters,
+        name if name.ends_with("-work") => QueueName::Work,
+        _ => QueueName::Jobs,
     };
     let config = match platform.config() {
         Ok(config) => config,
@@ -272,6 +272,7 @@ impl Cloudflare {
     fn queue(&self, queue: QueueName) -> std::result::Result<worker::Queue, QueueError> {
         let binding = match queue {
             QueueName::Jobs => "JOBS",
+            QueueName::Work => "WORK",
             QueueName::DeadLetters => "JOBS_DLQ",
         };
         self.env
@@ -304,14 +305,7 @@ impl Queues for Cloudflare {
         message: &str,
         delay_seconds: u32,
     ) -> std::result::Result<(), QueueError> {
-        let binding = match queue {
-            QueueName::Jobs => "JOBS",
-            QueueName::DeadLetters => "JOBS_DLQ",
-        };
-        let queue = self
-            .env
-            .queue(binding)
-            .map_err(|e| QueueError(e.to_string()))?;
+        let queue = self.queue(queue)?;
         let mut message = MessageBuilder::new(message.to_string());
         if delay_seconds > 0 {
             message = message.delay_seconds(delay_seconds);
