@@ -45,6 +45,8 @@ const post = async (body) => {
   if (r.status !== 202) throw new Error(`ingress answered ${r.status}`);
   return performance.now() - started;
 };
+const putBack = (logs) =>
+  [...logs.join("").matchAll(/(\d+) message\(s\) of this batch left for another invocation/g)].reduce((sum, m) => sum + Number(m[1]), 0);
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 // Warm-up: compile and instantiate the wasm before measuring.
@@ -112,6 +114,9 @@ const importResults = {
   seconds_until_all_delivered: +importSeconds.toFixed(1),
   calls_per_second: Math.round(BACKLOG / importSeconds),
   too_many_requests_429: fake.tooManyRequests,
+  // Messages a consumer put back on the queue because its batch held more than one
+  // invocation's subrequests allow (each costs queue operations).
+  messages_put_back: putBack(importer.logs),
   imported: run.imported,
   unique_delivered: importedIds().size,
 };
@@ -143,6 +148,7 @@ ingress, ${CONCURRENCY} at a time ${results.ingress.concurrent_events_per_second
 delivery            ${valid}/${total} delivered with valid signatures, all within ${results.delivery.seconds_until_all_delivered} s
 import              ${BACKLOG} calls at ${RATE}/min: ${listRequests} Aircall requests (minimum ${minimumRequests}), ${fake.tooManyRequests} x 429,
                     listed in ${importResults.seconds_until_listed} s (rate-limit bound ${importResults.rate_limit_bound_seconds} s), all delivered in ${importResults.seconds_until_all_delivered} s (${importResults.calls_per_second} calls/s)
+                    ${importResults.messages_put_back} messages put back on a queue for another invocation
 cpu (native, µs)    ${Object.entries(cpu).map(([k, v]) => `${k} ${v}`).join(", ")}
 (local runtime: workerd via Miniflare, on this machine; includes the node <-> workerd hop)`);
 mkdirSync("bench-results", { recursive: true });

@@ -904,6 +904,41 @@ mod tests {
     }
 
     #[test]
+    fn a_contact_job_waits_out_aircall_s_limit_without_spending_attempts() {
+        let p = MemoryPlatform::default();
+        let i = synced_integration(&p);
+        p.take_sent();
+        // Aircall's limit is spent (by the account's other tools): 429, resetting in 30 s.
+        let reset = (p.now_ms.get() / 1000 + 30).to_string();
+        p.respond(move |_| Ok(answer(429, &[("x-aircallapi-reset", &reset)], "")));
+        let last = config().retry.max_attempts;
+        let record: Record = serde_json::from_value(json!({"id": "501", "properties": {
+            "email": "jean@example.com", "phone": "+33612345678", "firstname": "Jean"}}))
+        .unwrap();
+        let job = Job::Contact(Box::new(ContactJob {
+            integration_id: i.id.clone(),
+            hubspot: record,
+            attempt: last,
+        }));
+        let ack = run(crate::jobs::handle_message(
+            &p,
+            &config(),
+            QueueName::Work,
+            &job.to_message(),
+        ));
+        assert_eq!(ack, crate::jobs::Ack::Done);
+        let sent = p.take_sent();
+        let [(queue, message, delay)] = sent.as_slice() else {
+            panic!("{sent:?}")
+        };
+        let Job::Contact(again) = serde_json::from_str(message).unwrap() else {
+            panic!("{message}")
+        };
+        assert_eq!((*queue, again.attempt), (QueueName::Work, last));
+        assert!((30..=35).contains(delay), "{delay}");
+    }
+
+    #[test]
     fn reads_hubspot_dates() {
         assert_eq!(modified_ms("1700000000123"), Some(1_700_000_000_123));
         assert_eq!(
