@@ -9,6 +9,7 @@ import { startConnector, waitFor } from "../tests/e2e/harness.mjs";
 import { FakeAircall } from "../tests/fakes/aircall.mjs";
 import { FakeReceiver } from "../tests/fakes/receiver.mjs";
 import { call } from "../tests/e2e/payloads.mjs";
+import { benchWasm, describeWasm } from "./bench-wasm.mjs";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -16,6 +17,8 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 // CPU of the hot paths, measured natively (workerd cannot report CPU time locally).
 const cpuOutput = execFileSync("cargo", ["test", "--quiet", "--release", "--lib", "cpu::", "--", "--ignored", "--nocapture"], { encoding: "utf8" });
 const cpu = Object.fromEntries([...cpuOutput.matchAll(/^cpu: (\w+) ([\d.]+)$/gm)].map((m) => [m[1], Number(m[2])]));
+// The same kind of figures from the shipped wasm, on V8 in Node (scripts/bench-wasm.mjs).
+const cpuWasm = await benchWasm();
 
 const wasm = readFileSync("build/index_bg.wasm");
 const glue = readFileSync("build/index.js");
@@ -139,6 +142,7 @@ const results = {
   delivery: { delivered: receiver.delivered.length, valid_signatures: valid, seconds_until_all_delivered: +deliveredSeconds.toFixed(1) },
   import: importResults,
   cpu_native_microseconds: cpu,
+  cpu_wasm_v8_microseconds: cpuWasm,
 };
 
 console.log(`
@@ -150,6 +154,7 @@ import              ${BACKLOG} calls at ${RATE}/min: ${listRequests} Aircall req
                     listed in ${importResults.seconds_until_listed} s (rate-limit bound ${importResults.rate_limit_bound_seconds} s), all delivered in ${importResults.seconds_until_all_delivered} s (${importResults.calls_per_second} calls/s)
                     ${importResults.messages_put_back} messages put back on a queue for another invocation
 cpu (native, µs)    ${Object.entries(cpu).map(([k, v]) => `${k} ${v}`).join(", ")}
+cpu (wasm on V8)    ${describeWasm(cpuWasm)}
 (local runtime: workerd via Miniflare, on this machine; includes the node <-> workerd hop)`);
 mkdirSync("bench-results", { recursive: true });
 writeFileSync("bench-results/latest.json", JSON.stringify(results, null, 2));
