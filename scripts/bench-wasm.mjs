@@ -26,6 +26,7 @@ const V8_FLAGS = ["--no-wasm-native-module-cache", "--disable-warning=Experiment
 const EVENTS = Number(process.env.BENCH_WASM_EVENTS ?? 500); // per round of ingress
 const ROUNDS = Number(process.env.BENCH_WASM_ROUNDS ?? 5); // rounds of each warm figure
 const FRESH = Number(process.env.BENCH_WASM_FRESH ?? 5); // fresh instances per cold figure
+const SEGMENT_BATCH = 48; // JOBS' max_batch_size in wrangler.toml
 
 const canRun = () => typeof WebAssembly.JSTag === "object";
 
@@ -226,6 +227,7 @@ function bindings() {
     AIRCALL_REQUESTS_PER_MINUTE: "1000000",
     STATE: kvNamespace(),
     JOBS: new WorkerQueue(),
+    WORK: new WorkerQueue(),
     JOBS_DLQ: new WorkerQueue(),
   };
   env.ACCOUNT_GATE = new DurableObjectNamespace(env);
@@ -383,10 +385,10 @@ async function setup(helper, env, webhooks, which) {
   if (which.includes("webhook")) out.webhook = await create({ name: "bench webhook", destination: { type: "webhook", url: "https://receiver.test/aircall" } });
   if (which.includes("segment")) {
     out.segment = await create({ name: "bench segment", destination: { type: "segment", write_key: "bench-write-key", region: "us" } });
-    // 100 deliveries, as ingress queues them (the call imports it queues too are left out).
-    for (let n = 0; n < 100; n++) check((await ingress(helper, env, webhookRequest(env, out.segment.id, out.segment.token, 10_000 + n))).status === 202, "segment ingress");
+    // A queue batch of deliveries (JOBS' max_batch_size), as ingress queues them.
+    for (let n = 0; n < SEGMENT_BATCH; n++) check((await ingress(helper, env, webhookRequest(env, out.segment.id, out.segment.token, 10_000 + n))).status === 202, "segment ingress");
     out.segment.batch = env.JOBS.sent.filter((m) => JSON.parse(m).kind === "deliver");
-    check(out.segment.batch.length === 100, `captured ${out.segment.batch.length} Segment deliveries`);
+    check(out.segment.batch.length === SEGMENT_BATCH, `captured ${out.segment.batch.length} Segment deliveries`);
   }
   if (which.includes("hubspot")) {
     out.hubspot = await create({
@@ -396,6 +398,7 @@ async function setup(helper, env, webhooks, which) {
     });
   }
   env.JOBS.sent.length = 0;
+  env.WORK.sent.length = 0;
   return out;
 }
 
@@ -440,7 +443,7 @@ async function cold(scenario) {
     for (let n = 0; n < 3; n++) {
       const { batch, acks } = batchOf(segment.batch);
       const r = await timed(() => queueWorker(measured, env, batch));
-      check(acks.ack === 100, `Segment batch: ${acks.ack} acknowledged`);
+      check(acks.ack === SEGMENT_BATCH, `Segment batch: ${acks.ack} acknowledged`);
       out.runs.push(r.cpu);
     }
   }
@@ -505,13 +508,14 @@ async function warm() {
       }
     });
     ops = opsSince(before, n);
-    check(env.JOBS.sent.length === 2 * n, `ingress queued ${env.JOBS.sent.length} messages for ${n} events`);
+    check(env.JOBS.sent.length === n && env.WORK.sent.length === n, `ingress queued ${env.JOBS.sent.length} deliveries and ${env.WORK.sent.length} imports for ${n} events`);
     env.JOBS.sent.length = 0;
+    env.WORK.sent.length = 0;
     if (round) ingressCpu.push(r.cpu / n), ingressWall.push(r.wall / n);
   }
   out.ingress = { cpu: stats(ingressCpu), wall: stats(ingressWall), ops_per_event: ops };
 
-  // Segment: queue batches of the 100 captured deliveries.
+  // Segment: queue batches of the captured deliveries.
   const segmentCpu = [];
   const segmentWall = [];
   for (let round = 0; round <= ROUNDS; round++) {
@@ -521,8 +525,8 @@ async function warm() {
       for (const { batch } of batches) await queueWorker(worker, env, batch);
     });
     ops = opsSince(before, batches.length);
-    check(batches.every(({ acks }) => acks.ack === 100) && counts.segment_batch - (before.segment_batch ?? 0) === batches.length, "Segment batches not delivered in one request each");
-    if (round) segmentCpu.push(r.cpu / (100 * batches.length)), segmentWall.push(r.wall / (100 * batches.length));
+    check(batches.every(({ acks }) => acks.ack === SEGMENT_BATCH) && counts.segment_batch - (before.segment_batch ?? 0) === batches.length, "Segment batches not delivered in one request each");
+    if (round) segmentCpu.push(r.cpu / (SEGMENT_BATCH * batches.length)), segmentWall.push(r.wall / (SEGMENT_BATCH * batches.length));
   }
   out.segment = { cpu: stats(segmentCpu), wall: stats(segmentWall), ops_per_batch: ops };
 
@@ -639,10 +643,11 @@ async function measure() {
     segment_delivery_per_event_us: {
       cpu: w.segment.cpu,
       wall: w.segment.wall,
-      first_batch_of_100_on_fresh_instance_cpu: lazy.segment_first_batch,
-      second_batch_of_100_on_fresh_instance_cpu: lazy.segment_second_batch,
+      first_batch_on_fresh_instance_cpu: lazy.segment_first_batch,
+      second_batch_on_fresh_instance_cpu: lazy.segment_second_batch,
       stand_in_calls_per_batch: w.segment.ops_per_batch,
-      stand_in_share_estimate: round1(share(w.segment.ops_per_batch) / 100),
+      batch_size: SEGMENT_BATCH,
+      stand_in_share_estimate: round1(share(w.segment.ops_per_batch) / SEGMENT_BATCH),
     },
     contact_job_us: {
       // Without the ACCOUNT_GATE object's CPU (its own invocation on Cloudflare).
@@ -674,7 +679,7 @@ function describe(r) {
 isolate start       compile ${ms(i.compile_cpu_us)}, instantiate ${ms(i.instantiate_cpu_us)}; importing build/index.js in all ${ms(i.module_import_cpu_us)}   [${i.fresh_processes} fresh processes]
 GET /healthz        ${us(r.healthz_request_us.cpu)} per request
 ingress             ${us(e.cpu)} per call.ended event (${e.events_per_round} a round, ${r.runtime.rounds} rounds); on a fresh instance: 1st ${ms(e.first_on_fresh_instance_cpu)}, 2nd ${us(e.second_on_fresh_instance_cpu)}
-Segment delivery    ${us(g.cpu)} per event in batches of 100; on a fresh instance: 1st batch ${ms(g.first_batch_of_100_on_fresh_instance_cpu)}, 2nd ${ms(g.second_batch_of_100_on_fresh_instance_cpu)}
+Segment delivery    ${us(g.cpu)} per event in batches of ${g.batch_size}; on a fresh instance: 1st batch ${ms(g.first_batch_on_fresh_instance_cpu)}, 2nd ${ms(g.second_batch_on_fresh_instance_cpu)}
 contact job         ${us(c.warm_cpu)} warm (+ ACCOUNT_GATE's ${c.gate_cpu_per_job.median} µs); on a fresh instance: 1st ${ms(c.first_on_fresh_instance_cpu)}, 3rd-5th ${us(c.third_to_fifth_on_fresh_instance_cpu)}
 phone library start ${ms(c.phone_start_cpu)}: the first national number after two jobs without one, ${ms(c.first_number_after_other_jobs_cpu)}, minus that instance's 3rd-5th
 compiled eagerly    compile ${ms(z.isolate_start.compile_cpu_us)} (${ms(z.isolate_start.compile_process_cpu_us)} with compiler threads); 1st ingress ${ms(z.ingress_first)}, 1st Segment batch ${ms(z.segment_first_batch)}, 1st contact job ${ms(z.contact_first)}, phone library start ${ms(z.phone_start)}
