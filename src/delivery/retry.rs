@@ -77,6 +77,20 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    /// A failure that may pass: a wait when a rate budget says for how long, else a failed
+    /// attempt.
+    pub fn transient(reason: String, wait_seconds: Option<u32>) -> Outcome {
+        match wait_seconds {
+            Some(seconds) => Outcome::Wait { reason, seconds },
+            None => Outcome::Retry {
+                reason,
+                retry_after: None,
+            },
+        }
+    }
+}
+
 /// Reads a destination's answer. Only 2xx is success; a redirect is not followed.
 pub fn classify(result: &Result<HttpResponse, FetchError>, now_seconds: u64) -> Outcome {
     let response = match result {

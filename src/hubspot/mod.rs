@@ -114,32 +114,15 @@ fn sync_outcome(e: SyncError) -> Outcome {
                 reason: e.to_string(),
             }
         }
-        e => match e.retry_after() {
-            Some(seconds) => Outcome::Wait {
-                reason: e.to_string(),
-                seconds,
-            },
-            None => Outcome::Retry {
-                retry_after: None,
-                reason: e.to_string(),
-            },
-        },
+        e => Outcome::transient(e.to_string(), e.retry_after()),
     }
 }
 
 /// What a HubSpot error means for a delivery.
 pub fn outcome_of(e: HubspotError) -> Outcome {
-    if let Some(seconds) = e.retry_after() {
-        // HubSpot's limit, or our share of it: a wait, not a failed attempt.
-        Outcome::Wait {
-            reason: e.to_string(),
-            seconds,
-        }
-    } else if e.is_transient() {
-        Outcome::Retry {
-            retry_after: None,
-            reason: e.to_string(),
-        }
+    if e.is_transient() {
+        // HubSpot's limit, or our share of it, is a wait, not a failed attempt.
+        Outcome::transient(e.to_string(), e.retry_after())
     } else {
         Outcome::Failed {
             reason: e.to_string(),
