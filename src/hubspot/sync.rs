@@ -64,6 +64,15 @@ pub enum Side {
     Hubspot,
 }
 
+impl Side {
+    fn name(self) -> &'static str {
+        match self {
+            Side::Aircall => "aircall",
+            Side::Hubspot => "hubspot",
+        }
+    }
+}
+
 /// One step of a pass; an Aircall pass goes page by page, newest first, until it reaches
 /// what the previous pass saw.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,13 +108,9 @@ const LEASE_MARGIN_SECONDS: u64 = 300;
 
 /// The gate object and lease name of an integration's passes on one side.
 fn pass_lease(integration_id: &str, side: Side) -> (String, String) {
-    let side = match side {
-        Side::Aircall => "aircall",
-        Side::Hubspot => "hubspot",
-    };
     (
         format!("contact-sync:{integration_id}"),
-        format!("{integration_id}:contact-pass:{side}"),
+        format!("{integration_id}:contact-pass:{}", side.name()),
     )
 }
 
@@ -131,11 +136,7 @@ struct Cursor {
 }
 
 fn cursor_key(integration_id: &str, side: Side) -> String {
-    let side = match side {
-        Side::Aircall => "aircall",
-        Side::Hubspot => "hubspot",
-    };
-    format!("contact-cursor:{integration_id}:{side}")
+    format!("contact-cursor:{integration_id}:{}", side.name())
 }
 
 async fn read_cursor<P: Platform>(p: &P, id: &str, side: Side) -> Result<Cursor, StoreError> {
