@@ -47,12 +47,19 @@ pub async fn handle_message<P: Platform>(
         }
     };
     let result = match (queue, job) {
-        (QueueName::Jobs | QueueName::Work, Job::Deliver(delivery)) => {
-            deliver(p, config, delivery).await
-        }
         (_, Job::Failed(letter)) => record_dead_letter(p, letter).await,
-        (QueueName::Jobs | QueueName::Work, Job::Sync(job)) => import_step(p, config, job).await,
-        (QueueName::Jobs | QueueName::Work, Job::Import(job)) => import_one(p, config, *job).await,
+        // The platform moves a message to the dead-letter queue when the consumer failed on
+        // it too often (storage or queue errors).
+        (QueueName::DeadLetters, Job::Deliver(delivery)) => {
+            let letter = DeadLetter {
+                reason: "the connector could not process this delivery (storage or queue errors)"
+                    .into(),
+                attempts: delivery.attempt,
+                failed_at: p.now_seconds(),
+                delivery,
+            };
+            record_dead_letter(p, letter).await
+        }
         (QueueName::DeadLetters, Job::Import(job)) => {
             p.log(&format!(
                 "call {} of integration {} could not be imported (storage or queue errors); the next look at it retries",
@@ -60,25 +67,12 @@ pub async fn handle_message<P: Platform>(
             ));
             Ok(())
         }
-        (QueueName::Jobs | QueueName::Work, Job::Purge(job)) => {
-            match crate::integration::purge_step(p, config, &job).await {
-                Err(crate::integration::LifecycleError::Queue(e)) => Err(e.into()),
-                Err(crate::integration::LifecycleError::Store(e)) => Err(e.into()),
-                _ => Ok(()),
-            }
-        }
         (QueueName::DeadLetters, Job::Purge(job)) => {
             p.log(&format!(
                 "a deletion step of integration {} failed repeatedly; DELETE it again to finish",
                 job.integration_id
             ));
             Ok(())
-        }
-        (QueueName::Jobs | QueueName::Work, Job::ContactPass(job)) => {
-            contact_pass(p, config, job).await
-        }
-        (QueueName::Jobs | QueueName::Work, Job::Contact(job)) => {
-            contact_pull(p, config, *job).await
         }
         (QueueName::DeadLetters, Job::ContactPass(job)) => {
             p.log(&format!(
@@ -101,17 +95,17 @@ pub async fn handle_message<P: Platform>(
             ));
             Ok(())
         }
-        // The platform moves a message here when the consumer failed on it too often.
-        (QueueName::DeadLetters, Job::Deliver(delivery)) => {
-            let letter = DeadLetter {
-                reason: "the connector could not process this delivery (storage or queue errors)"
-                    .into(),
-                attempts: delivery.attempt,
-                failed_at: p.now_seconds(),
-                delivery,
-            };
-            record_dead_letter(p, letter).await
-        }
+        // JOBS or WORK: either runs any job (one sent before the queues split may sit on JOBS).
+        (_, Job::Deliver(delivery)) => deliver(p, config, delivery).await,
+        (_, Job::Sync(job)) => import_step(p, config, job).await,
+        (_, Job::Import(job)) => import_one(p, config, *job).await,
+        (_, Job::Purge(job)) => match crate::integration::purge_step(p, config, &job).await {
+            Err(crate::integration::LifecycleError::Queue(e)) => Err(e.into()),
+            Err(crate::integration::LifecycleError::Store(e)) => Err(e.into()),
+            _ => Ok(()),
+        },
+        (_, Job::ContactPass(job)) => contact_pass(p, config, job).await,
+        (_, Job::Contact(job)) => contact_pull(p, config, *job).await,
     };
     match result {
         Ok(()) => Ack::Done,
