@@ -278,6 +278,7 @@ async fn contact_pass<P: Platform>(
                     "contact sync pass of integration {} stopped: {e}; the next pass resumes from its cursor",
                     job.integration_id
                 ));
+                crate::hubspot::abandon_pass(p, &job).await?;
                 Ok(())
             }
         },

@@ -197,10 +197,10 @@ async fn sync_contacts_now<P: Platform>(p: &P, id: &str) -> Result<Response, Api
             "contact sync is off: set contact_sync with PATCH first",
         ));
     }
-    let sides = crate::hubspot::start_passes(p, id)
+    let started = crate::hubspot::start_passes(p, id)
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    Ok(Response::json(202, &json!({ "passes": sides })))
+    Ok(Response::json(202, &json!(started)))
 }
 
 async fn failed_deliveries<P: Platform>(

@@ -9,8 +9,8 @@ mod sync;
 pub use calls::{engagement, log_call, owners, record_of, CallLogError, Logged};
 pub use client::{HubspotClient, HubspotError, Owner, Record, SearchPage, BATCH_MAX, SEARCH_CAP};
 pub use sync::{
-    pass_step, pull_contact, remove_created, start_passes, status as contact_sync_status,
-    ContactJob, PassJob, Pulled, Pushed, Side, SyncError,
+    abandon_pass, pass_step, pull_contact, remove_created, start_passes,
+    status as contact_sync_status, ContactJob, PassJob, Pulled, Pushed, Side, SyncError,
 };
 
 use crate::aircall::AircallError;

@@ -166,14 +166,23 @@ async fn synced<P: Platform>(
     }
 }
 
+/// Which passes a start queued, and which sides already had one under way (it will see
+/// every change anyway).
+#[derive(Debug, Default, PartialEq, Serialize)]
+pub struct PassesStarted {
+    pub passes: Vec<Side>,
+    pub under_way: Vec<Side>,
+}
+
 /// Queues the passes an integration's direction asks for (the cron, or an admin's "sync
-/// now"); answers which.
+/// now"), each side's unless one is under way.
 pub async fn start_passes<P: Platform>(
     p: &P,
     integration_id: &str,
-) -> Result<Vec<Side>, SyncError> {
+) -> Result<PassesStarted, SyncError> {
+    let mut started = PassesStarted::default();
     let Some((_, sync)) = synced(p, integration_id).await? else {
-        return Ok(Vec::new());
+        return Ok(started);
     };
     let mut sides = Vec::new();
     if sync.direction.to_hubspot() {
@@ -182,21 +191,35 @@ pub async fn start_passes<P: Platform>(
     if sync.direction.to_aircall() {
         sides.push(Side::Hubspot);
     }
-    let jobs: Vec<String> = sides
-        .iter()
-        .map(|&side| {
-            Job::ContactPass(PassJob {
-                integration_id: integration_id.to_string(),
-                side,
-                page: 1,
-                newest: 0,
-                pass_id: crate::crypto::hex(&crate::crypto::random_bytes::<8>()),
-            })
-            .to_message()
-        })
-        .collect();
+    let mut jobs = Vec::new();
+    for side in sides {
+        let pass_id = crate::crypto::hex(&crate::crypto::random_bytes::<8>());
+        let (gate, lease) = pass_lease(integration_id, side);
+        if !p
+            .lease(&gate, &lease, &pass_id, LEASE_MARGIN_SECONDS)
+            .await?
+        {
+            started.under_way.push(side);
+            continue;
+        }
+        started.passes.push(side);
+        let job = PassJob {
+            integration_id: integration_id.to_string(),
+            side,
+            page: 1,
+            newest: 0,
+            pass_id,
+        };
+        jobs.push(Job::ContactPass(job).to_message());
+    }
     p.send_batch(QueueName::Work, &jobs).await?;
-    Ok(sides)
+    Ok(started)
+}
+
+/// Gives up a pass that stopped (its next cron starts another from the cursor).
+pub async fn abandon_pass<P: Platform>(p: &P, job: &PassJob) -> Result<(), StoreError> {
+    let (gate, lease) = pass_lease(&job.integration_id, job.side);
+    p.release(&gate, &lease, &job.pass_id).await
 }
 
 /// One step of a pass.
@@ -867,24 +890,31 @@ mod tests {
         let p = MemoryPlatform::default();
         p.now_ms.set(1_700_000_000_000);
         let i = synced_integration(&p);
-        let step = |pass_id: &str| PassJob {
-            integration_id: i.id.clone(),
-            side: Side::Hubspot,
-            page: 1,
-            newest: 0,
-            pass_id: pass_id.into(),
-        };
         p.take_sent();
+        let start = || run(start_passes(&p, &i.id)).unwrap();
+        assert_eq!(start().passes, vec![Side::Hubspot]);
+        let (_, first) = queued(&p);
+        let (first, _) = first.expect("the pass's first step");
         hubspot_answers(&p, 1_000, 100);
-        run(pass_step(&p, &config(), step("first"))).unwrap();
+        run(pass_step(&p, &config(), first.clone())).unwrap();
         let (contacts, next) = queued(&p);
         let (next, delay) = next.expect("a full page: more to read");
-        assert_eq!((contacts, next.pass_id.as_str()), (100, "first"));
+        assert_eq!((contacts, &next.pass_id), (100, &first.pass_id));
         assert_eq!(delay, 300, "100 contacts at Aircall's 60 requests a minute");
 
-        // The next cron's pass, while the first one waits: it reads nothing.
+        // The next cron, or "sync now", while the first pass waits: nothing new starts, and
+        // the answer says why; a stray step of another pass reads nothing either.
         p.now_ms.set(p.now_ms.get() + 200_000);
-        run(pass_step(&p, &config(), step("second"))).unwrap();
+        let again = start();
+        assert_eq!(
+            (again.passes, again.under_way),
+            (vec![], vec![Side::Hubspot])
+        );
+        let stray = PassJob {
+            pass_id: "another".into(),
+            ..first.clone()
+        };
+        run(pass_step(&p, &config(), stray)).unwrap();
         assert_eq!(queued(&p), (0, None));
 
         // The first pass goes on from its cursor and, at its end, lets the next one in.
@@ -899,9 +929,7 @@ mod tests {
                 .contains(r#""value":"1099""#),
             "from the cursor"
         );
-        hubspot_answers(&p, 2_000, 1);
-        run(pass_step(&p, &config(), step("third"))).unwrap();
-        assert_eq!(queued(&p).0, 1);
+        assert_eq!(start().passes, vec![Side::Hubspot]);
     }
 
     #[test]
