@@ -16,6 +16,8 @@ const withNumber = (n) => aircallContacts().filter((c) => c.phone_numbers.some((
 async function syncNow() {
   const r = await connector.api("POST", `/api/integrations/${integration.id}/contacts/sync`);
   assert.equal(r.status, 202, r.text);
+  // Both ways: each side's pass starts, or is already under way.
+  assert.deepEqual([...r.json.passes, ...r.json.under_way].sort(), ["aircall", "hubspot"], r.text);
   let last = -1;
   await waitFor(async () => {
     await pause(1_500);
