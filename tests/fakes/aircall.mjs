@@ -267,41 +267,22 @@ export class FakeAircall {
     return false;
   }
 
-  // GET /v1/calls: from exclusive, to inclusive on started_at; per_page clamped to 50;
-  // past 10,000 results (resultCap) a 400, as Aircall does.
+  // GET /v1/calls: from exclusive, to inclusive on started_at; paged like every list (below).
   #listCalls(res, url, apiId) {
+    const paging = this.#page(res, url);
+    if (!paging) return;
     const q = (name) => url.searchParams.get(name);
-    const perPage = Math.min(Number(q("per_page") ?? 20) || 20, 50);
-    const page = Math.max(Number(q("page") ?? 1) || 1, 1);
-    if (page * perPage > this.resultCap) {
-      return this.#send(res, 400, {
-        error: "Bad Request",
-        troubleshoot: "Your query is limited to 10k results and pagination is out of bound, please use timestamps or other filters.",
-      });
-    }
     const from = q("from") === null ? -Infinity : Number(q("from"));
     const to = q("to") === null ? Infinity : Number(q("to"));
     const desc = q("order") === "desc";
     const matching = (this.calls.get(apiId) ?? [])
       .filter((c) => c.started_at > from && c.started_at <= to)
       .sort((a, b) => (desc ? -1 : 1) * (a.started_at - b.started_at || a.id - b.id));
-    const calls = matching.slice((page - 1) * perPage, page * perPage).map((c) => this.#shown(c));
-    const link = (p) => `https://api.aircall.io/v1/calls?page=${p}&per_page=${perPage}`;
-    this.#send(res, 200, {
-      calls,
-      meta: {
-        count: calls.length,
-        total: matching.length,
-        current_page: page,
-        per_page: perPage,
-        next_page_link: page * perPage < matching.length ? link(page + 1) : null,
-        previous_page_link: page > 1 ? link(page - 1) : null,
-      },
-    });
+    this.#sendPage(res, url, "calls", matching, paging, (c) => this.#shown(c));
   }
 
-  // Pagination shared by the contact lists: per_page default 20, clamped to 50; asking past
-  // resultCap (page*per_page > 10,000) answers 400 as for calls. Answers true when refused.
+  // Pagination of every list: per_page default 20, clamped to 50; asking past resultCap
+  // (page*per_page > 10,000) answers 400, as Aircall does. Answers null when refused.
   #page(res, url) {
     const q = (name) => url.searchParams.get(name);
     const perPage = Math.max(1, Math.min(Number(q("per_page") ?? 20) || 20, 50));
@@ -317,13 +298,19 @@ export class FakeAircall {
   }
 
   // Sorted (order=asc|desc, asc default; order_by=created_at|updated_at, created_at
-  // default; ties by id), paged, with meta links that keep the query's other parameters.
-  #sendContactPage(res, url, matching, { page, perPage }) {
+  // default; ties by id), then paged.
+  #sendContactPage(res, url, matching, paging) {
     const q = (name) => url.searchParams.get(name);
     const key = q("order_by") === "updated_at" ? "updated_at" : "created_at";
     const desc = q("order") === "desc";
     matching.sort((a, b) => (desc ? -1 : 1) * (a[key] - b[key] || a.id - b.id));
-    const contacts = matching.slice((page - 1) * perPage, page * perPage).map((c) => structuredClone(c));
+    this.#sendPage(res, url, "contacts", matching, paging, (c) => structuredClone(c));
+  }
+
+  // One page of `matching` under `name`, with Aircall's meta; its links keep the query's
+  // other parameters.
+  #sendPage(res, url, name, matching, { page, perPage }, show) {
+    const items = matching.slice((page - 1) * perPage, page * perPage).map(show);
     const link = (p) => {
       const params = new URLSearchParams(url.searchParams);
       params.set("page", String(p));
@@ -331,9 +318,9 @@ export class FakeAircall {
       return `https://api.aircall.io${url.pathname}?${params}`;
     };
     this.#send(res, 200, {
-      contacts,
+      [name]: items,
       meta: {
-        count: contacts.length,
+        count: items.length,
         total: matching.length,
         current_page: page,
         per_page: perPage,
