@@ -407,7 +407,7 @@ async function setup(helper, env, webhooks, which) {
 /** One contact job: CPU with and without the ACCOUNT_GATE object's share, and its outcome. */
 async function contactRun(instance, env, message) {
   env.ACCOUNT_GATE.reset();
-  const { batch, acks } = batchOf([message]);
+  const { batch, acks } = batchOf([message], "aircall-connector-work"); // where contact jobs go
   const gate = env.ACCOUNT_GATE.cpu;
   const logged = logs.length;
   const r = await timed(() => queueWorker(instance, env, batch));
