@@ -185,7 +185,8 @@ test("settings are saved, a bad import rule named next to its field; a sync's ru
   await rules.fill(JSON.stringify({ ...json, users: ["Madeline@example.com"] }, null, 2));
   await page.getByLabel("Numbers").fill("789\n+33 1 76 36 06 95");
   await page.getByRole("button", { name: "Save settings" }).click();
-  await page.getByText("Saved.").waitFor();
+  // Exact: the credentials hint ends in "... before they are saved.", which a loose match also finds.
+  await page.getByRole("status").getByText("Saved.", { exact: true }).waitFor();
   const saved = (await connector.api("GET", `/api/integrations/${integrationId}`)).json;
   assert.deepEqual(saved.import.users, ["Madeline@example.com"], "matched in any case");
   assert.deepEqual(saved.numbers, [789, "+33176360695"]);
