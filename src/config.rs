@@ -1,7 +1,7 @@
 //! The deployment's settings: secrets and vars from `wrangler.toml` / `.dev.vars`.
 
 use crate::crypto::{LinkSigner, Sealer, StateSigner};
-use crate::delivery::RetryPolicy;
+use crate::retry::RetryPolicy;
 use thiserror::Error;
 
 #[derive(Debug, Clone, Error, PartialEq)]

@@ -112,7 +112,7 @@ pub async fn receive<P: Platform>(
     // Events about other numbers than the chosen ones; a call payload without its number
     // is checked again once the consumer has read the call.
     let other_number = integration.numbers.as_ref().is_some_and(|numbers| {
-        crate::segment::about_numbers(numbers, &event.event, &event.data) == Some(false)
+        crate::selection::about_numbers(numbers, &event.event, &event.data) == Some(false)
     });
     if !integration.wants(&event.event) || other_number {
         if let Some(import) = import {

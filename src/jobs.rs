@@ -4,13 +4,13 @@ use crate::config::Config;
 use crate::crypto::{SealError, SigningSecret};
 use crate::delivery::subrequests::{self, Cost};
 use crate::delivery::{
-    classify, delivery_body, jitter, signed_request, spread, DeadLetter, DeadLetters, Delivery,
-    Job, Outcome, Payload,
+    delivery_body, signed_request, DeadLetter, DeadLetters, Delivery, Job, Payload,
 };
 use crate::hubspot::SyncError;
 use crate::import::{self, CallJob, ImportError, SyncAnswer, SyncJob};
 use crate::integration::{Destination, Integration, Integrations};
 use crate::ports::{Platform, QueueError, QueueName, StoreError};
+use crate::retry::{classify, jitter, spread, Outcome};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -173,7 +173,7 @@ pub async fn handle_batch<P: Platform>(
                     bytes: message.len(),
                     reads_call: match &d.payload {
                         Payload::Inline { data } => {
-                            crate::segment::needs_enrichment(&d.event, data).is_some()
+                            crate::selection::needs_enrichment(&d.event, data).is_some()
                         }
                         Payload::Stored { .. } => true,
                     },

@@ -5,6 +5,7 @@
 
 pub mod aircall;
 pub mod budget;
+pub mod calls;
 pub mod config;
 pub mod contacts;
 pub mod cpu;
@@ -16,8 +17,11 @@ pub mod import;
 pub mod ingress;
 pub mod integration;
 pub mod jobs;
+pub mod keys;
 pub mod ports;
+pub mod retry;
 pub mod segment;
+pub mod selection;
 pub mod time;
 
 #[cfg(target_arch = "wasm32")]

@@ -10,4 +10,4 @@ pub use client::{
     AircallClient, AircallError, CallPage, ContactSearch, Credentials, RegisteredWebhook,
     MAX_PER_PAGE,
 };
-pub use webhook::{WebhookEvent, WebhookProblem};
+pub use webhook::{resource, WebhookEvent, WebhookProblem};

@@ -65,6 +65,11 @@ impl WebhookEvent {
     }
 }
 
+/// `call` for `call.ended`, `user` for `user.created.v2`.
+pub fn resource(event: &str) -> &str {
+    event.split('.').next().unwrap_or(event)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,11 +3,9 @@
 
 mod dead_letters;
 mod job;
-mod retry;
 pub mod subrequests;
 mod webhook;
 
 pub use dead_letters::{DeadLetter, DeadLetters, KEEP_SECONDS};
 pub use job::{Delivery, Job, Payload, MAX_INLINE_PAYLOAD};
-pub use retry::{classify, jitter, spread, Outcome, RetryPolicy, MAX_DELAY_SECONDS};
 pub use webhook::{delivery_body, signed_request};

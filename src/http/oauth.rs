@@ -15,9 +15,9 @@
 
 use super::{escape_html, ApiError, Request, Response};
 use crate::aircall::{oauth, AircallError};
+use crate::calls::ImportRules;
 use crate::config::{Config, OAuthConfig};
 use crate::crypto::{secrets_match, STATE_TTL_SECONDS};
-use crate::import::ImportRules;
 use crate::integration::{self, Actor, NewIntegration};
 use crate::ports::Platform;
 use serde_json::json;

@@ -5,7 +5,7 @@
 use super::client::{HubspotClient, HubspotError, Owner};
 use super::links;
 use crate::aircall::Call;
-use crate::import::{BusinessStatus, CallRecord, IMPORTED_EVENT};
+use crate::calls::{BusinessStatus, CallRecord, IMPORTED_EVENT};
 use crate::integration::Integration;
 use crate::ports::{Platform, StoreError};
 use serde_json::{json, Map, Value};

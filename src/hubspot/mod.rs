@@ -15,9 +15,9 @@ pub use sync::{
 
 use crate::aircall::AircallError;
 use crate::config::Config;
-use crate::delivery::Outcome;
 use crate::integration::Integration;
 use crate::ports::{Platform, StoreError};
+use crate::retry::Outcome;
 use serde_json::{Map, Value};
 
 /// How long the recording links given to HubSpot last (ten years): HubSpot keeps the URL on
@@ -89,9 +89,9 @@ pub async fn import_rules<P: Platform>(
     p: &P,
     config: &Config,
     integration: &Integration,
-) -> Result<crate::import::ImportRules, CallLogError> {
+) -> Result<crate::calls::ImportRules, CallLogError> {
     let rules = &integration.import;
-    if rules.users_from != crate::import::UsersFrom::HubspotOwners {
+    if rules.users_from != crate::calls::UsersFrom::HubspotOwners {
         return Ok(rules.clone());
     }
     let token = token(config, integration).map_err(|e| {

@@ -100,7 +100,7 @@ pub fn hubspot_pace(queued: usize, aircall_requests_per_minute: u32) -> u32 {
     let requests = queued as u64 * u64::from(AIRCALL_REQUESTS_PER_CONTACT);
     (requests * 60)
         .div_ceil(u64::from(aircall_requests_per_minute.max(1)))
-        .clamp(1, u64::from(crate::delivery::MAX_DELAY_SECONDS)) as u32
+        .clamp(1, u64::from(crate::retry::MAX_DELAY_SECONDS)) as u32
 }
 
 /// A pass holds its side's lease from step to step; a step may be late by this much.
@@ -822,7 +822,7 @@ mod tests {
         assert_eq!(hubspot_pace(100, 6_000), 3);
         assert_eq!(hubspot_pace(0, 60), 1);
         assert_eq!(hubspot_pace(100, 1), 18_000);
-        assert_eq!(hubspot_pace(1_000, 1), crate::delivery::MAX_DELAY_SECONDS);
+        assert_eq!(hubspot_pace(1_000, 1), crate::retry::MAX_DELAY_SECONDS);
     }
 
     /// An integration syncing contacts both ways, created through the real `create`.

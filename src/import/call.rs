@@ -3,13 +3,15 @@
 //! invocation far from the free plan's 50 subrequests: at most a fresh read of the call,
 //! a size probe and the download (twice the last two when a link had expired).
 
-use super::{recheck, CallRecord, ImportRules, SkipReason, IMPORTED_EVENT};
+use super::recheck;
 use crate::aircall::{AircallClient, AircallError, Call};
+use crate::calls::{CallRecord, ImportRules, SkipReason, IMPORTED_EVENT};
 use crate::config::Config;
-use crate::delivery::{jitter, Delivery, Job, Payload};
+use crate::delivery::{Delivery, Job, Payload};
 use crate::hubspot::HubspotError;
 use crate::integration::{Integration, Integrations, Status};
 use crate::ports::{ArchiveError, HttpRequest, Platform, QueueName};
+use crate::retry::jitter;
 use serde::{Deserialize, Serialize};
 
 use super::run::ImportError;
@@ -129,7 +131,7 @@ impl From<AircallError> for Stop {
             AircallError::RateLimited {
                 retry_after_seconds,
             } => Stop::Later {
-                seconds: retry_after_seconds.clamp(1, u64::from(crate::delivery::MAX_DELAY_SECONDS))
+                seconds: retry_after_seconds.clamp(1, u64::from(crate::retry::MAX_DELAY_SECONDS))
                     as u32,
                 counts: false,
                 why: e.to_string(),

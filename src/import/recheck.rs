@@ -2,8 +2,8 @@
 //! the call ends, so such a call is looked at again, less and less often, until the
 //! integration's grace period (24 h by default) is over.
 
-use super::ImportRules;
 use crate::aircall::Call;
+use crate::calls::ImportRules;
 use crate::ports::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 

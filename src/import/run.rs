@@ -3,8 +3,9 @@
 //! a queued continuation, so no invocation nears the free plan's 50 subrequests.
 
 use super::call::outcome_prefix;
-use super::{plan, recheck, CallJob, Cursor, ImportRules, Origin, Plan, SkipReason, Window};
+use super::{plan, recheck, CallJob, Cursor, Origin, Plan, Window};
 use crate::aircall::{AircallClient, AircallError, Call, MAX_PER_PAGE};
+use crate::calls::{ImportRules, SkipReason};
 use crate::config::Config;
 use crate::crypto::SealError;
 use crate::delivery::Job;
@@ -27,8 +28,6 @@ const LEASE_SECONDS: u64 = 15 * 60;
 const REPORT_SECONDS: u64 = 30 * 24 * 60 * 60;
 /// Skipped calls listed one by one in a report (all are counted).
 const SKIPS_LISTED: usize = 100;
-/// The event name of an imported call's delivery.
-pub const IMPORTED_EVENT: &str = "call.imported";
 
 #[derive(Debug, Error)]
 pub enum ImportError {
@@ -269,7 +268,7 @@ pub async fn sync<P: Platform>(
         // Our share of the budget is spent, or Aircall said 429: carry on after the reset.
         Err(StepError::Aircall(AircallError::RateLimited {
             retry_after_seconds,
-        })) => Some(retry_after_seconds.min(crate::delivery::MAX_DELAY_SECONDS as u64) as u32),
+        })) => Some(retry_after_seconds.min(crate::retry::MAX_DELAY_SECONDS as u64) as u32),
         Err(StepError::Hubspot(HubspotError::RateLimited {
             retry_after_seconds,
         })) => Some(retry_after_seconds as u32),

@@ -1,8 +1,8 @@
 //! What to ask Aircall for: windows of `started_at`, the cursor a run leaves behind, and
 //! splitting windows Aircall would refuse to page through.
 
-use super::ImportRules;
 use crate::aircall::Call;
+use crate::calls::ImportRules;
 use serde::{Deserialize, Serialize};
 
 /// Aircall answers 400 when `page * per_page` passes this: split the window before.

@@ -1,7 +1,6 @@
 //! An integration's life after creation: deactivation (by an admin or by the system),
 //! reactivation, settings changes and deletion. Every change is recorded in its history.
 
-use super::keys::{self, DROPPED_COUNTER};
 use super::model::webhook_url;
 use super::new::merge_import;
 use super::{
@@ -14,6 +13,7 @@ use crate::config::Config;
 use crate::crypto::{SealError, SigningSecret};
 use crate::delivery::Job;
 use crate::import::Cursor;
+use crate::keys::{self, DROPPED_COUNTER};
 use crate::ports::{all_keys, Clock, Log, Platform, QueueError, QueueName, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -676,7 +676,7 @@ pub async fn purge_step<P: Platform>(
 mod tests {
     use super::*;
     use crate::ports::Gate;
-    use crate::segment::NumberRef;
+    use crate::selection::NumberRef;
     use crate::testing::{answer, config, integration, run, MemoryPlatform};
     use serde_json::json;
     use std::cell::Cell;

@@ -1,7 +1,6 @@
 //! Integrations: one Aircall account tied to one destination, with its settings and state.
 
 mod create;
-pub mod keys;
 mod lifecycle;
 mod model;
 mod new;

@@ -116,10 +116,10 @@ pub struct Integration {
     pub events: Option<Vec<String>>,
     /// Which calls the import brings.
     #[serde(default)]
-    pub import: crate::import::ImportRules,
+    pub import: crate::calls::ImportRules,
     /// Only events about these Aircall numbers are forwarded; `None`: every number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub numbers: Option<Vec<crate::segment::NumberRef>>,
+    pub numbers: Option<Vec<crate::selection::NumberRef>>,
     /// Two-way contact sync with the CRM (HubSpot destinations); `None`: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_sync: Option<crate::contacts::ContactSync>,
@@ -222,13 +222,13 @@ pub struct IntegrationView {
     pub aircall: AircallView,
     pub destination: Option<Destination>,
     pub events: Option<Vec<String>>,
-    pub import: crate::import::ImportRules,
+    pub import: crate::calls::ImportRules,
     /// Webhook events received and not forwarded since it became inactive (shown on
     /// `GET /api/integrations/{id}` only: the count lives in `ACCOUNT_GATE`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dropped_while_inactive: Option<u64>,
     pub history: Vec<HistoryView>,
-    pub numbers: Option<Vec<crate::segment::NumberRef>>,
+    pub numbers: Option<Vec<crate::selection::NumberRef>>,
     pub contact_sync: Option<crate::contacts::ContactSync>,
 }
 

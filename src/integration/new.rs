@@ -1,10 +1,11 @@
 //! The body of `POST /api/integrations`, checked field by field.
 
 use crate::aircall::Credentials;
+use crate::calls::ImportRules;
 use crate::contacts::ContactSync;
 use crate::crypto::SigningSecret;
-use crate::import::ImportRules;
-use crate::segment::{NumberRef, Region, DEFAULT_EVENTS};
+use crate::segment::{Region, DEFAULT_EVENTS};
+use crate::selection::NumberRef;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -420,7 +421,7 @@ fn parse_numbers(p: &mut Problems, value: Option<&Value>) -> Option<Vec<NumberRe
         let parsed = match item {
             Value::Number(n) => n.as_i64().filter(|id| *id > 0).map(NumberRef::Id),
             Value::String(s) => {
-                let digits = crate::segment::digits(s);
+                let digits = crate::selection::digits(s);
                 let shaped = s
                     .trim()
                     .chars()
@@ -463,7 +464,7 @@ fn parse_contact_sync(p: &mut Problems, value: Option<&Value>) -> Option<Contact
 
 /// Users taken from HubSpot's owners need a HubSpot destination to read them from.
 pub fn users_source_problem(rules: &ImportRules, hubspot: bool) -> Option<FieldError> {
-    (rules.users_from == crate::import::UsersFrom::HubspotOwners && !hubspot).then(|| FieldError {
+    (rules.users_from == crate::calls::UsersFrom::HubspotOwners && !hubspot).then(|| FieldError {
         field: "import.users_from".into(),
         message: "\"hubspot_owners\" needs a HubSpot destination to read the owners from".into(),
     })

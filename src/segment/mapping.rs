@@ -5,6 +5,7 @@
 //! Message ids derive from the delivery id, itself a hash of the Aircall event: a retry, or
 //! Aircall sending the event twice, gives Segment the same `messageId` to drop.
 
+use crate::aircall::resource;
 use serde_json::{json, Map, Value};
 
 /// Who a message is about: Segment needs a `userId` or an `anonymousId`.
@@ -32,11 +33,6 @@ pub fn id_text(value: Option<&Value>) -> Option<String> {
         Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
         _ => None,
     }
-}
-
-/// `call` for `call.ended`, `user` for `user.created.v2`.
-pub fn resource(event: &str) -> &str {
-    event.split('.').next().unwrap_or(event)
 }
 
 /// The Aircall user when the event has one (user events: the user; call events: the

@@ -3,13 +3,14 @@
 //! sent in as few `/v1/batch` requests as Segment's limits allow (usually one).
 
 use super::batch::{self, Region, MAX_MESSAGE_BYTES};
-use super::{mapping, select};
+use super::mapping;
 use crate::aircall::{AircallClient, AircallError};
 use crate::config::Config;
-use crate::delivery::{classify, Delivery, Outcome};
+use crate::delivery::Delivery;
 use crate::integration::{Destination, Integration};
 use crate::jobs::{give_up, load_payload, settle, JobError};
 use crate::ports::{FetchError, HttpResponse, Platform};
+use crate::retry::{classify, Outcome};
 use serde_json::{Map, Value};
 
 /// What reading a minimal call from Aircall came to.
@@ -122,9 +123,9 @@ pub(crate) async fn deliver_all<P: Platform>(
             give_up(p, delivery, reason).await?;
             continue;
         };
-        if let Some(call_id) = select::needs_enrichment(&delivery.event, &data) {
+        if let Some(call_id) = crate::selection::needs_enrichment(&delivery.event, &data) {
             match read_call(p, config, integration, call_id).await {
-                Read::Call(call) => select::enrich(&mut data, call),
+                Read::Call(call) => crate::selection::enrich(&mut data, call),
                 Read::Wait(seconds) => {
                     let reason = format!("Aircall's rate budget, to read call {call_id}");
                     settle(p, config, delivery, Outcome::Wait { reason, seconds }).await?;
@@ -146,7 +147,7 @@ pub(crate) async fn deliver_all<P: Platform>(
             }
         }
         if let Some(numbers) = &integration.numbers {
-            if select::about_numbers(numbers, &delivery.event, &data) != Some(true) {
+            if crate::selection::about_numbers(numbers, &delivery.event, &data) != Some(true) {
                 p.log(&format!(
                     "delivery {} ({}) is about none of the integration's numbers: not sent",
                     delivery.id, delivery.event
@@ -206,7 +207,7 @@ mod tests {
     use crate::integration::{NewDestination, NewIntegration};
     use crate::jobs::{handle_batch, Ack};
     use crate::ports::QueueName;
-    use crate::segment::NumberRef;
+    use crate::selection::NumberRef;
     use crate::testing::{answer, config, run, MemoryPlatform};
     use serde_json::json;
 
@@ -361,7 +362,7 @@ mod tests {
     fn an_outage_of_minutes_or_hours_loses_nothing_on_the_default_schedule() {
         // Default schedule: 10 attempts, 5 s * 4^(n-1) +-20% apart, at most 12 h. Each bound
         // is the first attempt after the outage at its latest jitter.
-        assert_eq!(config().retry, crate::delivery::RetryPolicy::default());
+        assert_eq!(config().retry, crate::retry::RetryPolicy::default());
         for (outage, within) in [(3 * 60, 9 * 60), (30 * 60, 9_000), (20 * 3600, 34 * 3600)] {
             let (arrived, attempt) = through_an_outage(outage)
                 .unwrap_or_else(|| panic!("a {outage} s outage lost the event"));

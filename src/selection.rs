@@ -1,41 +1,8 @@
-//! Which events a Segment integration forwards: the default selection, the number filter,
-//! and when a call event needs reading from Aircall first.
+//! Which events an integration forwards, whatever its destination: the number filter, and
+//! when a call event needs reading from Aircall first (its payload minimal).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-
-/// The default selection of a Segment integration: the 26 events of Aircall's own Segment
-/// source (seed 003), its six user events under their current `.v2` names. Aircall is
-/// retiring the v1 names (`/v1/users` was sunset on 2026-09-30), so a webhook registered with
-/// them would go quiet. Any other Aircall event name, v1 ones included, can be chosen too.
-pub const DEFAULT_EVENTS: [&str; 26] = [
-    "number.created",
-    "number.opened",
-    "number.closed",
-    "number.deleted",
-    "contact.created",
-    "contact.updated",
-    "contact.deleted",
-    "user.created.v2",
-    "user.opened.v2",
-    "user.connected.v2",
-    "user.closed.v2",
-    "user.disconnected.v2",
-    "user.deleted.v2",
-    "call.created",
-    "call.answered",
-    "call.hungup",
-    "call.ended",
-    "call.assigned",
-    "call.archived",
-    "call.tagged",
-    "call.untagged",
-    "call.commented",
-    "call.transferred",
-    "call.ringing_on_agent",
-    "call.agent_declined",
-    "call.voicemail_left",
-];
 
 /// One Aircall number of the filter: its id, or its digits (kept as `+` and digits).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,9 +37,9 @@ pub fn about_numbers(
     data: &Map<String, Value>,
 ) -> Option<bool> {
     let any = |id: Option<i64>, d: Option<&str>| numbers.iter().any(|n| n.matches(id, d));
-    match super::mapping::resource(event) {
+    match crate::aircall::resource(event) {
         // An imported call carries the normalized record: its number's digits.
-        "call" if event == crate::import::IMPORTED_EVENT => Some(any(
+        "call" if event == crate::calls::IMPORTED_EVENT => Some(any(
             None,
             data.get("internal_number").and_then(Value::as_str),
         )),
@@ -98,7 +65,7 @@ pub const CALL_NEEDS: [&str; 4] = ["user", "number", "contact", "recording"];
 
 /// The call to read when a call event's payload lacks what the destination needs.
 pub fn needs_enrichment(event: &str, data: &Map<String, Value>) -> Option<i64> {
-    if super::mapping::resource(event) != "call" || event == crate::import::IMPORTED_EVENT {
+    if crate::aircall::resource(event) != "call" || event == crate::calls::IMPORTED_EVENT {
         return None;
     }
     let id = data.get("id").and_then(Value::as_i64)?;
@@ -123,18 +90,6 @@ mod tests {
 
     fn obj(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
-    }
-
-    #[test]
-    fn the_default_has_the_seed_s_26_distinct_events_with_current_user_names() {
-        let mut names = DEFAULT_EVENTS.to_vec();
-        names.sort();
-        names.dedup();
-        assert_eq!(names.len(), 26);
-        assert!(names.iter().all(|n| crate::integration::is_event_name(n)));
-        let users: Vec<_> = names.iter().filter(|n| n.starts_with("user.")).collect();
-        assert_eq!(users.len(), 6);
-        assert!(users.iter().all(|n| n.ends_with(".v2")), "{users:?}");
     }
 
     #[test]

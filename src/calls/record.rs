@@ -32,6 +32,9 @@ impl BusinessStatus {
     }
 }
 
+/// The event name of an imported call's delivery.
+pub const IMPORTED_EVENT: &str = "call.imported";
+
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct CallRecord {
     pub id: i64,
