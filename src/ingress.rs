@@ -2,11 +2,11 @@
 
 use crate::aircall::{WebhookEvent, WebhookProblem};
 use crate::config::Config;
-use crate::crypto::{secrets_match, SealError};
+use crate::crypto::secrets_match;
 use crate::delivery::{Delivery, Job, Payload, MAX_INLINE_PAYLOAD};
 use crate::import::CallJob;
-use crate::integration::{self, Actor, Cause, Integration, Integrations, LifecycleError, Status};
-use crate::ports::{Platform, QueueError, QueueName, StoreError};
+use crate::integration::{self, Actor, Cause, Integration, Integrations, Status};
+use crate::ports::{Platform, QueueName};
 use thiserror::Error;
 
 /// The event after which a call's data is complete (sent some 20-30 s after hang-up).
@@ -32,12 +32,10 @@ pub enum IngressError {
     #[error("the webhook token does not match this integration")]
     WrongToken,
     #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Queue(#[from] QueueError),
-    #[error(transparent)]
-    Seal(#[from] SealError),
+    Infra(#[from] crate::infra::InfraError),
 }
+
+crate::infra::carries_infra!(IngressError);
 
 #[derive(Debug, PartialEq)]
 pub enum Accepted {
@@ -75,19 +73,14 @@ pub async fn receive<P: Platform>(
     if event.event == INTEGRATION_DELETED {
         let reason =
             "Aircall sent integration.deleted: the app was uninstalled from the Aircall account";
-        match integration::deactivate(
+        integration::deactivate(
             p,
             &integration.id,
             Actor::System,
             Cause::IntegrationDeleted,
             reason,
         )
-        .await
-        {
-            Ok(_) | Err(LifecycleError::NotFound) => {}
-            Err(LifecycleError::Store(e)) => return Err(e.into()),
-            Err(e) => return Err(StoreError(e.to_string()).into()),
-        }
+        .await?;
         return Ok(Accepted::Ignored {
             reason: "integration.deleted: the integration is now inactive",
         });

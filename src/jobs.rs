@@ -8,12 +8,12 @@ use crate::delivery::{
 };
 use crate::hubspot::SyncError;
 use crate::import::{self, CallJob, ImportError, SyncAnswer, SyncJob};
+use crate::infra::InfraError;
 use crate::integration::{Destination, Integration, Integrations};
-use crate::ports::{Platform, QueueError, QueueName, StoreError};
-use crate::retry::{classify, jitter, spread, Outcome};
+use crate::ports::{Platform, QueueName, StoreError};
+use crate::retry::{classify, jitter, spread, Disposition, Failure, Outcome};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use thiserror::Error;
 
 /// What to do with a message once it has been handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,14 +22,6 @@ pub enum Ack {
     Done,
     /// Our own storage or queue failed: let the platform redeliver the message.
     Redeliver,
-}
-
-#[derive(Debug, Error)]
-pub(crate) enum JobError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Queue(#[from] QueueError),
 }
 
 pub async fn handle_message<P: Platform>(
@@ -100,8 +92,7 @@ pub async fn handle_message<P: Platform>(
         (_, Job::Sync(job)) => import_step(p, config, job).await,
         (_, Job::Import(job)) => import_one(p, config, *job).await,
         (_, Job::Purge(job)) => match crate::integration::purge_step(p, config, &job).await {
-            Err(crate::integration::LifecycleError::Queue(e)) => Err(e.into()),
-            Err(crate::integration::LifecycleError::Store(e)) => Err(e.into()),
+            Err(crate::integration::LifecycleError::Infra(e)) => Err(e),
             _ => Ok(()),
         },
         (_, Job::ContactPass(job)) => contact_pass(p, config, job).await,
@@ -258,12 +249,11 @@ async fn contact_pass<P: Platform>(
     p: &P,
     config: &Config,
     job: crate::hubspot::PassJob,
-) -> Result<(), JobError> {
+) -> Result<(), InfraError> {
     match crate::hubspot::pass_step(p, config, job.clone()).await {
         Ok(()) => Ok(()),
-        Err(SyncError::Store(e)) => Err(e.into()),
-        Err(SyncError::Queue(e)) => Err(e.into()),
-        Err(e) => match e.retry_after() {
+        Err(SyncError::Infra(e)) => Err(e),
+        Err(e) => match e.disposition().wait_seconds() {
             Some(seconds) => {
                 p.send(
                     QueueName::Work,
@@ -290,7 +280,7 @@ async fn contact_pull<P: Platform>(
     p: &P,
     config: &Config,
     job: crate::hubspot::ContactJob,
-) -> Result<(), JobError> {
+) -> Result<(), InfraError> {
     let error = match crate::hubspot::pull_contact(p, config, &job).await {
         Ok(outcome) => {
             p.log(&format!(
@@ -299,20 +289,13 @@ async fn contact_pull<P: Platform>(
             ));
             return Ok(());
         }
-        Err(SyncError::Store(e)) => return Err(e.into()),
-        Err(SyncError::Queue(e)) => return Err(e.into()),
+        Err(SyncError::Infra(e)) => return Err(e),
         Err(e) => e,
     };
-    let transient = match &error {
-        SyncError::Aircall(e) => {
-            !matches!(e, crate::aircall::AircallError::Rejected(_))
-                && !matches!(e, crate::aircall::AircallError::Failed { status, .. } if *status < 500)
-        }
-        SyncError::Hubspot(e) => e.is_transient(),
-        _ => false,
-    };
     // A rate limit (ours or theirs) is a wait for the budget, not a failed attempt.
-    let wait = error.retry_after();
+    let disposition = error.disposition();
+    let wait = disposition.wait_seconds();
+    let transient = disposition == Disposition::Transient;
     if wait.is_some() || (transient && !config.retry.gives_up_after(job.attempt)) {
         let delay = match wait {
             Some(seconds) => spread(seconds),
@@ -337,7 +320,7 @@ async fn contact_pull<P: Platform>(
     Ok(())
 }
 
-async fn import_step<P: Platform>(p: &P, config: &Config, job: SyncJob) -> Result<(), JobError> {
+async fn import_step<P: Platform>(p: &P, config: &Config, job: SyncJob) -> Result<(), InfraError> {
     if job.trigger == import::Trigger::Schedule && job.state.is_none() {
         // The same tick runs the contact sync passes, where the integration has them.
         if let Err(e) = crate::hubspot::start_passes(p, &job.integration_id).await {
@@ -361,8 +344,7 @@ async fn import_step<P: Platform>(p: &P, config: &Config, job: SyncJob) -> Resul
             "import of integration {}: {answer:?}",
             job.integration_id
         )),
-        Err(ImportError::Store(e)) => return Err(e.into()),
-        Err(ImportError::Queue(e)) => return Err(e.into()),
+        Err(ImportError::Infra(e)) => return Err(e),
         Err(e) => p.log(&format!(
             "import of integration {} not run: {e}",
             job.integration_id
@@ -371,11 +353,10 @@ async fn import_step<P: Platform>(p: &P, config: &Config, job: SyncJob) -> Resul
     Ok(())
 }
 
-async fn import_one<P: Platform>(p: &P, config: &Config, job: CallJob) -> Result<(), JobError> {
+async fn import_one<P: Platform>(p: &P, config: &Config, job: CallJob) -> Result<(), InfraError> {
     match import::import_call(p, config, job).await {
         Ok(()) => Ok(()),
-        Err(ImportError::Store(e)) => Err(e.into()),
-        Err(ImportError::Queue(e)) => Err(e.into()),
+        Err(ImportError::Infra(e)) => Err(e),
         Err(e) => {
             p.log(&format!("a call import failed: {e}"));
             Ok(())
@@ -383,7 +364,7 @@ async fn import_one<P: Platform>(p: &P, config: &Config, job: CallJob) -> Result
     }
 }
 
-async fn record_dead_letter<P: Platform>(p: &P, letter: DeadLetter) -> Result<(), JobError> {
+async fn record_dead_letter<P: Platform>(p: &P, letter: DeadLetter) -> Result<(), InfraError> {
     DeadLetters::new(p).record(&letter).await?;
     p.log(&format!(
         "delivery {} of integration {} failed for good after {} attempt(s): {}",
@@ -392,7 +373,11 @@ async fn record_dead_letter<P: Platform>(p: &P, letter: DeadLetter) -> Result<()
     Ok(())
 }
 
-async fn deliver<P: Platform>(p: &P, config: &Config, delivery: Delivery) -> Result<(), JobError> {
+async fn deliver<P: Platform>(
+    p: &P,
+    config: &Config,
+    delivery: Delivery,
+) -> Result<(), InfraError> {
     let Some(integration) = Integrations::new(p).get(&delivery.integration_id).await? else {
         p.log(&format!(
             "dropped delivery {}: integration {} no longer exists",
@@ -424,7 +409,7 @@ async fn deliver<P: Platform>(p: &P, config: &Config, delivery: Delivery) -> Res
 pub(crate) async fn load_payload<P: Platform>(
     p: &P,
     delivery: &Delivery,
-) -> Result<Option<Map<String, Value>>, JobError> {
+) -> Result<Option<Map<String, Value>>, InfraError> {
     match &delivery.payload {
         Payload::Inline { data } => Ok(Some(data.clone())),
         Payload::Stored { key } => match p.get(key).await? {
@@ -444,7 +429,7 @@ pub(crate) async fn settle<P: Platform>(
     config: &Config,
     delivery: Delivery,
     outcome: Outcome,
-) -> Result<(), JobError> {
+) -> Result<(), InfraError> {
     match outcome {
         Outcome::Delivered => {
             if let Payload::Stored { key } = &delivery.payload {
@@ -529,7 +514,7 @@ pub(crate) async fn give_up<P: Platform>(
     p: &P,
     delivery: Delivery,
     reason: String,
-) -> Result<(), JobError> {
+) -> Result<(), InfraError> {
     let letter = DeadLetter {
         attempts: delivery.attempt,
         failed_at: p.now_seconds(),

@@ -14,6 +14,7 @@ pub mod delivery;
 pub mod http;
 pub mod hubspot;
 pub mod import;
+pub mod infra;
 pub mod ingress;
 pub mod integration;
 pub mod jobs;

@@ -78,17 +78,51 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// A failure that may pass: a wait when a rate budget says for how long, else a failed
-    /// attempt.
-    pub fn transient(reason: String, wait_seconds: Option<u32>) -> Outcome {
-        match wait_seconds {
-            Some(seconds) => Outcome::Wait { reason, seconds },
-            None => Outcome::Retry {
+    /// What an attempt that failed with `error` came to.
+    pub fn of(error: &impl Failure) -> Outcome {
+        let reason = error.to_string();
+        match error.disposition() {
+            Disposition::Wait(seconds) => Outcome::Wait { reason, seconds },
+            Disposition::Transient => Outcome::Retry {
                 reason,
                 retry_after: None,
             },
+            Disposition::Permanent => Outcome::Failed { reason },
         }
     }
+}
+
+/// What a failure means for whoever would try again: the one reading of every error that
+/// crosses a network (Aircall's, HubSpot's, and the errors that carry them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// A rate budget stands in the way for this many seconds: nothing was attempted, so it is
+    /// tried again then, and it is not a failed attempt.
+    Wait(u32),
+    /// It may pass: another attempt after the back-off.
+    Transient,
+    /// Trying again will not help.
+    Permanent,
+}
+
+impl Disposition {
+    /// A wait of `seconds`, at least 1 and at most a queue's longest delay.
+    pub fn wait(seconds: u64) -> Disposition {
+        Disposition::Wait(seconds.clamp(1, u64::from(MAX_DELAY_SECONDS)) as u32)
+    }
+
+    /// Seconds to wait, when it is a wait.
+    pub fn wait_seconds(self) -> Option<u32> {
+        match self {
+            Disposition::Wait(seconds) => Some(seconds),
+            _ => None,
+        }
+    }
+}
+
+/// An error that knows what it means for a retry.
+pub trait Failure: std::fmt::Display {
+    fn disposition(&self) -> Disposition;
 }
 
 /// Reads a destination's answer. Only 2xx is success; a redirect is not followed.

@@ -2,7 +2,9 @@
 
 use super::Call;
 use crate::budget::Take;
+use crate::config::Config;
 use crate::ports::{Clock, Fetch, FetchError, Gate, HttpRequest, HttpResponse, Log, Store};
+use crate::retry::{Disposition, Failure};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::de::DeserializeOwned;
@@ -52,8 +54,11 @@ impl Credentials {
 
 #[derive(Debug, Error, PartialEq)]
 pub enum AircallError {
-    #[error("Aircall rejected the credentials (HTTP {0})")]
-    Rejected(u16),
+    /// 401: the credentials no longer open the account. 403: they do, but not this: the key's
+    /// user lost a right, or the company's plan lacks the feature (AI data). Only `/v1/ping`
+    /// tells the two 403s apart (see `integration::on_aircall_error`).
+    #[error("{}", refusal(*status, message))]
+    Rejected { status: u16, message: String },
     /// Our share of the account's budget is spent, or Aircall answered 429.
     #[error("Aircall's rate limit for this account is reached; retry in {retry_after_seconds} s")]
     RateLimited { retry_after_seconds: u64 },
@@ -63,6 +68,34 @@ pub enum AircallError {
     Unreachable(String),
     #[error("Aircall answered HTTP {status}: {message}")]
     Failed { status: u16, message: String },
+}
+
+fn refusal(status: u16, message: &str) -> String {
+    match status {
+        401 => format!("Aircall rejected the credentials (HTTP 401: {message})"),
+        _ => format!("Aircall refused the request (HTTP {status}: {message})"),
+    }
+}
+
+impl Failure for AircallError {
+    fn disposition(&self) -> Disposition {
+        match self {
+            // Our share of the budget is spent, or Aircall said 429: wait for the reset.
+            AircallError::RateLimited {
+                retry_after_seconds,
+            } => Disposition::wait(*retry_after_seconds),
+            AircallError::Rejected { .. } => Disposition::Permanent,
+            // A 4xx other than these will be answered the same way again (404: no such call).
+            AircallError::Failed { status, .. }
+                if (400..500).contains(status) && !matches!(status, 408 | 429) =>
+            {
+                Disposition::Permanent
+            }
+            AircallError::Budget(_)
+            | AircallError::Unreachable(_)
+            | AircallError::Failed { .. } => Disposition::Transient,
+        }
+    }
 }
 
 /// One page of `GET /v1/calls`.
@@ -96,13 +129,21 @@ pub struct AircallClient<'a, P> {
     base: &'a str,
     credentials: &'a Credentials,
     per_minute: u32,
-    /// The integration these credentials belong to: when Aircall rejects them, it is
-    /// deactivated (see [`AircallClient::for_integration`]).
-    integration_id: Option<&'a str>,
 }
 
 impl<'a, P: Fetch + Gate + Clock + Store + Log> AircallClient<'a, P> {
-    pub fn new(
+    /// A client of the deployment's Aircall (`AIRCALL_API_BASE`), within the account's budget.
+    pub fn new(platform: &'a P, config: &'a Config, credentials: &'a Credentials) -> Self {
+        Self::at(
+            platform,
+            &config.aircall_api_base,
+            credentials,
+            config.aircall_requests_per_minute,
+        )
+    }
+
+    /// A client of the Aircall at `base`, `per_minute` requests a minute for the account.
+    pub fn at(
         platform: &'a P,
         base: &'a str,
         credentials: &'a Credentials,
@@ -113,16 +154,7 @@ impl<'a, P: Fetch + Gate + Clock + Store + Log> AircallClient<'a, P> {
             base,
             credentials,
             per_minute,
-            integration_id: None,
         }
-    }
-
-    /// Requests made for this integration: a 401/403 from Aircall deactivates it (by the
-    /// system, with the reason) before [`AircallError::Rejected`] is returned, so that bad
-    /// credentials stop every further request instead of failing on each one.
-    pub fn for_integration(mut self, integration_id: &'a str) -> Self {
-        self.integration_id = Some(integration_id);
-        self
     }
 
     /// `GET /v1/ping`: the cheapest proof that the credentials work.
@@ -350,17 +382,10 @@ impl<'a, P: Fetch + Gate + Clock + Store + Log> AircallClient<'a, P> {
         }
         match response.status {
             200..=299 => Ok(response),
-            401 | 403 => {
-                if let Some(id) = self.integration_id {
-                    let reason = format!(
-                        "Aircall rejected the credentials (HTTP {}: {})",
-                        response.status,
-                        error_message(&response.body)
-                    );
-                    crate::integration::credentials_rejected(self.platform, id, &reason).await;
-                }
-                Err(AircallError::Rejected(response.status))
-            }
+            401 | 403 => Err(AircallError::Rejected {
+                status: response.status,
+                message: error_message(&response.body),
+            }),
             status => Err(AircallError::Failed {
                 status,
                 message: error_message(&response.body),
@@ -414,7 +439,7 @@ mod tests {
         p: &'a MemoryPlatform,
         credentials: &'a Credentials,
     ) -> AircallClient<'a, MemoryPlatform> {
-        AircallClient::new(p, "https://aircall.test", credentials, 60)
+        AircallClient::at(p, "https://aircall.test", credentials, 60)
     }
 
     #[test]

@@ -65,7 +65,15 @@ async fn token_request<P: Fetch>(p: &P, request: HttpRequest) -> Result<Credenti
     match response.status {
         200..=299 => {}
         // An unknown, used or expired code, or a wrong client: the grant is refused.
-        400 | 401 | 403 => return Err(AircallError::Rejected(response.status)),
+        400 | 401 | 403 => {
+            return Err(AircallError::Rejected {
+                status: response.status,
+                message: String::from_utf8_lossy(&response.body)
+                    .chars()
+                    .take(200)
+                    .collect(),
+            })
+        }
         status => {
             return Err(AircallError::Failed {
                 status,
@@ -162,7 +170,10 @@ mod tests {
                 "used",
                 "https://r"
             )),
-            Err(AircallError::Rejected(400))
+            Err(AircallError::Rejected {
+                status: 400,
+                message: r#"{"error":"invalid_grant"}"#.into()
+            })
         );
     }
 }

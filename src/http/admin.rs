@@ -264,7 +264,9 @@ async fn deactivate<P: Platform>(
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| "deactivated by an admin".to_string());
     let (integration, changed) =
-        integration::deactivate(p, id, Actor::Admin, Cause::Admin, &reason).await?;
+        integration::deactivate(p, id, Actor::Admin, Cause::Admin, &reason)
+            .await?
+            .ok_or(ApiError::NotFound("no integration has this id"))?;
     let mut view = json!(integration.view(&config.public_base_url));
     view["notice"] = json!(if changed {
         "Inactive: every setting is kept; webhooks are acknowledged but not forwarded (they are \

@@ -5,9 +5,10 @@ use crate::aircall::AircallError;
 use crate::config::ConfigError;
 use crate::crypto::StateError;
 use crate::import::ImportError;
+use crate::infra::InfraError;
 use crate::ingress::IngressError;
 use crate::integration::{CreateError, FieldError, LifecycleError};
-use crate::ports::{Log, StoreError};
+use crate::ports::Log;
 use serde_json::json;
 use thiserror::Error;
 
@@ -65,22 +66,35 @@ pub enum ApiError {
     )]
     OAuthCodeRejected,
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Infra(#[from] InfraError),
 }
+
+crate::infra::carries_infra!(ApiError);
 
 impl From<CreateError> for ApiError {
     fn from(e: CreateError) -> Self {
         match e {
             CreateError::Aircall(e) => ApiError::Aircall(e),
-            CreateError::Store(e) => ApiError::Store(e),
+            CreateError::Infra(e) => ApiError::Infra(e),
         }
     }
 }
 
 impl ApiError {
+    /// The connector's own failure inside this error, wherever it is carried.
+    fn infra(&self) -> Option<&InfraError> {
+        match self {
+            ApiError::Infra(e)
+            | ApiError::Import(ImportError::Infra(e))
+            | ApiError::Ingress(IngressError::Infra(e))
+            | ApiError::Lifecycle(LifecycleError::Infra(e)) => Some(e),
+            _ => None,
+        }
+    }
+
     fn aircall_status(e: &AircallError) -> (u16, &'static str) {
         match e {
-            AircallError::Rejected(_) => (422, "aircall_credentials_rejected"),
+            AircallError::Rejected { .. } => (422, "aircall_credentials_rejected"),
             AircallError::RateLimited { .. } => (503, "aircall_rate_limited"),
             AircallError::Budget(_) => (503, "unavailable"),
             AircallError::Unreachable(_) | AircallError::Failed { .. } => {
@@ -100,6 +114,12 @@ impl ApiError {
     }
 
     fn status_and_code(&self) -> (u16, &'static str) {
+        match self.infra() {
+            // A secret sealed with another key is not the caller's to fix, nor passing.
+            Some(InfraError::Seal(_)) => return (500, "internal"),
+            Some(_) => return (503, "unavailable"),
+            None => {}
+        }
         match self {
             ApiError::Unauthorized => (401, "unauthorized"),
             ApiError::NotFound(_) => (404, "not_found"),
@@ -114,16 +134,14 @@ impl ApiError {
             ApiError::ExpiredLink => (403, "link_expired"),
             ApiError::Import(e) => match e {
                 ImportError::UnknownIntegration => (404, "not_found"),
-                ImportError::Store(_) | ImportError::Queue(_) => (503, "unavailable"),
-                ImportError::Seal(_) => (500, "internal"),
+                ImportError::Infra(_) => unreachable!("answered above"),
             },
             ApiError::Ingress(e) => match e {
                 IngressError::UnknownIntegration => (404, "unknown_integration"),
                 IngressError::TooLarge => (413, "payload_too_large"),
                 IngressError::Malformed(_) => (400, "invalid_webhook"),
                 IngressError::WrongToken => (401, "invalid_webhook_token"),
-                IngressError::Store(_) | IngressError::Queue(_) => (503, "unavailable"),
-                IngressError::Seal(_) => (500, "internal"),
+                IngressError::Infra(_) => unreachable!("answered above"),
             },
             ApiError::Aircall(e) => ApiError::aircall_status(e),
             ApiError::Misconfigured(_) => (500, "misconfigured"),
@@ -133,8 +151,7 @@ impl ApiError {
                 LifecycleError::StillRejected { .. } => (422, "aircall_credentials_rejected"),
                 LifecycleError::Invalid(_) => (400, "invalid_fields"),
                 LifecycleError::Aircall(e) => ApiError::aircall_status(e),
-                LifecycleError::Store(_) | LifecycleError::Queue(_) => (503, "unavailable"),
-                LifecycleError::Seal(_) => (500, "internal"),
+                LifecycleError::Infra(_) => unreachable!("answered above"),
             },
             ApiError::OAuthNotConfigured => (501, "oauth_not_configured"),
             ApiError::OAuthState(StateError::Expired) => (400, "oauth_state_expired"),
@@ -143,7 +160,7 @@ impl ApiError {
             ApiError::OAuthReplayed => (400, "oauth_state_used"),
             ApiError::OAuthDenied(_) => (400, "oauth_denied"),
             ApiError::OAuthCodeRejected => (400, "oauth_code_rejected"),
-            ApiError::Store(_) => (503, "unavailable"),
+            ApiError::Infra(_) => unreachable!("answered above"),
         }
     }
 
@@ -179,8 +196,10 @@ impl ApiError {
 
     fn public_message(&self, status: u16) -> String {
         match self {
-            ApiError::Aircall(AircallError::Rejected(status))
-            | ApiError::Lifecycle(LifecycleError::Aircall(AircallError::Rejected(status))) => {
+            ApiError::Aircall(AircallError::Rejected { status, .. })
+            | ApiError::Lifecycle(LifecycleError::Aircall(AircallError::Rejected {
+                status, ..
+            })) => {
                 format!(
                 "Aircall rejected the credentials (HTTP {status}): check the API ID and API token, \
                  and that the key's user is an administrator"
@@ -188,15 +207,11 @@ impl ApiError {
             }
             ApiError::Misconfigured(_) => self.to_string(),
             _ if status == 500 => "internal error".to_string(),
-            ApiError::Store(_)
-            | ApiError::Ingress(IngressError::Store(_) | IngressError::Queue(_))
-            | ApiError::Import(ImportError::Store(_) | ImportError::Queue(_))
-            | ApiError::Aircall(AircallError::Budget(_))
-            | ApiError::Lifecycle(
-                LifecycleError::Store(_)
-                | LifecycleError::Queue(_)
-                | LifecycleError::Aircall(AircallError::Budget(_)),
-            ) => "storage or queue is unavailable; try again".to_string(),
+            _ if self.infra().is_some() => "storage or queue is unavailable; try again".to_string(),
+            ApiError::Aircall(AircallError::Budget(_))
+            | ApiError::Lifecycle(LifecycleError::Aircall(AircallError::Budget(_))) => {
+                "storage or queue is unavailable; try again".to_string()
+            }
             _ => self.to_string(),
         }
     }

@@ -156,7 +156,7 @@ async fn callback<P: Platform>(
     )
     .await
     .map_err(|e| match e {
-        AircallError::Rejected(_) => ApiError::OAuthCodeRejected,
+        AircallError::Rejected { .. } => ApiError::OAuthCodeRejected,
         e => ApiError::Aircall(e),
     })?;
     let new = NewIntegration {

@@ -7,7 +7,7 @@ use super::links;
 use crate::aircall::Call;
 use crate::calls::{BusinessStatus, CallRecord, IMPORTED_EVENT};
 use crate::integration::Integration;
-use crate::ports::{Platform, StoreError};
+use crate::ports::Platform;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -38,8 +38,10 @@ pub enum CallLogError {
     #[error(transparent)]
     Hubspot(#[from] HubspotError),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Infra(#[from] crate::infra::InfraError),
 }
+
+crate::infra::carries_infra!(CallLogError);
 
 /// The call an event is about, as a record: the imported record itself, or a finished call
 /// from a webhook (`ended_at` set).

@@ -4,6 +4,7 @@
 
 use crate::budget::{Rate, Take};
 use crate::ports::{Clock, Fetch, FetchError, Gate, HttpRequest, HttpResponse};
+use crate::retry::{Disposition, Failure};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -23,23 +24,18 @@ pub enum HubspotError {
     Failed { status: u16, message: String },
 }
 
-impl HubspotError {
-    /// Whether trying again later can help.
-    pub fn is_transient(&self) -> bool {
+impl Failure for HubspotError {
+    fn disposition(&self) -> Disposition {
         match self {
-            HubspotError::Rejected { .. } => false,
-            HubspotError::Failed { status, .. } => *status >= 500 || *status == 408,
-            _ => true,
-        }
-    }
-
-    /// Seconds to wait before the next try, when HubSpot (or the budget) says.
-    pub fn retry_after(&self) -> Option<u32> {
-        match self {
+            // HubSpot's limit, or our share of it: a wait, not a failed attempt.
             HubspotError::RateLimited {
                 retry_after_seconds,
-            } => Some(*retry_after_seconds as u32),
-            _ => None,
+            } => Disposition::wait(*retry_after_seconds),
+            HubspotError::Rejected { .. } => Disposition::Permanent,
+            HubspotError::Failed { status, .. } if *status < 500 && *status != 408 => {
+                Disposition::Permanent
+            }
+            _ => Disposition::Transient,
         }
     }
 }

@@ -13,10 +13,10 @@ pub use sync::{
     status as contact_sync_status, ContactJob, PassJob, Pulled, Pushed, Side, SyncError,
 };
 
-use crate::aircall::AircallError;
 use crate::config::Config;
+use crate::infra::InfraError;
 use crate::integration::Integration;
-use crate::ports::{Platform, StoreError};
+use crate::ports::Platform;
 use crate::retry::Outcome;
 use serde_json::{Map, Value};
 
@@ -43,7 +43,7 @@ pub async fn deliver<P: Platform>(
     integration: &Integration,
     event: &str,
     data: &Map<String, Value>,
-) -> Result<Outcome, StoreError> {
+) -> Result<Outcome, InfraError> {
     let token = match token(config, integration) {
         Ok(token) => token,
         Err(e) => {
@@ -61,8 +61,8 @@ pub async fn deliver<P: Platform>(
                     }
                     Outcome::Delivered
                 }
-                Err(SyncError::Store(e)) => return Err(e),
-                Err(e) => sync_outcome(e),
+                Err(SyncError::Infra(e)) => return Err(e),
+                Err(e) => Outcome::of(&e),
             },
         );
     }
@@ -78,8 +78,8 @@ pub async fn deliver<P: Platform>(
             reason: "another delivery of this call to create its HubSpot engagement".into(),
             seconds: 65,
         },
-        Err(CallLogError::Store(e)) => return Err(e),
-        Err(CallLogError::Hubspot(e)) => outcome_of(e),
+        Err(CallLogError::Infra(e)) => return Err(e),
+        Err(CallLogError::Hubspot(e)) => Outcome::of(&e),
     })
 }
 
@@ -103,31 +103,6 @@ pub async fn import_rules<P: Platform>(
     let hubspot = HubspotClient::new(p, config, &token);
     let owners = owners(p, integration, &hubspot).await?;
     Ok(rules.with_users(owners.into_iter().filter_map(|o| o.email).collect()))
-}
-
-/// What a contact sync error means for a delivery.
-fn sync_outcome(e: SyncError) -> Outcome {
-    match e {
-        SyncError::Hubspot(e) => outcome_of(e),
-        SyncError::Aircall(AircallError::Rejected(_)) | SyncError::NotSynced(_) => {
-            Outcome::Failed {
-                reason: e.to_string(),
-            }
-        }
-        e => Outcome::transient(e.to_string(), e.retry_after()),
-    }
-}
-
-/// What a HubSpot error means for a delivery.
-pub fn outcome_of(e: HubspotError) -> Outcome {
-    if e.is_transient() {
-        // HubSpot's limit, or our share of it, is a wait, not a failed attempt.
-        Outcome::transient(e.to_string(), e.retry_after())
-    } else {
-        Outcome::Failed {
-            reason: e.to_string(),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -19,8 +19,9 @@ use crate::contacts::{
     ContactSync, HubspotProperties,
 };
 use crate::delivery::Job;
-use crate::integration::{Destination, Integration, Integrations};
-use crate::ports::{Platform, QueueError, QueueName, StoreError};
+use crate::integration::{checked, Destination, Integration, Integrations};
+use crate::ports::{Platform, QueueName, StoreError};
+use crate::retry::{Disposition, Failure};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,23 +36,21 @@ pub enum SyncError {
     Hubspot(#[from] HubspotError),
     #[error(transparent)]
     Aircall(#[from] AircallError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Queue(#[from] QueueError),
     #[error("{0}")]
     NotSynced(String),
+    #[error(transparent)]
+    Infra(#[from] crate::infra::InfraError),
 }
 
-impl SyncError {
-    /// Seconds to wait when a rate limit (ours or theirs) is the cause.
-    pub fn retry_after(&self) -> Option<u32> {
+crate::infra::carries_infra!(SyncError);
+
+impl Failure for SyncError {
+    fn disposition(&self) -> Disposition {
         match self {
-            SyncError::Hubspot(e) => e.retry_after(),
-            SyncError::Aircall(AircallError::RateLimited {
-                retry_after_seconds,
-            }) => Some(*retry_after_seconds as u32),
-            _ => None,
+            SyncError::Hubspot(e) => e.disposition(),
+            SyncError::Aircall(e) => e.disposition(),
+            SyncError::Infra(e) => e.disposition(),
+            SyncError::NotSynced(_) => Disposition::Permanent,
         }
     }
 }
@@ -256,8 +255,14 @@ pub async fn pass_step<P: Platform>(p: &P, config: &Config, job: PassJob) -> Res
             let credentials = integration
                 .credentials(&config.sealer)
                 .map_err(|e| SyncError::NotSynced(e.to_string()))?;
-            let aircall = aircall_client(p, config, &credentials, &integration.id);
-            let contacts: Vec<Value> = aircall.list_contacts(job.page).await?;
+            let aircall = AircallClient::new(p, config, &credentials);
+            let contacts: Vec<Value> = checked(
+                p,
+                config,
+                &integration,
+                aircall.list_contacts(job.page).await,
+            )
+            .await?;
             let newest = job.newest.max(
                 contacts
                     .first()
@@ -367,21 +372,6 @@ fn modified_ms(text: &str) -> Option<u64> {
     let seconds = crate::time::parse_rfc3339(&seconds)?;
     let ms: u64 = format!("{fraction:0<3}")[..3].parse().unwrap_or(0);
     Some(seconds as u64 * 1000 + ms)
-}
-
-fn aircall_client<'a, P: Platform>(
-    p: &'a P,
-    config: &'a Config,
-    credentials: &'a crate::aircall::Credentials,
-    integration_id: &'a str,
-) -> AircallClient<'a, P> {
-    AircallClient::new(
-        p,
-        &config.aircall_api_base,
-        credentials,
-        config.aircall_requests_per_minute,
-    )
-    .for_integration(integration_id)
 }
 
 /// What happened to the contacts of one push to HubSpot.
@@ -607,20 +597,28 @@ pub async fn pull_contact<P: Platform>(
     let credentials = integration
         .credentials(&config.sealer)
         .map_err(|e| SyncError::NotSynced(e.to_string()))?;
-    let aircall = aircall_client(p, config, &credentials, &integration.id);
+    let aircall = AircallClient::new(p, config, &credentials);
 
     // The Aircall contact it goes to: the linked one, else one with its e-mail or a number.
     let mut current: Option<AircallContact> = None;
     if let Some(link) = &link {
-        current = aircall.get_contact(link.aircall_id).await?;
+        current = checked(
+            p,
+            config,
+            &integration,
+            aircall.get_contact(link.aircall_id).await,
+        )
+        .await?;
         if current.is_none() {
             links::forget(p, &integration.id, link).await?; // deleted in Aircall since
         }
     }
     if current.is_none() {
         if let Some(email) = properties.get("email").filter(|e| !e.is_empty()) {
-            current = aircall
+            let found = aircall
                 .search_contacts::<AircallContact>(ContactSearch::Email, email)
+                .await;
+            current = checked(p, config, &integration, found)
                 .await?
                 .into_iter()
                 .next();
@@ -634,8 +632,10 @@ pub async fn pull_contact<P: Platform>(
             let Ok(number) = to_e164(number, &sync.phone) else {
                 continue;
             };
-            current = aircall
+            let found = aircall
                 .search_contacts::<AircallContact>(ContactSearch::PhoneNumber, &number)
+                .await;
+            current = checked(p, config, &integration, found)
                 .await?
                 .into_iter()
                 .next();
@@ -660,7 +660,13 @@ pub async fn pull_contact<P: Platform>(
         Some(c) => {
             let id = c.id.expect("Aircall contacts have ids");
             let body = contact_body(&translated.contact);
-            let saved: AircallContact = aircall.save_contact(Some(id), &body).await?;
+            let saved: AircallContact = checked(
+                p,
+                config,
+                &integration,
+                aircall.save_contact(Some(id), &body).await,
+            )
+            .await?;
             (saved, Pulled::Updated(id))
         }
         None if translated.contact.phone_numbers.is_empty() => {
@@ -671,7 +677,13 @@ pub async fn pull_contact<P: Platform>(
         }
         None => {
             let body = contact_body(&translated.contact);
-            let saved: AircallContact = aircall.save_contact(None, &body).await?;
+            let saved: AircallContact = checked(
+                p,
+                config,
+                &integration,
+                aircall.save_contact(None, &body).await,
+            )
+            .await?;
             let id = saved.id.unwrap_or_default();
             (saved, Pulled::Created(id))
         }
@@ -762,12 +774,7 @@ pub async fn remove_created<P: Platform>(
     let credentials = integration
         .credentials(&config.sealer)
         .map_err(|e| SyncError::NotSynced(e.to_string()))?;
-    let aircall = AircallClient::new(
-        p,
-        &config.aircall_api_base,
-        &credentials,
-        config.aircall_requests_per_minute,
-    );
+    let aircall = AircallClient::new(p, config, &credentials);
     let mut removed = 0;
     for key in page.keys.iter().take(budget) {
         let Ok(id) = key[prefix.len()..].parse::<i64>() else {

@@ -9,7 +9,7 @@ use crate::calls::{CallRecord, ImportRules, SkipReason, IMPORTED_EVENT};
 use crate::config::Config;
 use crate::delivery::{Delivery, Job, Payload};
 use crate::hubspot::HubspotError;
-use crate::integration::{Integration, Integrations, Status};
+use crate::integration::{checked, Integration, Integrations, Status};
 use crate::ports::{ArchiveError, HttpRequest, Platform, QueueName};
 use crate::retry::jitter;
 use serde::{Deserialize, Serialize};
@@ -136,7 +136,7 @@ impl From<AircallError> for Stop {
                 counts: false,
                 why: e.to_string(),
             },
-            AircallError::Rejected(_) | AircallError::Failed { status: 404, .. } => {
+            AircallError::Rejected { .. } | AircallError::Failed { status: 404, .. } => {
                 Stop::Failed(e.to_string())
             }
             _ => Stop::retry(e),
@@ -259,13 +259,7 @@ async fn bring<P: Platform>(
     let credentials = integration
         .credentials(&config.sealer)
         .map_err(|e| Stop::Failed(e.to_string()))?;
-    let client = AircallClient::new(
-        p,
-        &config.aircall_api_base,
-        &credentials,
-        config.aircall_requests_per_minute,
-    )
-    .for_integration(&integration.id);
+    let client = AircallClient::new(p, config, &credentials);
     let now = p.now_seconds() as i64;
     let rules = &crate::hubspot::import_rules(p, config, integration)
         .await
@@ -281,7 +275,10 @@ async fn bring<P: Platform>(
         })?;
     let (mut call, mut fresh) = match &job.call {
         Some(call) if now - job.read_at <= LINK_TRUSTED_SECONDS => (call.clone(), false),
-        _ => (client.get_call(job.call_id).await?, true),
+        _ => (
+            checked(p, config, integration, client.get_call(job.call_id).await).await?,
+            true,
+        ),
     };
     let recording_url = loop {
         if let Err(reason) = rules.check(&call, now) {
@@ -314,7 +311,7 @@ async fn bring<P: Platform>(
             }
             // The link expired on the way: read the call again for a new one, once.
             Err(ArchiveError::Source(403 | 404 | 410)) if !fresh => {
-                call = client.get_call(job.call_id).await?;
+                call = checked(p, config, integration, client.get_call(job.call_id).await).await?;
                 fresh = true;
             }
             Err(e) => {

@@ -7,11 +7,10 @@ use super::{plan, recheck, CallJob, Cursor, Origin, Plan, Window};
 use crate::aircall::{AircallClient, AircallError, Call, MAX_PER_PAGE};
 use crate::calls::{ImportRules, SkipReason};
 use crate::config::Config;
-use crate::crypto::SealError;
 use crate::delivery::Job;
 use crate::hubspot::{CallLogError, HubspotError};
 use crate::integration::{Integration, Integrations, Status};
-use crate::ports::{all_keys, Platform, QueueError, QueueName, StoreError, MAX_BATCH};
+use crate::ports::{all_keys, Platform, QueueName, StoreError, MAX_BATCH};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -34,12 +33,10 @@ pub enum ImportError {
     #[error("no integration has this id")]
     UnknownIntegration,
     #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Queue(#[from] QueueError),
-    #[error(transparent)]
-    Seal(#[from] SealError),
+    Infra(#[from] crate::infra::InfraError),
 }
+
+crate::infra::carries_infra!(ImportError);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -243,13 +240,7 @@ pub async fn sync<P: Platform>(
         return Ok(SyncAnswer::Busy);
     }
     let credentials = integration.credentials(&config.sealer)?;
-    let client = AircallClient::new(
-        p,
-        &config.aircall_api_base,
-        &credentials,
-        config.aircall_requests_per_minute,
-    )
-    .for_integration(&integration.id);
+    let client = AircallClient::new(p, config, &credentials);
 
     let cap = config.aircall_result_cap;
     let outcome = match crate::hubspot::import_rules(p, config, &integration).await {
@@ -257,9 +248,12 @@ pub async fn sync<P: Platform>(
             integration.import = rules;
             read_pages(p, &client, &integration, cap, &mut state).await
         }
-        Err(CallLogError::Store(e)) => Err(StepError::Store(e)),
+        Err(CallLogError::Infra(e)) => Err(StepError::Infra(e)),
         Err(CallLogError::Hubspot(e)) => Err(StepError::Hubspot(e)),
     };
+    if let Err(StepError::Aircall(e)) = &outcome {
+        crate::integration::on_aircall_error(p, config, &integration, e).await;
+    }
     let now = p.now_seconds() as i64;
     let next_in = match outcome {
         // KV takes one write a second per key: the next step saves the cursor again.
@@ -278,8 +272,7 @@ pub async fn sync<P: Platform>(
             state.report.status = RunStatus::Failed;
             None
         }
-        Err(StepError::Queue(e)) => return Err(e.into()),
-        Err(StepError::Store(e)) => return Err(e.into()),
+        Err(StepError::Infra(e)) => return Err(e.into()),
     };
     p.put(
         &cursor_key(&integration.id),
@@ -409,10 +402,10 @@ enum StepError {
     #[error("the HubSpot owners could not be read: {0}")]
     Hubspot(HubspotError),
     #[error(transparent)]
-    Queue(#[from] QueueError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    Infra(#[from] crate::infra::InfraError),
 }
+
+crate::infra::carries_infra!(StepError);
 
 /// Reads up to [`PAGES_PER_STEP`] pages; `Ok(true)` when there is more to read.
 async fn read_pages<P: Platform>(
@@ -850,7 +843,7 @@ mod tests {
     #[test]
     fn a_call_that_comes_by_webhook_and_by_polling_is_delivered_once() {
         let (p, id, _) = setup(calls(1..2, |id| NOW - 100 + id));
-        let listed = run(AircallClient::new(
+        let listed = run(AircallClient::at(
             &p,
             "https://aircall.test",
             &crate::aircall::Credentials::Basic {

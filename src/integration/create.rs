@@ -9,7 +9,7 @@ use super::{
 use crate::aircall::{AircallClient, AircallError};
 use crate::config::Config;
 use crate::crypto::SigningSecret;
-use crate::ports::{Platform, StoreError};
+use crate::ports::Platform;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -17,8 +17,10 @@ pub enum CreateError {
     #[error(transparent)]
     Aircall(#[from] AircallError),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Infra(#[from] crate::infra::InfraError),
 }
+
+crate::infra::carries_infra!(CreateError);
 
 pub struct Created {
     pub integration: Integration,
@@ -44,12 +46,7 @@ pub async fn create_as<P: Platform>(
     new: NewIntegration,
     by: Actor,
 ) -> Result<Created, CreateError> {
-    let aircall = AircallClient::new(
-        p,
-        &config.aircall_api_base,
-        &new.credentials,
-        config.aircall_requests_per_minute,
-    );
+    let aircall = AircallClient::new(p, config, &new.credentials);
     aircall.ping().await?;
 
     let id = new_integration_id();

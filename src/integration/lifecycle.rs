@@ -1,11 +1,11 @@
-//! An integration's life after creation: deactivation (by an admin or by the system),
-//! reactivation, settings changes and deletion. Every change is recorded in its history.
+//! An integration's life after creation: reactivation, settings changes and deletion
+//! (deactivation is `deactivation.rs`). Every change is recorded in its history.
 
 use super::model::webhook_url;
 use super::new::merge_import;
 use super::{
-    Actor, Cause, Change, Deactivation, Destination, FieldError, Integration, IntegrationPatch,
-    Integrations, NewDestination, Status,
+    dropped, Actor, Cause, Change, Deactivation, Destination, FieldError, Integration,
+    IntegrationPatch, Integrations, NewDestination, Status,
 };
 use crate::aircall::{oauth, AircallClient, AircallError, Credentials};
 use crate::budget::lease_key;
@@ -14,7 +14,7 @@ use crate::crypto::{SealError, SigningSecret};
 use crate::delivery::Job;
 use crate::import::Cursor;
 use crate::keys::{self, DROPPED_COUNTER};
-use crate::ports::{all_keys, Clock, Log, Platform, QueueError, QueueName, Store, StoreError};
+use crate::ports::{all_keys, Platform, QueueName, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -41,12 +41,10 @@ pub enum LifecycleError {
     #[error(transparent)]
     Aircall(#[from] AircallError),
     #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Queue(#[from] QueueError),
-    #[error(transparent)]
-    Seal(#[from] SealError),
+    Infra(#[from] crate::infra::InfraError),
 }
+
+crate::infra::carries_infra!(LifecycleError);
 
 async fn load<S: Store>(p: &S, id: &str) -> Result<Integration, LifecycleError> {
     Integrations::new(p)
@@ -66,73 +64,6 @@ pub fn credentials(config: &Config, integration: &Integration) -> Result<Credent
 
 fn seal(config: &Config, id: &str, field: &str, value: &str) -> String {
     config.sealer.seal(value, &Integration::slot(id, field))
-}
-
-fn client<'a, P: Platform>(
-    p: &'a P,
-    config: &'a Config,
-    credentials: &'a Credentials,
-) -> AircallClient<'a, P> {
-    AircallClient::new(
-        p,
-        &config.aircall_api_base,
-        credentials,
-        config.aircall_requests_per_minute,
-    )
-}
-
-/// Makes the integration inactive. Answers it and whether anything changed: deactivating an
-/// inactive integration changes nothing, except that the system's word replaces an admin's
-/// (it names what to fix, and makes reactivation re-verify the credentials).
-pub async fn deactivate<P: Store + Clock + Log>(
-    p: &P,
-    id: &str,
-    by: Actor,
-    cause: Cause,
-    reason: &str,
-) -> Result<(Integration, bool), LifecycleError> {
-    let mut integration = load(p, id).await?;
-    // An inactive record without a reason (written by hand) gets one.
-    if let (Status::Inactive, Some(current)) = (integration.status, &integration.deactivation) {
-        let system_overrides =
-            by == Actor::System && current.by != Actor::System && current.cause != Cause::Deleting;
-        if !system_overrides {
-            return Ok((integration, false));
-        }
-    }
-    let now = p.now_seconds();
-    integration.status = Status::Inactive;
-    integration.deactivation = Some(Deactivation {
-        by,
-        cause,
-        reason: reason.to_string(),
-        at: now,
-    });
-    integration.record(now, by, Change::Deactivated, reason);
-    Integrations::new(p).save(&integration).await?;
-    p.log(&format!("integration {id} deactivated by {by:?}: {reason}"));
-    Ok((integration, true))
-}
-
-/// Called by [`AircallClient`] when Aircall answers 401/403 to an integration's request:
-/// the integration becomes inactive, so the cron and the queue stop calling Aircall with
-/// credentials that no longer work. Failures are logged: the caller's error stands.
-pub async fn credentials_rejected<P: Store + Clock + Log>(p: &P, id: &str, reason: &str) {
-    if let Err(e) = deactivate(p, id, Actor::System, Cause::CredentialsRejected, reason).await {
-        p.log(&format!(
-            "could not deactivate integration {id} after Aircall rejected its credentials: {e}"
-        ));
-    }
-}
-
-/// Counts a webhook event received while the integration is inactive (not forwarded).
-pub async fn count_dropped<P: Platform>(p: &P, id: &str) -> Result<u64, StoreError> {
-    p.count(&keys::gate_name(id), DROPPED_COUNTER, 1).await
-}
-
-/// Webhook events dropped since the integration became inactive.
-pub async fn dropped<P: Platform>(p: &P, id: &str) -> Result<u64, StoreError> {
-    p.count(&keys::gate_name(id), DROPPED_COUNTER, 0).await
 }
 
 #[derive(Debug)]
@@ -178,8 +109,8 @@ pub async fn activate<P: Platform>(
     }
     let mut credentials = credentials(config, &integration)?;
     let now = p.now_seconds();
-    if let Err(e) = client(p, config, &credentials).ping().await {
-        let AircallError::Rejected(status) = e else {
+    if let Err(e) = AircallClient::new(p, config, &credentials).ping().await {
+        let AircallError::Rejected { status, .. } = e else {
             return Err(e.into());
         };
         let refused = || LifecycleError::StillRejected {
@@ -217,7 +148,7 @@ pub async fn activate<P: Platform>(
         )
         .await
         .map_err(|_| refused())?;
-        client(p, config, &fresh)
+        AircallClient::new(p, config, &fresh)
             .ping()
             .await
             .map_err(|_| refused())?;
@@ -285,7 +216,7 @@ async fn ensure_webhook<P: Platform>(
     integration: &mut Integration,
     credentials: &Credentials,
 ) -> Result<(), LifecycleError> {
-    let aircall = client(p, config, credentials);
+    let aircall = AircallClient::new(p, config, credentials);
     if aircall
         .webhook_exists(&integration.aircall_webhook_id)
         .await?
@@ -435,7 +366,7 @@ pub async fn update<P: Platform>(
     }
     // Aircall last: nothing above has been saved, so a refusal changes nothing.
     let credentials = new_credentials.clone().unwrap_or_else(|| current.clone());
-    let aircall = client(p, config, &credentials);
+    let aircall = AircallClient::new(p, config, &credentials);
     if new_credentials.is_some() {
         aircall.ping().await?;
     }
@@ -492,7 +423,10 @@ pub async fn update<P: Platform>(
         } else {
             &credentials
         };
-        if let Err(e) = client(p, config, owner).delete_webhook(&old_webhook).await {
+        if let Err(e) = AircallClient::new(p, config, owner)
+            .delete_webhook(&old_webhook)
+            .await
+        {
             p.log(&format!(
                 "could not remove the old Aircall webhook {old_webhook} of {id}: {e}"
             ));
@@ -546,14 +480,14 @@ pub async fn delete<P: Platform>(
         Integrations::new(p).save(&integration).await?;
     }
     let credentials = credentials(config, &integration)?;
-    let aircall_webhook = match client(p, config, &credentials)
+    let aircall_webhook = match AircallClient::new(p, config, &credentials)
         .delete_webhook(&integration.aircall_webhook_id)
         .await
     {
         Ok(()) => "removed".to_string(),
         // Credentials that no longer open the account cannot remove it; the webhook then
         // posts to an id that answers 404, and Aircall disables it.
-        Err(AircallError::Rejected(status)) => format!(
+        Err(AircallError::Rejected { status, .. }) => format!(
             "not removed: Aircall rejected the credentials (HTTP {status}); remove webhook {} \
              in Aircall's dashboard",
             integration.aircall_webhook_id
@@ -605,7 +539,7 @@ async fn remove_synced_contacts<P: Platform>(
     match crate::hubspot::remove_created(p, config, integration, CONTACTS_PER_STEP).await {
         Ok(removed) => Ok(removed),
         Err(SyncError::Aircall(AircallError::RateLimited { .. })) => Ok((0, true)),
-        Err(SyncError::Aircall(AircallError::Rejected(status))) => {
+        Err(SyncError::Aircall(AircallError::Rejected { status, .. })) => {
             p.log(&format!(
                 "the contacts integration {} created in Aircall cannot be deleted: Aircall rejected the credentials (HTTP {status})",
                 integration.id
@@ -613,8 +547,7 @@ async fn remove_synced_contacts<P: Platform>(
             Ok((0, false))
         }
         Err(SyncError::Aircall(e)) => Err(e.into()),
-        Err(SyncError::Store(e)) => Err(e.into()),
-        Err(SyncError::Queue(e)) => Err(e.into()),
+        Err(SyncError::Infra(e)) => Err(e.into()),
         Err(e) => Err(LifecycleError::Refused(e.to_string())),
     }
 }
@@ -675,6 +608,7 @@ pub async fn purge_step<P: Platform>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::integration::{count_dropped, deactivate};
     use crate::ports::Gate;
     use crate::selection::NumberRef;
     use crate::testing::{answer, config, integration, run, MemoryPlatform};
@@ -715,10 +649,13 @@ mod tests {
         let p = MemoryPlatform::default();
         let (i, _, _) = integration(&p, None);
         aircall(&p, Rc::new(Cell::new(true)));
-        let (_, changed) =
-            run(deactivate(&p, &i.id, Actor::Admin, Cause::Admin, "holiday")).unwrap();
+        let (_, changed) = run(deactivate(&p, &i.id, Actor::Admin, Cause::Admin, "holiday"))
+            .unwrap()
+            .unwrap();
         assert!(changed);
-        let (_, again) = run(deactivate(&p, &i.id, Actor::Admin, Cause::Admin, "x")).unwrap();
+        let (_, again) = run(deactivate(&p, &i.id, Actor::Admin, Cause::Admin, "x"))
+            .unwrap()
+            .unwrap();
         assert!(!again, "deactivating twice changes nothing");
         run(count_dropped(&p, &i.id)).unwrap();
         p.now_ms.set(p.now_ms.get() + 3_600_000);
@@ -754,15 +691,19 @@ mod tests {
     }
 
     #[test]
-    fn rejected_credentials_deactivate_through_the_client_and_block_reactivation() {
+    fn rejected_credentials_deactivate_and_block_reactivation() {
         let p = MemoryPlatform::default();
         let (i, _, _) = integration(&p, None);
         let good = Rc::new(Cell::new(false));
         aircall(&p, good.clone());
         let c = config();
         let credentials = credentials(&c, &i).unwrap();
-        let client = client(&p, &c, &credentials).for_integration(&i.id);
-        assert_eq!(run(client.ping()), Err(AircallError::Rejected(401)));
+        let refused = run(AircallClient::new(&p, &c, &credentials).ping()).unwrap_err();
+        assert!(matches!(
+            refused,
+            AircallError::Rejected { status: 401, .. }
+        ));
+        run(crate::integration::on_aircall_error(&p, &c, &i, &refused));
         let d = stored(&p, &i.id).deactivation.unwrap();
         assert_eq!((d.by, d.cause), (Actor::System, Cause::CredentialsRejected));
         assert!(
@@ -823,7 +764,10 @@ mod tests {
         .unwrap();
         assert!(matches!(
             run(update(&p, &c, &i.id, patch)),
-            Err(LifecycleError::Aircall(AircallError::Rejected(401)))
+            Err(LifecycleError::Aircall(AircallError::Rejected {
+                status: 401,
+                ..
+            }))
         ));
         let bad_import =
             IntegrationPatch::parse(&json!({"import": {"users": ["nobody"]}})).unwrap_err();

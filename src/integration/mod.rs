@@ -1,16 +1,17 @@
 //! Integrations: one Aircall account tied to one destination, with its settings and state.
 
 mod create;
+mod deactivation;
 mod lifecycle;
 mod model;
 mod new;
 mod repository;
 
 pub use create::{create, create_as, CreateError, Created};
+pub use deactivation::{checked, count_dropped, deactivate, dropped, on_aircall_error};
 pub use lifecycle::{
-    activate, count_dropped, credentials, credentials_rejected, deactivate, delete, dropped,
-    purge_keys, purge_step, update, Activated, Deleted, LifecycleError, PurgeJob, Updated,
-    KV_DELETES_PER_STEP,
+    activate, credentials, delete, purge_keys, purge_step, update, Activated, Deleted,
+    LifecycleError, PurgeJob, Updated, KV_DELETES_PER_STEP,
 };
 pub use model::{
     webhook_url, Actor, Cause, Change, Deactivation, Destination, Integration, IntegrationView,

@@ -7,8 +7,9 @@ use super::mapping;
 use crate::aircall::{AircallClient, AircallError};
 use crate::config::Config;
 use crate::delivery::Delivery;
+use crate::infra::InfraError;
 use crate::integration::{Destination, Integration};
-use crate::jobs::{give_up, load_payload, settle, JobError};
+use crate::jobs::{give_up, load_payload, settle};
 use crate::ports::{FetchError, HttpResponse, Platform};
 use crate::retry::{classify, Outcome};
 use serde_json::{Map, Value};
@@ -34,12 +35,7 @@ async fn read_call<P: Platform>(
         Ok(c) => c,
         Err(e) => return Read::Skip(format!("the Aircall credentials cannot be read: {e}")),
     };
-    let client = AircallClient::new(
-        p,
-        &config.aircall_api_base,
-        &credentials,
-        config.aircall_requests_per_minute,
-    );
+    let client = AircallClient::new(p, config, &credentials);
     match client.get_call(call_id).await {
         Ok(call) => match serde_json::to_value(call) {
             Ok(Value::Object(call)) => Read::Call(call),
@@ -48,7 +44,7 @@ async fn read_call<P: Platform>(
         Err(AircallError::RateLimited {
             retry_after_seconds,
         }) => Read::Wait(retry_after_seconds.clamp(1, 3600) as u32),
-        Err(e @ (AircallError::Rejected(_) | AircallError::Failed { status: 404, .. })) => {
+        Err(e @ (AircallError::Rejected { .. } | AircallError::Failed { status: 404, .. })) => {
             Read::Skip(e.to_string())
         }
         Err(e) => Read::Retry(e.to_string()),
@@ -96,7 +92,7 @@ pub(crate) async fn deliver_all<P: Platform>(
     config: &Config,
     integration: &Integration,
     deliveries: Vec<Delivery>,
-) -> Result<(), JobError> {
+) -> Result<(), InfraError> {
     let Some(Destination::Segment { region }) = &integration.destination else {
         unreachable!("only Segment deliveries come here")
     };
