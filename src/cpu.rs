@@ -5,7 +5,8 @@
 
 #[cfg(test)]
 mod tests {
-    use crate::delivery::{Delivery, Job, Payload};
+    use crate::consumer::Job;
+    use crate::delivery::{Delivery, Payload};
     use crate::import::{import_call, sync, Trigger, PAGES_PER_STEP};
     use crate::ingress::receive;
     use crate::ports::QueueName;
@@ -127,8 +128,8 @@ mod tests {
         // One call's job: recording probed and archived, record queued for delivery.
         let job = jobs
             .iter()
-            .find_map(|(_, m, _)| match serde_json::from_str(m) {
-                Ok(crate::delivery::Job::Import(job)) => Some(*job),
+            .find_map(|(_, m, _)| match crate::consumer::Job::from_message(m) {
+                Ok(crate::consumer::Job::Import(job)) => Some(*job),
                 _ => None,
             })
             .expect("a call job");
@@ -171,7 +172,7 @@ mod tests {
             .collect();
         p.respond(|_| Ok(crate::testing::answer(200, &[], "{}")));
         let segment_batch = micros(50, || {
-            run(crate::jobs::handle_batch(
+            run(crate::consumer::handle_batch(
                 &p,
                 &config(),
                 QueueName::Jobs,

@@ -3,10 +3,10 @@
 use crate::aircall::{WebhookEvent, WebhookProblem};
 use crate::config::Config;
 use crate::crypto::secrets_match;
-use crate::delivery::{Delivery, Job, Payload, MAX_INLINE_PAYLOAD};
+use crate::delivery::{Delivery, Payload, MAX_INLINE_PAYLOAD};
 use crate::import::CallJob;
 use crate::integration::{self, Actor, Cause, Integration, Integrations, Status};
-use crate::ports::{Platform, QueueName};
+use crate::ports::Platform;
 use thiserror::Error;
 
 /// The event after which a call's data is complete (sent some 20-30 s after hang-up).
@@ -98,10 +98,9 @@ pub async fn receive<P: Platform>(
         });
     }
     // A call that ended is imported right away, as the next poll would: once, either way.
-    let import: Option<String> = (event.event == CALL_ENDED)
+    let import: Option<CallJob> = (event.event == CALL_ENDED)
         .then(|| CallJob::from_webhook(&integration.id, &event.data, p.now_seconds() as i64))
-        .flatten()
-        .map(|job| Job::Import(Box::new(job)).to_message());
+        .flatten();
     // Events about other numbers than the chosen ones; a call payload without its number
     // is checked again once the consumer has read the call.
     let other_number = integration.numbers.as_ref().is_some_and(|numbers| {
@@ -109,7 +108,7 @@ pub async fn receive<P: Platform>(
     });
     if !integration.wants(&event.event) || other_number {
         if let Some(import) = import {
-            p.send(QueueName::Work, &import, 0).await?;
+            crate::queue::send(p, &import, 0).await?;
         }
         return Ok(Accepted::Ignored {
             reason: if other_number {
@@ -139,10 +138,9 @@ pub async fn receive<P: Platform>(
         payload,
         attempt: 1,
     };
-    p.send(QueueName::Jobs, &Job::Deliver(delivery).to_message(), 0)
-        .await?;
+    crate::queue::send(p, &delivery, 0).await?;
     if let Some(import) = import {
-        p.send(QueueName::Work, &import, 0).await?;
+        crate::queue::send(p, &import, 0).await?;
     }
     Ok(Accepted::Queued { delivery_id: id })
 }
@@ -150,7 +148,9 @@ pub async fn receive<P: Platform>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delivery::{Job, Payload};
+    use crate::consumer::Job;
+    use crate::delivery::Payload;
+    use crate::ports::QueueName;
     use crate::testing::{config, integration, run, MemoryPlatform};
 
     fn body(event: &str, token: &str, data: &str) -> Vec<u8> {
@@ -184,14 +184,14 @@ mod tests {
         let queues: Vec<QueueName> = sent.iter().map(|(queue, _, _)| *queue).collect();
         let (jobs, work) = (QueueName::Jobs, QueueName::Work);
         assert_eq!(queues, vec![jobs, work, jobs, work]);
-        let Job::Import(import) = serde_json::from_str(&sent[1].1).unwrap() else {
+        let Job::Import(import) = Job::from_message(&sent[1].1).unwrap() else {
             panic!("{}", sent[1].1)
         };
         assert_eq!(
             (import.call_id, import.origin),
             (1, crate::import::Origin::Webhook)
         );
-        let Job::Deliver(delivery) = serde_json::from_str(&sent[0].1).unwrap() else {
+        let Job::Deliver(delivery) = Job::from_message(&sent[0].1).unwrap() else {
             panic!()
         };
         assert_eq!(
@@ -294,7 +294,7 @@ mod tests {
         .unwrap();
         let (_, message, _) = p.take_sent().remove(0);
         assert!(message.len() < 1024, "the message carries a reference only");
-        let Job::Deliver(delivery) = serde_json::from_str(&message).unwrap() else {
+        let Job::Deliver(delivery) = Job::from_message(&message).unwrap() else {
             panic!()
         };
         let Payload::Stored { key } = delivery.payload else {

@@ -15,6 +15,11 @@ pub struct DeadLetter {
     pub failed_at: u64,
 }
 
+impl crate::queue::Message for DeadLetter {
+    const KIND: &'static str = "failed";
+    const QUEUE: crate::ports::QueueName = crate::ports::QueueName::DeadLetters;
+}
+
 impl DeadLetter {
     /// What the admin API shows.
     pub fn view(&self) -> serde_json::Value {

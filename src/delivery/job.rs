@@ -1,32 +1,7 @@
-//! Messages on the `JOBS` queue.
+//! A delivery: one event for one destination, as its queue message.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Job {
-    /// Send one event to the integration's destination.
-    Deliver(Delivery),
-    /// A delivery that will not succeed, on its way to the dead-letter queue.
-    Failed(super::DeadLetter),
-    /// Start or continue an import run of one integration.
-    Sync(crate::import::SyncJob),
-    /// Archive one imported call's recording and deliver its record.
-    Import(Box<crate::import::CallJob>),
-    /// Carry on deleting an integration whose state was too large for one request.
-    Purge(crate::integration::PurgeJob),
-    /// One step of a contact sync pass (HubSpot contacts modified, or Aircall's updated).
-    ContactPass(crate::hubspot::PassJob),
-    /// One HubSpot contact to bring to Aircall.
-    Contact(Box<crate::hubspot::ContactJob>),
-}
-
-impl Job {
-    pub fn to_message(&self) -> String {
-        serde_json::to_string(self).expect("jobs serialize")
-    }
-}
 
 /// One event for one destination. Its `id` is the Standard Webhooks `webhook-id`: the same
 /// Aircall event always gets the same id, so receivers can drop the repeats at-least-once
@@ -41,6 +16,11 @@ pub struct Delivery {
     pub payload: Payload,
     /// The attempt this message is for, from 1.
     pub attempt: u32,
+}
+
+impl crate::queue::Message for Delivery {
+    const KIND: &'static str = "deliver";
+    const QUEUE: crate::ports::QueueName = crate::ports::QueueName::Jobs;
 }
 
 /// The event's data. Queue messages are limited to 128 KB, so larger payloads wait in KV.
@@ -119,8 +99,8 @@ mod tests {
     }
 
     #[test]
-    fn jobs_round_trip_as_messages() {
-        let job = Job::Deliver(Delivery {
+    fn deliveries_round_trip_as_queue_messages() {
+        let delivery = Delivery {
             id: "msg_1".into(),
             integration_id: "int_1".into(),
             event: "call.ended".into(),
@@ -129,7 +109,12 @@ mod tests {
                 key: "payload:msg_1".into(),
             },
             attempt: 2,
-        });
-        assert_eq!(serde_json::from_str::<Job>(&job.to_message()).unwrap(), job);
+        };
+        let text = crate::queue::encode(&delivery);
+        assert!(
+            text.starts_with(r#"{"kind":"deliver","v":1,"id":"msg_1","#),
+            "{text}"
+        );
+        assert_eq!(crate::queue::decode::<Delivery>(&text).unwrap(), delivery);
     }
 }

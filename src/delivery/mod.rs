@@ -7,5 +7,5 @@ pub mod subrequests;
 mod webhook;
 
 pub use dead_letters::{DeadLetter, DeadLetters, KEEP_SECONDS};
-pub use job::{Delivery, Job, Payload, MAX_INLINE_PAYLOAD};
+pub use job::{Delivery, Payload, MAX_INLINE_PAYLOAD};
 pub use webhook::{delivery_body, signed_request};

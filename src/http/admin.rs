@@ -3,12 +3,12 @@
 use super::{ApiError, Request, Response};
 use crate::config::Config;
 use crate::crypto::secrets_match;
-use crate::delivery::{DeadLetters, Delivery, Job};
+use crate::delivery::{DeadLetters, Delivery};
 use crate::import::{self, RunStatus, SyncAnswer, Trigger};
 use crate::integration::{
     self, Actor, Cause, IntegrationPatch, Integrations, NewIntegration, Status,
 };
-use crate::ports::{Platform, QueueName, StoreError};
+use crate::ports::{Platform, StoreError};
 use serde_json::json;
 
 pub fn authorize(config: &Config, request: &Request) -> Result<(), ApiError> {
@@ -377,7 +377,7 @@ async fn retry_delivery<P: Platform>(
         attempt: 1,
         ..letter.delivery
     };
-    p.send(QueueName::Jobs, &Job::Deliver(delivery).to_message(), 0)
+    crate::queue::send(p, &delivery, 0)
         .await
         .map_err(|e| StoreError(e.to_string()))?;
     letters.delete(id, delivery_id).await?;

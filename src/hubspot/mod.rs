@@ -107,9 +107,10 @@ pub async fn import_rules<P: Platform>(
 
 #[cfg(test)]
 mod tests {
-    use crate::delivery::{Delivery, Job, Payload};
+    use crate::consumer::Job;
+    use crate::consumer::{handle_message, Ack};
+    use crate::delivery::{Delivery, Payload};
     use crate::integration::NewDestination;
-    use crate::jobs::{handle_message, Ack};
     use crate::ports::QueueName;
     use crate::testing::{answer, config, integration_to, run, MemoryPlatform};
     use serde_json::json;
@@ -147,7 +148,7 @@ mod tests {
         p.take_sent()
             .into_iter()
             .map(
-                |(queue, message, delay)| match serde_json::from_str(&message).unwrap() {
+                |(queue, message, delay)| match Job::from_message(&message).unwrap() {
                     Job::Deliver(next) => (queue, next.attempt, delay),
                     Job::Failed(letter) => (queue, letter.attempts, delay),
                     other => panic!("unexpected {other:?}"),

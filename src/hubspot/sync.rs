@@ -18,9 +18,8 @@ use crate::contacts::{
     fingerprint_aircall, fingerprint_hubspot, to_aircall, to_e164, to_hubspot, AircallContact,
     ContactSync, HubspotProperties,
 };
-use crate::delivery::Job;
 use crate::integration::{checked, Destination, Integration, Integrations};
-use crate::ports::{Platform, QueueName, StoreError};
+use crate::ports::{Platform, StoreError};
 use crate::retry::{Disposition, Failure};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -88,6 +87,11 @@ pub struct PassJob {
     pub pass_id: String,
 }
 
+impl crate::queue::Message for PassJob {
+    const KIND: &'static str = "contact_pass";
+    const QUEUE: crate::ports::QueueName = crate::ports::QueueName::Work;
+}
+
 /// Aircall requests a new HubSpot contact costs at most: a search by e-mail, one by phone,
 /// the creation.
 pub const AIRCALL_REQUESTS_PER_CONTACT: u32 = 3;
@@ -120,6 +124,11 @@ pub struct ContactJob {
     pub hubspot: Record,
     #[serde(default)]
     pub attempt: u32,
+}
+
+impl crate::queue::Message for ContactJob {
+    const KIND: &'static str = "contact";
+    const QUEUE: crate::ports::QueueName = crate::ports::QueueName::Work;
 }
 
 /// Where a pass stands, in KV under `contact-cursor:{id}:{side}` (each side its own key, so
@@ -209,9 +218,9 @@ pub async fn start_passes<P: Platform>(
             newest: 0,
             pass_id,
         };
-        jobs.push(Job::ContactPass(job).to_message());
+        jobs.push(job);
     }
-    p.send_batch(QueueName::Work, &jobs).await?;
+    crate::queue::send_all(p, &jobs).await?;
     Ok(started)
 }
 
@@ -293,8 +302,7 @@ pub async fn pass_step<P: Platform>(p: &P, config: &Config, job: PassJob) -> Res
     if more {
         let ttl = u64::from(pace) + LEASE_MARGIN_SECONDS;
         p.lease(&gate, &lease, &job.pass_id, ttl).await?;
-        p.send(QueueName::Work, &Job::ContactPass(next).to_message(), pace)
-            .await?;
+        crate::queue::send(p, &next, pace).await?;
     } else {
         p.release(&gate, &lease, &job.pass_id).await?;
     }
@@ -330,19 +338,16 @@ async fn read_hubspot<P: Platform>(
         "limit": HUBSPOT_PAGE
     });
     let page = hubspot.search("contacts", &body).await?;
-    let jobs: Vec<String> = page
+    let jobs: Vec<ContactJob> = page
         .results
         .iter()
-        .map(|record| {
-            Job::Contact(Box::new(ContactJob {
-                integration_id: integration.id.clone(),
-                hubspot: record.clone(),
-                attempt: 1,
-            }))
-            .to_message()
+        .map(|record| ContactJob {
+            integration_id: integration.id.clone(),
+            hubspot: record.clone(),
+            attempt: 1,
         })
         .collect();
-    p.send_batch(QueueName::Work, &jobs).await?;
+    crate::queue::send_all(p, &jobs).await?;
     for record in &page.results {
         let modified = record
             .properties
@@ -820,6 +825,8 @@ pub async fn status<P: Platform>(p: &P, integration_id: &str) -> Result<Value, S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::consumer::Job;
+    use crate::ports::QueueName;
     use crate::testing::{answer, config, run, MemoryPlatform};
 
     #[test]
@@ -883,7 +890,7 @@ mod tests {
         let mut contacts = 0;
         let mut next = None;
         for (_, message, delay) in p.take_sent() {
-            match serde_json::from_str(&message).unwrap() {
+            match Job::from_message(&message).unwrap() {
                 Job::Contact(_) => contacts += 1,
                 Job::ContactPass(step) => next = Some((step, delay)),
                 other => panic!("unexpected {other:?}"),
@@ -956,18 +963,18 @@ mod tests {
             hubspot: record,
             attempt: last,
         }));
-        let ack = run(crate::jobs::handle_message(
+        let ack = run(crate::consumer::handle_message(
             &p,
             &config(),
             QueueName::Work,
             &job.to_message(),
         ));
-        assert_eq!(ack, crate::jobs::Ack::Done);
+        assert_eq!(ack, crate::consumer::Ack::Done);
         let sent = p.take_sent();
         let [(queue, message, delay)] = sent.as_slice() else {
             panic!("{sent:?}")
         };
-        let Job::Contact(again) = serde_json::from_str(message).unwrap() else {
+        let Job::Contact(again) = Job::from_message(message).unwrap() else {
             panic!("{message}")
         };
         assert_eq!((*queue, again.attempt), (QueueName::Work, last));

@@ -7,10 +7,10 @@ use super::recheck;
 use crate::aircall::{AircallClient, AircallError, Call};
 use crate::calls::{CallRecord, ImportRules, SkipReason, IMPORTED_EVENT};
 use crate::config::Config;
-use crate::delivery::{Delivery, Job, Payload};
+use crate::delivery::{Delivery, Payload};
 use crate::hubspot::HubspotError;
 use crate::integration::{checked, Integration, Integrations, Status};
-use crate::ports::{ArchiveError, HttpRequest, Platform, QueueName};
+use crate::ports::{ArchiveError, HttpRequest, Platform};
 use crate::retry::jitter;
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +49,11 @@ pub struct CallJob {
     pub run_id: Option<String>,
     #[serde(default = "first")]
     pub attempt: u32,
+}
+
+impl crate::queue::Message for CallJob {
+    const KIND: &'static str = "import";
+    const QUEUE: crate::ports::QueueName = crate::ports::QueueName::Work;
 }
 
 impl CallJob {
@@ -206,12 +211,7 @@ pub async fn import_call<P: Platform>(
                 attempt: job.attempt + u32::from(counts),
                 ..job
             };
-            p.send(
-                QueueName::Work,
-                &Job::Import(Box::new(next)).to_message(),
-                delay,
-            )
-            .await?;
+            crate::queue::send(p, &next, delay).await?;
             return Ok(());
         }
         Err(Stop::Later { why, .. } | Stop::Failed(why)) => (
@@ -352,7 +352,7 @@ async fn bring<P: Platform>(
         payload: Payload::Inline { data },
         attempt: 1,
     };
-    p.send(QueueName::Jobs, &Job::Deliver(delivery).to_message(), 0)
+    crate::queue::send(p, &delivery, 0)
         .await
         .map_err(Stop::retry)?;
     p.put(&marker, "", Some(IMPORTED_MARK_SECONDS))

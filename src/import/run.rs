@@ -7,10 +7,9 @@ use super::{plan, recheck, CallJob, Cursor, Origin, Plan, Window};
 use crate::aircall::{AircallClient, AircallError, Call, MAX_PER_PAGE};
 use crate::calls::{ImportRules, SkipReason};
 use crate::config::Config;
-use crate::delivery::Job;
 use crate::hubspot::{CallLogError, HubspotError};
 use crate::integration::{Integration, Integrations, Status};
-use crate::ports::{all_keys, Platform, QueueName, StoreError, MAX_BATCH};
+use crate::ports::{all_keys, Platform, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -283,12 +282,12 @@ pub async fn sync<P: Platform>(
     match next_in {
         Some(delay) => {
             save_report(p, &integration.id, &state.report).await?;
-            let job = Job::Sync(SyncJob {
+            let job = SyncJob {
                 integration_id: integration.id.clone(),
                 trigger,
                 state: Some(state.clone()),
-            });
-            p.send(QueueName::Work, &job.to_message(), delay).await?;
+            };
+            crate::queue::send(p, &job, delay).await?;
         }
         None => {
             if state.report.status == RunStatus::Running {
@@ -322,6 +321,11 @@ pub struct SyncJob {
     pub state: Option<SyncState>,
 }
 
+impl crate::queue::Message for SyncJob {
+    const KIND: &'static str = "sync";
+    const QUEUE: crate::ports::QueueName = crate::ports::QueueName::Work;
+}
+
 async fn new_run<P: Platform>(
     p: &P,
     integration: &Integration,
@@ -340,23 +344,20 @@ async fn new_run<P: Platform>(
     };
     let now = (now_ms / 1000) as i64;
     // Calls still waiting for their recording get another look, each in its own job.
-    let rechecks: Vec<String> = recheck::due(p, &integration.id, now)
+    let rechecks: Vec<CallJob> = recheck::due(p, &integration.id, now)
         .await?
         .into_iter()
-        .map(|call_id| {
-            Job::Import(Box::new(CallJob {
-                integration_id: integration.id.clone(),
-                call_id,
-                call: None,
-                read_at: now,
-                origin: Origin::Recheck,
-                run_id: Some(run_id.clone()),
-                attempt: 1,
-            }))
-            .to_message()
+        .map(|call_id| CallJob {
+            integration_id: integration.id.clone(),
+            call_id,
+            call: None,
+            read_at: now,
+            origin: Origin::Recheck,
+            run_id: Some(run_id.clone()),
+            attempt: 1,
         })
         .collect();
-    p.send_batch(QueueName::Work, &rechecks)
+    crate::queue::send_all(p, &rechecks)
         .await
         .map_err(|e| StoreError(e.to_string()))?;
     let (window, first_import_left, cursor) = match plan(cursor.as_ref(), &integration.import, now)
@@ -471,9 +472,7 @@ async fn read_pages<P: Platform>(
                 }
             }
         }
-        for batch in jobs.chunks(MAX_BATCH) {
-            p.send_batch(QueueName::Work, batch).await?;
-        }
+        crate::queue::send_all(p, &jobs).await?;
 
         let read_so_far = u64::from(state.page) * u64::from(MAX_PER_PAGE);
         let window_done = read_so_far >= page.total || page.calls.len() < MAX_PER_PAGE as usize;
@@ -492,8 +491,8 @@ async fn read_pages<P: Platform>(
 }
 
 /// The job of one listed call: its recording link is fresh, so it goes with it.
-fn call_job(integration_id: &str, run_id: &str, call: &Call, now: i64) -> String {
-    Job::Import(Box::new(CallJob {
+fn call_job(integration_id: &str, run_id: &str, call: &Call, now: i64) -> CallJob {
+    CallJob {
         integration_id: integration_id.to_string(),
         call_id: call.id,
         call: Some(call.clone()),
@@ -501,8 +500,7 @@ fn call_job(integration_id: &str, run_id: &str, call: &Call, now: i64) -> String
         origin: Origin::Poll,
         run_id: Some(run_id.to_string()),
         attempt: 1,
-    }))
-    .to_message()
+    }
 }
 
 /// The cron: one sync job per integration, queued 100 to a request, so that one invocation
@@ -512,20 +510,15 @@ pub async fn schedule_all<P: Platform>(p: &P) -> Result<usize, ImportError> {
     let mut cursor = None;
     loop {
         let (ids, next) = Integrations::new(p).ids(cursor).await?;
-        let jobs: Vec<String> = ids
+        let jobs: Vec<SyncJob> = ids
             .into_iter()
-            .map(|integration_id| {
-                Job::Sync(SyncJob {
-                    integration_id,
-                    trigger: Trigger::Schedule,
-                    state: None,
-                })
-                .to_message()
+            .map(|integration_id| SyncJob {
+                integration_id,
+                trigger: Trigger::Schedule,
+                state: None,
             })
             .collect();
-        for batch in jobs.chunks(MAX_BATCH) {
-            p.send_batch(QueueName::Work, batch).await?;
-        }
+        crate::queue::send_all(p, &jobs).await?;
         queued += jobs.len();
         match next {
             Some(next) => cursor = Some(next),
@@ -570,6 +563,7 @@ pub async fn recent_runs<P: Platform>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::consumer::Job;
     use crate::delivery::{Delivery, Payload};
     use crate::import::import_call;
     use crate::testing::{aircall_calls, config, integration, run, FakeCalls, MemoryPlatform};
@@ -597,7 +591,7 @@ mod tests {
             };
             let mut continuation = None;
             while let Some((_, message, delay)) = p.next_sent() {
-                match serde_json::from_str(&message).unwrap() {
+                match Job::from_message(&message).unwrap() {
                     Job::Sync(job) => continuation = Some((job, delay)),
                     Job::Import(job) => run(import_call(p, &config(), *job)).unwrap(),
                     Job::Deliver(Delivery {
@@ -777,7 +771,7 @@ mod tests {
         let (p, id, _) = setup(calls(1..2, |id| NOW - 100 + id));
         run(sync(&p, &config(), &id, Trigger::Admin, None)).unwrap();
         let (_, message, _) = p.take_sent().remove(0);
-        let Job::Import(job) = serde_json::from_str(&message).unwrap() else {
+        let Job::Import(job) = Job::from_message(&message).unwrap() else {
             panic!("{message}")
         };
         p.now_ms.set(p.now_ms.get() + 3_600_000); // the queue was slow: an hour later
@@ -872,8 +866,7 @@ mod tests {
         store.add(calls(1..1_000, |id| NOW + id));
         p.now_ms.set((NOW as u64 + 2_000) * 1000);
         run(sync(&p, &config(), &id, Trigger::Admin, None)).unwrap();
-        let Job::Sync(continuation) =
-            serde_json::from_str(&p.take_sent().pop().unwrap().1).unwrap()
+        let Job::Sync(continuation) = Job::from_message(&p.take_sent().pop().unwrap().1).unwrap()
         else {
             panic!("a continuation")
         };
@@ -944,7 +937,7 @@ mod tests {
             let (job, delay) = p
                 .take_sent()
                 .into_iter()
-                .find_map(|(_, m, delay)| match serde_json::from_str(&m) {
+                .find_map(|(_, m, delay)| match Job::from_message(&m) {
                     Ok(Job::Sync(job)) => Some((job, delay)),
                     _ => None,
                 })

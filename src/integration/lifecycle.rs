@@ -11,10 +11,9 @@ use crate::aircall::{oauth, AircallClient, AircallError, Credentials};
 use crate::budget::lease_key;
 use crate::config::Config;
 use crate::crypto::{SealError, SigningSecret};
-use crate::delivery::Job;
 use crate::import::Cursor;
 use crate::keys::{self, DROPPED_COUNTER};
-use crate::ports::{all_keys, Platform, QueueName, Store, StoreError};
+use crate::ports::{all_keys, Platform, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -456,6 +455,11 @@ pub struct PurgeJob {
     pub integration_id: String,
 }
 
+impl crate::queue::Message for PurgeJob {
+    const KIND: &'static str = "purge";
+    const QUEUE: crate::ports::QueueName = crate::ports::QueueName::Work;
+}
+
 /// Deletes the integration entirely: its Aircall webhook, the contacts it synced into
 /// Aircall, its archived recordings, its objects in `ACCOUNT_GATE` and every KV key of
 /// [`keys::kv_prefixes`], the record last. An interrupted deletion is finished by the next.
@@ -506,10 +510,10 @@ pub async fn delete<P: Platform>(
         purge_keys(p, id, KV_DELETES_PER_STEP).await?
     };
     if !finished {
-        let job = Job::Purge(PurgeJob {
+        let job = PurgeJob {
             integration_id: id.to_string(),
-        });
-        p.send(QueueName::Work, &job.to_message(), 1).await?;
+        };
+        crate::queue::send(p, &job, 1).await?;
     }
     p.log(&format!(
         "deleted integration {id}: webhook {aircall_webhook}, {kv_keys} KV keys, {recordings} recordings{}",
@@ -583,19 +587,13 @@ pub async fn purge_step<P: Platform>(
         if left {
             // Aircall's budget sets the pace: a rate-limited step removed nothing.
             let delay = if removed == 0 { 60 } else { 1 };
-            p.send(
-                QueueName::Work,
-                &Job::Purge(job.clone()).to_message(),
-                delay,
-            )
-            .await?;
+            crate::queue::send(p, job, delay).await?;
             return Ok(());
         }
     }
     let (deleted, finished) = purge_keys(p, &job.integration_id, KV_DELETES_PER_STEP).await?;
     if !finished {
-        p.send(QueueName::Work, &Job::Purge(job.clone()).to_message(), 1)
-            .await?;
+        crate::queue::send(p, job, 1).await?;
     }
     p.log(&format!(
         "deleting integration {}: {deleted} more KV keys{}",
@@ -608,6 +606,7 @@ pub async fn purge_step<P: Platform>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::consumer::Job;
     use crate::integration::{count_dropped, deactivate};
     use crate::ports::Gate;
     use crate::selection::NumberRef;
@@ -906,7 +905,7 @@ mod tests {
         let record = stored(&p, &i.id);
         assert_eq!(record.deactivation.unwrap().cause, Cause::Deleting);
         let (_, message, _) = p.take_sent().remove(0);
-        let Job::Purge(job) = serde_json::from_str(&message).unwrap() else {
+        let Job::Purge(job) = Job::from_message(&message).unwrap() else {
             panic!()
         };
         run(purge_step(&p, &config(), &job)).unwrap();

@@ -5,8 +5,8 @@ mod gate;
 
 use crate::budget::{Rate, Take};
 use crate::config::{Config, ConfigError};
+use crate::consumer::{self, Ack};
 use crate::http::{self, MAX_BODY_BYTES};
-use crate::jobs::{self, Ack};
 use crate::ports::{
     Archive, ArchiveError, Clock, Fetch as FetchPort, FetchError, Gate, HttpRequest, HttpResponse,
     KeyPage, Log, QueueError, QueueName, Queues, Store, StoreError,
@@ -112,7 +112,7 @@ pub async fn queue(batch: MessageBatch<String>, env: Env) -> Result<()> {
     // Deliveries of one batch run side by side (the runtime caps open connections at 6);
     // a Segment integration's deliveries go in one request.
     let bodies: Vec<String> = messages.iter().map(|m| m.body().clone()).collect();
-    let acks = jobs::handle_batch(&platform, &config, queue, &bodies).await;
+    let acks = consumer::handle_batch(&platform, &config, queue, &bodies).await;
     for (message, ack) in messages.iter().zip(acks) {
         match ack {
             Ack::Done => message.ack(),

@@ -6,10 +6,10 @@ use super::batch::{self, Region, MAX_MESSAGE_BYTES};
 use super::mapping;
 use crate::aircall::{AircallClient, AircallError};
 use crate::config::Config;
+use crate::consumer::{give_up, load_payload, settle};
 use crate::delivery::Delivery;
 use crate::infra::InfraError;
 use crate::integration::{Destination, Integration};
-use crate::jobs::{give_up, load_payload, settle};
 use crate::ports::{FetchError, HttpResponse, Platform};
 use crate::retry::{classify, Outcome};
 use serde_json::{Map, Value};
@@ -199,9 +199,10 @@ pub(crate) async fn deliver_all<P: Platform>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delivery::{DeadLetter, Job, Payload};
+    use crate::consumer::Job;
+    use crate::consumer::{handle_batch, Ack};
+    use crate::delivery::{DeadLetter, Payload};
     use crate::integration::{NewDestination, NewIntegration};
-    use crate::jobs::{handle_batch, Ack};
     use crate::ports::QueueName;
     use crate::selection::NumberRef;
     use crate::testing::{answer, config, run, MemoryPlatform};
@@ -301,7 +302,7 @@ mod tests {
         assert_eq!(sent.len(), 2);
         for (queue, message, _) in sent {
             assert_eq!(queue, QueueName::DeadLetters);
-            let Job::Failed(DeadLetter { reason, .. }) = serde_json::from_str(&message).unwrap()
+            let Job::Failed(DeadLetter { reason, .. }) = Job::from_message(&message).unwrap()
             else {
                 panic!()
             };
@@ -338,7 +339,7 @@ mod tests {
             let sent = p.take_sent();
             if up {
                 assert!(sent.is_empty(), "delivered: {sent:?}");
-                let Job::Deliver(last) = serde_json::from_str(&message).unwrap() else {
+                let Job::Deliver(last) = Job::from_message(&message).unwrap() else {
                     unreachable!()
                 };
                 return Some(((p.now_ms.get() - start_ms) / 1000, last.attempt));
@@ -385,7 +386,7 @@ mod tests {
         let (queue, message, delay) = p.take_sent().remove(0);
         assert_eq!(queue, QueueName::Jobs);
         assert!((4..=6).contains(&delay), "{delay}");
-        let Job::Deliver(next) = serde_json::from_str(&message).unwrap() else {
+        let Job::Deliver(next) = Job::from_message(&message).unwrap() else {
             panic!()
         };
         assert_eq!(next.attempt, 2);
@@ -449,7 +450,7 @@ mod tests {
         assert_eq!(sent.len(), 2);
         let (_, message, delay) = &sent[0];
         assert!(*delay >= 1);
-        let Job::Deliver(waiting) = serde_json::from_str(message).unwrap() else {
+        let Job::Deliver(waiting) = Job::from_message(message).unwrap() else {
             panic!()
         };
         assert_eq!(waiting.attempt, 1);

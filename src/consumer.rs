@@ -1,19 +1,71 @@
-//! The queue consumer: deliveries on `JOBS`, dead letters on `JOBS_DLQ`.
+//! The queue consumer: reads each message's kind (`crate::queue`) and hands it to its
+//! feature; deliveries on `JOBS`, heavy work on `WORK`, dead letters on `JOBS_DLQ`.
 
 use crate::config::Config;
 use crate::crypto::{SealError, SigningSecret};
 use crate::delivery::subrequests::{self, Cost};
-use crate::delivery::{
-    delivery_body, signed_request, DeadLetter, DeadLetters, Delivery, Job, Payload,
-};
-use crate::hubspot::SyncError;
+use crate::delivery::{delivery_body, signed_request, DeadLetter, DeadLetters, Delivery, Payload};
+use crate::hubspot::{ContactJob, PassJob, SyncError};
 use crate::import::{self, CallJob, ImportError, SyncAnswer, SyncJob};
 use crate::infra::InfraError;
-use crate::integration::{Destination, Integration, Integrations};
+use crate::integration::{Destination, Integration, Integrations, PurgeJob};
 use crate::ports::{Platform, QueueName, StoreError};
+use crate::queue::{self, Message};
 use crate::retry::{classify, jitter, spread, Disposition, Failure, Outcome};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+
+/// A message read from a queue: one variant per kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Job {
+    /// Send one event to the integration's destination.
+    Deliver(Delivery),
+    /// A delivery that will not succeed, on its way to the dead-letter list.
+    Failed(DeadLetter),
+    /// Start or continue an import run of one integration.
+    Sync(SyncJob),
+    /// Archive one imported call's recording and deliver its record.
+    Import(Box<CallJob>),
+    /// Carry on deleting an integration whose state was too large for one request.
+    Purge(PurgeJob),
+    /// One step of a contact sync pass.
+    ContactPass(PassJob),
+    /// One CRM contact to bring to Aircall.
+    Contact(Box<ContactJob>),
+}
+
+impl Job {
+    /// Reads a message of any kind this version knows.
+    pub fn from_message(text: &str) -> Result<Job, serde_json::Error> {
+        let kind = queue::envelope(text)?.kind;
+        Ok(match kind.as_str() {
+            <Delivery as Message>::KIND => Job::Deliver(queue::decode(text)?),
+            <DeadLetter as Message>::KIND => Job::Failed(queue::decode(text)?),
+            <SyncJob as Message>::KIND => Job::Sync(queue::decode(text)?),
+            <CallJob as Message>::KIND => Job::Import(Box::new(queue::decode(text)?)),
+            <PurgeJob as Message>::KIND => Job::Purge(queue::decode(text)?),
+            <PassJob as Message>::KIND => Job::ContactPass(queue::decode(text)?),
+            <ContactJob as Message>::KIND => Job::Contact(Box::new(queue::decode(text)?)),
+            other => {
+                return Err(serde::de::Error::custom(format!(
+                    "no message kind {other:?}"
+                )))
+            }
+        })
+    }
+
+    pub fn to_message(&self) -> String {
+        match self {
+            Job::Deliver(m) => queue::encode(m),
+            Job::Failed(m) => queue::encode(m),
+            Job::Sync(m) => queue::encode(m),
+            Job::Import(m) => queue::encode(m.as_ref()),
+            Job::Purge(m) => queue::encode(m),
+            Job::ContactPass(m) => queue::encode(m),
+            Job::Contact(m) => queue::encode(m.as_ref()),
+        }
+    }
+}
 
 /// What to do with a message once it has been handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +82,7 @@ pub async fn handle_message<P: Platform>(
     queue: QueueName,
     message: &str,
 ) -> Ack {
-    let job: Job = match serde_json::from_str(message) {
+    let job = match Job::from_message(message) {
         Ok(job) => job,
         Err(e) => {
             // Redelivering cannot make it readable; say so and move on.
@@ -117,10 +169,7 @@ pub async fn handle_batch<P: Platform>(
     queue: QueueName,
     messages: &[String],
 ) -> Vec<Ack> {
-    let jobs: Vec<Option<Job>> = messages
-        .iter()
-        .map(|m| serde_json::from_str(m).ok())
-        .collect();
+    let jobs: Vec<Option<Job>> = messages.iter().map(|m| Job::from_message(m).ok()).collect();
     // The integrations deliveries go to, read once each: Segment or not decides the plan.
     let mut segment: BTreeMap<String, Integration> = BTreeMap::new();
     let mut hubspot: std::collections::BTreeSet<String> = Default::default();
@@ -529,10 +578,38 @@ pub(crate) async fn give_up<P: Platform>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::consumer::Job;
     use crate::delivery::{DeadLetters, Payload};
     use crate::ports::FetchError;
     use crate::testing::{answer, config, integration, run, MemoryPlatform};
     use serde_json::json;
+
+    /// Messages already on a queue when a new version is deployed must still be read: each
+    /// sample was written by an earlier version, one per kind.
+    #[test]
+    fn every_kind_written_before_is_still_read() {
+        let mut kinds = std::collections::BTreeSet::new();
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/queue");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let job = Job::from_message(&text)
+                .unwrap_or_else(|e| panic!("{} is no longer read: {e}", path.display()));
+            kinds.insert(crate::queue::envelope(&text).unwrap().kind);
+            // What this version writes reads back the same.
+            assert_eq!(Job::from_message(&job.to_message()).unwrap(), job);
+        }
+        let every_kind = [
+            "contact",
+            "contact_pass",
+            "deliver",
+            "failed",
+            "import",
+            "purge",
+            "sync",
+        ];
+        assert_eq!(kinds.into_iter().collect::<Vec<_>>(), every_kind);
+    }
 
     fn delivery(integration_id: &str, attempt: u32) -> Delivery {
         Delivery {
@@ -589,7 +666,7 @@ mod tests {
         let (queue, message, delay) = p.take_sent().remove(0);
         assert_eq!(queue, QueueName::Jobs);
         assert!((16..=24).contains(&delay), "{delay}"); // 5 * 4 +-20%
-        let Job::Deliver(next) = serde_json::from_str(&message).unwrap() else {
+        let Job::Deliver(next) = Job::from_message(&message).unwrap() else {
             panic!()
         };
         assert_eq!((next.attempt, next.id.as_str()), (3, "msg_0123"));
@@ -616,7 +693,7 @@ mod tests {
             .iter()
             .map(|(queue, message, _)| {
                 assert_eq!(*queue, QueueName::DeadLetters);
-                let Job::Failed(letter) = serde_json::from_str(message).unwrap() else {
+                let Job::Failed(letter) = Job::from_message(message).unwrap() else {
                     panic!()
                 };
                 (letter.attempts, letter.reason)
