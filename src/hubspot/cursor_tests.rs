@@ -477,3 +477,44 @@ fn more_contacts_in_one_millisecond_than_a_not_in_holds_are_each_read_once() {
     fake.hubspot_edit(2_100, fake.now_ms(), &[("firstname", "Edited")]);
     assert_eq!(fake.sync_now(&id), vec![2_100]);
 }
+
+#[test]
+fn an_aircall_contact_changed_in_the_second_a_pass_ended_on_reaches_hubspot() {
+    let (fake, id) = Fake::new("to_hubspot");
+    let second = (fake.now_ms() / 1000) as i64 - 30;
+    let contact = |id: i64, email: &str, phone: &str| {
+        json!({"id": id, "first_name": "A", "updated_at": second,
+            "emails": [{"label": "work", "value": email}],
+            "phone_numbers": [{"label": "work", "value": phone}]})
+    };
+    fake.accounts
+        .borrow_mut()
+        .aircall
+        .push(contact(1, "ana@client.test", "+33655555551"));
+    fake.sync_now(&id);
+    let in_hubspot = |email: &str| {
+        let accounts = fake.accounts.borrow();
+        let found = accounts.hubspot.values().filter(|c| c.1["email"] == email);
+        found.map(|c| c.1["phone"].clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(in_hubspot("ana@client.test"), vec!["+33655555551"]);
+
+    // Another contact changed later in that same second (its webhook lost): the next pass
+    // reads that second again.
+    fake.accounts
+        .borrow_mut()
+        .aircall
+        .push(contact(2, "ben@client.test", "+33655555552"));
+    fake.sync_now(&id);
+    assert_eq!(in_hubspot("ben@client.test"), vec!["+33655555552"]);
+    let requests = fake.p.requests.borrow().len();
+    fake.sync_now(&id);
+    let hubspot_requests = fake.p.requests.borrow()[requests..]
+        .iter()
+        .filter(|r| r.url.starts_with("https://api.hubapi.com"))
+        .count();
+    assert_eq!(
+        hubspot_requests, 0,
+        "read again, both unchanged: nothing sent"
+    );
+}

@@ -141,7 +141,9 @@ struct Cursor {
     /// to this one: the rest of that millisecond is then read in id order.
     #[serde(default)]
     hubspot_id_after: Option<String>,
-    /// Aircall contacts updated after this (UNIX s) are still to read.
+    /// Aircall contacts updated at or after this (UNIX s) are still to read: its second again,
+    /// since a contact changed later in that second has the same stamp (the links'
+    /// fingerprints tell an unchanged one, which costs no request).
     aircall_updated: i64,
 }
 
@@ -278,7 +280,7 @@ pub async fn pass_step<P: Platform>(p: &P, config: &Config, job: PassJob) -> Res
             let fresh: Vec<AircallContact> = contacts
                 .iter()
                 .take_while(|c| {
-                    c["updated_at"].as_i64().unwrap_or(i64::MAX) > cursor.aircall_updated
+                    c["updated_at"].as_i64().unwrap_or(i64::MAX) >= cursor.aircall_updated
                 })
                 .filter_map(|c| serde_json::from_value(c.clone()).ok())
                 .collect();

@@ -110,3 +110,16 @@ test("nothing is read twice without a change", async () => {
   assert.equal(aircall.contactRequests.create + aircall.contactRequests.update, writes, "nothing written to Aircall");
   assert.equal(hubspot.requests.filter((r) => r.method !== "GET" && !/\/(search|batch\/read)$/.test(r.path)).length, hubspotWrites, "nor to HubSpot");
 });
+
+test("an Aircall contact changed in the second its pass ended on reaches HubSpot", async () => {
+  const status = await connector.api("GET", `/api/integrations/${integration.id}/contacts`);
+  const second = Date.parse(status.json.aircall_updated_since) / 1000;
+  assert.ok(second > 0, status.text);
+  // Stamped with that very second, after the pass read it; its webhook never came.
+  aircall.addContacts(KEY.api_id, [{
+    first_name: "Vera", last_name: "Lenoir", created_at: second, updated_at: second,
+    phone_numbers: [{ label: "work", value: "+33766666666" }], emails: [{ label: "work", value: "vera@client.test" }],
+  }]);
+  await syncNow();
+  assert.equal(hubspot.contactByEmail("vera@client.test")?.properties.phone, "+33766666666");
+});
