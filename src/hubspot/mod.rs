@@ -3,6 +3,8 @@
 
 mod calls;
 mod client;
+#[cfg(test)]
+mod cursor_tests;
 pub mod links;
 mod sync;
 

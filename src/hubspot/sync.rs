@@ -29,6 +29,10 @@ use thiserror::Error;
 /// HubSpot contacts read per pass step (each becomes its own job).
 pub const HUBSPOT_PAGE: usize = 100;
 
+/// Values one IN/NOT_IN filter of a HubSpot search holds (HubSpot's docs name no figure; 100
+/// is what the connector assumes everywhere).
+const IN_MAX: usize = 100;
+
 #[derive(Debug, Error)]
 pub enum SyncError {
     #[error(transparent)]
@@ -135,11 +139,19 @@ impl crate::queue::Message for ContactJob {
 /// the two passes never overwrite each other's).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Cursor {
-    /// HubSpot contacts modified at or after this (ms) are still to read...
+    /// HubSpot contacts modified after this (ms) are still to read, and those modified at
+    /// exactly this time...
     hubspot_modified_ms: u64,
-    /// ...except these, already read at exactly that time.
+    /// ...except these, already read at that time (a contact edited since has a later time,
+    /// so it is read again), at most 2 * IN_MAX...
     hubspot_ids_at_cursor: Vec<String>,
-    /// Aircall contacts updated after this (UNIX s) are still to read.
+    /// ...and, while more contacts share that time than a NOT_IN holds, except every id up
+    /// to this one: the rest of that millisecond is then read in id order.
+    #[serde(default)]
+    hubspot_id_after: Option<String>,
+    /// Aircall contacts updated at or after this (UNIX s) are still to read: its second again,
+    /// since a contact changed later in that second has the same stamp (the links'
+    /// fingerprints tell an unchanged one, which costs no request).
     aircall_updated: i64,
 }
 
@@ -256,9 +268,10 @@ pub async fn pass_step<P: Platform>(p: &P, config: &Config, job: PassJob) -> Res
     let mut pace = 1;
     let more = match job.side {
         Side::Hubspot => {
-            let queued = read_hubspot(p, &hubspot, &integration, &sync, &mut cursor).await?;
+            let (queued, more) =
+                read_hubspot(p, &hubspot, &integration, &sync, &mut cursor).await?;
             pace = hubspot_pace(queued, config.aircall_requests_per_minute);
-            queued == HUBSPOT_PAGE
+            more
         }
         Side::Aircall => {
             let credentials = integration
@@ -281,7 +294,7 @@ pub async fn pass_step<P: Platform>(p: &P, config: &Config, job: PassJob) -> Res
             let fresh: Vec<AircallContact> = contacts
                 .iter()
                 .take_while(|c| {
-                    c["updated_at"].as_i64().unwrap_or(i64::MAX) > cursor.aircall_updated
+                    c["updated_at"].as_i64().unwrap_or(i64::MAX) >= cursor.aircall_updated
                 })
                 .filter_map(|c| serde_json::from_value(c.clone()).ok())
                 .collect();
@@ -310,30 +323,40 @@ pub async fn pass_step<P: Platform>(p: &P, config: &Config, job: PassJob) -> Res
 }
 
 /// Reads the next HubSpot contacts modified since the cursor, oldest first, and queues a job
-/// for each; answers how many (a full page means there are more). The filter moves instead
-/// of paging, so HubSpot's 10,000-result cap on a search never applies.
+/// for each; answers how many, and whether there are more. The filter moves instead of
+/// paging, so HubSpot's 10,000-result cap on a search never applies.
 async fn read_hubspot<P: Platform>(
     p: &P,
     hubspot: &HubspotClient<'_, P>,
     integration: &Integration,
     sync: &ContactSync,
     cursor: &mut Cursor,
-) -> Result<usize, SyncError> {
-    let mut filters = vec![json!({
-        "propertyName": "lastmodifieddate",
-        "operator": "GTE",
-        "value": cursor.hubspot_modified_ms.to_string()
-    })];
-    if !cursor.hubspot_ids_at_cursor.is_empty() {
-        filters.push(json!({
-            "propertyName": "hs_object_id",
-            "operator": "NOT_IN",
-            "values": cursor.hubspot_ids_at_cursor
-        }));
+) -> Result<(usize, bool), SyncError> {
+    let at = cursor.hubspot_modified_ms.to_string();
+    // The ids already read are left out at the cursor's millisecond only: a contact read
+    // there and edited since is modified after it, and must be read again.
+    let mut at_cursor =
+        vec![json!({"propertyName": "lastmodifieddate", "operator": "EQ", "value": at})];
+    for ids in cursor.hubspot_ids_at_cursor.chunks(IN_MAX) {
+        at_cursor
+            .push(json!({"propertyName": "hs_object_id", "operator": "NOT_IN", "values": ids}));
     }
+    if let Some(after) = &cursor.hubspot_id_after {
+        at_cursor.push(json!({"propertyName": "hs_object_id", "operator": "GT", "value": after}));
+    }
+    let after_cursor = json!([{"propertyName": "lastmodifieddate", "operator": "GT", "value": at}]);
+    // HubSpot takes one sort and promises no order among equal values: a crowded millisecond
+    // is read alone, by id.
+    let (groups, sort) = match cursor.hubspot_id_after {
+        Some(_) => (json!([{ "filters": at_cursor }]), "hs_object_id"),
+        None => (
+            json!([{ "filters": after_cursor }, { "filters": at_cursor }]),
+            "lastmodifieddate",
+        ),
+    };
     let body = json!({
-        "filterGroups": [{"filters": filters}],
-        "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+        "filterGroups": groups,
+        "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
         "properties": sync.hubspot_properties(),
         "limit": HUBSPOT_PAGE
     });
@@ -348,6 +371,19 @@ async fn read_hubspot<P: Platform>(
         })
         .collect();
     crate::queue::send_all(p, &jobs).await?;
+    let full = page.results.len() == HUBSPOT_PAGE;
+    if cursor.hubspot_id_after.is_some() {
+        match page.results.last() {
+            Some(last) if full => cursor.hubspot_id_after = Some(last.id.clone()),
+            // That millisecond is read whole: what comes after it is next.
+            _ => {
+                cursor.hubspot_modified_ms += 1;
+                cursor.hubspot_ids_at_cursor.clear();
+                cursor.hubspot_id_after = None;
+            }
+        }
+        return Ok((page.results.len(), true));
+    }
     for record in &page.results {
         let modified = record
             .properties
@@ -362,7 +398,12 @@ async fn read_hubspot<P: Platform>(
             cursor.hubspot_ids_at_cursor.push(record.id.clone());
         }
     }
-    Ok(page.results.len())
+    // More contacts share that millisecond than a NOT_IN holds (a bulk import, say): the
+    // list stops growing (it holds two pages at most), and the rest is read by id.
+    if cursor.hubspot_ids_at_cursor.len() > IN_MAX {
+        cursor.hubspot_id_after = Some("0".into());
+    }
+    Ok((page.results.len(), full))
 }
 
 /// HubSpot dates: ISO-8601 with milliseconds, or milliseconds.

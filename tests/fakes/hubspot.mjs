@@ -2,8 +2,9 @@
 // ../shared/reference/destinations.md and HubSpot's public docs: Bearer private-app tokens,
 // a rolling 10-second budget per token answered with a 429 naming TEN_SECONDLY_ROLLING (no
 // Retry-After: HubSpot's own SDK waits a fixed time per policy), a separate search budget per
-// second (policy SECONDLY), search limits (5 groups, 6 filters a group, 18 in all, 200 a page,
-// 10,000 per query), an indexing delay before writes show in search, batches of at most 100,
+// second (policy SECONDLY), search limits (5 groups, 10 filters a group, 25 in all since
+// August 2024; 200 a page; 10,000 per query), an indexing delay before writes show in search,
+// batches of at most 100,
 // 409 on a duplicate e-mail, and no idempotency on creates. Where HubSpot's docs leave a shape
 // open, the comment at that place says "chosen".
 import http from "node:http";
@@ -18,7 +19,10 @@ const DEFAULTS = {
 };
 const STAMPS = { contacts: ["createdate", "lastmodifieddate"], calls: ["hs_createdate", "hs_lastmodifieddate"] };
 const BATCH_MAX = 100;
-const SEARCH = { groups: 5, perGroup: 6, filters: 18, pageMax: 200 };
+// HubSpot's changelog of August 2024: 5 groups, 10 filters a group, 25 in all. The values of
+// one IN/NOT_IN filter: chosen 100 (HubSpot's docs name no figure; the connector assumes 100).
+const SEARCH = { groups: 5, perGroup: 10, filters: 25, pageMax: 200, values: 100 };
+const OPERATORS = ["EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY", "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"];
 
 class HubSpotError extends Error {
   constructor(status, category, message, extra = {}) {
@@ -221,6 +225,8 @@ export class FakeHubSpot {
     if (groups.length > SEARCH.groups || groups.some((g) => (g.filters?.length ?? 0) > SEARCH.perGroup) || total > SEARCH.filters) {
       throw invalid(`Too many filters: at most ${SEARCH.groups} filterGroups, ${SEARCH.perGroup} filters each, ${SEARCH.filters} in all`);
     }
+    // Every filter is checked before any record is, as HubSpot refuses the request whole.
+    for (const f of groups.flatMap((g) => g.filters ?? [])) checkFilter(f);
     const limit = Number(body.limit ?? 10);
     if (!(limit >= 1 && limit <= SEARCH.pageMax)) throw invalid(`limit must be between 1 and ${SEARCH.pageMax}`);
     const after = Number(body.after ?? 0) || 0;
@@ -483,7 +489,22 @@ function compare(a, b) {
   return String(a).toLowerCase().localeCompare(String(b).toLowerCase());
 }
 
-function matches(record, { propertyName, operator, value, values }) {
+// HubSpot's message for a filter it cannot read: the JSON error naming the problem.
+function checkFilter({ operator, value, values, highValue }) {
+  const refuse = (problem) => {
+    throw invalid(`Invalid input JSON on line 1: Cannot construct instance of \`com.hubspot.inbounddb.publicobject.core.v3.search.Filter\`, problem: ${problem}`);
+  };
+  if (!OPERATORS.includes(operator)) refuse(`Unknown filter operator ${operator}`);
+  if (["IN", "NOT_IN"].includes(operator)) {
+    if (!Array.isArray(values)) refuse(`operator ${operator} requires values`);
+    if (values.length > SEARCH.values) refuse(`operator ${operator} takes at most ${SEARCH.values} values, got ${values.length}`);
+  } else if (!["HAS_PROPERTY", "NOT_HAS_PROPERTY"].includes(operator) && (value === undefined || value === null)) {
+    refuse(`operator ${operator} requires a value`);
+  }
+  if (operator === "BETWEEN" && (highValue === undefined || highValue === null)) refuse("operator BETWEEN requires a highValue");
+}
+
+function matches(record, { propertyName, operator, value, values, highValue }) {
   const v = record.properties[propertyName];
   const has = v !== undefined && v !== "";
   switch (operator) {
@@ -503,18 +524,22 @@ function matches(record, { propertyName, operator, value, values }) {
       return has && compare(v, value) < 0;
     case "LTE":
       return has && compare(v, value) <= 0;
+    case "BETWEEN": // both ends included
+      return has && compare(v, value) >= 0 && compare(v, highValue) <= 0;
     case "HAS_PROPERTY":
       return has;
     case "NOT_HAS_PROPERTY":
       return !has;
-    case "CONTAINS_TOKEN": {
-      // Whole words; `*` is a wildcard (HubSpot's example: "*@hubspot.com" on email).
-      if (!has) return false;
-      const escaped = String(value).toLowerCase().replace(/[.+?^${}()|[\]\\]/g, "\\$&");
-      const pattern = new RegExp(`^${escaped.replace(/\*/g, ".*")}$`);
-      return [v.toLowerCase(), ...v.toLowerCase().split(/[\s,;]+/)].some((t) => pattern.test(t));
-    }
-    default:
-      throw invalid(`Unknown filter operator ${operator}`);
+    case "CONTAINS_TOKEN":
+      return has && containsToken(v, value);
+    case "NOT_CONTAINS_TOKEN": // chosen: a record without the property does not contain it
+      return !has || !containsToken(v, value);
   }
+}
+
+// Whole words; `*` is a wildcard (HubSpot's example: "*@hubspot.com" on email).
+function containsToken(v, value) {
+  const escaped = String(value).toLowerCase().replace(/[.+?^${}()|[\]\\]/g, "\\$&");
+  const pattern = new RegExp(`^${escaped.replace(/\*/g, ".*")}$`);
+  return [v.toLowerCase(), ...v.toLowerCase().split(/[\s,;]+/)].some((t) => pattern.test(t));
 }

@@ -212,16 +212,77 @@ test("search by lastmodifieddate: GT/GTE/LT take a ms epoch or an ISO date", asy
 
 test("search limits: too many groups or filters, limit over 200, and the 10,000-result cap answer 400", async () => {
   const filters = (n) => Array.from({ length: n }, (_, i) => eq("firstname", `n${i}`));
-  const groups = (g, n) => Array.from({ length: g }, () => ({ filters: filters(n) }));
-  assert.equal((await search({ filterGroups: groups(5, 3) })).status, 200, "5 groups of 3 = 15 filters is fine");
-  assert.equal((await search({ filterGroups: groups(6, 1) })).status, 400, "6 groups");
-  assert.equal((await search({ filterGroups: groups(1, 7) })).status, 400, "7 filters in a group");
-  assert.equal((await search({ filterGroups: groups(4, 5) })).status, 400, "20 filters in all");
+  const groups = (...sizes) => sizes.map((n) => ({ filters: filters(n) }));
+  // HubSpot's limits since August 2024: 5 groups, 10 filters a group, 25 in all.
+  assert.equal((await search({ filterGroups: groups(5, 5, 5, 5, 5) })).status, 200, "5 groups of 5 = 25 filters is fine");
+  assert.equal((await search({ filterGroups: groups(10, 10, 5) })).status, 200, "10 in a group is fine");
+  assert.equal((await search({ filterGroups: groups(1, 1, 1, 1, 1, 1) })).status, 400, "6 groups");
+  const eleven = await search({ filterGroups: groups(11) });
+  assert.equal(eleven.status, 400, "11 filters in a group");
+  assert.equal(eleven.body.category, "VALIDATION_ERROR");
+  assert.equal((await search({ filterGroups: groups(10, 10, 6) })).status, 400, "26 filters in all");
   assert.equal((await search({ limit: 201 })).status, 400);
   assert.equal((await search({ limit: 200, after: "9800" })).status, 200);
   const capped = await search({ limit: 100, after: "9950" });
   assert.equal(capped.status, 400);
   assert.equal(capped.body.category, "VALIDATION_ERROR");
+});
+
+test("IN and NOT_IN take a list of values, at most 100, and refuse a missing one; BETWEEN takes both ends", async () => {
+  const fake = await fresh();
+  try {
+    const people = fake.seedContacts(3, (i) => ({ email: `v${i}@acme.test`, score: String(10 * (i + 1)) }));
+    const ids = people.map((c) => c.id);
+    const find = async (filter) => call(fake, "POST", "/crm/v3/objects/contacts/search", { filterGroups: [{ filters: [filter] }] });
+    const many = (n) => Array.from({ length: n }, (_, i) => String(1 + i));
+    assert.deepEqual((await find({ propertyName: "hs_object_id", operator: "NOT_IN", values: [ids[1]] })).body.results.map((c) => c.id), [ids[0], ids[2]]);
+    assert.equal((await find({ propertyName: "hs_object_id", operator: "NOT_IN", values: many(100) })).status, 200, "100 values");
+    for (const operator of ["IN", "NOT_IN"]) {
+      const tooMany = await find({ propertyName: "hs_object_id", operator, values: many(101) });
+      assert.equal(tooMany.status, 400, `${operator} with 101 values`);
+      assert.equal(tooMany.body.category, "VALIDATION_ERROR");
+      const single = await find({ propertyName: "hs_object_id", operator, value: ids[0] });
+      assert.equal(single.status, 400, `${operator} with value instead of values`);
+      assert.match(single.body.message, new RegExp(`operator ${operator} requires values`));
+    }
+    assert.equal((await find({ propertyName: "score", operator: "GT" })).status, 400, "GT without a value");
+    assert.equal((await find({ propertyName: "score", operator: "LIKE", value: "1" })).status, 400, "an unknown operator");
+    const between = await find({ propertyName: "score", operator: "BETWEEN", value: "10", highValue: "20" });
+    assert.deepEqual(between.body.results.map((c) => c.id), [ids[0], ids[1]], "both ends included");
+  } finally {
+    await fake.close();
+  }
+});
+
+test("a cursor's two groups: modified after it, or at it and not read yet; a sort by id pages within a millisecond", async () => {
+  const fake = await fresh();
+  try {
+    const [a, b, c] = fake.seedContacts(3);
+    const at = (r) => String(Date.parse(r.properties.lastmodifieddate));
+    const found = async (body) => {
+      const r = await call(fake, "POST", "/crm/v3/objects/contacts/search", body);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return r.body.results.map((x) => x.id);
+    };
+    const since = (cursor, read) => ({
+      filterGroups: [
+        { filters: [eq("lastmodifieddate", cursor, "GT")] },
+        { filters: [eq("lastmodifieddate", cursor), { propertyName: "hs_object_id", operator: "NOT_IN", values: read }] },
+      ],
+      sorts: [{ propertyName: "lastmodifieddate", direction: "ASCENDING" }],
+    });
+    const cursor = at(b); // (the fake's records are live: read the stamp before the edit)
+    assert.deepEqual(await found(since(cursor, [b.id])), [c.id], "b was read at the cursor");
+    // b edited after it was read: found again although its id is in the list.
+    await call(fake, "PATCH", `/crm/v3/objects/contacts/${b.id}`, { properties: { phone: "+33600000000" } });
+    assert.deepEqual(await found(since(cursor, [b.id])), [c.id, b.id], "modified order");
+    // Keyset paging by id: one sort, hs_object_id compared as a number.
+    const byId = { sorts: [{ propertyName: "hs_object_id", direction: "ASCENDING" }], limit: 2 };
+    assert.deepEqual(await found({ ...byId, filterGroups: [{ filters: [eq("hs_object_id", "0", "GT")] }] }), [a.id, b.id]);
+    assert.deepEqual(await found({ ...byId, filterGroups: [{ filters: [eq("hs_object_id", b.id, "GT")] }] }), [c.id]);
+  } finally {
+    await fake.close();
+  }
 });
 
 test("search pages with after and hands out a next page up to the cap", async () => {

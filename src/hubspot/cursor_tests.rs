@@ -1,0 +1,520 @@
+//! The contact passes' cursors, pass after pass, against fakes that answer as HubSpot and
+//! Aircall do: HubSpot's search applies its filter groups (ORed, their filters ANDed), sorts on
+//! one property with no promised order among equal values, and refuses what HubSpot refuses;
+//! Aircall's contacts change with the connector's writes. The checks are what a user sees:
+//! the numbers that reach Aircall, the contacts that reach HubSpot.
+
+use crate::consumer::Job;
+use crate::consumer::{handle_message, Ack};
+use crate::ports::{HttpRequest, HttpResponse};
+use crate::testing::{answer, config, run, MemoryPlatform};
+use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+const HUBSPOT: &str = "https://api.hubapi.com/crm/v3/objects/contacts";
+const AIRCALL: &str = "https://aircall.test/v1/contacts";
+
+/// A HubSpot contact: its `lastmodifieddate` in ms, its properties.
+type Contact = (u64, BTreeMap<String, String>);
+
+#[derive(Default)]
+struct Accounts {
+    /// HubSpot contacts by id.
+    hubspot: BTreeMap<u64, Contact>,
+    /// Aircall contacts, in the API's shape.
+    aircall: Vec<Value>,
+    /// The search bodies HubSpot was sent, and the HubSpot ids of the contacts the connector
+    /// handed to Aircall (what the passes read), in order.
+    searches: Vec<Value>,
+    read: Vec<u64>,
+}
+
+#[derive(Clone)]
+struct Fake {
+    p: Rc<MemoryPlatform>,
+    accounts: Rc<RefCell<Accounts>>,
+}
+
+impl Fake {
+    /// A platform with an integration syncing contacts in `direction`, its HubSpot and
+    /// Aircall answered by this fake.
+    fn new(direction: &str) -> (Fake, String) {
+        let p = Rc::new(MemoryPlatform::default());
+        p.respond(|_| {
+            Ok(answer(
+                201,
+                &[],
+                r#"{"webhook":{"webhook_id":"wh-1","token":"t"}}"#,
+            ))
+        });
+        let new = crate::integration::NewIntegration {
+            name: "Contacts".into(),
+            credentials: crate::aircall::Credentials::Basic {
+                api_id: "id".into(),
+                api_token: "token".into(),
+            },
+            destination: Some(crate::integration::NewDestination::Hubspot {
+                access_token: "pat-na1-x".into(),
+            }),
+            events: None,
+            import: Default::default(),
+            numbers: None,
+            contact_sync: Some(serde_json::from_value(json!({ "direction": direction })).unwrap()),
+        };
+        let id = run(crate::integration::create(&*p, &config(), new))
+            .unwrap()
+            .integration
+            .id;
+        p.take_sent();
+        let fake = Fake {
+            p: p.clone(),
+            accounts: Rc::default(),
+        };
+        let answering = fake.clone();
+        p.respond(move |request| Ok(answering.answer(request)));
+        (fake, id)
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.p.now_ms.get()
+    }
+
+    /// A contact created or edited in HubSpot at `modified_ms`.
+    fn hubspot_edit(&self, id: u64, modified_ms: u64, properties: &[(&str, &str)]) {
+        let mut accounts = self.accounts.borrow_mut();
+        let contact = accounts.hubspot.entry(id).or_default();
+        contact.0 = modified_ms;
+        for (name, value) in properties {
+            contact.1.insert(name.to_string(), value.to_string());
+        }
+    }
+
+    /// Starts a pass on each side the integration syncs and runs everything it queues as the
+    /// queue would, time passing by each message's delay. Answers the HubSpot ids it read.
+    fn sync_now(&self, integration_id: &str) -> Vec<u64> {
+        let p = &*self.p;
+        run(crate::hubspot::start_passes(p, integration_id)).unwrap();
+        self.accounts.borrow_mut().read.clear();
+        while let Some((queue, message, delay)) = p.next_sent() {
+            p.now_ms.set(p.now_ms.get() + u64::from(delay) * 1000);
+            if let Ok(Job::Contact(job)) = Job::from_message(&message) {
+                let id = job.hubspot.id.parse().unwrap();
+                self.accounts.borrow_mut().read.push(id);
+            }
+            let ack = run(handle_message(p, &config(), queue, &message));
+            assert_eq!(ack, Ack::Done, "{message}");
+        }
+        let stopped = p.logs.borrow().iter().any(|l| l.contains("stopped"));
+        assert!(!stopped, "a pass stopped: {:?}", p.logs.borrow());
+        std::mem::take(&mut self.accounts.borrow_mut().read)
+    }
+
+    /// The phone numbers of Aircall's contact with this e-mail (a number from HubSpot comes
+    /// first; the ones it had are kept).
+    fn aircall_numbers(&self, email: &str) -> Vec<String> {
+        let accounts = self.accounts.borrow();
+        let with_email: Vec<&Value> = accounts
+            .aircall
+            .iter()
+            .filter(|c| c["emails"][0]["value"] == email)
+            .collect();
+        assert_eq!(with_email.len(), 1, "{email}: {:?}", accounts.aircall);
+        let numbers = with_email[0]["phone_numbers"].as_array().unwrap();
+        numbers
+            .iter()
+            .map(|n| n["value"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    fn answer(&self, request: &HttpRequest) -> HttpResponse {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let url = url::Url::parse(&request.url).unwrap();
+        let path = format!(
+            "{}://{}{}",
+            url.scheme(),
+            url.host_str().unwrap(),
+            url.path()
+        );
+        let query: BTreeMap<String, String> = url.query_pairs().into_owned().collect();
+        let mut accounts = self.accounts.borrow_mut();
+        let now_ms = self.now_ms();
+        let (status, answer) = match (request.method, path.strip_prefix(HUBSPOT)) {
+            ("POST", Some("/search")) => {
+                accounts.searches.push(body.clone());
+                accounts.search(&body)
+            }
+            ("POST", Some("/batch/read")) => {
+                let results: Vec<Value> = body["inputs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|input| {
+                        let email = input["id"].as_str()?;
+                        let found = accounts.hubspot.iter().find(|(_, (_, properties))| {
+                            properties.get("email").map(String::as_str) == Some(email)
+                        });
+                        found.map(|(id, (_, properties))| hubspot_record(*id, 0, properties))
+                    })
+                    .collect();
+                (200, json!({ "results": results }))
+            }
+            ("POST", Some("/batch/create")) => {
+                let mut results = Vec::new();
+                for input in body["inputs"].as_array().unwrap() {
+                    let id = accounts.hubspot.keys().last().map_or(1001, |id| id + 1);
+                    let properties: BTreeMap<String, String> =
+                        serde_json::from_value(input["properties"].clone()).unwrap();
+                    results.push(hubspot_record(id, now_ms, &properties));
+                    accounts.hubspot.insert(id, (now_ms, properties));
+                }
+                (201, json!({ "results": results }))
+            }
+            _ => accounts.aircall(request.method, &path, &query, &body, now_ms / 1000),
+        };
+        answer_json(status, &answer)
+    }
+}
+
+impl Accounts {
+    /// HubSpot's search over the contacts, with its limits: 5 groups, 10 filters a group, 25
+    /// in all, 100 values in an IN/NOT_IN (the connector's figure), 200 a page.
+    fn search(&self, body: &Value) -> (u16, Value) {
+        let groups = body["filterGroups"].as_array().cloned().unwrap_or_default();
+        let filters = |g: &Value| g["filters"].as_array().cloned().unwrap_or_default();
+        let sizes: Vec<usize> = groups.iter().map(|g| filters(g).len()).collect();
+        let values = groups
+            .iter()
+            .flat_map(filters)
+            .map(|f| f["values"].as_array().map_or(0, Vec::len))
+            .max()
+            .unwrap_or(0);
+        let limit = body["limit"].as_u64().unwrap_or(10) as usize;
+        if groups.len() > 5
+            || sizes.iter().any(|n| *n > 10)
+            || sizes.iter().sum::<usize>() > 25
+            || values > 100
+            || limit > 200
+        {
+            let message = "too many filter groups, filters or values";
+            return (
+                400,
+                json!({"status": "error", "category": "VALIDATION_ERROR", "message": message}),
+            );
+        }
+        let value = |id: u64, (modified, properties): &Contact, name: &str| match name {
+            "hs_object_id" => Some(id.to_string()),
+            "lastmodifieddate" => Some(modified.to_string()),
+            _ => properties.get(name).cloned(),
+        };
+        let mut matching: Vec<(u64, &Contact)> = self
+            .hubspot
+            .iter()
+            .map(|(id, c)| (*id, c))
+            .filter(|(id, c)| {
+                groups.is_empty()
+                    || groups.iter().any(|g| {
+                        filters(g).iter().all(|f| {
+                            let name = f["propertyName"].as_str().unwrap();
+                            filter_matches(value(*id, c, name), f)
+                        })
+                    })
+            })
+            .collect();
+        // One sort; equal values in no promised order: here, the newest id first.
+        let sort = body["sorts"][0]["propertyName"]
+            .as_str()
+            .unwrap_or("hs_object_id");
+        let descending = body["sorts"][0]["direction"] == "DESCENDING";
+        matching.sort_by(|(a, ca), (b, cb)| {
+            let order = compare(&value(*a, ca, sort), &value(*b, cb, sort));
+            let order = if descending { order.reverse() } else { order };
+            order.then(b.cmp(a))
+        });
+        let results: Vec<Value> = matching
+            .iter()
+            .take(limit)
+            .map(|(id, (modified, properties))| hubspot_record(*id, *modified, properties))
+            .collect();
+        (200, json!({"total": matching.len(), "results": results}))
+    }
+
+    /// Aircall's contacts: listed (most recently updated first), searched, read, created,
+    /// updated.
+    fn aircall(
+        &mut self,
+        method: &str,
+        path: &str,
+        query: &BTreeMap<String, String>,
+        body: &Value,
+        now: u64,
+    ) -> (u16, Value) {
+        let rest = path
+            .strip_prefix(AIRCALL)
+            .unwrap_or_else(|| panic!("{method} {path}"));
+        match (method, rest) {
+            ("GET", "") => {
+                assert_eq!(query["order_by"], "updated_at");
+                let mut all = self.aircall.clone();
+                all.sort_by_key(|c| {
+                    std::cmp::Reverse((c["updated_at"].as_i64(), c["id"].as_i64()))
+                });
+                let per_page: usize = query["per_page"].parse().unwrap();
+                let page: usize = query["page"].parse().unwrap();
+                let contacts: Vec<Value> = all
+                    .into_iter()
+                    .skip((page - 1) * per_page)
+                    .take(per_page)
+                    .collect();
+                (200, json!({ "contacts": contacts }))
+            }
+            ("GET", "/search") => {
+                let (field, wanted) = query.iter().next().unwrap();
+                let field = if field == "email" {
+                    "emails"
+                } else {
+                    "phone_numbers"
+                };
+                let found: Vec<&Value> = self
+                    .aircall
+                    .iter()
+                    .filter(|c| {
+                        c[field]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|v| v["value"] == **wanted)
+                    })
+                    .collect();
+                (200, json!({ "contacts": found }))
+            }
+            ("POST", "") => {
+                let mut contact = body.clone();
+                contact["id"] = json!(self.aircall.len() + 1);
+                contact["updated_at"] = json!(now);
+                self.aircall.push(contact.clone());
+                (201, json!({ "contact": contact }))
+            }
+            (method, id) => {
+                let id: usize = id.trim_start_matches('/').parse().unwrap();
+                let contact = &mut self.aircall[id - 1];
+                if method == "POST" {
+                    for (field, value) in body.as_object().unwrap() {
+                        contact[field] = value.clone();
+                    }
+                    contact["updated_at"] = json!(now);
+                }
+                (200, json!({ "contact": contact }))
+            }
+        }
+    }
+}
+
+/// A contact as HubSpot answers it: its properties, `lastmodifieddate` as ISO-8601 with ms.
+fn hubspot_record(id: u64, modified_ms: u64, properties: &BTreeMap<String, String>) -> Value {
+    let seconds = crate::time::rfc3339((modified_ms / 1000) as i64);
+    let modified = format!("{}.{:03}Z", &seconds[..19], modified_ms % 1000);
+    let mut shown = json!(properties);
+    shown["lastmodifieddate"] = json!(modified);
+    shown["hs_object_id"] = json!(id.to_string());
+    json!({ "id": id.to_string(), "properties": shown })
+}
+
+/// Numbers (ms, ids) compare as numbers, other values as text.
+fn compare(a: &Option<String>, b: &Option<String>) -> std::cmp::Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => match (a.parse::<u64>(), b.parse::<u64>()) {
+            (Ok(x), Ok(y)) => x.cmp(&y),
+            _ => a.cmp(b),
+        },
+        _ => a.is_some().cmp(&b.is_some()),
+    }
+}
+
+fn filter_matches(value: Option<String>, filter: &Value) -> bool {
+    use std::cmp::Ordering::*;
+    let given = filter["value"].as_str().map(str::to_string);
+    let listed = || {
+        let values = filter["values"]
+            .as_array()
+            .expect("IN and NOT_IN take values");
+        values
+            .iter()
+            .any(|v| compare(&value, &v.as_str().map(str::to_string)) == Equal)
+    };
+    let order = compare(&value, &given);
+    match filter["operator"].as_str().unwrap() {
+        "EQ" => value.is_some() && order == Equal,
+        "GT" => value.is_some() && order == Greater,
+        "GTE" => value.is_some() && order != Less,
+        "LT" => value.is_some() && order == Less,
+        "LTE" => value.is_some() && order != Greater,
+        "IN" => value.is_some() && listed(),
+        "NOT_IN" => value.is_none() || !listed(),
+        other => panic!("operator {other} is not faked here"),
+    }
+}
+
+fn answer_json(status: u16, body: &Value) -> HttpResponse {
+    answer(status, &[], &body.to_string())
+}
+
+#[test]
+fn a_contact_edited_after_the_pass_that_read_it_reaches_aircall_at_the_next_pass() {
+    let (fake, id) = Fake::new("to_aircall");
+    let t = fake.now_ms() - 60_000;
+    fake.hubspot_edit(
+        501,
+        t,
+        &[("email", "yann@client.test"), ("phone", "+33611111111")],
+    );
+    fake.hubspot_edit(
+        502,
+        t + 7,
+        &[("email", "zoe@client.test"), ("phone", "+33622222222")],
+    );
+    assert_eq!(fake.sync_now(&id), vec![501, 502]);
+    assert_eq!(
+        fake.aircall_numbers("zoe@client.test"),
+        vec!["+33622222222"]
+    );
+
+    // Zoé, whom the pass ended on, gets a new number in HubSpot.
+    fake.hubspot_edit(502, fake.now_ms(), &[("phone", "+33633333333")]);
+    assert_eq!(fake.sync_now(&id), vec![502]);
+    assert_eq!(fake.aircall_numbers("zoe@client.test")[0], "+33633333333");
+    assert_eq!(
+        fake.aircall_numbers("yann@client.test"),
+        vec!["+33611111111"]
+    );
+    assert_eq!(
+        fake.sync_now(&id),
+        Vec::<u64>::new(),
+        "nothing changed since"
+    );
+}
+
+#[test]
+fn an_edit_followed_by_another_contact_s_edit_is_not_lost() {
+    let (fake, id) = Fake::new("to_aircall");
+    let t = fake.now_ms() - 60_000;
+    fake.hubspot_edit(
+        501,
+        t,
+        &[("email", "yann@client.test"), ("phone", "+33611111111")],
+    );
+    fake.hubspot_edit(
+        502,
+        t + 7,
+        &[("email", "zoe@client.test"), ("phone", "+33622222222")],
+    );
+    fake.sync_now(&id);
+
+    // Zoé (where the pass ended) changes, then Yann, before the next pass.
+    fake.hubspot_edit(502, fake.now_ms(), &[("phone", "+33633333333")]);
+    fake.hubspot_edit(501, fake.now_ms() + 5, &[("phone", "+33644444444")]);
+    fake.p.now_ms.set(fake.now_ms() + 10);
+    assert_eq!(fake.sync_now(&id), vec![502, 501]);
+    assert_eq!(fake.aircall_numbers("zoe@client.test")[0], "+33633333333");
+    assert_eq!(fake.aircall_numbers("yann@client.test")[0], "+33644444444");
+    assert_eq!(fake.sync_now(&id), Vec::<u64>::new());
+}
+
+#[test]
+fn nothing_is_read_twice_without_a_change_even_when_contacts_share_a_millisecond() {
+    let (fake, id) = Fake::new("to_aircall");
+    let t = fake.now_ms() - 60_000;
+    // Three contacts changed in one millisecond, as a bulk edit stamps them; the pass ends
+    // on that millisecond.
+    for (n, hubspot_id) in [(1, 601), (2, 602), (3, 603)] {
+        let email = format!("same{n}@client.test");
+        let phone = format!("+3367000000{n}");
+        fake.hubspot_edit(hubspot_id, t, &[("email", &email), ("phone", &phone)]);
+    }
+    fake.hubspot_edit(
+        600,
+        t - 3,
+        &[("email", "early@client.test"), ("phone", "+33670000000")],
+    );
+    let mut read = fake.sync_now(&id);
+    read.sort();
+    assert_eq!(read, vec![600, 601, 602, 603]);
+    for _ in 0..3 {
+        assert_eq!(fake.sync_now(&id), Vec::<u64>::new());
+    }
+    // One of them changes: it alone is read again.
+    fake.hubspot_edit(602, fake.now_ms(), &[("phone", "+33679999999")]);
+    assert_eq!(fake.sync_now(&id), vec![602]);
+    assert_eq!(fake.aircall_numbers("same2@client.test")[0], "+33679999999");
+    assert_eq!(fake.sync_now(&id), Vec::<u64>::new());
+}
+
+#[test]
+fn more_contacts_in_one_millisecond_than_a_not_in_holds_are_each_read_once() {
+    let (fake, id) = Fake::new("to_aircall");
+    let t = fake.now_ms() - 600_000;
+    // A bulk import: 250 contacts stamped alike, then three more (no phone: nothing to write
+    // in Aircall, each is only read).
+    for n in 0..250 {
+        fake.hubspot_edit(2_000 + n, t, &[("firstname", "Bulk")]);
+    }
+    for n in 0..3 {
+        fake.hubspot_edit(3_000 + n, t + 1 + n, &[("firstname", "Later")]);
+    }
+    let mut read = fake.sync_now(&id);
+    let searches = fake.accounts.borrow().searches.len();
+    read.sort();
+    let expected: Vec<u64> = (2_000..2_250).chain(3_000..3_003).collect();
+    assert_eq!(read, expected, "each once, none left out");
+    // 100 + 100 in modification order, then the last 50 by id (a page short of full ends
+    // that millisecond), then the three after it; every search within HubSpot's limits, or
+    // the fake's 400 would have stopped the pass.
+    assert_eq!(searches, 4);
+    assert_eq!(fake.sync_now(&id), Vec::<u64>::new());
+
+    // An edit of one of them is read again, and only it.
+    fake.hubspot_edit(2_100, fake.now_ms(), &[("firstname", "Edited")]);
+    assert_eq!(fake.sync_now(&id), vec![2_100]);
+}
+
+#[test]
+fn an_aircall_contact_changed_in_the_second_a_pass_ended_on_reaches_hubspot() {
+    let (fake, id) = Fake::new("to_hubspot");
+    let second = (fake.now_ms() / 1000) as i64 - 30;
+    let contact = |id: i64, email: &str, phone: &str| {
+        json!({"id": id, "first_name": "A", "updated_at": second,
+            "emails": [{"label": "work", "value": email}],
+            "phone_numbers": [{"label": "work", "value": phone}]})
+    };
+    fake.accounts
+        .borrow_mut()
+        .aircall
+        .push(contact(1, "ana@client.test", "+33655555551"));
+    fake.sync_now(&id);
+    let in_hubspot = |email: &str| {
+        let accounts = fake.accounts.borrow();
+        let found = accounts.hubspot.values().filter(|c| c.1["email"] == email);
+        found.map(|c| c.1["phone"].clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(in_hubspot("ana@client.test"), vec!["+33655555551"]);
+
+    // Another contact changed later in that same second (its webhook lost): the next pass
+    // reads that second again.
+    fake.accounts
+        .borrow_mut()
+        .aircall
+        .push(contact(2, "ben@client.test", "+33655555552"));
+    fake.sync_now(&id);
+    assert_eq!(in_hubspot("ben@client.test"), vec!["+33655555552"]);
+    let requests = fake.p.requests.borrow().len();
+    fake.sync_now(&id);
+    let hubspot_requests = fake.p.requests.borrow()[requests..]
+        .iter()
+        .filter(|r| r.url.starts_with("https://api.hubapi.com"))
+        .count();
+    assert_eq!(
+        hubspot_requests, 0,
+        "read again, both unchanged: nothing sent"
+    );
+}
