@@ -96,7 +96,7 @@ impl RateBudget {
 
 /// Where `ACCOUNT_GATE` keeps an integration's sync lease.
 pub fn lease_key(integration_id: &str) -> String {
-    format!("lease:{integration_id}")
+    crate::keys::import_lease(integration_id)
 }
 
 /// Claims remembered by [`crate::ports::Gate::claim`], pruned of those past their time.

@@ -2,17 +2,15 @@
 //! feature; deliveries on `JOBS`, heavy work on `WORK`, dead letters on `JOBS_DLQ`.
 
 use crate::config::Config;
-use crate::crypto::{SealError, SigningSecret};
+use crate::contact_sync::{ContactJob, PassJob, SyncError};
 use crate::delivery::subrequests::{self, Cost};
-use crate::delivery::{delivery_body, signed_request, DeadLetter, DeadLetters, Delivery, Payload};
-use crate::hubspot::{ContactJob, PassJob, SyncError};
+use crate::delivery::{DeadLetter, DeadLetters, Delivery, Payload};
 use crate::import::{self, CallJob, ImportError, SyncAnswer, SyncJob};
 use crate::infra::InfraError;
-use crate::integration::{Destination, Integration, Integrations, PurgeJob};
-use crate::ports::{Platform, QueueName, StoreError};
+use crate::integration::{Integration, Integrations, PurgeJob};
+use crate::ports::{Platform, QueueName};
 use crate::queue::{self, Message};
-use crate::retry::{classify, jitter, spread, Disposition, Failure, Outcome};
-use serde_json::{Map, Value};
+use crate::retry::{jitter, spread, Disposition, Failure};
 use std::collections::BTreeMap;
 
 /// A message read from a queue: one variant per kind.
@@ -140,7 +138,15 @@ pub async fn handle_message<P: Platform>(
             Ok(())
         }
         // JOBS or WORK: either runs any job (one sent before the queues split may sit on JOBS).
-        (_, Job::Deliver(delivery)) => deliver(p, config, delivery).await,
+        (_, Job::Deliver(delivery)) => {
+            let id = delivery.integration_id.clone();
+            match Integrations::new(p).get(&id).await {
+                Ok(integration) => {
+                    deliver(p, config, &id, integration.as_ref(), vec![delivery]).await
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
         (_, Job::Sync(job)) => import_step(p, config, job).await,
         (_, Job::Import(job)) => import_one(p, config, *job).await,
         (_, Job::Purge(job)) => match crate::integration::purge_step(p, config, &job).await {
@@ -159,10 +165,10 @@ pub async fn handle_message<P: Platform>(
     }
 }
 
-/// A queue batch. Deliveries to a Segment integration are grouped per integration, so that
-/// a batch's events reach Segment in one `/v1/batch` request (one subrequest for many
-/// events); every other message is handled on its own. All run side by side. What would
-/// take the invocation past its subrequest budget goes back on the queue for another one.
+/// A queue batch. Deliveries are grouped per integration and each group delivered together
+/// (a batching destination such as Segment sends a group in one request); every other
+/// message is handled on its own. All run side by side. What would take the invocation past
+/// its subrequest budget goes back on the queue for another one.
 pub async fn handle_batch<P: Platform>(
     p: &P,
     config: &Config,
@@ -170,26 +176,21 @@ pub async fn handle_batch<P: Platform>(
     messages: &[String],
 ) -> Vec<Ack> {
     let jobs: Vec<Option<Job>> = messages.iter().map(|m| Job::from_message(m).ok()).collect();
-    // The integrations deliveries go to, read once each: Segment or not decides the plan.
-    let mut segment: BTreeMap<String, Integration> = BTreeMap::new();
-    let mut hubspot: std::collections::BTreeSet<String> = Default::default();
-    if queue == QueueName::Jobs {
+    // The integrations deliveries go to, read once each: their destination prices them.
+    let mut integrations: BTreeMap<String, Option<Integration>> = BTreeMap::new();
+    if queue != QueueName::DeadLetters {
         for job in jobs.iter().flatten() {
             let Job::Deliver(delivery) = job else {
                 continue;
             };
             let id = &delivery.integration_id;
-            if segment.contains_key(id) || hubspot.contains(id) {
+            if integrations.contains_key(id) {
                 continue;
             }
             match Integrations::new(p).get(id).await {
-                Ok(Some(i)) if matches!(i.destination, Some(Destination::Segment { .. })) => {
-                    segment.insert(id.clone(), i);
+                Ok(integration) => {
+                    integrations.insert(id.clone(), integration);
                 }
-                Ok(Some(i)) if matches!(i.destination, Some(Destination::Hubspot {})) => {
-                    hubspot.insert(id.clone());
-                }
-                Ok(_) => {}
                 Err(e) => {
                     p.log(&format!("will retry a batch: integration {id}: {e}"));
                     return vec![Ack::Redeliver; messages.len()];
@@ -197,35 +198,43 @@ pub async fn handle_batch<P: Platform>(
             }
         }
     }
-    let segment_delivery = |job: &Option<Job>| match job {
-        Some(Job::Deliver(d)) if segment.contains_key(&d.integration_id) => Some(d.clone()),
-        _ => None,
+    let destination_of = |id: &str| {
+        integrations
+            .get(id)
+            .and_then(|i| i.as_ref())
+            .and_then(|i| i.destination.as_ref())
     };
-    let group_of = |id: &str| segment.keys().position(|k| k == id).unwrap_or(0);
+    let group_of = |id: &str| integrations.keys().position(|k| k == id).unwrap_or(0);
     let costs: Vec<Cost> = jobs
         .iter()
         .zip(messages)
         .map(|(job, message)| match (queue, job) {
             (QueueName::DeadLetters, _) | (_, None) | (_, Some(Job::Failed(_))) => Cost::Fixed(0),
-            (_, Some(Job::Deliver(d))) if segment.contains_key(&d.integration_id) => {
-                Cost::Segment {
-                    group: group_of(&d.integration_id),
-                    bytes: message.len(),
-                    reads_call: match &d.payload {
-                        Payload::Inline { data } => {
-                            crate::selection::needs_enrichment(&d.event, data).is_some()
+            (_, Some(Job::Deliver(d))) => match destination_of(&d.integration_id) {
+                None => Cost::Fixed(0),
+                Some(destination) => {
+                    let reads_call = destination.reads_calls()
+                        && match &d.payload {
+                            Payload::Inline { data } => {
+                                crate::selection::needs_enrichment(&d.event, data).is_some()
+                            }
+                            Payload::Stored { .. } => true,
+                        };
+                    match destination.batches() {
+                        true => Cost::Batched {
+                            group: group_of(&d.integration_id),
+                            bytes: message.len(),
+                            reads_call,
+                        },
+                        false => {
+                            Cost::Fixed(destination.requests_per_delivery() + u32::from(reads_call))
                         }
-                        Payload::Stored { .. } => true,
-                    },
+                    }
                 }
-            }
-            (_, Some(Job::Deliver(d))) if hubspot.contains(&d.integration_id) => {
-                Cost::Fixed(subrequests::HUBSPOT_DELIVERY)
-            }
-            (_, Some(Job::Deliver(_))) => Cost::Fixed(1),
+            },
             (_, Some(Job::Import(_))) => Cost::Fixed(6),
             (_, Some(Job::Sync(_))) => Cost::Fixed(10),
-            // A page of Aircall contacts, then HubSpot's batch read, search, update, create.
+            // A page of Aircall contacts, then the CRM's batch read, search, update, create.
             (_, Some(Job::ContactPass(_))) => Cost::Fixed(8),
             // The linked contact, searches by e-mail and phone, the write.
             (_, Some(Job::Contact(_))) => Cost::Fixed(4),
@@ -257,29 +266,27 @@ pub async fn handle_batch<P: Platform>(
     let mut groups: BTreeMap<String, Vec<(usize, Delivery)>> = BTreeMap::new();
     let mut singles: Vec<usize> = Vec::new();
     for index in (0..messages.len()).filter(|i| now[*i]) {
-        match segment_delivery(&jobs[index]) {
-            Some(d) => groups
+        match &jobs[index] {
+            Some(Job::Deliver(d)) if queue != QueueName::DeadLetters => groups
                 .entry(d.integration_id.clone())
                 .or_default()
-                .push((index, d)),
-            None => singles.push(index),
+                .push((index, d.clone())),
+            _ => singles.push(index),
         }
     }
     let singles = futures_util::future::join_all(singles.into_iter().map(|index| async move {
         let ack = handle_message(p, config, queue, &messages[index]).await;
         vec![(index, ack)]
     }));
-    let segment = &segment;
+    let integrations = &integrations;
     let groups = futures_util::future::join_all(groups.into_iter().map(
         |(integration_id, group)| async move {
-            let integration = &segment[&integration_id];
             let (indexes, deliveries): (Vec<usize>, Vec<Delivery>) = group.into_iter().unzip();
-            let ack = match crate::segment::deliver_all(p, config, integration, deliveries).await {
+            let integration = integrations.get(&integration_id).and_then(|i| i.as_ref());
+            let ack = match deliver(p, config, &integration_id, integration, deliveries).await {
                 Ok(()) => Ack::Done,
                 Err(e) => {
-                    p.log(&format!(
-                        "will retry Segment deliveries of {integration_id}: {e}"
-                    ));
+                    p.log(&format!("will retry deliveries of {integration_id}: {e}"));
                     Ack::Redeliver
                 }
             };
@@ -293,13 +300,33 @@ pub async fn handle_batch<P: Platform>(
     acks
 }
 
+/// Deliveries of one integration, or their drop when it no longer exists.
+async fn deliver<P: Platform>(
+    p: &P,
+    config: &Config,
+    integration_id: &str,
+    integration: Option<&Integration>,
+    deliveries: Vec<Delivery>,
+) -> Result<(), InfraError> {
+    let Some(integration) = integration else {
+        for delivery in deliveries {
+            p.log(&format!(
+                "dropped delivery {}: integration {integration_id} no longer exists",
+                delivery.id
+            ));
+        }
+        return Ok(());
+    };
+    crate::delivery::deliver(p, config, integration, deliveries).await
+}
+
 /// One step of a contact sync pass; a rate limit puts it back for later.
 async fn contact_pass<P: Platform>(
     p: &P,
     config: &Config,
-    job: crate::hubspot::PassJob,
+    job: crate::contact_sync::PassJob,
 ) -> Result<(), InfraError> {
-    match crate::hubspot::pass_step(p, config, job.clone()).await {
+    match crate::contact_sync::pass_step(p, config, job.clone()).await {
         Ok(()) => Ok(()),
         Err(SyncError::Infra(e)) => Err(e),
         Err(e) => match e.disposition().wait_seconds() {
@@ -317,7 +344,7 @@ async fn contact_pass<P: Platform>(
                     "contact sync pass of integration {} stopped: {e}; the next pass resumes from its cursor",
                     job.integration_id
                 ));
-                crate::hubspot::abandon_pass(p, &job).await?;
+                crate::contact_sync::abandon_pass(p, &job).await?;
                 Ok(())
             }
         },
@@ -328,9 +355,9 @@ async fn contact_pass<P: Platform>(
 async fn contact_pull<P: Platform>(
     p: &P,
     config: &Config,
-    job: crate::hubspot::ContactJob,
+    job: crate::contact_sync::ContactJob,
 ) -> Result<(), InfraError> {
-    let error = match crate::hubspot::pull_contact(p, config, &job).await {
+    let error = match crate::contact_sync::pull_contact(p, config, &job).await {
         Ok(outcome) => {
             p.log(&format!(
                 "HubSpot contact {} of integration {}: {outcome:?}",
@@ -350,7 +377,7 @@ async fn contact_pull<P: Platform>(
             Some(seconds) => spread(seconds),
             None => config.retry.delay_after(job.attempt, None, jitter()),
         };
-        let next = crate::hubspot::ContactJob {
+        let next = crate::contact_sync::ContactJob {
             attempt: job.attempt + u32::from(wait.is_none()),
             ..job
         };
@@ -372,7 +399,7 @@ async fn contact_pull<P: Platform>(
 async fn import_step<P: Platform>(p: &P, config: &Config, job: SyncJob) -> Result<(), InfraError> {
     if job.trigger == import::Trigger::Schedule && job.state.is_none() {
         // The same tick runs the contact sync passes, where the integration has them.
-        if let Err(e) = crate::hubspot::start_passes(p, &job.integration_id).await {
+        if let Err(e) = crate::contact_sync::start_passes(p, &job.integration_id).await {
             p.log(&format!(
                 "contact sync of integration {} not started: {e}",
                 job.integration_id
@@ -419,159 +446,6 @@ async fn record_dead_letter<P: Platform>(p: &P, letter: DeadLetter) -> Result<()
         "delivery {} of integration {} failed for good after {} attempt(s): {}",
         letter.delivery.id, letter.delivery.integration_id, letter.attempts, letter.reason
     ));
-    Ok(())
-}
-
-async fn deliver<P: Platform>(
-    p: &P,
-    config: &Config,
-    delivery: Delivery,
-) -> Result<(), InfraError> {
-    let Some(integration) = Integrations::new(p).get(&delivery.integration_id).await? else {
-        p.log(&format!(
-            "dropped delivery {}: integration {} no longer exists",
-            delivery.id, delivery.integration_id
-        ));
-        return Ok(());
-    };
-    if matches!(integration.destination, Some(Destination::Segment { .. })) {
-        return crate::segment::deliver_all(p, config, &integration, vec![delivery]).await;
-    }
-    let Some(data) = load_payload(p, &delivery).await? else {
-        let reason = "the event's payload expired before it could be delivered".into();
-        return give_up(p, delivery, reason).await;
-    };
-    let outcome = if matches!(integration.destination, Some(Destination::Hubspot {})) {
-        crate::hubspot::deliver(p, config, &integration, &delivery.event, &data).await?
-    } else {
-        match send_to_webhook(p, config, &integration, &delivery, &data).await {
-            Ok(outcome) => outcome,
-            Err(e) => Outcome::Failed {
-                reason: format!("the destination secret cannot be read: {e}"),
-            },
-        }
-    };
-    settle(p, config, delivery, outcome).await
-}
-
-/// The event's data, from the message or from KV (`None`: it expired there).
-pub(crate) async fn load_payload<P: Platform>(
-    p: &P,
-    delivery: &Delivery,
-) -> Result<Option<Map<String, Value>>, InfraError> {
-    match &delivery.payload {
-        Payload::Inline { data } => Ok(Some(data.clone())),
-        Payload::Stored { key } => match p.get(key).await? {
-            Some(text) => Ok(Some(
-                serde_json::from_str(&text)
-                    .map_err(|e| StoreError(format!("payload {key}: {e}")))?,
-            )),
-            None => Ok(None),
-        },
-    }
-}
-
-/// Acts on an attempt's outcome: done (its stored payload deleted), re-queued with
-/// back-off, or handed to the dead-letter queue after the last attempt.
-pub(crate) async fn settle<P: Platform>(
-    p: &P,
-    config: &Config,
-    delivery: Delivery,
-    outcome: Outcome,
-) -> Result<(), InfraError> {
-    match outcome {
-        Outcome::Delivered => {
-            if let Payload::Stored { key } = &delivery.payload {
-                p.delete(key).await?;
-            }
-            p.log(&format!(
-                "delivered {} ({}) to integration {} on attempt {}",
-                delivery.id, delivery.event, delivery.integration_id, delivery.attempt
-            ));
-            Ok(())
-        }
-        Outcome::Retry {
-            reason,
-            retry_after,
-        } if !config.retry.gives_up_after(delivery.attempt) => {
-            let delay = config
-                .retry
-                .delay_after(delivery.attempt, retry_after, jitter());
-            p.log(&format!(
-                "attempt {} of {} failed ({reason}); next in {delay} s",
-                delivery.attempt, delivery.id
-            ));
-            let next = Delivery {
-                attempt: delivery.attempt + 1,
-                ..delivery
-            };
-            p.send(QueueName::Jobs, &Job::Deliver(next).to_message(), delay)
-                .await?;
-            Ok(())
-        }
-        Outcome::Wait { reason, seconds } => {
-            // Spread the waiting ones over a few seconds, not all back at once.
-            let delay = spread(seconds);
-            p.log(&format!(
-                "delivery {} waits {delay} s for {reason}",
-                delivery.id
-            ));
-            p.send(QueueName::Jobs, &Job::Deliver(delivery).to_message(), delay)
-                .await?;
-            Ok(())
-        }
-        Outcome::Retry { reason, .. } | Outcome::Failed { reason } => {
-            give_up(p, delivery, reason).await
-        }
-    }
-}
-
-async fn send_to_webhook<P: Platform>(
-    p: &P,
-    config: &Config,
-    integration: &Integration,
-    delivery: &Delivery,
-    data: &Map<String, Value>,
-) -> Result<Outcome, SealError> {
-    let Some(Destination::Webhook { url }) = &integration.destination else {
-        return Ok(Outcome::Failed {
-            reason: "the integration has no webhook destination".into(),
-        });
-    };
-    let slot = Integration::slot(&integration.id, "destination_secret");
-    let secret = SigningSecret::parse(
-        &config
-            .sealer
-            .open(&integration.sealed.destination_secret, &slot)?,
-    )
-    .map_err(|_| SealError::CannotOpen)?;
-    let body = delivery_body(&delivery.event, delivery.occurred_at, data);
-    let now = p.now_seconds();
-    let request = signed_request(
-        url,
-        &secret,
-        &delivery.id,
-        now,
-        body,
-        config.delivery_timeout_ms,
-    );
-    Ok(classify(&p.fetch(request).await, p.now_seconds()))
-}
-
-/// Hands the delivery to the dead-letter queue, whose consumer records it for the admin.
-pub(crate) async fn give_up<P: Platform>(
-    p: &P,
-    delivery: Delivery,
-    reason: String,
-) -> Result<(), InfraError> {
-    let letter = DeadLetter {
-        attempts: delivery.attempt,
-        failed_at: p.now_seconds(),
-        reason,
-        delivery,
-    };
-    p.send(QueueName::DeadLetters, &Job::Failed(letter).to_message(), 0)
-        .await?;
     Ok(())
 }
 

@@ -46,10 +46,9 @@ mod tests {
                 api_id: "id".into(),
                 api_token: "token".into(),
             },
-            destination: Some(crate::integration::NewDestination::Segment {
-                write_key: "wk".into(),
-                region: crate::segment::Region::Us,
-            }),
+            destination: Some(crate::testing::destination(
+                serde_json::json!({"type": "segment", "write_key": "wk", "region": "us"}),
+            )),
             events: None,
             import: Default::default(),
             numbers: None,

@@ -1,6 +1,8 @@
-//! Where an integration's state lives: the one list of its KV key prefixes, its recordings
-//! in R2 and its objects in `ACCOUNT_GATE`. Deleting an integration removes exactly these,
-//! so whatever stores per-integration state adds its prefix here.
+//! Every key the connector stores an integration's state under: KV keys and their prefixes,
+//! its recordings in R2, its objects in `ACCOUNT_GATE`. The only place keys are built, so
+//! that deleting an integration removes exactly these (`kv_prefixes`), and whatever stores
+//! per-integration state adds its key here. Ids have a fixed length, so no prefix matches
+//! another integration's keys.
 
 /// The integration's record.
 pub fn record_key(id: &str) -> String {
@@ -12,33 +14,133 @@ pub fn cursor_key(id: &str) -> String {
     format!("cursor:{id}")
 }
 
-/// Every KV key prefix holding the integration's state. The record comes last: a deletion
+/// Import run reports.
+pub fn runs_prefix(id: &str) -> String {
+    format!("run:{id}:")
+}
+
+pub fn run_key(id: &str, run_id: &str) -> String {
+    format!("{}{run_id}", runs_prefix(id))
+}
+
+/// Outcomes of a run's calls, listed by the run's report.
+pub fn outcomes_prefix(id: &str) -> String {
+    format!("outcome:{id}:")
+}
+
+pub fn run_outcomes_prefix(id: &str, run_id: &str) -> String {
+    format!("{}{run_id}:", outcomes_prefix(id))
+}
+
+/// Deliveries that failed for good.
+pub fn dead_letters_prefix(id: &str) -> String {
+    format!("dead_letter:{id}:")
+}
+
+pub fn dead_letter_key(id: &str, delivery_id: &str) -> String {
+    format!("{}{delivery_id}", dead_letters_prefix(id))
+}
+
+/// Webhook payloads too large for a queue message.
+pub fn payloads_prefix(id: &str) -> String {
+    format!("payload:{id}:")
+}
+
+pub fn payload_key(id: &str, delivery_id: &str) -> String {
+    format!("{}{delivery_id}", payloads_prefix(id))
+}
+
+/// Calls re-checked later for a recording that arrives late.
+pub fn rechecks_prefix(id: &str) -> String {
+    format!("recheck:{id}:")
+}
+
+pub fn recheck_key(id: &str, call_id: i64) -> String {
+    format!("{}{call_id}", rechecks_prefix(id))
+}
+
+/// Calls already imported (a call seen by webhook and by import is imported once).
+pub fn imported_prefix(id: &str) -> String {
+    format!("imported:{id}:")
+}
+
+pub fn imported_key(id: &str, call_id: i64) -> String {
+    format!("{}{call_id}", imported_prefix(id))
+}
+
+/// A call logged in the CRM: Aircall call id -> the CRM's record id. (Named `hubspot-` since
+/// HubSpot was the first CRM; stored keys keep their name.)
+pub fn crm_calls_prefix(id: &str) -> String {
+    format!("hubspot-call:{id}:")
+}
+
+pub fn crm_call_key(id: &str, call_id: i64) -> String {
+    format!("{}{call_id}", crm_calls_prefix(id))
+}
+
+/// The CRM's owners, cached.
+pub fn crm_owners_key(id: &str) -> String {
+    format!("hubspot-owners:{id}")
+}
+
+/// Contact sync: each side's cursor.
+pub fn contact_cursors_prefix(id: &str) -> String {
+    format!("contact-cursor:{id}:")
+}
+
+pub fn contact_cursor_key(id: &str, side: &str) -> String {
+    format!("{}{side}", contact_cursors_prefix(id))
+}
+
+/// Contact sync: the links between an Aircall contact and a CRM contact, one key per side.
+pub fn contact_links_prefix(id: &str) -> String {
+    format!("contact-link:{id}:")
+}
+
+pub fn contact_link_by_aircall(id: &str, aircall_id: i64) -> String {
+    format!("{}aircall:{aircall_id}", contact_links_prefix(id))
+}
+
+pub fn contact_link_by_crm(id: &str, crm_id: &str) -> String {
+    format!("{}hubspot:{crm_id}", contact_links_prefix(id))
+}
+
+/// Contact sync: the contacts it could not sync, and why.
+pub fn contact_problems_prefix(id: &str) -> String {
+    format!("contact-problem:{id}:")
+}
+
+pub fn contact_problem_key(id: &str, crm_id: &str) -> String {
+    format!("{}{crm_id}", contact_problems_prefix(id))
+}
+
+/// Contact sync: the Aircall contacts it created (deleting the integration deletes them from
+/// Aircall first: `lifecycle::remove_synced_contacts`).
+pub fn aircall_created_prefix(id: &str) -> String {
+    format!("aircall-created:{id}:")
+}
+
+pub fn aircall_created_key(id: &str, aircall_id: i64) -> String {
+    format!("{}{aircall_id}", aircall_created_prefix(id))
+}
+
+/// Every KV key prefix holding the integration's own state (a destination names what it keeps
+/// besides: `destinations::state_prefixes`). The record comes last: a deletion
 /// removes the keys in this order, so one interrupted midway is found and finished by the
-/// next attempt. Ids have a fixed length, so no prefix matches another integration's keys.
+/// next attempt.
 pub fn kv_prefixes(id: &str) -> Vec<String> {
     vec![
         cursor_key(id),
-        // Import run reports.
-        format!("run:{id}:"),
-        // Deliveries that failed for good.
-        format!("dead_letter:{id}:"),
-        // Webhook payloads too large for a queue message (`Delivery::payload_key`).
-        format!("payload:{id}:"),
-        // Calls re-checked later for a recording that arrives late.
-        format!("recheck:{id}:"),
-        // Calls already imported (recognising a call seen by webhook and by import).
-        format!("imported:{id}:"),
-        // Outcomes of imported calls.
-        format!("outcome:{id}:"),
-        // HubSpot: call -> engagement links and the cached owners.
-        format!("hubspot-call:{id}:"),
-        format!("hubspot-owners:{id}"),
-        // Contact sync: its cursors, the links between contacts, and the Aircall contacts it
-        // created (those are deleted from Aircall first: `lifecycle::remove_synced_contacts`).
-        format!("contact-cursor:{id}:"),
-        format!("contact-link:{id}:"),
-        format!("contact-problem:{id}:"),
-        format!("aircall-created:{id}:"),
+        runs_prefix(id),
+        dead_letters_prefix(id),
+        payloads_prefix(id),
+        rechecks_prefix(id),
+        imported_prefix(id),
+        outcomes_prefix(id),
+        contact_cursors_prefix(id),
+        contact_links_prefix(id),
+        contact_problems_prefix(id),
+        aircall_created_prefix(id),
         record_key(id),
     ]
 }
@@ -46,6 +148,10 @@ pub fn kv_prefixes(id: &str) -> Vec<String> {
 /// The integration's archived recordings in R2.
 pub fn recordings_prefix(id: &str) -> String {
     format!("recordings/{id}/")
+}
+
+pub fn recording_key(id: &str, call_id: i64) -> String {
+    format!("{}{call_id}", recordings_prefix(id))
 }
 
 /// The `ACCOUNT_GATE` object that counts the integration's dropped webhook events.
@@ -56,33 +162,33 @@ pub fn gate_name(id: &str) -> String {
 /// The counter (in [`gate_name`]) of webhook events dropped while inactive.
 pub const DROPPED_COUNTER: &str = "dropped_while_inactive";
 
+/// The `ACCOUNT_GATE` object holding the integration's contact sync leases, and the lease of
+/// one side's pass.
+pub fn contact_sync_gate(id: &str) -> String {
+    format!("contact-sync:{id}")
+}
+
+pub fn contact_pass_lease(id: &str, side: &str) -> String {
+    format!("{id}:contact-pass:{side}")
+}
+
+/// The integration's import lease, in its Aircall account's object.
+pub fn import_lease(id: &str) -> String {
+    format!("lease:{id}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn every_prefix_is_scoped_to_the_integration_and_the_record_goes_last() {
+    fn the_record_goes_last_and_no_prefix_reaches_another_integration() {
         let id = "int_0123456789abcdef0123";
         let prefixes = kv_prefixes(id);
         assert!(prefixes.iter().all(|p| p.contains(id)), "{prefixes:?}");
-        assert_eq!(prefixes.last().unwrap(), &format!("integration:{id}"));
-        for wanted in [
-            "cursor:",
-            "run:",
-            "dead_letter:",
-            "payload:",
-            "recheck:",
-            "imported:",
-            "outcome:",
-            "hubspot-call:",
-            "contact-link:",
-            "aircall-created:",
-        ] {
-            assert!(prefixes.iter().any(|p| p.starts_with(wanted)), "{wanted}");
-        }
-        // Another id never falls under these prefixes.
+        assert_eq!(prefixes.last().unwrap(), &record_key(id));
         let other = "int_0123456789abcdef0124";
-        for key in [format!("run:{other}:1"), format!("integration:{other}")] {
+        for key in [run_key(other, "1"), record_key(other), cursor_key(other)] {
             assert!(
                 !prefixes.iter().any(|p| key.starts_with(p.as_str())),
                 "{key}"

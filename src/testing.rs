@@ -294,16 +294,22 @@ impl Log for MemoryPlatform {
     }
 }
 
+/// A destination as an admin's request gives it.
+pub fn destination(fields: serde_json::Value) -> crate::destinations::NewDestination {
+    let mut problems = crate::problems::Problems::default();
+    let parsed = crate::destinations::parse(fields.as_object().expect("an object"), &mut problems);
+    assert!(problems.0.is_empty(), "{:?}", problems.0);
+    parsed.expect("a destination")
+}
+
 /// Creates an integration through the real `create`, with Aircall answered here.
 /// Returns it with its destination secret and Aircall's webhook token.
 pub fn integration(
     p: &MemoryPlatform,
     events: Option<Vec<&str>>,
 ) -> (crate::integration::Integration, String, String) {
-    let destination = crate::integration::NewDestination::Webhook {
-        url: "https://receiver.test/hook".into(),
-        secret: None,
-    };
+    let destination =
+        destination(serde_json::json!({"type": "webhook", "url": "https://receiver.test/hook"}));
     let (integration, secret) = integration_to(p, destination, events);
     (
         integration,
@@ -316,7 +322,7 @@ pub fn integration(
 /// answered here; returns it with its destination secret if it has one.
 pub fn integration_to(
     p: &MemoryPlatform,
-    destination: crate::integration::NewDestination,
+    destination: crate::destinations::NewDestination,
     events: Option<Vec<&str>>,
 ) -> (crate::integration::Integration, Option<String>) {
     use crate::aircall::Credentials;

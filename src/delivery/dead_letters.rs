@@ -45,11 +45,11 @@ impl<'a, S: Store> DeadLetters<'a, S> {
     }
 
     fn prefix(integration_id: &str) -> String {
-        format!("dead_letter:{integration_id}:")
+        crate::keys::dead_letters_prefix(integration_id)
     }
 
     fn key(integration_id: &str, delivery_id: &str) -> String {
-        format!("{}{delivery_id}", Self::prefix(integration_id))
+        crate::keys::dead_letter_key(integration_id, delivery_id)
     }
 
     pub async fn record(&self, letter: &DeadLetter) -> Result<(), StoreError> {

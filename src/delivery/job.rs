@@ -54,7 +54,7 @@ impl Delivery {
     /// Where a payload too large for a queue message waits: under its integration, so that
     /// deleting the integration finds it (`integration::keys`).
     pub fn payload_key(integration_id: &str, delivery_id: &str) -> String {
-        format!("payload:{integration_id}:{delivery_id}")
+        crate::keys::payload_key(integration_id, delivery_id)
     }
 }
 

@@ -7,19 +7,16 @@
 /// Outside requests an invocation allows itself (50 on the free plan, 2 kept spare).
 pub const BUDGET: u32 = 48;
 
-/// A delivery to HubSpot: the owners list (cached), a contact search, the engagement.
-pub const HUBSPOT_DELIVERY: u32 = 3;
-
 /// A message's price in outside requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cost {
-    /// A known number: a webhook delivery 1, a HubSpot delivery 3, a call import 6, an
-    /// import step 10, a dead letter 0.
+    /// A known number: a delivery its destination's requests (a webhook 1, HubSpot 3), a
+    /// call import 6, an import step 10, a dead letter 0.
     Fixed(u32),
-    /// A delivery to a Segment integration: its share of the group's `/v1/batch` requests
+    /// A delivery to a batching destination (Segment): its share of the group's requests
     /// (the first, and one more per [`SEGMENT_REQUEST_SHARE`] bytes), plus a read of the
     /// call when its payload is minimal.
-    Segment {
+    Batched {
         group: usize,
         bytes: usize,
         reads_call: bool,
@@ -40,7 +37,7 @@ pub fn plan(costs: &[Cost], budget: u32) -> Vec<bool> {
         .map(|(index, cost)| {
             let price = match cost {
                 Cost::Fixed(n) => *n,
-                Cost::Segment {
+                Cost::Batched {
                     group,
                     bytes,
                     reads_call,
@@ -59,7 +56,7 @@ pub fn plan(costs: &[Cost], budget: u32) -> Vec<bool> {
             let take = index == 0 || spent + price <= budget;
             if take {
                 spent += price;
-                if let Cost::Segment { group, bytes, .. } = cost {
+                if let Cost::Batched { group, bytes, .. } = cost {
                     *groups.entry(*group).or_default() += bytes;
                 }
             }
@@ -75,7 +72,7 @@ mod tests {
     #[test]
     fn a_hundred_complete_segment_events_fit_in_one_request() {
         let costs = vec![
-            Cost::Segment {
+            Cost::Batched {
                 group: 0,
                 bytes: 2_000,
                 reads_call: false
@@ -101,7 +98,7 @@ mod tests {
     #[test]
     fn minimal_calls_cost_a_read_each_and_big_payloads_more_requests() {
         let costs = vec![
-            Cost::Segment {
+            Cost::Batched {
                 group: 0,
                 bytes: 1_000,
                 reads_call: true
@@ -111,7 +108,7 @@ mod tests {
         // 1 request + 47 reads.
         assert_eq!(plan(&costs, BUDGET).iter().filter(|n| **n).count(), 47);
         let big = vec![
-            Cost::Segment {
+            Cost::Batched {
                 group: 0,
                 bytes: 100_000,
                 reads_call: false

@@ -72,7 +72,7 @@ pub async fn route<P: Platform>(
             if Integrations::new(p).get(id).await?.is_none() {
                 return Err(ApiError::NotFound("no integration has this id"));
             }
-            let status = crate::hubspot::contact_sync_status(p, id).await?;
+            let status = crate::contact_sync::status(p, id).await?;
             Ok(Response::json(200, &status))
         }
         ("POST", ["integrations", id, "contacts", "sync"]) => sync_contacts_now(p, id).await,
@@ -197,7 +197,7 @@ async fn sync_contacts_now<P: Platform>(p: &P, id: &str) -> Result<Response, Api
             "contact sync is off: set contact_sync with PATCH first",
         ));
     }
-    let started = crate::hubspot::start_passes(p, id)
+    let started = crate::contact_sync::start_passes(p, id)
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     Ok(Response::json(202, &json!(started)))

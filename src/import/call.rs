@@ -8,7 +8,7 @@ use crate::aircall::{AircallClient, AircallError, Call};
 use crate::calls::{CallRecord, ImportRules, SkipReason, IMPORTED_EVENT};
 use crate::config::Config;
 use crate::delivery::{Delivery, Payload};
-use crate::hubspot::HubspotError;
+use crate::destinations::hubspot::HubspotError;
 use crate::integration::{checked, Integration, Integrations, Status};
 use crate::ports::{ArchiveError, HttpRequest, Platform};
 use crate::retry::jitter;
@@ -151,7 +151,7 @@ impl From<AircallError> for Stop {
 
 /// Where a call's archived recording lives in R2.
 pub fn recording_key(integration_id: &str, call_id: i64) -> String {
-    format!("recordings/{integration_id}/{call_id}")
+    crate::keys::recording_key(integration_id, call_id)
 }
 
 /// The public path of an archived recording (signed links point at it).
@@ -160,13 +160,13 @@ pub fn recording_path(integration_id: &str, call_id: i64) -> String {
 }
 
 fn imported_key(integration_id: &str, call_id: i64) -> String {
-    format!("imported:{integration_id}:{call_id}")
+    crate::keys::imported_key(integration_id, call_id)
 }
 
 /// `outcome:{integration}:{run}:{call}:{code}:{started_at}`: a report reads outcomes with
 /// a key listing, without reading each value (only a failure's value says why).
 pub fn outcome_prefix(integration_id: &str, run_id: &str) -> String {
-    format!("outcome:{integration_id}:{run_id}:")
+    crate::keys::run_outcomes_prefix(integration_id, run_id)
 }
 
 /// Runs one call job.
@@ -261,10 +261,10 @@ async fn bring<P: Platform>(
         .map_err(|e| Stop::Failed(e.to_string()))?;
     let client = AircallClient::new(p, config, &credentials);
     let now = p.now_seconds() as i64;
-    let rules = &crate::hubspot::import_rules(p, config, integration)
+    let rules = &crate::import::rules_in_force(p, config, integration)
         .await
         .map_err(|e| match e {
-            crate::hubspot::CallLogError::Hubspot(HubspotError::RateLimited {
+            crate::destinations::hubspot::CallLogError::Hubspot(HubspotError::RateLimited {
                 retry_after_seconds,
             }) => Stop::Later {
                 seconds: retry_after_seconds as u32,
@@ -324,14 +324,14 @@ async fn bring<P: Platform>(
 
     let mut record = CallRecord::of(&call);
     if recording_url.is_some() {
-        // HubSpot keeps the link on the engagement for good and plays it from there: its
-        // link lasts as long as the archive (deleting the integration removes the file).
-        let lifetime = match integration.destination {
-            Some(crate::integration::Destination::Hubspot {}) => {
-                crate::hubspot::RECORDING_LINK_SECONDS
-            }
-            _ => config.recording_link_seconds,
-        };
+        // Each destination says how long its links last (HubSpot keeps the link on the
+        // engagement and plays it from there: as long as the archive).
+        let lifetime = integration
+            .destination
+            .as_ref()
+            .map_or(config.recording_link_seconds, |d| {
+                d.recording_link_seconds(config)
+            });
         let expires = p.now_seconds() + lifetime;
         let path = recording_path(&integration.id, call.id);
         let signature = config.links.sign(&path, expires);

@@ -5,6 +5,7 @@
 mod call;
 mod recheck;
 mod run;
+mod users;
 mod window;
 
 pub use call::{import_call, recording_key, recording_path, CallJob, CallOutcome, Origin};
@@ -12,4 +13,5 @@ pub use run::{
     recent_runs, schedule_all, sync, ImportError, RunReport, RunStatus, SyncAnswer, SyncJob,
     SyncState, Trigger, PAGES_PER_STEP,
 };
+pub use users::rules_in_force;
 pub use window::{plan, Cursor, Plan, Window, RESULT_CAP};

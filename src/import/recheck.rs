@@ -21,7 +21,7 @@ struct Entry {
 }
 
 fn key(integration_id: &str, call_id: i64) -> String {
-    format!("recheck:{integration_id}:{call_id}")
+    crate::keys::recheck_key(integration_id, call_id)
 }
 
 /// Remembers `call` for later looks, if it can still get a recording: someone answered it
@@ -58,7 +58,7 @@ pub async fn due<S: Store>(
     now: i64,
 ) -> Result<Vec<i64>, StoreError> {
     let page = store
-        .list(&format!("recheck:{integration_id}:"), None)
+        .list(&crate::keys::rechecks_prefix(integration_id), None)
         .await?;
     let mut due = Vec::new();
     for key in page.keys {

@@ -7,7 +7,7 @@ use super::{plan, recheck, CallJob, Cursor, Origin, Plan, Window};
 use crate::aircall::{AircallClient, AircallError, Call, MAX_PER_PAGE};
 use crate::calls::{ImportRules, SkipReason};
 use crate::config::Config;
-use crate::hubspot::{CallLogError, HubspotError};
+use crate::destinations::hubspot::{CallLogError, HubspotError};
 use crate::integration::{Integration, Integrations, Status};
 use crate::ports::{all_keys, Platform, StoreError};
 use serde::{Deserialize, Serialize};
@@ -186,11 +186,11 @@ pub enum SyncAnswer {
 }
 
 fn cursor_key(integration_id: &str) -> String {
-    format!("cursor:{integration_id}")
+    crate::keys::cursor_key(integration_id)
 }
 
 fn report_key(integration_id: &str, run_id: &str) -> String {
-    format!("run:{integration_id}:{run_id}")
+    crate::keys::run_key(integration_id, run_id)
 }
 
 /// Starts a run (`state` = None) or carries one on.
@@ -242,7 +242,7 @@ pub async fn sync<P: Platform>(
     let client = AircallClient::new(p, config, &credentials);
 
     let cap = config.aircall_result_cap;
-    let outcome = match crate::hubspot::import_rules(p, config, &integration).await {
+    let outcome = match crate::import::rules_in_force(p, config, &integration).await {
         Ok(rules) => {
             integration.import = rules;
             read_pages(p, &client, &integration, cap, &mut state).await
@@ -547,7 +547,7 @@ pub async fn recent_runs<P: Platform>(
     integration_id: &str,
     limit: usize,
 ) -> Result<Vec<RunReport>, StoreError> {
-    let mut keys = all_keys(p, &format!("run:{integration_id}:")).await?;
+    let mut keys = all_keys(p, &crate::keys::runs_prefix(integration_id)).await?;
     keys.sort_unstable_by(|a, b| b.cmp(a)); // run ids start with the time
     let mut runs = Vec::new();
     for key in keys.into_iter().take(limit) {

@@ -3,12 +3,12 @@
 
 use super::model::webhook_url;
 use super::{
-    new_integration_id, Actor, Cause, Change, Deactivation, Destination, Integration, Integrations,
-    NewDestination, NewIntegration, SealedSecrets, Status,
+    new_integration_id, Actor, Cause, Change, Deactivation, Integration, Integrations,
+    NewIntegration, SealedSecrets, Status,
 };
 use crate::aircall::{AircallClient, AircallError};
 use crate::config::Config;
-use crate::crypto::SigningSecret;
+use crate::destinations::NewDestination;
 use crate::ports::Platform;
 use thiserror::Error;
 
@@ -63,19 +63,13 @@ pub async fn create_as<P: Platform>(
     // One sealed slot for the destination's secret, whatever the destination; only a webhook
     // secret is shown (once).
     let (destination, secret, shown) = match new.destination {
-        Some(NewDestination::Webhook { url, secret }) => {
-            let secret = secret.unwrap_or_else(SigningSecret::generate).expose();
-            (
-                Some(Destination::Webhook { url }),
-                Some(secret.clone()),
-                Some(secret),
-            )
-        }
-        Some(NewDestination::Segment { write_key, region }) => {
-            (Some(Destination::Segment { region }), Some(write_key), None)
-        }
-        Some(NewDestination::Hubspot { access_token }) => {
-            (Some(Destination::Hubspot {}), Some(access_token), None)
+        Some(NewDestination {
+            destination,
+            secret,
+        }) => {
+            let secret = secret.or_else(|| destination.generate_secret());
+            let shown = secret.clone().filter(|_| destination.shows_secret());
+            (Some(destination), secret, shown)
         }
         None => (None, None, None),
     };

@@ -4,13 +4,13 @@
 use super::model::webhook_url;
 use super::new::merge_import;
 use super::{
-    dropped, Actor, Cause, Change, Deactivation, Destination, FieldError, Integration,
-    IntegrationPatch, Integrations, NewDestination, Status,
+    dropped, Actor, Cause, Change, Deactivation, FieldError, Integration, IntegrationPatch,
+    Integrations, Status,
 };
 use crate::aircall::{oauth, AircallClient, AircallError, Credentials};
-use crate::budget::lease_key;
 use crate::config::Config;
-use crate::crypto::{SealError, SigningSecret};
+use crate::crypto::SealError;
+use crate::destinations::NewDestination;
 use crate::import::Cursor;
 use crate::keys::{self, DROPPED_COUNTER};
 use crate::ports::{all_keys, Platform, Store, StoreError};
@@ -313,37 +313,30 @@ pub async fn update<P: Platform>(
         changed.push("import");
     }
     let mut destination_secret = None;
-    // A Segment write key or a HubSpot token is the destination's sealed secret.
-    let given = match &patch.destination {
-        Some(NewDestination::Segment { write_key, region }) => {
-            Some((Destination::Segment { region: *region }, write_key))
-        }
-        Some(NewDestination::Hubspot { access_token }) => {
-            Some((Destination::Hubspot {}, access_token))
-        }
-        _ => None,
-    };
-    if let Some((destination, secret)) = given {
-        integration.sealed.destination_secret = seal(config, id, "destination_secret", secret);
-        integration.destination = Some(destination);
-        changed.push("destination");
-    }
-    if let Some(NewDestination::Webhook { url, secret }) = patch.destination {
-        let was_webhook = matches!(integration.destination, Some(Destination::Webhook { .. }));
+    if let Some(NewDestination {
+        destination,
+        secret,
+    }) = patch.destination.clone()
+    {
+        let same_kind = integration
+            .destination
+            .as_ref()
+            .is_some_and(|d| d.kind() == destination.kind());
         let secret = match secret {
-            Some(secret) => Some(secret.expose()),
-            // No signing secret yet (none, or the slot held a Segment write key): a new one.
-            None if !was_webhook => {
-                let generated = SigningSecret::generate().expose();
-                destination_secret = Some(generated.clone());
-                Some(generated)
+            Some(secret) => Some(secret),
+            // The current secret stays, if it is one of this kind of destination.
+            None if same_kind => None,
+            // No secret of this kind yet: a new one (shown once).
+            None => {
+                let generated = destination.generate_secret();
+                destination_secret = generated.clone();
+                generated
             }
-            None => None, // the current secret stays
         };
         if let Some(secret) = secret {
             integration.sealed.destination_secret = seal(config, id, "destination_secret", &secret);
         }
-        integration.destination = Some(Destination::Webhook { url });
+        integration.destination = Some(destination);
         changed.push("destination");
     }
 
@@ -353,14 +346,14 @@ pub async fn update<P: Platform>(
             changed.push("contact_sync");
         }
     }
-    let hubspot = matches!(integration.destination, Some(Destination::Hubspot {}));
-    if let Some(problem) = super::new::users_source_problem(&integration.import, hubspot) {
+    let crm = integration.destination.as_ref().is_some_and(|d| d.is_crm());
+    if let Some(problem) = super::new::users_source_problem(&integration.import, crm) {
         return Err(LifecycleError::Invalid(vec![problem]));
     }
-    if integration.contact_sync.is_some() && !hubspot {
+    if integration.contact_sync.is_some() && !crm {
         return Err(LifecycleError::Invalid(vec![FieldError {
             field: "contact_sync".into(),
-            message: "contact sync needs a HubSpot destination".into(),
+            message: super::new::CONTACT_SYNC_NEEDS_A_CRM.into(),
         }]));
     }
     // Aircall last: nothing above has been saved, so a refusal changes nothing.
@@ -500,7 +493,7 @@ pub async fn delete<P: Platform>(
     };
     let (synced_contacts, contacts_left) = remove_synced_contacts(p, config, &integration).await?;
     let recordings = p.delete_all(&keys::recordings_prefix(id)).await?;
-    p.clear(&integration.aircall_account, &lease_key(id))
+    p.clear(&integration.aircall_account, &keys::import_lease(id))
         .await?;
     p.clear(&keys::gate_name(id), DROPPED_COUNTER).await?;
     // The list of created contacts is state too: it goes only once they are gone from Aircall.
@@ -539,8 +532,8 @@ async fn remove_synced_contacts<P: Platform>(
     config: &Config,
     integration: &Integration,
 ) -> Result<(u64, bool), LifecycleError> {
-    use crate::hubspot::SyncError;
-    match crate::hubspot::remove_created(p, config, integration, CONTACTS_PER_STEP).await {
+    use crate::contact_sync::SyncError;
+    match crate::contact_sync::remove_created(p, config, integration, CONTACTS_PER_STEP).await {
         Ok(removed) => Ok(removed),
         Err(SyncError::Aircall(AircallError::RateLimited { .. })) => Ok((0, true)),
         Err(SyncError::Aircall(AircallError::Rejected { status, .. })) => {
@@ -556,7 +549,15 @@ async fn remove_synced_contacts<P: Platform>(
     }
 }
 
-/// Deletes up to `budget` of the integration's KV keys, in [`keys::kv_prefixes`] order;
+/// Every KV prefix of the integration's state: what its destinations keep, then its own
+/// (the record last).
+pub fn state_prefixes(id: &str) -> Vec<String> {
+    let mut prefixes = crate::destinations::state_prefixes(id);
+    prefixes.extend(keys::kv_prefixes(id));
+    prefixes
+}
+
+/// Deletes up to `budget` of the integration's KV keys, in [`state_prefixes`] order;
 /// answers how many and whether none is left.
 pub async fn purge_keys<S: Store>(
     p: &S,
@@ -564,7 +565,7 @@ pub async fn purge_keys<S: Store>(
     budget: usize,
 ) -> Result<(u64, bool), StoreError> {
     let mut deleted = 0usize;
-    for prefix in keys::kv_prefixes(id) {
+    for prefix in state_prefixes(id) {
         for key in all_keys(p, &prefix).await? {
             if deleted == budget {
                 return Ok((deleted as u64, false));
@@ -834,9 +835,9 @@ mod tests {
         let (i, _, _) = integration(&p, None);
         let (other, _, _) = integration(&p, None);
         aircall(&p, Rc::new(Cell::new(true)));
-        for prefix in keys::kv_prefixes(&i.id)
+        for prefix in state_prefixes(&i.id)
             .iter()
-            .chain(keys::kv_prefixes(&other.id).iter())
+            .chain(state_prefixes(&other.id).iter())
         {
             p.kv.borrow_mut()
                 .entry(format!("{prefix}x"))
@@ -861,7 +862,7 @@ mod tests {
         );
         // One key under each prefix, and the record itself; the `aircall-created:` entry
         // (not a contact id) went with the contacts' removal.
-        assert_eq!(deleted.kv_keys as usize, keys::kv_prefixes(&i.id).len());
+        assert_eq!(deleted.kv_keys as usize, state_prefixes(&i.id).len());
         let others =
             p.kv.borrow()
                 .keys()
@@ -869,7 +870,7 @@ mod tests {
                 .count();
         assert_eq!(
             others,
-            keys::kv_prefixes(&other.id).len() + 1,
+            state_prefixes(&other.id).len() + 1,
             "the other one keeps all"
         );
         assert_eq!(p.archive.borrow().len(), 1);

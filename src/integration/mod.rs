@@ -7,6 +7,7 @@ mod model;
 mod new;
 mod repository;
 
+pub use crate::problems::FieldError;
 pub use create::{create, create_as, CreateError, Created};
 pub use deactivation::{checked, count_dropped, deactivate, dropped, on_aircall_error};
 pub use lifecycle::{
@@ -14,8 +15,8 @@ pub use lifecycle::{
     LifecycleError, PurgeJob, Updated, KV_DELETES_PER_STEP,
 };
 pub use model::{
-    webhook_url, Actor, Cause, Change, Deactivation, Destination, Integration, IntegrationView,
-    LifecycleEvent, SealedSecrets, Status,
+    webhook_url, Actor, Cause, Change, Deactivation, Integration, IntegrationView, LifecycleEvent,
+    SealedSecrets, Status,
 };
-pub use new::{is_event_name, FieldError, IntegrationPatch, NewDestination, NewIntegration};
+pub use new::{is_event_name, IntegrationPatch, NewIntegration};
 pub use repository::{is_integration_id, new_integration_id, Integrations};

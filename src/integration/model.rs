@@ -1,3 +1,4 @@
+use crate::destinations::Destination;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,20 +71,6 @@ pub struct LifecycleEvent {
 /// Most lifecycle events kept on an integration (the oldest go first).
 pub const HISTORY_KEPT: usize = 100;
 
-/// Where an integration's events go. Secrets live in [`SealedSecrets`], not here.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Destination {
-    /// A Standard Webhooks endpoint, signed with the sealed `destination_secret`.
-    Webhook { url: String },
-    /// A Segment source (HTTP API) in `region`; its write key is the sealed
-    /// `destination_secret`.
-    Segment { region: crate::segment::Region },
-    /// A HubSpot account (calls logged as engagements, contacts synced); its private-app or
-    /// OAuth access token is the sealed `destination_secret`.
-    Hubspot {},
-}
-
 /// Secrets of one integration, each sealed with AES-256-GCM (see `crypto::Sealer`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SealedSecrets {
@@ -146,6 +133,15 @@ impl Integration {
         let slot = Self::slot(&self.id, "aircall_credentials");
         serde_json::from_str(&sealer.open(&self.sealed.aircall_credentials, &slot)?)
             .map_err(|_| crate::crypto::SealError::CannotOpen)
+    }
+
+    /// The destination's secret, unsealed.
+    pub fn destination_secret(
+        &self,
+        sealer: &crate::crypto::Sealer,
+    ) -> Result<String, crate::crypto::SealError> {
+        let slot = Self::slot(&self.id, "destination_secret");
+        sealer.open(&self.sealed.destination_secret, &slot)
     }
 
     pub fn wants(&self, event: &str) -> bool {

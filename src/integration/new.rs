@@ -3,32 +3,10 @@
 use crate::aircall::Credentials;
 use crate::calls::ImportRules;
 use crate::contacts::ContactSync;
-use crate::crypto::SigningSecret;
-use crate::segment::{Region, DEFAULT_EVENTS};
+use crate::destinations::NewDestination;
+use crate::problems::{FieldError, Problems};
 use crate::selection::NumberRef;
-use serde::Serialize;
 use serde_json::{Map, Value};
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-#[derive(Debug)]
-pub enum NewDestination {
-    Webhook {
-        url: String,
-        secret: Option<SigningSecret>,
-    },
-    Segment {
-        write_key: String,
-        region: Region,
-    },
-    Hubspot {
-        access_token: String,
-    },
-}
 
 /// A valid request to create an integration.
 #[derive(Debug)]
@@ -60,6 +38,8 @@ pub struct IntegrationPatch {
     pub numbers: Option<Option<Vec<NumberRef>>>,
 }
 
+pub const CONTACT_SYNC_NEEDS_A_CRM: &str = "contact sync needs a HubSpot destination";
+
 /// The fields of a creation body, and of a `PATCH` (which takes any of them).
 const FIELDS: &[&str] = &[
     "name",
@@ -70,73 +50,6 @@ const FIELDS: &[&str] = &[
     "numbers",
     "contact_sync",
 ];
-
-/// Collects every problem of a body, so the admin fixes them all in one go.
-#[derive(Default)]
-struct Problems(Vec<FieldError>);
-
-impl Problems {
-    fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.push(FieldError {
-            field: field.to_string(),
-            message: message.into(),
-        });
-    }
-
-    /// A required string of at most `max` characters, trimmed.
-    fn text(
-        &mut self,
-        obj: &Map<String, Value>,
-        prefix: &str,
-        key: &str,
-        max: usize,
-    ) -> Option<String> {
-        let field = format!("{prefix}{key}");
-        match obj.get(key) {
-            None | Some(Value::Null) => self.add(&field, "is required"),
-            Some(Value::String(s)) if s.trim().is_empty() => self.add(&field, "must not be empty"),
-            Some(Value::String(s)) if s.chars().count() > max => {
-                self.add(&field, format!("must be at most {max} characters"))
-            }
-            Some(Value::String(s)) => return Some(s.trim().to_string()),
-            Some(_) => self.add(&field, "must be a string"),
-        }
-        None
-    }
-
-    /// An object field; reports fields it does not know so typos are not silently ignored.
-    fn object<'a>(
-        &mut self,
-        value: Option<&'a Value>,
-        field: &str,
-        known: &[&str],
-    ) -> Option<&'a Map<String, Value>> {
-        match value {
-            Some(Value::Object(obj)) => {
-                for key in obj.keys().filter(|k| !known.contains(&k.as_str())) {
-                    let name = if field.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{field}.{key}")
-                    };
-                    self.add(&name, "is not a known field");
-                }
-                Some(obj)
-            }
-            None | Some(Value::Null) => {
-                self.add(field, "is required");
-                None
-            }
-            Some(_) => {
-                self.add(
-                    if field.is_empty() { "body" } else { field },
-                    "must be an object",
-                );
-                None
-            }
-        }
-    }
-}
 
 pub const MAX_EVENTS: usize = 100;
 
@@ -150,26 +63,22 @@ impl NewIntegration {
 
         let credentials = parse_credentials(&mut p, root.get("aircall"));
 
-        let destination = p
-            .object(root.get("destination"), "destination", DESTINATION_FIELDS)
-            .and_then(|d| parse_destination(&mut p, d));
+        let destination = parse_destination(&mut p, root.get("destination"));
 
         let events = parse_events(&mut p, root.get("events"));
-        // A Segment integration forwards the 26 events of Aircall's own Segment source (user
-        // events under their current names) unless told otherwise; a webhook, every event.
-        let events = match (&destination, events) {
-            (Some(NewDestination::Segment { .. }), None) => {
-                Some(DEFAULT_EVENTS.iter().map(|e| e.to_string()).collect())
-            }
-            (_, events) => events,
-        };
+        // Unless told otherwise, the destination's default selection (a Segment integration:
+        // the 26 events of Aircall's own Segment source); without one, every event.
+        let events = events.or_else(|| {
+            let defaults = destination.as_ref()?.destination.default_events()?;
+            Some(defaults.iter().map(|e| e.to_string()).collect())
+        });
         let import = parse_import(&mut p, root.get("import"));
-        let hubspot = matches!(destination, Some(NewDestination::Hubspot { .. }));
-        p.0.extend(users_source_problem(&import, hubspot));
+        let crm = destination.as_ref().is_some_and(|d| d.destination.is_crm());
+        p.0.extend(users_source_problem(&import, crm));
         let numbers = parse_numbers(&mut p, root.get("numbers"));
         let contact_sync = parse_contact_sync(&mut p, root.get("contact_sync"));
-        if contact_sync.is_some() && !hubspot {
-            p.add("contact_sync", "contact sync needs a HubSpot destination");
+        if contact_sync.is_some() && !crm {
+            p.add("contact_sync", CONTACT_SYNC_NEEDS_A_CRM);
         }
 
         match (name, credentials, destination, p.0.is_empty()) {
@@ -205,9 +114,7 @@ impl IntegrationPatch {
             patch.credentials = parse_credentials(&mut p, root.get("aircall"));
         }
         if root.contains_key("destination") {
-            patch.destination = p
-                .object(root.get("destination"), "destination", DESTINATION_FIELDS)
-                .and_then(|d| parse_destination(&mut p, d));
+            patch.destination = parse_destination(&mut p, root.get("destination"));
         }
         if root.contains_key("events") {
             patch.events = Some(parse_events(&mut p, root.get("events")));
@@ -278,115 +185,20 @@ fn parse_credentials(p: &mut Problems, value: Option<&Value>) -> Option<Credenti
     })
 }
 
-/// Every field of any kind of destination.
-const DESTINATION_FIELDS: &[&str] = &[
-    "type",
-    "url",
-    "secret",
-    "write_key",
-    "region",
-    "access_token",
-];
-
-fn parse_destination(p: &mut Problems, d: &Map<String, Value>) -> Option<NewDestination> {
-    let (kind, fields): (&str, &[&str]) = match d.get("type").and_then(Value::as_str) {
-        Some("webhook") => ("webhook", &["type", "url", "secret"]),
-        Some("segment") => ("segment", &["type", "write_key", "region"]),
-        Some("hubspot") => ("hubspot", &["type", "access_token"]),
-        _ => {
-            p.add(
-                "destination.type",
-                "must be \"webhook\", \"segment\" or \"hubspot\"",
-            );
+/// `destination`: an object whose `type` names a registered destination.
+fn parse_destination(p: &mut Problems, value: Option<&Value>) -> Option<NewDestination> {
+    let fields = match value {
+        Some(Value::Object(fields)) => fields,
+        None | Some(Value::Null) => {
+            p.add("destination", "is required");
+            return None;
+        }
+        Some(_) => {
+            p.add("destination", "must be an object");
             return None;
         }
     };
-    for &key in &DESTINATION_FIELDS[1..] {
-        if d.contains_key(key) && !fields.contains(&key) {
-            p.add(
-                &format!("destination.{key}"),
-                format!("is not a field of a {kind} destination"),
-            );
-        }
-    }
-    match kind {
-        "segment" => return parse_segment(p, d),
-        "hubspot" => return parse_hubspot(p, d),
-        _ => {}
-    }
-    let url = p
-        .text(d, "destination.", "url", 2048)
-        .and_then(|url| match url::Url::parse(&url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(url),
-            _ => {
-                p.add("destination.url", "must be an absolute http(s) URL");
-                None
-            }
-        });
-    let secret = match d.get("secret") {
-        None | Some(Value::Null) => Some(None),
-        Some(Value::String(s)) => match SigningSecret::parse(s) {
-            Ok(secret) => Some(Some(secret)),
-            Err(e) => {
-                p.add("destination.secret", e.to_string());
-                None
-            }
-        },
-        Some(_) => {
-            p.add("destination.secret", "must be a string");
-            None
-        }
-    };
-    Some(NewDestination::Webhook {
-        url: url?,
-        secret: secret?,
-    })
-}
-
-/// `{type: "hubspot", access_token}`: a private app's token (`pat-...`) or an OAuth access
-/// token, sent as a bearer token.
-fn parse_hubspot(p: &mut Problems, d: &Map<String, Value>) -> Option<NewDestination> {
-    let access_token = p.text(d, "destination.", "access_token", 2000)?;
-    if access_token
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control())
-    {
-        p.add("destination.access_token", "must not contain spaces");
-        return None;
-    }
-    Some(NewDestination::Hubspot { access_token })
-}
-
-/// `{type: "segment", write_key, region: "us" | "eu"}`. The region is required: an EU
-/// workspace's events posted to the US host are accepted and lost.
-fn parse_segment(p: &mut Problems, d: &Map<String, Value>) -> Option<NewDestination> {
-    let write_key = p.text(d, "destination.", "write_key", 200).and_then(|key| {
-        if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            p.add("destination.write_key", "must not contain spaces");
-            None
-        } else {
-            Some(key)
-        }
-    });
-    let region = match d.get("region") {
-        Some(Value::String(r)) if r == "us" => Some(Region::Us),
-        Some(Value::String(r)) if r == "eu" => Some(Region::Eu),
-        None | Some(Value::Null) => {
-            p.add(
-                "destination.region",
-                "is required: \"us\" or \"eu\", the region of the Segment workspace",
-            );
-            None
-        }
-        Some(_) => {
-            p.add("destination.region", "must be \"us\" or \"eu\"");
-            None
-        }
-    };
-    Some(NewDestination::Segment {
-        write_key: write_key?,
-        region: region?,
-    })
+    crate::destinations::parse(fields, p)
 }
 
 pub const MAX_NUMBERS: usize = 100;
@@ -463,8 +275,8 @@ fn parse_contact_sync(p: &mut Problems, value: Option<&Value>) -> Option<Contact
 }
 
 /// Users taken from HubSpot's owners need a HubSpot destination to read them from.
-pub fn users_source_problem(rules: &ImportRules, hubspot: bool) -> Option<FieldError> {
-    (rules.users_from == crate::calls::UsersFrom::HubspotOwners && !hubspot).then(|| FieldError {
+pub fn users_source_problem(rules: &ImportRules, crm: bool) -> Option<FieldError> {
+    (rules.users_from == crate::calls::UsersFrom::HubspotOwners && !crm).then(|| FieldError {
         field: "import.users_from".into(),
         message: "\"hubspot_owners\" needs a HubSpot destination to read the owners from".into(),
     })
@@ -579,9 +391,14 @@ mod tests {
                 "user.created.v2".to_string()
             ])
         );
-        let Some(NewDestination::Webhook { url, secret }) = new.destination else {
+        let Some(crate::destinations::NewDestination {
+            destination: crate::destinations::Destination::Webhook(settings),
+            secret,
+        }) = new.destination
+        else {
             panic!("a destination")
         };
+        let url = settings.url;
         assert_eq!(url, "https://hooks.example.com/aircall");
         assert!(secret.is_none());
     }
@@ -645,10 +462,17 @@ mod tests {
     #[test]
     fn a_segment_destination_defaults_to_the_seeds_26_events() {
         let new = NewIntegration::parse(&segment(json!({}))).unwrap();
-        let Some(NewDestination::Segment { write_key, region }) = &new.destination else {
+        let Some(crate::destinations::NewDestination {
+            destination: crate::destinations::Destination::Segment(settings),
+            secret: Some(write_key),
+        }) = &new.destination
+        else {
             panic!()
         };
-        assert_eq!((write_key.as_str(), *region), ("wk_0123", Region::Eu));
+        assert_eq!(
+            (write_key.as_str(), settings.region),
+            ("wk_0123", crate::destinations::segment::Region::Eu)
+        );
         assert_eq!(new.events.as_ref().unwrap().len(), 26);
         assert_eq!(new.numbers, None);
         // null for the whole selection: the default too.

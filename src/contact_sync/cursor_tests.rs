@@ -55,9 +55,9 @@ impl Fake {
                 api_id: "id".into(),
                 api_token: "token".into(),
             },
-            destination: Some(crate::integration::NewDestination::Hubspot {
-                access_token: "pat-na1-x".into(),
-            }),
+            destination: Some(crate::testing::destination(
+                serde_json::json!({"type": "hubspot", "access_token": "pat-na1-x"}),
+            )),
             events: None,
             import: Default::default(),
             numbers: None,
@@ -95,7 +95,7 @@ impl Fake {
     /// queue would, time passing by each message's delay. Answers the HubSpot ids it read.
     fn sync_now(&self, integration_id: &str) -> Vec<u64> {
         let p = &*self.p;
-        run(crate::hubspot::start_passes(p, integration_id)).unwrap();
+        run(crate::contact_sync::start_passes(p, integration_id)).unwrap();
         self.accounts.borrow_mut().read.clear();
         while let Some((queue, message, delay)) = p.next_sent() {
             p.now_ms.set(p.now_ms.get() + u64::from(delay) * 1000);

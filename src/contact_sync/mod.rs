@@ -10,15 +10,17 @@
 //! - Each link keeps the fingerprints of both sides as last written, so a change the
 //!   connector made comes back as "unchanged" instead of being synced again (no ping-pong).
 
-use super::client::{HubspotClient, HubspotError, Record, BATCH_MAX};
-use super::links::{self, ContactLink};
+#[cfg(test)]
+mod cursor_tests;
 use crate::aircall::{AircallClient, AircallError, ContactSearch};
 use crate::config::Config;
 use crate::contacts::{
     fingerprint_aircall, fingerprint_hubspot, to_aircall, to_e164, to_hubspot, AircallContact,
     ContactSync, HubspotProperties,
 };
-use crate::integration::{checked, Destination, Integration, Integrations};
+use crate::crm::links::{self, ContactLink};
+use crate::destinations::hubspot::{HubspotClient, HubspotError, Record, BATCH_MAX};
+use crate::integration::{checked, Integration, Integrations};
 use crate::ports::{Platform, StoreError};
 use crate::retry::{Disposition, Failure};
 use serde::{Deserialize, Serialize};
@@ -116,8 +118,8 @@ const LEASE_MARGIN_SECONDS: u64 = 300;
 /// The gate object and lease name of an integration's passes on one side.
 fn pass_lease(integration_id: &str, side: Side) -> (String, String) {
     (
-        format!("contact-sync:{integration_id}"),
-        format!("{integration_id}:contact-pass:{}", side.name()),
+        crate::keys::contact_sync_gate(integration_id),
+        crate::keys::contact_pass_lease(integration_id, side.name()),
     )
 }
 
@@ -156,7 +158,7 @@ struct Cursor {
 }
 
 fn cursor_key(integration_id: &str, side: Side) -> String {
-    format!("contact-cursor:{integration_id}:{}", side.name())
+    crate::keys::contact_cursor_key(integration_id, side.name())
 }
 
 async fn read_cursor<P: Platform>(p: &P, id: &str, side: Side) -> Result<Cursor, StoreError> {
@@ -167,7 +169,7 @@ async fn read_cursor<P: Platform>(p: &P, id: &str, side: Side) -> Result<Cursor,
 }
 
 fn problem_key(integration_id: &str, hubspot_id: &str) -> String {
-    format!("contact-problem:{integration_id}:{hubspot_id}")
+    crate::keys::contact_problem_key(integration_id, hubspot_id)
 }
 
 /// The integration, when it syncs contacts with HubSpot.
@@ -179,9 +181,9 @@ async fn synced<P: Platform>(
         return Ok(None);
     };
     let active = integration.status == crate::integration::Status::Active;
-    let hubspot = matches!(integration.destination, Some(Destination::Hubspot {}));
+    let crm = integration.destination.as_ref().is_some_and(|d| d.is_crm());
     match integration.contact_sync.clone() {
-        Some(sync) if active && hubspot => Ok(Some((integration, sync))),
+        Some(sync) if active && crm => Ok(Some((integration, sync))),
         _ => Ok(None),
     }
 }
@@ -247,7 +249,8 @@ pub async fn pass_step<P: Platform>(p: &P, config: &Config, job: PassJob) -> Res
     let Some((integration, sync)) = synced(p, &job.integration_id).await? else {
         return Ok(());
     };
-    let token = super::token(config, &integration)
+    let token = integration
+        .destination_secret(&config.sealer)
         .map_err(|e| SyncError::NotSynced(format!("the HubSpot token cannot be read: {e}")))?;
     // One pass at a time per side: a paced pass outlives the 15 minutes between crons, and
     // two passes reading from one cursor would queue the same contacts twice.
@@ -799,7 +802,8 @@ pub async fn on_contact_event<P: Platform>(
     if !sync.direction.to_hubspot() {
         return Ok(None);
     }
-    let token = super::token(config, integration)
+    let token = integration
+        .destination_secret(&config.sealer)
         .map_err(|e| SyncError::NotSynced(format!("the HubSpot token cannot be read: {e}")))?;
     let hubspot = HubspotClient::new(p, config, &token);
     Ok(Some(
@@ -815,7 +819,7 @@ pub async fn remove_created<P: Platform>(
     integration: &Integration,
     budget: usize,
 ) -> Result<(u64, bool), SyncError> {
-    let prefix = links::created_prefix(&integration.id);
+    let prefix = crate::keys::aircall_created_prefix(&integration.id);
     let page = p.list(&prefix, None).await?;
     let credentials = integration
         .credentials(&config.sealer)
@@ -840,7 +844,7 @@ pub async fn status<P: Platform>(p: &P, integration_id: &str) -> Result<Value, S
     let hubspot = read_cursor(p, integration_id, Side::Hubspot).await?;
     let aircall = read_cursor(p, integration_id, Side::Aircall).await?;
     let mut problems = Vec::new();
-    let prefix = format!("contact-problem:{integration_id}:");
+    let prefix = crate::keys::contact_problems_prefix(integration_id);
     for key in crate::ports::all_keys(p, &prefix)
         .await?
         .into_iter()
@@ -850,7 +854,7 @@ pub async fn status<P: Platform>(p: &P, integration_id: &str) -> Result<Value, S
             problems.push(serde_json::from_str::<Value>(&text).unwrap_or(Value::Null));
         }
     }
-    let created = crate::ports::all_keys(p, &links::created_prefix(integration_id))
+    let created = crate::ports::all_keys(p, &crate::keys::aircall_created_prefix(integration_id))
         .await?
         .len();
     Ok(json!({
@@ -896,9 +900,9 @@ mod tests {
                 api_id: "id".into(),
                 api_token: "token".into(),
             },
-            destination: Some(crate::integration::NewDestination::Hubspot {
-                access_token: "pat-na1-x".into(),
-            }),
+            destination: Some(crate::testing::destination(
+                serde_json::json!({"type": "hubspot", "access_token": "pat-na1-x"}),
+            )),
             events: None,
             import: Default::default(),
             numbers: None,

@@ -1,110 +1,101 @@
-//! The HubSpot destination: calls logged as engagements (`calls`), and the I/O of the
-//! two-way contact sync (`sync`); the sync's pure rules live in `crate::contacts`.
+//! The HubSpot destination: each finished call logged once as a call engagement (`calls`),
+//! with its owner and contact. Contact sync with HubSpot (`crate::contact_sync`) uses the
+//! same client.
 
 mod calls;
 mod client;
-#[cfg(test)]
-mod cursor_tests;
-pub mod links;
-mod sync;
 
 pub use calls::{engagement, log_call, owners, record_of, CallLogError, Logged};
 pub use client::{HubspotClient, HubspotError, Owner, Record, SearchPage, BATCH_MAX, SEARCH_CAP};
-pub use sync::{
-    abandon_pass, pass_step, pull_contact, remove_created, start_passes,
-    status as contact_sync_status, ContactJob, PassJob, Pulled, Pushed, Side, SyncError,
-};
 
+use super::{Field, FieldKind, Plugin, Ready, Target};
 use crate::config::Config;
 use crate::infra::InfraError;
-use crate::integration::Integration;
 use crate::ports::Platform;
+use crate::problems::Problems;
 use crate::retry::Outcome;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// How long the recording links given to HubSpot last (ten years): HubSpot keeps the URL on
 /// the engagement and plays it from there.
 pub const RECORDING_LINK_SECONDS: u64 = 10 * 365 * 86_400;
 
-/// The integration's HubSpot access token, unsealed.
-pub fn token(
-    config: &Config,
-    integration: &Integration,
-) -> Result<String, crate::crypto::SealError> {
-    let slot = Integration::slot(&integration.id, "destination_secret");
-    config
-        .sealer
-        .open(&integration.sealed.destination_secret, &slot)
-}
+pub struct Hubspot;
 
-/// Delivers one event to a HubSpot integration: a finished call is logged (or its
-/// engagement updated); other events have nothing to do in HubSpot.
-pub async fn deliver<P: Platform>(
-    p: &P,
-    config: &Config,
-    integration: &Integration,
-    event: &str,
-    data: &Map<String, Value>,
-) -> Result<Outcome, InfraError> {
-    let token = match token(config, integration) {
-        Ok(token) => token,
-        Err(e) => {
-            return Ok(Outcome::Failed {
-                reason: format!("the HubSpot access token cannot be read: {e}"),
-            })
+/// Nothing to store: the access token is the sealed secret.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Settings {}
+
+impl Plugin for Hubspot {
+    type Settings = Settings;
+    const TYPE: &'static str = "hubspot";
+    const NAME: &'static str = "HubSpot";
+    const FIELDS: &'static [Field] = &[Field {
+        name: "access_token",
+        label: "Access token",
+        kind: FieldKind::Text,
+        required: true,
+        secret: true,
+        help: "A private app's token (pat-...) or an OAuth access token.",
+    }];
+    /// The owners list (cached), a contact search, the engagement.
+    const REQUESTS_PER_DELIVERY: u32 = 3;
+    const CRM: bool = true;
+
+    /// `{type: "hubspot", access_token}`: a private app's token (`pat-...`) or an OAuth
+    /// access token, sent as a bearer token.
+    fn parse(d: &Map<String, Value>, p: &mut Problems) -> Option<(Settings, Option<String>)> {
+        let access_token = p.text(d, "destination.", "access_token", 2000)?;
+        if access_token
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+        {
+            p.add("destination.access_token", "must not contain spaces");
+            return None;
         }
-    };
-    if event.starts_with("contact.") {
-        return Ok(
-            match sync::on_contact_event(p, config, integration, event, data).await {
-                Ok(pushed) => {
-                    if let Some(pushed) = pushed {
-                        p.log(&format!("{event} synced to HubSpot: {pushed:?}"));
-                    }
+        Some((Settings {}, Some(access_token)))
+    }
+
+    fn recording_link_seconds(_config: &Config) -> u64 {
+        RECORDING_LINK_SECONDS
+    }
+
+    fn state_prefixes(integration_id: &str) -> Vec<String> {
+        // Which engagement logs each call, and the owners read last.
+        vec![
+            crate::keys::crm_calls_prefix(integration_id),
+            crate::keys::crm_owners_key(integration_id),
+        ]
+    }
+
+    /// A finished call is logged (or its engagement updated); other events have nothing to
+    /// do in HubSpot.
+    async fn deliver<P: Platform>(
+        p: &P,
+        target: &Target<'_, Settings>,
+        batch: &[Ready],
+    ) -> Result<Vec<Outcome>, InfraError> {
+        let hubspot = HubspotClient::new(p, target.config, target.secret);
+        let logs = batch.iter().map(|ready| async {
+            let logged = log_call(p, target.integration_id, &hubspot, &ready.event, &ready.data);
+            Ok(match logged.await {
+                Ok(Logged::Created(id)) | Ok(Logged::Updated(id)) => {
+                    p.log(&format!("{} logged as HubSpot call {id}", ready.event));
                     Outcome::Delivered
                 }
-                Err(SyncError::Infra(e)) => return Err(e),
-                Err(e) => Outcome::of(&e),
-            },
-        );
+                Ok(Logged::NotACall) => Outcome::Delivered,
+                Ok(Logged::Busy) => Outcome::Wait {
+                    reason: "another delivery of this call to create its HubSpot engagement"
+                        .into(),
+                    seconds: 65,
+                },
+                Err(CallLogError::Infra(e)) => return Err(e),
+                Err(CallLogError::Hubspot(e)) => Outcome::of(&e),
+            })
+        });
+        futures_util::future::join_all(logs).await.into_iter().collect()
     }
-    let hubspot = HubspotClient::new(p, config, &token);
-    let logged = log_call(p, integration, &hubspot, event, data).await;
-    Ok(match logged {
-        Ok(Logged::Created(id)) | Ok(Logged::Updated(id)) => {
-            p.log(&format!("{event} logged as HubSpot call {id}"));
-            Outcome::Delivered
-        }
-        Ok(Logged::NotACall) => Outcome::Delivered,
-        Ok(Logged::Busy) => Outcome::Wait {
-            reason: "another delivery of this call to create its HubSpot engagement".into(),
-            seconds: 65,
-        },
-        Err(CallLogError::Infra(e)) => return Err(e),
-        Err(CallLogError::Hubspot(e)) => Outcome::of(&e),
-    })
-}
-
-/// The integration's import rules in force: with `users_from: hubspot_owners`, `users` are
-/// the HubSpot owners' e-mails (read at most once an hour).
-pub async fn import_rules<P: Platform>(
-    p: &P,
-    config: &Config,
-    integration: &Integration,
-) -> Result<crate::calls::ImportRules, CallLogError> {
-    let rules = &integration.import;
-    if rules.users_from != crate::calls::UsersFrom::HubspotOwners {
-        return Ok(rules.clone());
-    }
-    let token = token(config, integration).map_err(|e| {
-        CallLogError::Hubspot(HubspotError::Rejected {
-            status: 0,
-            message: format!("the access token cannot be read: {e}"),
-        })
-    })?;
-    let hubspot = HubspotClient::new(p, config, &token);
-    let owners = owners(p, integration, &hubspot).await?;
-    Ok(rules.with_users(owners.into_iter().filter_map(|o| o.email).collect()))
 }
 
 #[cfg(test)]
@@ -112,7 +103,6 @@ mod tests {
     use crate::consumer::Job;
     use crate::consumer::{handle_message, Ack};
     use crate::delivery::{Delivery, Payload};
-    use crate::integration::NewDestination;
     use crate::ports::QueueName;
     use crate::testing::{answer, config, integration_to, run, MemoryPlatform};
     use serde_json::json;
@@ -163,9 +153,7 @@ mod tests {
     fn a_rate_limit_is_waited_out_and_never_spends_an_attempt_while_errors_do() {
         let p = MemoryPlatform::default();
         p.now_ms.set(1_700_000_100_000);
-        let destination = NewDestination::Hubspot {
-            access_token: "pat-na1-x".into(),
-        };
+        let destination = crate::testing::destination(serde_json::json!({"type": "hubspot", "access_token": "pat-na1-x"}));
         let (i, _) = integration_to(&p, destination, None);
         let last = config().retry.max_attempts;
 

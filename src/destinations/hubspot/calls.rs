@@ -3,10 +3,9 @@
 //! or a later change (tags, comments, the archived recording) updates the same engagement.
 
 use super::client::{HubspotClient, HubspotError, Owner};
-use super::links;
+use crate::crm::links;
 use crate::aircall::Call;
 use crate::calls::{BusinessStatus, CallRecord, IMPORTED_EVENT};
-use crate::integration::Integration;
 use crate::ports::Platform;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -59,7 +58,7 @@ pub fn record_of(event: &str, data: &Map<String, Value>) -> Option<CallRecord> {
 /// Creates or updates the engagement of the call in `event`.
 pub async fn log_call<P: Platform>(
     p: &P,
-    integration: &Integration,
+    integration_id: &str,
     hubspot: &HubspotClient<'_, P>,
     event: &str,
     data: &Map<String, Value>,
@@ -68,22 +67,22 @@ pub async fn log_call<P: Platform>(
         return Ok(Logged::NotACall);
     };
     let owner = match record.user.as_ref().and_then(|u| u.email.as_deref()) {
-        Some(email) => owner_for(p, integration, hubspot, email).await?,
+        Some(email) => owner_for(p, integration_id, hubspot, email).await?,
         None => None,
     };
     let properties = engagement(&record, owner.as_deref());
-    let link = links::call_key(&integration.id, record.id);
+    let link = crate::keys::crm_call_key(integration_id, record.id);
     if let Some(id) = p.get(&link).await? {
         hubspot.update("calls", &id, &properties).await?;
         return Ok(Logged::Updated(id));
     }
     // No idempotency key at HubSpot: the first creator of a call holds it for a minute.
-    let holder = format!("integration:{}", integration.id);
+    let holder = format!("integration:{}", integration_id);
     let until = p.now_ms() + CREATING_MS;
     if !p.claim(&holder, &link, until).await? {
         return Ok(Logged::Busy);
     }
-    let associations = match contact_for(p, integration, hubspot, &record).await? {
+    let associations = match contact_for(p, integration_id, hubspot, &record).await? {
         Some(contact) => json!([{
             "to": {"id": contact},
             "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": CALL_TO_CONTACT}]
@@ -195,10 +194,10 @@ fn escape(text: &str) -> String {
 /// The HubSpot owners of the integration's account, read at most once an hour.
 pub async fn owners<P: Platform>(
     p: &P,
-    integration: &Integration,
+    integration_id: &str,
     hubspot: &HubspotClient<'_, P>,
 ) -> Result<Vec<Owner>, CallLogError> {
-    let key = links::owners_key(&integration.id);
+    let key = crate::keys::crm_owners_key(integration_id);
     if let Some(text) = p.get(&key).await? {
         if let Ok(owners) = serde_json::from_str(&text) {
             return Ok(owners);
@@ -212,11 +211,11 @@ pub async fn owners<P: Platform>(
 
 async fn owner_for<P: Platform>(
     p: &P,
-    integration: &Integration,
+    integration_id: &str,
     hubspot: &HubspotClient<'_, P>,
     email: &str,
 ) -> Result<Option<String>, CallLogError> {
-    let owners = owners(p, integration, hubspot).await?;
+    let owners = owners(p, integration_id, hubspot).await?;
     Ok(owners
         .into_iter()
         .find(|o| {
@@ -231,12 +230,12 @@ async fn owner_for<P: Platform>(
 /// the first whose phone or mobile phone is the other party's number.
 async fn contact_for<P: Platform>(
     p: &P,
-    integration: &Integration,
+    integration_id: &str,
     hubspot: &HubspotClient<'_, P>,
     record: &CallRecord,
 ) -> Result<Option<String>, CallLogError> {
     if let Some(aircall_id) = record.contact.as_ref().and_then(|c| c.id) {
-        if let Some(link) = links::by_aircall(p, &integration.id, aircall_id).await? {
+        if let Some(link) = links::by_aircall(p, integration_id, aircall_id).await? {
             return Ok(Some(link.hubspot_id));
         }
     }

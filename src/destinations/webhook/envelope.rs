@@ -1,4 +1,4 @@
-//! The signed-webhook destination (Standard Webhooks).
+//! What a receiver gets: the Standard Webhooks envelope and headers, signed.
 
 use crate::crypto::{sign, SigningSecret};
 use crate::ports::HttpRequest;

@@ -1,18 +1,9 @@
-//! What the connector remembers between Aircall and HubSpot records, in KV under the
-//! integration (see `integration::keys`): call -> engagement, and contact <-> contact.
+//! The links between an Aircall contact and a CRM contact, with what the connector last
+//! wrote to each side, in KV under the integration (`crate::keys`).
 
+use crate::keys;
 use crate::ports::{Store, StoreError};
 use serde::{Deserialize, Serialize};
-
-/// Aircall call id -> HubSpot engagement id.
-pub fn call_key(integration_id: &str, call_id: i64) -> String {
-    format!("hubspot-call:{integration_id}:{call_id}")
-}
-
-/// The cached HubSpot owners.
-pub fn owners_key(integration_id: &str) -> String {
-    format!("hubspot-owners:{integration_id}")
-}
 
 /// A synced pair of contacts and what the connector last wrote to each side, so a change it
 /// made itself is recognised when it comes back (no ping-pong).
@@ -30,25 +21,16 @@ pub struct ContactLink {
     pub created_in_aircall: bool,
 }
 
-fn aircall_key(integration_id: &str, aircall_id: i64) -> String {
-    format!("contact-link:{integration_id}:aircall:{aircall_id}")
-}
-
-fn hubspot_key(integration_id: &str, hubspot_id: &str) -> String {
-    format!("contact-link:{integration_id}:hubspot:{hubspot_id}")
-}
-
-/// Aircall contacts the connector created, listed by deletion.
-pub fn created_prefix(integration_id: &str) -> String {
-    format!("aircall-created:{integration_id}:")
-}
-
 pub async fn by_aircall<S: Store>(
     store: &S,
     integration_id: &str,
     aircall_id: i64,
 ) -> Result<Option<ContactLink>, StoreError> {
-    read(store, &aircall_key(integration_id, aircall_id)).await
+    read(
+        store,
+        &keys::contact_link_by_aircall(integration_id, aircall_id),
+    )
+    .await
 }
 
 pub async fn by_hubspot<S: Store>(
@@ -56,7 +38,11 @@ pub async fn by_hubspot<S: Store>(
     integration_id: &str,
     hubspot_id: &str,
 ) -> Result<Option<ContactLink>, StoreError> {
-    read(store, &hubspot_key(integration_id, hubspot_id)).await
+    read(
+        store,
+        &keys::contact_link_by_crm(integration_id, hubspot_id),
+    )
+    .await
 }
 
 /// Saves the link under both ids (and in the created list when the connector made the
@@ -68,13 +54,21 @@ pub async fn save<S: Store>(
 ) -> Result<(), StoreError> {
     let text = serde_json::to_string(link).expect("links serialize");
     store
-        .put(&aircall_key(integration_id, link.aircall_id), &text, None)
+        .put(
+            &keys::contact_link_by_aircall(integration_id, link.aircall_id),
+            &text,
+            None,
+        )
         .await?;
     store
-        .put(&hubspot_key(integration_id, &link.hubspot_id), &text, None)
+        .put(
+            &keys::contact_link_by_crm(integration_id, &link.hubspot_id),
+            &text,
+            None,
+        )
         .await?;
     if link.created_in_aircall {
-        let key = format!("{}{}", created_prefix(integration_id), link.aircall_id);
+        let key = keys::aircall_created_key(integration_id, link.aircall_id);
         store.put(&key, "", None).await?;
     }
     Ok(())
@@ -87,12 +81,15 @@ pub async fn forget<S: Store>(
     link: &ContactLink,
 ) -> Result<(), StoreError> {
     store
-        .delete(&aircall_key(integration_id, link.aircall_id))
+        .delete(&keys::contact_link_by_aircall(
+            integration_id,
+            link.aircall_id,
+        ))
         .await?;
     store
-        .delete(&hubspot_key(integration_id, &link.hubspot_id))
+        .delete(&keys::contact_link_by_crm(integration_id, &link.hubspot_id))
         .await?;
-    let key = format!("{}{}", created_prefix(integration_id), link.aircall_id);
+    let key = keys::aircall_created_key(integration_id, link.aircall_id);
     store.delete(&key).await
 }
 

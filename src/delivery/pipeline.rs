@@ -1,0 +1,241 @@
+//! What every delivery goes through, whatever its destination: its payload loaded, a
+//! contact event handed to contact sync, a minimal call completed from Aircall for the
+//! destinations that read calls (and their number filter applied then), the destination's
+//! own delivery, and each outcome settled: done, retried with back-off, waited out, or given
+//! up to the dead-letter list.
+
+use super::{DeadLetter, Delivery, Payload};
+use crate::aircall::AircallClient;
+use crate::config::Config;
+use crate::destinations::Ready;
+use crate::infra::InfraError;
+use crate::integration::Integration;
+use crate::ports::{Platform, StoreError};
+use crate::retry::{jitter, spread, Disposition, Failure, Outcome};
+use serde_json::{Map, Value};
+
+/// Delivers `deliveries`, all of one integration, together (a batching destination sends
+/// them in one request).
+pub async fn deliver<P: Platform>(
+    p: &P,
+    config: &Config,
+    integration: &Integration,
+    deliveries: Vec<Delivery>,
+) -> Result<(), InfraError> {
+    let Some(destination) = &integration.destination else {
+        for delivery in deliveries {
+            give_up(p, delivery, "the integration has no destination".into()).await?;
+        }
+        return Ok(());
+    };
+    let secret = match integration.destination_secret(&config.sealer) {
+        Ok(secret) => secret,
+        Err(e) => {
+            for delivery in deliveries {
+                let reason = format!("the destination's secret cannot be read: {e}");
+                give_up(p, delivery, reason).await?;
+            }
+            return Ok(());
+        }
+    };
+    let mut waiting: Vec<Delivery> = Vec::new();
+    let mut ready: Vec<Ready> = Vec::new();
+    for delivery in deliveries {
+        let Some(mut data) = load_payload(p, &delivery).await? else {
+            let reason = "the event's payload expired before it could be delivered".into();
+            give_up(p, delivery, reason).await?;
+            continue;
+        };
+        if delivery.event.starts_with("contact.") && integration.contact_sync.is_some() {
+            let outcome = to_contact_sync(p, config, integration, &delivery.event, &data).await?;
+            settle(p, config, delivery, outcome).await?;
+            continue;
+        }
+        if destination.reads_calls() {
+            if let Some(call_id) = crate::selection::needs_enrichment(&delivery.event, &data) {
+                match read_call(p, config, integration, call_id).await {
+                    Ok(call) => crate::selection::enrich(&mut data, call),
+                    Err((why, Disposition::Wait(seconds))) => {
+                        let reason = format!("Aircall's rate budget, to read call {call_id} ({why})");
+                        settle(p, config, delivery, Outcome::Wait { reason, seconds }).await?;
+                        continue;
+                    }
+                    Err((why, Disposition::Transient))
+                        if !config.retry.gives_up_after(delivery.attempt) =>
+                    {
+                        let reason = format!("call {call_id} could not be read: {why}");
+                        let retry = Outcome::Retry {
+                            reason,
+                            retry_after: None,
+                        };
+                        settle(p, config, delivery, retry).await?;
+                        continue;
+                    }
+                    Err((why, _)) => p.log(&format!(
+                        "delivery {} goes as Aircall sent it: call {call_id} could not be read ({why})",
+                        delivery.id
+                    )),
+                }
+            }
+            if let Some(numbers) = &integration.numbers {
+                if crate::selection::about_numbers(numbers, &delivery.event, &data) != Some(true) {
+                    p.log(&format!(
+                        "delivery {} ({}) is about none of the integration's numbers: not sent",
+                        delivery.id, delivery.event
+                    ));
+                    settle(p, config, delivery, Outcome::Delivered).await?;
+                    continue;
+                }
+            }
+        }
+        ready.push(Ready {
+            id: delivery.id.clone(),
+            event: delivery.event.clone(),
+            occurred_at: delivery.occurred_at,
+            data,
+        });
+        waiting.push(delivery);
+    }
+    if ready.is_empty() {
+        return Ok(());
+    }
+    let outcomes = destination
+        .deliver(p, config, &integration.id, &secret, &ready)
+        .await?;
+    for (delivery, outcome) in waiting.into_iter().zip(outcomes) {
+        settle(p, config, delivery, outcome).await?;
+    }
+    Ok(())
+}
+
+/// A contact event of an integration with contact sync: the sync brings it to the CRM.
+async fn to_contact_sync<P: Platform>(
+    p: &P,
+    config: &Config,
+    integration: &Integration,
+    event: &str,
+    data: &Map<String, Value>,
+) -> Result<Outcome, InfraError> {
+    use crate::contact_sync::SyncError;
+    Ok(
+        match crate::contact_sync::on_contact_event(p, config, integration, event, data).await {
+            Ok(pushed) => {
+                if let Some(pushed) = pushed {
+                    p.log(&format!("{event} synced to the CRM: {pushed:?}"));
+                }
+                Outcome::Delivered
+            }
+            Err(SyncError::Infra(e)) => return Err(e),
+            Err(e) => Outcome::of(&e),
+        },
+    )
+}
+
+/// The call a minimal payload is about, as Aircall's API shows it; or why not, and what
+/// that means for another try.
+async fn read_call<P: Platform>(
+    p: &P,
+    config: &Config,
+    integration: &Integration,
+    call_id: i64,
+) -> Result<Map<String, Value>, (String, Disposition)> {
+    let credentials = integration.credentials(&config.sealer).map_err(|e| {
+        let why = format!("the Aircall credentials cannot be read: {e}");
+        (why, Disposition::Permanent)
+    })?;
+    let client = AircallClient::new(p, config, &credentials);
+    let call = client
+        .get_call(call_id)
+        .await
+        .map_err(|e| (e.to_string(), e.disposition()))?;
+    match serde_json::to_value(call) {
+        Ok(Value::Object(call)) => Ok(call),
+        _ => Err(("the call does not serialize".into(), Disposition::Permanent)),
+    }
+}
+
+/// The event's data, from the message or from KV (`None`: it expired there).
+pub async fn load_payload<P: Platform>(
+    p: &P,
+    delivery: &Delivery,
+) -> Result<Option<Map<String, Value>>, InfraError> {
+    match &delivery.payload {
+        Payload::Inline { data } => Ok(Some(data.clone())),
+        Payload::Stored { key } => match p.get(key).await? {
+            Some(text) => Ok(Some(
+                serde_json::from_str(&text)
+                    .map_err(|e| StoreError(format!("payload {key}: {e}")))?,
+            )),
+            None => Ok(None),
+        },
+    }
+}
+
+/// Acts on an attempt's outcome: done (its stored payload deleted), re-queued with
+/// back-off, or handed to the dead-letter queue after the last attempt.
+pub async fn settle<P: Platform>(
+    p: &P,
+    config: &Config,
+    delivery: Delivery,
+    outcome: Outcome,
+) -> Result<(), InfraError> {
+    match outcome {
+        Outcome::Delivered => {
+            if let Payload::Stored { key } = &delivery.payload {
+                p.delete(key).await?;
+            }
+            p.log(&format!(
+                "delivered {} ({}) to integration {} on attempt {}",
+                delivery.id, delivery.event, delivery.integration_id, delivery.attempt
+            ));
+            Ok(())
+        }
+        Outcome::Retry {
+            reason,
+            retry_after,
+        } if !config.retry.gives_up_after(delivery.attempt) => {
+            let delay = config
+                .retry
+                .delay_after(delivery.attempt, retry_after, jitter());
+            p.log(&format!(
+                "attempt {} of {} failed ({reason}); next in {delay} s",
+                delivery.attempt, delivery.id
+            ));
+            let next = Delivery {
+                attempt: delivery.attempt + 1,
+                ..delivery
+            };
+            crate::queue::send(p, &next, delay).await?;
+            Ok(())
+        }
+        Outcome::Wait { reason, seconds } => {
+            // Spread the waiting ones over a few seconds, not all back at once.
+            let delay = spread(seconds);
+            p.log(&format!(
+                "delivery {} waits {delay} s for {reason}",
+                delivery.id
+            ));
+            crate::queue::send(p, &delivery, delay).await?;
+            Ok(())
+        }
+        Outcome::Retry { reason, .. } | Outcome::Failed { reason } => {
+            give_up(p, delivery, reason).await
+        }
+    }
+}
+
+/// Hands the delivery to the dead-letter queue, whose consumer records it for the admin.
+pub async fn give_up<P: Platform>(
+    p: &P,
+    delivery: Delivery,
+    reason: String,
+) -> Result<(), InfraError> {
+    let letter = DeadLetter {
+        attempts: delivery.attempt,
+        failed_at: p.now_seconds(),
+        reason,
+        delivery,
+    };
+    crate::queue::send(p, &letter, 0).await?;
+    Ok(())
+}

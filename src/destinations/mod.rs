@@ -1,0 +1,243 @@
+//! Destinations: where an integration's events go. Each is a folder of one shape
+//! ([`Plugin`]: its settings, how an admin gives it, its cost, its delivery), registered on
+//! one line at the bottom of this file. The delivery pipeline (`crate::delivery`) and the
+//! admin API reach them only through [`Destination`], whose every method matches them all:
+//! a destination missing a part does not compile.
+
+mod plugin;
+
+pub use plugin::{Field, FieldKind, Plugin, Ready, Target};
+
+use crate::config::Config;
+use crate::infra::InfraError;
+use crate::ports::Platform;
+use crate::problems::Problems;
+use crate::retry::Outcome;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+/// A destination as an admin gives it: its settings, and its secret when one was given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDestination {
+    pub destination: Destination,
+    pub secret: Option<String>,
+}
+
+/// Checks a request's `destination` object: its `type`, then its own fields; every problem
+/// goes to `problems` under `destination.`.
+pub fn parse(fields: &Map<String, Value>, problems: &mut Problems) -> Option<NewDestination> {
+    let kind = fields.get("type").and_then(Value::as_str);
+    let Some(plugin) = kind.and_then(|k| ALL.iter().find(|d| d.kind == k)) else {
+        let types: Vec<String> = ALL.iter().map(|d| format!("\"{}\"", d.kind)).collect();
+        problems.add("destination.type", format!("must be {}", or_list(&types)));
+        return None;
+    };
+    for key in fields.keys().filter(|k| *k != "type") {
+        if !plugin.fields.iter().any(|f| f.name == key) {
+            let elsewhere = ALL.iter().any(|d| d.fields.iter().any(|f| f.name == key));
+            let message = match elsewhere {
+                true => format!("is not a field of a {} destination", plugin.kind),
+                false => "is not a known field".to_string(),
+            };
+            problems.add(&format!("destination.{key}"), message);
+        }
+    }
+    (plugin.parse)(fields, problems)
+}
+
+/// `"a", "b" or "c"`.
+fn or_list(items: &[String]) -> String {
+    match items.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// What `GET /api/destinations` answers: each destination, its fields (which are secret),
+/// its default events, so that forms are built from it.
+pub fn catalogue() -> Value {
+    Value::Array(
+        ALL.iter()
+            .map(|d| {
+                json!({
+                    "type": d.kind,
+                    "name": d.name,
+                    "fields": d.fields,
+                    "default_events": d.default_events,
+                    "crm": d.crm,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// One registered destination, seen without its settings.
+struct Entry {
+    kind: &'static str,
+    name: &'static str,
+    fields: &'static [Field],
+    default_events: Option<&'static [&'static str]>,
+    crm: bool,
+    parse: fn(&Map<String, Value>, &mut Problems) -> Option<NewDestination>,
+}
+
+/// Registers the destinations: `Variant: folder::Plugin`, one line each.
+macro_rules! register {
+    ($($variant:ident: $module:ident::$plugin:ident),+ $(,)?) => {
+        $(pub mod $module;)+
+
+        /// An integration's destination with its settings, stored as `{"type", ...settings}`.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "type", rename_all = "snake_case")]
+        pub enum Destination {
+            $($variant(<$module::$plugin as Plugin>::Settings),)+
+        }
+
+        const ALL: &[Entry] = &[$(Entry {
+            kind: <$module::$plugin as Plugin>::TYPE,
+            name: <$module::$plugin as Plugin>::NAME,
+            fields: <$module::$plugin as Plugin>::FIELDS,
+            default_events: <$module::$plugin as Plugin>::DEFAULT_EVENTS,
+            crm: <$module::$plugin as Plugin>::CRM,
+            parse: |fields, problems| {
+                let (settings, secret) = <$module::$plugin as Plugin>::parse(fields, problems)?;
+                Some(NewDestination { destination: Destination::$variant(settings), secret })
+            },
+        },)+];
+
+        impl Destination {
+            fn entry(&self) -> &'static Entry {
+                let kind = match self {
+                    $(Destination::$variant(_) => <$module::$plugin as Plugin>::TYPE,)+
+                };
+                ALL.iter().find(|d| d.kind == kind).expect("registered")
+            }
+
+            pub fn generate_secret(&self) -> Option<String> {
+                match self {
+                    $(Destination::$variant(_) => <$module::$plugin as Plugin>::generate_secret(),)+
+                }
+            }
+
+            pub fn shows_secret(&self) -> bool {
+                match self {
+                    $(Destination::$variant(_) => <$module::$plugin as Plugin>::SHOWS_SECRET,)+
+                }
+            }
+
+            pub fn reads_calls(&self) -> bool {
+                match self {
+                    $(Destination::$variant(_) => <$module::$plugin as Plugin>::READS_CALLS,)+
+                }
+            }
+
+            pub fn batches(&self) -> bool {
+                match self {
+                    $(Destination::$variant(_) => <$module::$plugin as Plugin>::BATCHES,)+
+                }
+            }
+
+            pub fn requests_per_delivery(&self) -> u32 {
+                match self {
+                    $(Destination::$variant(_) => <$module::$plugin as Plugin>::REQUESTS_PER_DELIVERY,)+
+                }
+            }
+
+            pub fn recording_link_seconds(&self, config: &Config) -> u64 {
+                match self {
+                    $(Destination::$variant(_) => {
+                        <$module::$plugin as Plugin>::recording_link_seconds(config)
+                    })+
+                }
+            }
+
+            pub async fn deliver<P: Platform>(
+                &self,
+                p: &P,
+                config: &Config,
+                integration_id: &str,
+                secret: &str,
+                batch: &[Ready],
+            ) -> Result<Vec<Outcome>, InfraError> {
+                match self {
+                    $(Destination::$variant(settings) => {
+                        let target = Target { integration_id, settings, secret, config };
+                        <$module::$plugin as Plugin>::deliver(p, &target, batch).await
+                    })+
+                }
+            }
+        }
+
+        /// KV prefixes every destination keeps for an integration (whichever it has now:
+        /// it may have had another), removed with the integration.
+        pub fn state_prefixes(integration_id: &str) -> Vec<String> {
+            let mut prefixes = Vec::new();
+            $(prefixes.extend(<$module::$plugin as Plugin>::state_prefixes(integration_id));)+
+            prefixes
+        }
+    };
+}
+
+impl Destination {
+    /// Its `type`.
+    pub fn kind(&self) -> &'static str {
+        self.entry().kind
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.entry().name
+    }
+
+    /// Events forwarded when the integration names none (`None`: every event).
+    pub fn default_events(&self) -> Option<&'static [&'static str]> {
+        self.entry().default_events
+    }
+
+    /// A CRM: it logs calls; contact sync and `users_from` can use it.
+    pub fn is_crm(&self) -> bool {
+        self.entry().crm
+    }
+}
+
+register! {
+    Webhook: webhook::Webhook,
+    Segment: segment::Segment,
+    Hubspot: hubspot::Hubspot,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_destination_is_stored_under_its_type() {
+        for entry in ALL {
+            let mut problems = Problems::default();
+            let mut fields = Map::new();
+            fields.insert("type".into(), json!(entry.kind));
+            // Whatever the fields, a parse that fails says so under destination.*.
+            if let Some(new) = (entry.parse)(&fields, &mut problems) {
+                let stored = serde_json::to_value(&new.destination).unwrap();
+                assert_eq!(stored["type"], json!(entry.kind));
+                assert_eq!(new.destination.kind(), entry.kind);
+            }
+            assert!(problems
+                .0
+                .iter()
+                .all(|p| p.field.starts_with("destination.")));
+        }
+    }
+
+    #[test]
+    fn an_unknown_type_names_every_known_one() {
+        let mut problems = Problems::default();
+        let fields = json!({"type": "fax"});
+        assert!(parse(fields.as_object().unwrap(), &mut problems).is_none());
+        assert_eq!(problems.0[0].field, "destination.type");
+        assert_eq!(
+            problems.0[0].message,
+            "must be \"webhook\", \"segment\" or \"hubspot\""
+        );
+    }
+}
