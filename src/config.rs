@@ -4,6 +4,9 @@ use crate::crypto::{LinkSigner, Sealer, StateSigner};
 use crate::retry::RetryPolicy;
 use thiserror::Error;
 
+/// Aircall answers 400 when `page * per_page` passes this: split the window before.
+pub const AIRCALL_RESULT_CAP: u64 = 10_000;
+
 #[derive(Debug, Clone, Error, PartialEq)]
 pub enum ConfigError {
     #[error("the {0} secret is not set")]
@@ -138,7 +141,7 @@ impl Config {
             retry,
             aircall_requests_per_minute: number("AIRCALL_REQUESTS_PER_MINUTE", 60)?.max(1),
             aircall_result_cap: u64::from(
-                number("AIRCALL_RESULT_CAP", crate::import::RESULT_CAP as u32)?.max(100),
+                number("AIRCALL_RESULT_CAP", AIRCALL_RESULT_CAP as u32)?.max(100),
             ),
             links,
             recording_link_seconds: u64::from(number("RECORDING_LINK_HOURS", 168)?.max(1)) * 3600,

@@ -7,7 +7,8 @@ use crate::delivery::subrequests::{self, Cost};
 use crate::delivery::{DeadLetter, DeadLetters, Delivery, Payload};
 use crate::import::{self, CallJob, ImportError, SyncAnswer, SyncJob};
 use crate::infra::InfraError;
-use crate::integration::{Integration, Integrations, PurgeJob};
+use crate::integration::{Integration, Integrations};
+use crate::lifecycle::PurgeJob;
 use crate::ports::{Platform, QueueName};
 use crate::queue::{self, Message};
 use crate::retry::{jitter, spread, Disposition, Failure};
@@ -149,8 +150,8 @@ pub async fn handle_message<P: Platform>(
         }
         (_, Job::Sync(job)) => import_step(p, config, job).await,
         (_, Job::Import(job)) => import_one(p, config, *job).await,
-        (_, Job::Purge(job)) => match crate::integration::purge_step(p, config, &job).await {
-            Err(crate::integration::LifecycleError::Infra(e)) => Err(e),
+        (_, Job::Purge(job)) => match crate::lifecycle::purge_step(p, config, &job).await {
+            Err(crate::lifecycle::LifecycleError::Infra(e)) => Err(e),
             _ => Ok(()),
         },
         (_, Job::ContactPass(job)) => contact_pass(p, config, job).await,

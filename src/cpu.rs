@@ -54,7 +54,7 @@ mod tests {
             numbers: None,
             contact_sync: None,
         };
-        run(crate::integration::create(p, &config(), new))
+        run(crate::lifecycle::create(p, &config(), new))
             .unwrap()
             .integration
     }

@@ -21,6 +21,7 @@ pub mod infra;
 pub mod ingress;
 pub mod integration;
 pub mod keys;
+pub mod lifecycle;
 pub mod ports;
 pub mod problems;
 pub mod queue;

@@ -1,3 +1,4 @@
+//! Test code only: declared under `#[cfg(test)]` in lib.rs.
 //! An in-memory platform for native tests: KV, queues, gate and clock in plain maps, and
 //! outgoing HTTP answered by a closure.
 
@@ -348,7 +349,7 @@ pub fn integration_to(
         numbers: None,
         contact_sync: None,
     };
-    let created = run(crate::integration::create(p, &config(), new)).expect("created");
+    let created = run(crate::lifecycle::create(p, &config(), new)).expect("created");
     p.requests.borrow_mut().clear();
     p.respond(|_| Ok(answer(200, &[], "")));
     (created.integration, created.destination_secret)

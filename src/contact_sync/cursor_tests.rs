@@ -1,3 +1,4 @@
+//! Test code only: declared under `#[cfg(test)]` in mod.rs.
 //! The contact passes' cursors, pass after pass, against fakes that answer as HubSpot and
 //! Aircall do: HubSpot's search applies its filter groups (ORed, their filters ANDed), sorts on
 //! one property with no promised order among equal values, and refuses what HubSpot refuses;
@@ -63,7 +64,7 @@ impl Fake {
             numbers: None,
             contact_sync: Some(serde_json::from_value(json!({ "direction": direction })).unwrap()),
         };
-        let id = run(crate::integration::create(&*p, &config(), new))
+        let id = run(crate::lifecycle::create(&*p, &config(), new))
             .unwrap()
             .integration
             .id;

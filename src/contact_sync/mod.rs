@@ -908,7 +908,7 @@ mod tests {
             numbers: None,
             contact_sync: Some(serde_json::from_value(json!({"direction": "to_aircall"})).unwrap()),
         };
-        run(crate::integration::create(p, &config(), new))
+        run(crate::lifecycle::create(p, &config(), new))
             .unwrap()
             .integration
     }

@@ -96,7 +96,7 @@ async fn create<P: Platform>(
 ) -> Result<Response, ApiError> {
     let body = request.json_body()?;
     let new = NewIntegration::parse(&body).map_err(ApiError::Invalid)?;
-    let created = integration::create(p, config, new).await?;
+    let created = crate::lifecycle::create(p, config, new).await?;
     let mut view = json!(created.integration.view(&config.public_base_url));
     if let Some(secret) = created.destination_secret {
         view["destination"]["secret"] = json!(secret);
@@ -241,7 +241,7 @@ async fn update<P: Platform>(
     }
     let body = request.json_body()?;
     let patch = IntegrationPatch::parse(&body).map_err(ApiError::Invalid)?;
-    let updated = integration::update(p, config, id, patch).await?;
+    let updated = crate::lifecycle::update(p, config, id, patch).await?;
     let mut view = json!(updated.integration.view(&config.public_base_url));
     if let Some(secret) = updated.destination_secret {
         view["destination"]["secret"] = json!(secret);
@@ -305,7 +305,7 @@ fn deactivation_reason(request: &Request) -> Result<Option<String>, ApiError> {
 
 /// `POST /api/integrations/{id}/activate`: verifies the credentials, then logs again from now.
 async fn activate<P: Platform>(p: &P, config: &Config, id: &str) -> Result<Response, ApiError> {
-    let activated = integration::activate(p, config, id).await?;
+    let activated = crate::lifecycle::activate(p, config, id).await?;
     let mut view = json!(activated.integration.view(&config.public_base_url));
     view["notice"] = json!(match (activated.already_active, activated.imports_from) {
         (true, _) => "The integration was already active; nothing changed.".to_string(),
@@ -328,7 +328,7 @@ async fn activate<P: Platform>(p: &P, config: &Config, id: &str) -> Result<Respo
 
 /// `DELETE /api/integrations/{id}`: everything goes. A second DELETE answers 404.
 async fn delete<P: Platform>(p: &P, config: &Config, id: &str) -> Result<Response, ApiError> {
-    let deleted = integration::delete(p, config, id).await?;
+    let deleted = crate::lifecycle::delete(p, config, id).await?;
     let status = if deleted.finished { 200 } else { 202 };
     Ok(Response::json(
         status,

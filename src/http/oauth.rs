@@ -18,7 +18,7 @@ use crate::aircall::{oauth, AircallError};
 use crate::calls::ImportRules;
 use crate::config::{Config, OAuthConfig};
 use crate::crypto::{secrets_match, STATE_TTL_SECONDS};
-use crate::integration::{self, Actor, NewIntegration};
+use crate::integration::{Actor, NewIntegration};
 use crate::ports::Platform;
 use serde_json::json;
 
@@ -171,7 +171,7 @@ async fn callback<P: Platform>(
         numbers: None,
         contact_sync: None,
     };
-    let created = integration::create_as(p, config, new, Actor::Oauth).await?;
+    let created = crate::lifecycle::create_as(p, config, new, Actor::Oauth).await?;
     let id = &created.integration.id;
     let next = format!(
         "Give it a destination with PATCH /api/integrations/{id} \

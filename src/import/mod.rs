@@ -14,4 +14,4 @@ pub use run::{
     SyncState, Trigger, PAGES_PER_STEP,
 };
 pub use users::rules_in_force;
-pub use window::{plan, Cursor, Plan, Window, RESULT_CAP};
+pub use window::{plan, Cursor, Plan, Window};

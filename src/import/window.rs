@@ -5,9 +5,6 @@ use crate::aircall::Call;
 use crate::calls::ImportRules;
 use serde::{Deserialize, Serialize};
 
-/// Aircall answers 400 when `page * per_page` passes this: split the window before.
-pub const RESULT_CAP: u64 = 10_000;
-
 /// A span of `started_at` values with Aircall's semantics: `from` exclusive, `to` inclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {
@@ -206,8 +203,8 @@ mod tests {
         let mut stack = vec![window];
         while let Some(w) = stack.pop() {
             let total = total_in(w);
-            let parts = w.split(Window::parts_for(total, RESULT_CAP));
-            if total <= RESULT_CAP || parts.len() == 1 {
+            let parts = w.split(Window::parts_for(total, crate::config::AIRCALL_RESULT_CAP));
+            if total <= crate::config::AIRCALL_RESULT_CAP || parts.len() == 1 {
                 out.push(w);
             } else {
                 stack.extend(parts.into_iter().rev());
@@ -227,7 +224,9 @@ mod tests {
             to: 1_172_800,
         };
         let windows = pageable_windows(whole, &total_in);
-        assert!(windows.iter().all(|w| total_in(*w) <= RESULT_CAP));
+        assert!(windows
+            .iter()
+            .all(|w| total_in(*w) <= crate::config::AIRCALL_RESULT_CAP));
         assert_eq!(windows.first().unwrap().from, whole.from);
         assert_eq!(windows.last().unwrap().to, whole.to);
         assert!(

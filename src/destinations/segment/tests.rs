@@ -1,3 +1,4 @@
+//! Test code only: declared under `#[cfg(test)]` in mod.rs.
 //! The Segment destination end to end through the queue consumer: batching, regions,
 //! outages, minimal calls read from Aircall, the write key refused.
 
@@ -34,7 +35,7 @@ fn segment_integration(p: &MemoryPlatform, numbers: Option<Vec<NumberRef>>) -> I
         numbers,
         contact_sync: None,
     };
-    let created = run(crate::integration::create(p, &config(), new)).unwrap();
+    let created = run(crate::lifecycle::create(p, &config(), new)).unwrap();
     assert!(
         created.destination_secret.is_none(),
         "a write key is never shown"

@@ -1,14 +1,13 @@
 //! Creating an integration: verify the Aircall credentials, register our webhook on the
 //! account, seal the secrets, store it.
 
-use super::model::webhook_url;
-use super::{
-    new_integration_id, Actor, Cause, Change, Deactivation, Integration, Integrations,
-    NewIntegration, SealedSecrets, Status,
-};
 use crate::aircall::{AircallClient, AircallError};
 use crate::config::Config;
 use crate::destinations::NewDestination;
+use crate::integration::{
+    new_integration_id, webhook_url, Actor, Cause, Change, Deactivation, Integration, Integrations,
+    NewIntegration, SealedSecrets, Status,
+};
 use crate::ports::Platform;
 use thiserror::Error;
 
