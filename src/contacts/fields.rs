@@ -1,8 +1,6 @@
 //! The standard contact fields of both apps, their types, the default mapping between them,
 //! and which mappings the types allow. Aircall has no custom fields, so only these can be mapped.
 
-use super::settings::{Direction, Mapping};
-
 /// What a field holds. `Text` is the only kind that takes any other kind (one way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -116,29 +114,6 @@ pub fn hubspot(name: &str) -> Option<&'static Field> {
     HUBSPOT.iter().find(|f| f.name == name)
 }
 
-/// The default mapping, all both ways. Aircall's `description` goes with HubSpot's `message`
-/// (a free-text note about the person, like Aircall's description); `information` is left for
-/// a custom mapping (e.g. lifecycle stage or job title). Phone numbers go to two HubSpot
-/// fields, the number's Aircall label deciding which (see `phone_label`).
-pub fn defaults() -> Vec<Mapping> {
-    [
-        ("first_name", "firstname"),
-        ("last_name", "lastname"),
-        ("company_name", "company"),
-        ("description", "message"),
-        ("emails", "email"),
-        ("phone_numbers", "phone"),
-        ("phone_numbers", "mobilephone"),
-    ]
-    .into_iter()
-    .map(|(aircall, hubspot)| Mapping {
-        aircall: aircall.into(),
-        hubspot: hubspot.into(),
-        direction: Direction::Both,
-    })
-    .collect()
-}
-
 /// The label an Aircall phone number gets when it comes from this HubSpot phone field, and the
 /// words that, found in an Aircall label, tie the number to that field. `phone` is also the
 /// catch-all: it takes a number whose label names none of the other phone fields.
@@ -198,15 +173,5 @@ mod tests {
         );
         assert_eq!(allowed(a("information"), h("createdate")), (false, true));
         assert_eq!(allowed(a("phone_numbers"), h("createdate")), (false, false));
-    }
-
-    #[test]
-    fn defaults_name_known_fields() {
-        for m in defaults() {
-            assert!(
-                aircall(&m.aircall).is_some() && hubspot(&m.hubspot).is_some(),
-                "{m:?}"
-            );
-        }
     }
 }

@@ -13,6 +13,6 @@ mod cpu;
 
 pub use model::{AircallContact, HubspotProperties, Labeled};
 pub use names::{join, split, update_from_full};
-pub use phone::{same_number, to_e164, PhoneError};
-pub use settings::{App, Condition, ContactSync, Direction, Mapping, Op, PhoneSettings};
+pub use phone::{same_number, to_e164, PhoneError, PhoneSettings};
+pub use settings::{App, Condition, ContactSync, Direction, Mapping, Op};
 pub use translate::{fingerprint_aircall, fingerprint_hubspot, to_aircall, to_hubspot, ToAircall};

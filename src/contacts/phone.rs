@@ -12,8 +12,38 @@
 //! "0612345678" becomes "+10612345678". Only what cannot be a number is refused: no digits,
 //! letters, or more than 15 digits.
 
-use super::settings::PhoneSettings;
 use rlibphonenumber::{PhoneNumberFormat, Region, PHONE_NUMBER_UTIL};
+use serde::{Deserialize, Serialize};
+
+/// How an integration reads phone numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneSettings {
+    /// Numbers go to Aircall in E.164 read with `default_country`; off, they get the default
+    /// country's calling code put in front blindly (see `phone`).
+    #[serde(default = "yes")]
+    pub normalize: bool,
+    /// ISO 3166 alpha-2 code of the country of numbers written without a country code.
+    #[serde(default = "us")]
+    pub default_country: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn us() -> String {
+    "US".into()
+}
+
+impl Default for PhoneSettings {
+    fn default() -> Self {
+        PhoneSettings {
+            normalize: true,
+            default_country: us(),
+        }
+    }
+}
 
 /// Why a number was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,8 @@
 
 use super::fields::{self, Field, Kind};
 use super::model::{AircallContact, HubspotProperties};
-use super::{names, phone};
+use super::names;
+use super::phone::{self, PhoneSettings};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -82,33 +83,27 @@ pub struct Mapping {
     pub direction: Direction,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PhoneSettings {
-    /// Numbers go to Aircall in E.164 read with `default_country`; off, they get the default
-    /// country's calling code put in front blindly (see `phone`).
-    #[serde(default = "yes")]
-    pub normalize: bool,
-    /// ISO 3166 alpha-2 code of the country of numbers written without a country code.
-    #[serde(default = "us")]
-    pub default_country: String,
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn us() -> String {
-    "US".into()
-}
-
-impl Default for PhoneSettings {
-    fn default() -> Self {
-        PhoneSettings {
-            normalize: true,
-            default_country: us(),
-        }
-    }
+/// The default mapping, all both ways. Aircall's `description` goes with HubSpot's `message`
+/// (a free-text note about the person, like Aircall's description); `information` is left for
+/// a custom mapping (e.g. lifecycle stage or job title). Phone numbers go to two HubSpot
+/// fields, the number's Aircall label deciding which (see `phone_label`).
+pub fn default_mappings() -> Vec<Mapping> {
+    [
+        ("first_name", "firstname"),
+        ("last_name", "lastname"),
+        ("company_name", "company"),
+        ("description", "message"),
+        ("emails", "email"),
+        ("phone_numbers", "phone"),
+        ("phone_numbers", "mobilephone"),
+    ]
+    .into_iter()
+    .map(|(aircall, hubspot)| Mapping {
+        aircall: aircall.into(),
+        hubspot: hubspot.into(),
+        direction: Direction::Both,
+    })
+    .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -309,7 +304,7 @@ fn in_force(custom: &[Mapping]) -> Vec<(Option<usize>, Mapping)> {
                 || (m.aircall == d.aircall && fields::aircall(&d.aircall).is_some_and(|f| !f.list))
         })
     };
-    let defaults = fields::defaults().into_iter().filter(|d| !replaced(d));
+    let defaults = default_mappings().into_iter().filter(|d| !replaced(d));
     defaults
         .map(|d| (None, d))
         .chain(
@@ -555,6 +550,16 @@ pub(crate) fn aircall_values(c: &AircallContact, field: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn defaults_name_known_fields() {
+        for m in default_mappings() {
+            assert!(
+                fields::aircall(&m.aircall).is_some() && fields::hubspot(&m.hubspot).is_some(),
+                "{m:?}"
+            );
+        }
+    }
     use crate::contacts::Labeled;
     use serde_json::json;
 

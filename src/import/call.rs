@@ -14,7 +14,7 @@ use crate::ports::{ArchiveError, HttpRequest, Platform};
 use crate::retry::jitter;
 use serde::{Deserialize, Serialize};
 
-use super::run::ImportError;
+use super::ImportError;
 
 /// A recording link read this recently is used as it is. Aircall's links last an hour by
 /// its reference (30 minutes by other sources); older ones are read again first.

@@ -10,8 +10,19 @@ mod window;
 
 pub use call::{import_call, recording_key, recording_path, CallJob, CallOutcome, Origin};
 pub use run::{
-    recent_runs, schedule_all, sync, ImportError, RunReport, RunStatus, SyncAnswer, SyncJob,
-    SyncState, Trigger, PAGES_PER_STEP,
+    recent_runs, schedule_all, sync, RunReport, RunStatus, SyncAnswer, SyncJob, SyncState, Trigger,
+    PAGES_PER_STEP,
 };
 pub use users::rules_in_force;
 pub use window::{plan, Cursor, Plan, Window};
+
+/// Why an import could not run (its calls' own failures are in its report).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("no integration has this id")]
+    UnknownIntegration,
+    #[error(transparent)]
+    Infra(#[from] crate::infra::InfraError),
+}
+
+crate::infra::carries_infra!(ImportError);

@@ -3,6 +3,7 @@
 //! a queued continuation, so no invocation nears the free plan's 50 subrequests.
 
 use super::call::outcome_prefix;
+use super::ImportError;
 use super::{plan, recheck, CallJob, Cursor, Origin, Plan, Window};
 use crate::aircall::{AircallClient, AircallError, Call, MAX_PER_PAGE};
 use crate::calls::{ImportRules, SkipReason};
@@ -26,16 +27,6 @@ const LEASE_SECONDS: u64 = 15 * 60;
 const REPORT_SECONDS: u64 = 30 * 24 * 60 * 60;
 /// Skipped calls listed one by one in a report (all are counted).
 const SKIPS_LISTED: usize = 100;
-
-#[derive(Debug, Error)]
-pub enum ImportError {
-    #[error("no integration has this id")]
-    UnknownIntegration,
-    #[error(transparent)]
-    Infra(#[from] crate::infra::InfraError),
-}
-
-crate::infra::carries_infra!(ImportError);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
