@@ -15,8 +15,8 @@ mod cursor_tests;
 use crate::aircall::{AircallClient, AircallError, ContactSearch};
 use crate::config::Config;
 use crate::contacts::{
-    fingerprint_aircall, fingerprint_hubspot, to_aircall, to_e164, to_hubspot, AircallContact,
-    ContactSync, HubspotProperties,
+    fingerprint_aircall, fingerprint_crm, to_aircall, to_crm, to_e164, AircallContact, ContactSync,
+    CrmProperties,
 };
 use crate::crm::links::{self, ContactLink};
 use crate::destinations::hubspot::{HubspotClient, HubspotError, Record, BATCH_MAX};
@@ -65,14 +65,16 @@ impl Failure for SyncError {
 #[serde(rename_all = "snake_case")]
 pub enum Side {
     Aircall,
-    Hubspot,
+    /// The CRM; `hubspot` on queues, in keys and in the API (its first CRM).
+    #[serde(rename = "hubspot")]
+    Crm,
 }
 
 impl Side {
     fn name(self) -> &'static str {
         match self {
             Side::Aircall => "aircall",
-            Side::Hubspot => "hubspot",
+            Side::Crm => "hubspot",
         }
     }
 }
@@ -143,14 +145,14 @@ impl crate::queue::Message for ContactJob {
 struct Cursor {
     /// HubSpot contacts modified after this (ms) are still to read, and those modified at
     /// exactly this time...
-    hubspot_modified_ms: u64,
+    crm_modified_ms: u64,
     /// ...except these, already read at that time (a contact edited since has a later time,
     /// so it is read again), at most 2 * IN_MAX...
-    hubspot_ids_at_cursor: Vec<String>,
+    crm_ids_at_cursor: Vec<String>,
     /// ...and, while more contacts share that time than a NOT_IN holds, except every id up
     /// to this one: the rest of that millisecond is then read in id order.
     #[serde(default)]
-    hubspot_id_after: Option<String>,
+    crm_id_after: Option<String>,
     /// Aircall contacts updated at or after this (UNIX s) are still to read: its second again,
     /// since a contact changed later in that second has the same stamp (the links'
     /// fingerprints tell an unchanged one, which costs no request).
@@ -207,11 +209,11 @@ pub async fn start_passes<P: Platform>(
         return Ok(started);
     };
     let mut sides = Vec::new();
-    if sync.direction.to_hubspot() {
+    if sync.direction.to_crm() {
         sides.push(Side::Aircall);
     }
     if sync.direction.to_aircall() {
-        sides.push(Side::Hubspot);
+        sides.push(Side::Crm);
     }
     let mut jobs = Vec::new();
     for side in sides {
@@ -270,7 +272,7 @@ pub async fn pass_step<P: Platform>(p: &P, config: &Config, job: PassJob) -> Res
     let mut next = job.clone();
     let mut pace = 1;
     let more = match job.side {
-        Side::Hubspot => {
+        Side::Crm => {
             let (queued, more) =
                 read_hubspot(p, &hubspot, &integration, &sync, &mut cursor).await?;
             pace = hubspot_pace(queued, config.aircall_requests_per_minute);
@@ -302,7 +304,7 @@ pub async fn pass_step<P: Platform>(p: &P, config: &Config, job: PassJob) -> Res
                 .filter_map(|c| serde_json::from_value(c.clone()).ok())
                 .collect();
             let reached_old = fresh.len() < contacts.len();
-            push_to_hubspot(p, &hubspot, &integration, &sync, fresh).await?;
+            push_to_crm(p, &hubspot, &integration, &sync, fresh).await?;
             let more = !reached_old && contacts.len() == crate::aircall::MAX_PER_PAGE as usize;
             // The mark moves only once the pass is through: a later page may still be older.
             (next.page, next.newest) = (job.page + 1, newest);
@@ -335,22 +337,22 @@ async fn read_hubspot<P: Platform>(
     sync: &ContactSync,
     cursor: &mut Cursor,
 ) -> Result<(usize, bool), SyncError> {
-    let at = cursor.hubspot_modified_ms.to_string();
+    let at = cursor.crm_modified_ms.to_string();
     // The ids already read are left out at the cursor's millisecond only: a contact read
     // there and edited since is modified after it, and must be read again.
     let mut at_cursor =
         vec![json!({"propertyName": "lastmodifieddate", "operator": "EQ", "value": at})];
-    for ids in cursor.hubspot_ids_at_cursor.chunks(IN_MAX) {
+    for ids in cursor.crm_ids_at_cursor.chunks(IN_MAX) {
         at_cursor
             .push(json!({"propertyName": "hs_object_id", "operator": "NOT_IN", "values": ids}));
     }
-    if let Some(after) = &cursor.hubspot_id_after {
+    if let Some(after) = &cursor.crm_id_after {
         at_cursor.push(json!({"propertyName": "hs_object_id", "operator": "GT", "value": after}));
     }
     let after_cursor = json!([{"propertyName": "lastmodifieddate", "operator": "GT", "value": at}]);
     // HubSpot takes one sort and promises no order among equal values: a crowded millisecond
     // is read alone, by id.
-    let (groups, sort) = match cursor.hubspot_id_after {
+    let (groups, sort) = match cursor.crm_id_after {
         Some(_) => (json!([{ "filters": at_cursor }]), "hs_object_id"),
         None => (
             json!([{ "filters": after_cursor }, { "filters": at_cursor }]),
@@ -360,7 +362,7 @@ async fn read_hubspot<P: Platform>(
     let body = json!({
         "filterGroups": groups,
         "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
-        "properties": sync.hubspot_properties(),
+        "properties": sync.crm_properties(),
         "limit": HUBSPOT_PAGE
     });
     let page = hubspot.search("contacts", &body).await?;
@@ -375,14 +377,14 @@ async fn read_hubspot<P: Platform>(
         .collect();
     crate::queue::send_all(p, &jobs).await?;
     let full = page.results.len() == HUBSPOT_PAGE;
-    if cursor.hubspot_id_after.is_some() {
+    if cursor.crm_id_after.is_some() {
         match page.results.last() {
-            Some(last) if full => cursor.hubspot_id_after = Some(last.id.clone()),
+            Some(last) if full => cursor.crm_id_after = Some(last.id.clone()),
             // That millisecond is read whole: what comes after it is next.
             _ => {
-                cursor.hubspot_modified_ms += 1;
-                cursor.hubspot_ids_at_cursor.clear();
-                cursor.hubspot_id_after = None;
+                cursor.crm_modified_ms += 1;
+                cursor.crm_ids_at_cursor.clear();
+                cursor.crm_id_after = None;
             }
         }
         return Ok((page.results.len(), true));
@@ -392,19 +394,19 @@ async fn read_hubspot<P: Platform>(
             .properties
             .get("lastmodifieddate")
             .and_then(|d| modified_ms(d))
-            .unwrap_or(cursor.hubspot_modified_ms);
-        if modified > cursor.hubspot_modified_ms {
-            cursor.hubspot_modified_ms = modified;
-            cursor.hubspot_ids_at_cursor.clear();
+            .unwrap_or(cursor.crm_modified_ms);
+        if modified > cursor.crm_modified_ms {
+            cursor.crm_modified_ms = modified;
+            cursor.crm_ids_at_cursor.clear();
         }
-        if modified == cursor.hubspot_modified_ms {
-            cursor.hubspot_ids_at_cursor.push(record.id.clone());
+        if modified == cursor.crm_modified_ms {
+            cursor.crm_ids_at_cursor.push(record.id.clone());
         }
     }
     // More contacts share that millisecond than a NOT_IN holds (a bulk import, say): the
     // list stops growing (it holds two pages at most), and the rest is read by id.
-    if cursor.hubspot_ids_at_cursor.len() > IN_MAX {
-        cursor.hubspot_id_after = Some("0".into());
+    if cursor.crm_ids_at_cursor.len() > IN_MAX {
+        cursor.crm_id_after = Some("0".into());
     }
     Ok((page.results.len(), full))
 }
@@ -436,7 +438,7 @@ pub struct Pushed {
 
 /// Brings Aircall contacts to HubSpot: matched by link, then e-mail, then phone number;
 /// updated in one batch, created in another.
-pub async fn push_to_hubspot<P: Platform>(
+pub async fn push_to_crm<P: Platform>(
     p: &P,
     hubspot: &HubspotClient<'_, P>,
     integration: &Integration,
@@ -463,7 +465,7 @@ pub async fn push_to_hubspot<P: Platform>(
             pushed.unchanged += 1;
             continue;
         }
-        let properties = to_hubspot(&contact, sync);
+        let properties = to_crm(&contact, sync);
         let target = link.as_ref().map(|l| l.hubspot_id.clone());
         pending.push((contact, properties, fingerprint, target, link));
     }
@@ -593,7 +595,7 @@ async fn remember<P: Platform>(
     integration: &Integration,
     (contact, written, aircall_fingerprint, link): (
         &AircallContact,
-        &HubspotProperties,
+        &CrmProperties,
         &String,
         &Option<ContactLink>,
     ),
@@ -603,7 +605,7 @@ async fn remember<P: Platform>(
         aircall_id: contact.id.unwrap_or_default(),
         hubspot_id,
         aircall_fingerprint: aircall_fingerprint.to_string(),
-        hubspot_fingerprint: fingerprint_hubspot(written, sync),
+        crm_fingerprint: fingerprint_crm(written, sync),
         created_in_aircall: link.as_ref().is_some_and(|l| l.created_in_aircall),
     };
     links::save(p, &integration.id, &link).await
@@ -632,14 +634,14 @@ pub async fn pull_contact<P: Platform>(
     };
     let properties = &job.hubspot.properties;
     let hubspot_id = &job.hubspot.id;
-    if !sync.passes_hubspot(properties) {
+    if !sync.passes_crm(properties) {
         return Ok(Pulled::Filtered);
     }
-    let fingerprint = fingerprint_hubspot(properties, &sync);
-    let link = links::by_hubspot(p, &integration.id, hubspot_id).await?;
+    let fingerprint = fingerprint_crm(properties, &sync);
+    let link = links::by_crm(p, &integration.id, hubspot_id).await?;
     if link
         .as_ref()
-        .is_some_and(|l| l.hubspot_fingerprint == fingerprint)
+        .is_some_and(|l| l.crm_fingerprint == fingerprint)
     {
         return Ok(Pulled::Unchanged);
     }
@@ -741,7 +743,7 @@ pub async fn pull_contact<P: Platform>(
         aircall_id: saved.id.unwrap_or_default(),
         hubspot_id: hubspot_id.clone(),
         aircall_fingerprint: fingerprint_aircall(&saved, &sync),
-        hubspot_fingerprint: fingerprint,
+        crm_fingerprint: fingerprint,
         created_in_aircall: matches!(outcome, Pulled::Created(_))
             || link
                 .as_ref()
@@ -799,7 +801,7 @@ pub async fn on_contact_event<P: Platform>(
         }
         return Ok(None);
     }
-    if !sync.direction.to_hubspot() {
+    if !sync.direction.to_crm() {
         return Ok(None);
     }
     let token = integration
@@ -807,7 +809,7 @@ pub async fn on_contact_event<P: Platform>(
         .map_err(|e| SyncError::NotSynced(format!("the HubSpot token cannot be read: {e}")))?;
     let hubspot = HubspotClient::new(p, config, &token);
     Ok(Some(
-        push_to_hubspot(p, &hubspot, integration, sync, vec![contact]).await?,
+        push_to_crm(p, &hubspot, integration, sync, vec![contact]).await?,
     ))
 }
 
@@ -841,7 +843,7 @@ pub async fn remove_created<P: Platform>(
 /// What `GET /api/integrations/{id}/contacts` shows: the passes' cursors and the contacts
 /// that could not be synced, with why.
 pub async fn status<P: Platform>(p: &P, integration_id: &str) -> Result<Value, StoreError> {
-    let hubspot = read_cursor(p, integration_id, Side::Hubspot).await?;
+    let hubspot = read_cursor(p, integration_id, Side::Crm).await?;
     let aircall = read_cursor(p, integration_id, Side::Aircall).await?;
     let mut problems = Vec::new();
     let prefix = crate::keys::contact_problems_prefix(integration_id);
@@ -858,8 +860,8 @@ pub async fn status<P: Platform>(p: &P, integration_id: &str) -> Result<Value, S
         .await?
         .len();
     Ok(json!({
-        "hubspot_modified_since": (hubspot.hubspot_modified_ms > 0)
-            .then(|| crate::time::rfc3339((hubspot.hubspot_modified_ms / 1000) as i64)),
+        "hubspot_modified_since": (hubspot.crm_modified_ms > 0)
+            .then(|| crate::time::rfc3339((hubspot.crm_modified_ms / 1000) as i64)),
         "aircall_updated_since": (aircall.aircall_updated > 0)
             .then(|| crate::time::rfc3339(aircall.aircall_updated)),
         "created_in_aircall": created,
@@ -951,7 +953,7 @@ mod tests {
         let i = synced_integration(&p);
         p.take_sent();
         let start = || run(start_passes(&p, &i.id)).unwrap();
-        assert_eq!(start().passes, vec![Side::Hubspot]);
+        assert_eq!(start().passes, vec![Side::Crm]);
         let (_, first) = queued(&p);
         let (first, _) = first.expect("the pass's first step");
         hubspot_answers(&p, 1_000, 100);
@@ -965,10 +967,7 @@ mod tests {
         // the answer says why; a stray step of another pass reads nothing either.
         p.now_ms.set(p.now_ms.get() + 200_000);
         let again = start();
-        assert_eq!(
-            (again.passes, again.under_way),
-            (vec![], vec![Side::Hubspot])
-        );
+        assert_eq!((again.passes, again.under_way), (vec![], vec![Side::Crm]));
         let stray = PassJob {
             pass_id: "another".into(),
             ..first.clone()
@@ -988,7 +987,7 @@ mod tests {
                 .contains(r#""value":"1099""#),
             "from the cursor"
         );
-        assert_eq!(start().passes, vec![Side::Hubspot]);
+        assert_eq!(start().passes, vec![Side::Crm]);
     }
 
     #[test]

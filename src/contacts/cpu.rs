@@ -7,7 +7,7 @@
 #[cfg(test)]
 mod tests {
     use crate::contacts::{fingerprint_aircall, to_aircall, to_e164};
-    use crate::contacts::{AircallContact, ContactSync, HubspotProperties, PhoneSettings};
+    use crate::contacts::{AircallContact, ContactSync, CrmProperties, PhoneSettings};
     use serde_json::json;
     use std::time::Instant;
 
@@ -53,7 +53,7 @@ mod tests {
         let warm = started.elapsed().as_secs_f64() * 1e6 / f64::from(rounds * 8);
 
         // A whole HubSpot contact translated for Aircall (names, e-mail, two numbers).
-        let p: HubspotProperties = [
+        let p: CrmProperties = [
             ("firstname", "Jean"),
             ("lastname", "Dupont"),
             ("email", "jean@example.com"),

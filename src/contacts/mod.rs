@@ -11,8 +11,8 @@ pub mod translate;
 
 mod cpu;
 
-pub use model::{AircallContact, HubspotProperties, Labeled};
+pub use model::{AircallContact, CrmProperties, Labeled};
 pub use names::{join, split, update_from_full};
 pub use phone::{same_number, to_e164, PhoneError, PhoneSettings};
 pub use settings::{App, Condition, ContactSync, Direction, Mapping, Op};
-pub use translate::{fingerprint_aircall, fingerprint_hubspot, to_aircall, to_hubspot, ToAircall};
+pub use translate::{fingerprint_aircall, fingerprint_crm, to_aircall, to_crm, ToAircall};

@@ -55,7 +55,7 @@ pub struct AircallContact {
 
 /// A HubSpot contact's properties. HubSpot sends every property value as a string; a property
 /// that is absent or empty is unset.
-pub type HubspotProperties = BTreeMap<String, String>;
+pub type CrmProperties = BTreeMap<String, String>;
 
 #[cfg(test)]
 mod tests {

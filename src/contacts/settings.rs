@@ -3,7 +3,7 @@
 //! starts on a mapping that cannot work.
 
 use super::fields::{self, Field, Kind};
-use super::model::{AircallContact, HubspotProperties};
+use super::model::{AircallContact, CrmProperties};
 use super::names;
 use super::phone::{self, PhoneSettings};
 use serde::de::DeserializeOwned;
@@ -14,18 +14,20 @@ use std::collections::BTreeSet;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
-    ToHubspot,
+    /// Named for HubSpot, the first CRM, in the API.
+    #[serde(rename = "to_hubspot")]
+    ToCrm,
     ToAircall,
     Both,
 }
 
 impl Direction {
-    pub fn to_hubspot(self) -> bool {
+    pub fn to_crm(self) -> bool {
         self != Direction::ToAircall
     }
 
     pub fn to_aircall(self) -> bool {
-        self != Direction::ToHubspot
+        self != Direction::ToCrm
     }
 }
 
@@ -33,7 +35,9 @@ impl Direction {
 #[serde(rename_all = "snake_case")]
 pub enum App {
     Aircall,
-    Hubspot,
+    /// The CRM; named `hubspot` in the API (its first CRM).
+    #[serde(rename = "hubspot")]
+    Crm,
 }
 
 /// A filter condition: IF `field` of the contact in `app` satisfies `op` THEN it is synced.
@@ -79,7 +83,9 @@ impl Op {
 #[serde(deny_unknown_fields)]
 pub struct Mapping {
     pub aircall: String,
-    pub hubspot: String,
+    /// The CRM's field; named `hubspot` in the API (its first CRM).
+    #[serde(rename = "hubspot")]
+    pub crm: String,
     pub direction: Direction,
 }
 
@@ -100,7 +106,7 @@ pub fn default_mappings() -> Vec<Mapping> {
     .into_iter()
     .map(|(aircall, hubspot)| Mapping {
         aircall: aircall.into(),
-        hubspot: hubspot.into(),
+        crm: hubspot.into(),
         direction: Direction::Both,
     })
     .collect()
@@ -202,7 +208,7 @@ fn parse_condition(value: &Value, path: &str, problems: &mut Problems) -> Option
                 names_of(fields::AIRCALL)
             ),
         )),
-        (Some(App::Hubspot), Some(name)) if !is_property_name(name) => problems.push((
+        (Some(App::Crm), Some(name)) if !is_property_name(name) => problems.push((
             field_path,
             format!(
                 "\"{name}\" is not a HubSpot property name (internal names are lower case, \
@@ -280,7 +286,7 @@ fn parse_mapping(value: &Value, path: &str, problems: &mut Problems) -> Option<M
     } else {
         "only a text field takes another type".to_string()
     };
-    if (direction.to_hubspot() && !to_hubspot) || (direction.to_aircall() && !to_aircall) {
+    if (direction.to_crm() && !to_hubspot) || (direction.to_aircall() && !to_aircall) {
         problems.push((
             format!("{path}.direction"),
             format!("{pair} can only be mapped in direction {possible} ({why})"),
@@ -289,7 +295,7 @@ fn parse_mapping(value: &Value, path: &str, problems: &mut Problems) -> Option<M
     }
     Some(Mapping {
         aircall: a.name.into(),
-        hubspot: h.name.into(),
+        crm: h.name.into(),
         direction,
     })
 }
@@ -300,7 +306,7 @@ fn parse_mapping(value: &Value, path: &str, problems: &mut Problems) -> Option<M
 fn in_force(custom: &[Mapping]) -> Vec<(Option<usize>, Mapping)> {
     let replaced = |d: &Mapping| {
         custom.iter().any(|m| {
-            m.hubspot == d.hubspot
+            m.crm == d.crm
                 || (m.aircall == d.aircall && fields::aircall(&d.aircall).is_some_and(|f| !f.list))
         })
     };
@@ -337,9 +343,9 @@ fn check_conflicts(custom: &[Mapping], problems: &mut Problems) {
         let Some(i) = index else { continue };
         let path = format!("contact_sync.mappings[{i}]");
         for (other_index, other) in &all[..n] {
-            let towards_hubspot = m.direction.to_hubspot() && other.direction.to_hubspot();
+            let towards_hubspot = m.direction.to_crm() && other.direction.to_crm();
             let towards_aircall = m.direction.to_aircall() && other.direction.to_aircall();
-            if m.hubspot == other.hubspot && (towards_hubspot || towards_aircall) {
+            if m.crm == other.crm && (towards_hubspot || towards_aircall) {
                 let side = if towards_hubspot {
                     "HubSpot"
                 } else {
@@ -349,7 +355,7 @@ fn check_conflicts(custom: &[Mapping], problems: &mut Problems) {
                     path.clone(),
                     format!(
                         "HubSpot {} is already mapped towards {side} by {}",
-                        m.hubspot,
+                        m.crm,
                         source(*other_index)
                     ),
                 ));
@@ -368,7 +374,7 @@ fn check_conflicts(custom: &[Mapping], problems: &mut Problems) {
                     format!(
                         "Aircall {field} is already written from HubSpot {} by {}; use \
                          direction to_hubspot for one of them",
-                        other.hubspot,
+                        other.crm,
                         source(*other_index)
                     ),
                 ));
@@ -462,9 +468,9 @@ impl ContactSync {
 
     /// HubSpot properties to ask for when reading contacts: the mapped ones, the filters', and
     /// those matching and change detection need.
-    pub fn hubspot_properties(&self) -> Vec<String> {
-        let mut names: BTreeSet<String> = self.mappings().into_iter().map(|m| m.hubspot).collect();
-        let filtered = self.filters.iter().filter(|c| c.app == App::Hubspot);
+    pub fn crm_properties(&self) -> Vec<String> {
+        let mut names: BTreeSet<String> = self.mappings().into_iter().map(|m| m.crm).collect();
+        let filtered = self.filters.iter().filter(|c| c.app == App::Crm);
         names.extend(filtered.map(|c| c.field.clone()));
         for name in ["email", "phone", "mobilephone", "lastmodifieddate"] {
             names.insert(name.into());
@@ -478,8 +484,8 @@ impl ContactSync {
     }
 
     /// Whether HubSpot properties pass the HubSpot conditions (all of them; none: passes).
-    pub fn passes_hubspot(&self, p: &HubspotProperties) -> bool {
-        self.passes(App::Hubspot, |field| {
+    pub fn passes_crm(&self, p: &CrmProperties) -> bool {
+        self.passes(App::Crm, |field| {
             p.get(field)
                 .map(|v| v.trim())
                 .filter(|v| !v.is_empty())
@@ -494,7 +500,7 @@ impl ContactSync {
         conditions.into_iter().all(|c| {
             let is_phone = match app {
                 App::Aircall => c.field == "phone_numbers",
-                App::Hubspot => fields::hubspot(&c.field).is_some_and(|f| f.kind == Kind::Phone),
+                App::Crm => fields::hubspot(&c.field).is_some_and(|f| f.kind == Kind::Phone),
             };
             let wanted = c.value.as_deref().unwrap_or("");
             let equal = |v: &String| {
@@ -555,7 +561,7 @@ mod tests {
     fn defaults_name_known_fields() {
         for m in default_mappings() {
             assert!(
-                fields::aircall(&m.aircall).is_some() && fields::hubspot(&m.hubspot).is_some(),
+                fields::aircall(&m.aircall).is_some() && fields::hubspot(&m.crm).is_some(),
                 "{m:?}"
             );
         }
@@ -805,7 +811,7 @@ mod tests {
         let pairs: Vec<(String, String)> = sync
             .mappings()
             .into_iter()
-            .map(|m| (m.aircall, m.hubspot))
+            .map(|m| (m.aircall, m.crm))
             .collect();
         let pair = |a: &str, h: &str| (a.to_string(), h.to_string());
         assert_eq!(
@@ -848,7 +854,7 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(
-            sync.hubspot_properties(),
+            sync.crm_properties(),
             [
                 "company",
                 "email",
@@ -875,20 +881,20 @@ mod tests {
             {"app": "hubspot", "field": "company", "op": "contains", "value": "acme"},
             {"app": "aircall", "field": "first_name", "op": "is_set"}
         ]));
-        let props = |pairs: &[(&str, &str)]| -> HubspotProperties {
+        let props = |pairs: &[(&str, &str)]| -> CrmProperties {
             pairs
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect()
         };
-        assert!(sync.passes_hubspot(&props(&[
+        assert!(sync.passes_crm(&props(&[
             ("lifecyclestage", "customer"),
             ("company", "ACME Corp")
         ])));
-        assert!(!sync.passes_hubspot(&props(&[("lifecyclestage", "lead"), ("company", "ACME")])));
-        assert!(!sync.passes_hubspot(&props(&[("lifecyclestage", "customer")])));
+        assert!(!sync.passes_crm(&props(&[("lifecyclestage", "lead"), ("company", "ACME")])));
+        assert!(!sync.passes_crm(&props(&[("lifecyclestage", "customer")])));
         let none = filtered(json!([]));
-        assert!(none.passes_hubspot(&props(&[])));
+        assert!(none.passes_crm(&props(&[])));
         assert!(none.passes_aircall(&AircallContact::default()));
 
         let set = filtered(json!([
@@ -896,10 +902,10 @@ mod tests {
             {"app": "hubspot", "field": "hs_lead_status", "op": "is_not_set"},
             {"app": "hubspot", "field": "country", "op": "not_equals", "value": "France"}
         ]));
-        assert!(set.passes_hubspot(&props(&[("phone", "555"), ("hs_lead_status", "")])));
-        assert!(!set.passes_hubspot(&props(&[("phone", "  ")])));
-        assert!(!set.passes_hubspot(&props(&[("phone", "5"), ("hs_lead_status", "NEW")])));
-        assert!(!set.passes_hubspot(&props(&[("phone", "5"), ("country", "france")])));
+        assert!(set.passes_crm(&props(&[("phone", "555"), ("hs_lead_status", "")])));
+        assert!(!set.passes_crm(&props(&[("phone", "  ")])));
+        assert!(!set.passes_crm(&props(&[("phone", "5"), ("hs_lead_status", "NEW")])));
+        assert!(!set.passes_crm(&props(&[("phone", "5"), ("country", "france")])));
     }
 
     #[test]

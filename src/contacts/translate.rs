@@ -10,7 +10,7 @@
 //! from one typed in Aircall, and losing a number is worse than keeping an old one.
 
 use super::fields::{self, Kind};
-use super::model::{AircallContact, HubspotProperties, Labeled};
+use super::model::{AircallContact, CrmProperties, Labeled};
 use super::names;
 use super::phone;
 use super::settings::{aircall_values, ContactSync, Direction, Mapping};
@@ -28,7 +28,7 @@ pub struct ToAircall {
 fn towards(sync: &ContactSync, hubspot: bool) -> impl Iterator<Item = Mapping> {
     let allowed = move |d: Direction| {
         if hubspot {
-            d.to_hubspot()
+            d.to_crm()
         } else {
             d.to_aircall()
         }
@@ -70,22 +70,22 @@ fn pick_phone(numbers: &[Labeled], hubspot: &str) -> Option<usize> {
 /// The value an Aircall contact gives a mapping's HubSpot field, if any.
 fn aircall_value(c: &AircallContact, m: &Mapping) -> Option<String> {
     match m.aircall.as_str() {
-        "phone_numbers" => pick_phone(&c.phone_numbers, &m.hubspot)
+        "phone_numbers" => pick_phone(&c.phone_numbers, &m.crm)
             .map(|i| c.phone_numbers[i].value.trim().to_string()),
         field => aircall_values(c, field).into_iter().next(),
     }
 }
 
 /// HubSpot properties carrying an Aircall contact, along the mappings going to HubSpot.
-pub fn to_hubspot(c: &AircallContact, sync: &ContactSync) -> HubspotProperties {
+pub fn to_crm(c: &AircallContact, sync: &ContactSync) -> CrmProperties {
     towards(sync, true)
-        .filter_map(|m| Some((m.hubspot.clone(), aircall_value(c, &m)?)))
+        .filter_map(|m| Some((m.crm.clone(), aircall_value(c, &m)?)))
         .collect()
 }
 
 /// The Aircall contact to write for HubSpot properties, merged into the current contact.
 pub fn to_aircall(
-    p: &HubspotProperties,
+    p: &CrmProperties,
     current: Option<&AircallContact>,
     sync: &ContactSync,
 ) -> ToAircall {
@@ -93,11 +93,7 @@ pub fn to_aircall(
     contact.id = None;
     let mut problems = Vec::new();
     for m in towards(sync, false) {
-        let Some(value) = p
-            .get(&m.hubspot)
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
-        else {
+        let Some(value) = p.get(&m.crm).map(|v| v.trim()).filter(|v| !v.is_empty()) else {
             continue;
         };
         match m.aircall.as_str() {
@@ -111,8 +107,8 @@ pub fn to_aircall(
             }
             "emails" => merge_email(&mut contact.emails, value),
             "phone_numbers" => match phone::to_e164(value, &sync.phone) {
-                Ok(number) => merge_phone(&mut contact.phone_numbers, &m.hubspot, &number, sync),
-                Err(e) => problems.push(format!("{} {e}", m.hubspot)),
+                Ok(number) => merge_phone(&mut contact.phone_numbers, &m.crm, &number, sync),
+                Err(e) => problems.push(format!("{} {e}", m.crm)),
             },
             field => {
                 let slot = match field {
@@ -176,8 +172,8 @@ fn fingerprint(
 ) -> String {
     let entries: BTreeMap<String, String> = values
         .filter_map(|(m, v)| {
-            let v = canonical(&v?, &m.hubspot, sync);
-            (!v.is_empty()).then(|| (format!("{}>{}", m.aircall, m.hubspot), v))
+            let v = canonical(&v?, &m.crm, sync);
+            (!v.is_empty()).then(|| (format!("{}>{}", m.aircall, m.crm), v))
         })
         .collect();
     let text = serde_json::to_string(&entries).expect("a map of strings serialises");
@@ -199,9 +195,9 @@ pub fn fingerprint_aircall(c: &AircallContact, sync: &ContactSync) -> String {
 }
 
 /// Fingerprint of what the mappings carry of HubSpot properties (see `fingerprint_aircall`).
-pub fn fingerprint_hubspot(p: &HubspotProperties, sync: &ContactSync) -> String {
+pub fn fingerprint_crm(p: &CrmProperties, sync: &ContactSync) -> String {
     let values = sync.mappings().into_iter().map(|m| {
-        let v = p.get(&m.hubspot).cloned();
+        let v = p.get(&m.crm).cloned();
         (m, v)
     });
     fingerprint(values, sync)
@@ -220,7 +216,7 @@ mod tests {
         sync(json!({"direction": "both"}))
     }
 
-    fn props(pairs: &[(&str, &str)]) -> HubspotProperties {
+    fn props(pairs: &[(&str, &str)]) -> CrmProperties {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -274,7 +270,7 @@ mod tests {
     #[test]
     fn carries_the_default_fields_to_hubspot() {
         assert_eq!(
-            to_hubspot(&jean(), &both()),
+            to_crm(&jean(), &both()),
             props(&[
                 ("firstname", "Jean"),
                 ("lastname", "Dupont"),
@@ -296,7 +292,7 @@ mod tests {
             ],
             ..Default::default()
         };
-        let p = to_hubspot(&c, &both());
+        let p = to_crm(&c, &both());
         assert_eq!(p["phone"], "+33142685300");
         assert_eq!(p["mobilephone"], "+33612345678");
     }
@@ -309,7 +305,7 @@ mod tests {
         ]}));
         let mut c = jean();
         c.information = text("customer");
-        let p = to_hubspot(&c, &s);
+        let p = to_crm(&c, &s);
         assert_eq!(p["jobtitle"], "Jean Dupont");
         assert!(!p.contains_key("lifecyclestage"));
         let back = to_aircall(
@@ -321,7 +317,7 @@ mod tests {
         assert_eq!(back.contact.first_name, None);
         // A sync going one way translates nothing the other way.
         let one_way = sync(json!({"direction": "to_aircall"}));
-        assert!(to_hubspot(&jean(), &one_way).is_empty());
+        assert!(to_crm(&jean(), &one_way).is_empty());
         let other_way = sync(json!({"direction": "to_hubspot"}));
         let nothing = to_aircall(&props(&[("firstname", "Ann")]), None, &other_way);
         assert_eq!(nothing.contact, AircallContact::default());
@@ -465,16 +461,12 @@ mod tests {
         ];
         for s in &settings {
             for c in contacts() {
-                let p = to_hubspot(&c, s);
-                assert_eq!(
-                    fingerprint_hubspot(&p, s),
-                    fingerprint_aircall(&c, s),
-                    "{c:?}"
-                );
+                let p = to_crm(&c, s);
+                assert_eq!(fingerprint_crm(&p, s), fingerprint_aircall(&c, s), "{c:?}");
                 let back = to_aircall(&p, None, s);
                 assert_eq!(
                     fingerprint_aircall(&back.contact, s),
-                    fingerprint_hubspot(&p, s)
+                    fingerprint_crm(&p, s)
                 );
                 let merged = to_aircall(&p, Some(&c), s);
                 assert_eq!(
@@ -511,11 +503,11 @@ mod tests {
         for p in &hubspot_contacts {
             for current in [None, Some(jean())] {
                 let out = to_aircall(p, current.as_ref(), &s);
-                let written = to_hubspot(&out.contact, &s);
+                let written = to_crm(&out.contact, &s);
                 let mut expected = written.clone();
                 expected.extend(p.iter().map(|(k, v)| (k.clone(), v.clone())));
                 assert_eq!(
-                    fingerprint_hubspot(&expected, &s),
+                    fingerprint_crm(&expected, &s),
                     fingerprint_aircall(&out.contact, &s),
                     "{p:?} {:?} {expected:?}",
                     out.contact
@@ -524,7 +516,7 @@ mod tests {
             let out = to_aircall(p, None, &s);
             assert_eq!(
                 fingerprint_aircall(&out.contact, &s),
-                fingerprint_hubspot(p, &s),
+                fingerprint_crm(p, &s),
                 "{p:?}"
             );
         }
@@ -547,7 +539,7 @@ mod tests {
         unmapped.information = text("not mapped by default");
         assert_eq!(fingerprint_aircall(&unmapped, &s), base);
 
-        let p = to_hubspot(&jean(), &s);
+        let p = to_crm(&jean(), &s);
         let mut national = p.clone();
         national.insert("phone".into(), "(415) 555-2671".into());
         national.insert("zip".into(), "75001".into()); // not mapped
@@ -555,13 +547,10 @@ mod tests {
         let mut without_company = p.clone();
         without_company.remove("company");
         assert_eq!(
-            fingerprint_hubspot(&national, &s),
-            fingerprint_hubspot(&without_company, &s)
+            fingerprint_crm(&national, &s),
+            fingerprint_crm(&without_company, &s)
         );
-        assert_ne!(
-            fingerprint_hubspot(&national, &s),
-            fingerprint_hubspot(&p, &s)
-        );
+        assert_ne!(fingerprint_crm(&national, &s), fingerprint_crm(&p, &s));
     }
 
     #[test]
@@ -571,8 +560,8 @@ mod tests {
         ]}));
         let p = props(&[("firstname", "Ann"), ("lifecyclestage", "lead")]);
         let c = to_aircall(&p, None, &s).contact;
-        assert_eq!(fingerprint_aircall(&c, &s), fingerprint_hubspot(&p, &s));
+        assert_eq!(fingerprint_aircall(&c, &s), fingerprint_crm(&p, &s));
         let later = props(&[("firstname", "Ann"), ("lifecyclestage", "customer")]);
-        assert_ne!(fingerprint_hubspot(&later, &s), fingerprint_aircall(&c, &s));
+        assert_ne!(fingerprint_crm(&later, &s), fingerprint_aircall(&c, &s));
     }
 }

@@ -15,7 +15,7 @@ pub struct ContactLink {
     #[serde(default)]
     pub aircall_fingerprint: String,
     #[serde(default)]
-    pub hubspot_fingerprint: String,
+    pub crm_fingerprint: String,
     /// The connector created the Aircall contact: deleting the integration deletes it.
     #[serde(default)]
     pub created_in_aircall: bool,
@@ -33,7 +33,7 @@ pub async fn by_aircall<S: Store>(
     .await
 }
 
-pub async fn by_hubspot<S: Store>(
+pub async fn by_crm<S: Store>(
     store: &S,
     integration_id: &str,
     hubspot_id: &str,
