@@ -127,7 +127,7 @@ pub async fn handle_message<P: Platform>(
         (QueueName::DeadLetters, Job::Contact(job)) => {
             p.log(&format!(
                 "HubSpot contact {} of integration {} could not be synced (storage or queue errors); its next change retries",
-                job.hubspot.id, job.integration_id
+                job.crm.id, job.integration_id
             ));
             Ok(())
         }
@@ -362,7 +362,7 @@ async fn contact_pull<P: Platform>(
         Ok(outcome) => {
             p.log(&format!(
                 "HubSpot contact {} of integration {}: {outcome:?}",
-                job.hubspot.id, job.integration_id
+                job.crm.id, job.integration_id
             ));
             return Ok(());
         }
@@ -391,7 +391,7 @@ async fn contact_pull<P: Platform>(
     } else {
         p.log(&format!(
             "HubSpot contact {} of integration {} not synced: {error}",
-            job.hubspot.id, job.integration_id
+            job.crm.id, job.integration_id
         ));
     }
     Ok(())

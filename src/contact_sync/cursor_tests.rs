@@ -101,7 +101,7 @@ impl Fake {
         while let Some((queue, message, delay)) = p.next_sent() {
             p.now_ms.set(p.now_ms.get() + u64::from(delay) * 1000);
             if let Ok(Job::Contact(job)) = Job::from_message(&message) {
-                let id = job.hubspot.id.parse().unwrap();
+                let id = job.crm.id.parse().unwrap();
                 self.accounts.borrow_mut().read.push(id);
             }
             let ack = run(handle_message(p, &config(), queue, &message));

@@ -1,12 +1,13 @@
-//! Two-way contact sync between Aircall and HubSpot: the reads and writes around the pure
-//! rules of `crate::contacts` (settings, mapping, names, phone numbers, fingerprints).
+//! Two-way contact sync between Aircall and a CRM (any [`Crm`]: HubSpot is the first): the
+//! reads and writes around the pure rules of `crate::contacts` (settings, mapping, names,
+//! phone numbers, fingerprints).
 //!
-//! - Aircall -> HubSpot: each `contact.created`/`contact.updated` webhook, and a pass over the
-//!   Aircall contacts updated since the last one (catching missed webhooks), go to HubSpot in
+//! - Aircall -> CRM: each `contact.created`/`contact.updated` webhook, and a pass over the
+//!   Aircall contacts updated since the last one (catching missed webhooks), go to the CRM in
 //!   batches: matched by link, then e-mail, then phone number, before anything is created.
-//! - HubSpot -> Aircall: a pass (the 15-minute cron, or `POST .../contacts/sync`) reads the
-//!   HubSpot contacts modified since its cursor and queues one job per contact, matched the
-//!   same way at Aircall.
+//! - CRM -> Aircall: a pass (the 15-minute cron, or `POST .../contacts/sync`) reads the CRM
+//!   contacts modified since its cursor and queues one job per contact, matched the same way
+//!   at Aircall.
 //! - Each link keeps the fingerprints of both sides as last written, so a change the
 //!   connector made comes back as "unchanged" instead of being synced again (no ping-pong).
 
@@ -19,7 +20,8 @@ use crate::contacts::{
     CrmProperties,
 };
 use crate::crm::links::{self, ContactLink};
-use crate::destinations::hubspot::{HubspotClient, HubspotError, Record, BATCH_MAX};
+use crate::crm::{ChangeCursor, Crm, CrmError, CrmRecord};
+use crate::destinations::AnyCrm;
 use crate::integration::{checked, Integration, Integrations};
 use crate::ports::{Platform, StoreError};
 use crate::retry::{Disposition, Failure};
@@ -28,17 +30,10 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
 
-/// HubSpot contacts read per pass step (each becomes its own job).
-pub const HUBSPOT_PAGE: usize = 100;
-
-/// Values one IN/NOT_IN filter of a HubSpot search holds (HubSpot's docs name no figure; 100
-/// is what the connector assumes everywhere).
-const IN_MAX: usize = 100;
-
 #[derive(Debug, Error)]
 pub enum SyncError {
     #[error(transparent)]
-    Hubspot(#[from] HubspotError),
+    Crm(CrmError),
     #[error(transparent)]
     Aircall(#[from] AircallError),
     #[error("{0}")]
@@ -49,10 +44,19 @@ pub enum SyncError {
 
 crate::infra::carries_infra!(SyncError);
 
+impl From<CrmError> for SyncError {
+    fn from(e: CrmError) -> Self {
+        match e {
+            CrmError::Infra(e) => SyncError::Infra(e),
+            e => SyncError::Crm(e),
+        }
+    }
+}
+
 impl Failure for SyncError {
     fn disposition(&self) -> Disposition {
         match self {
-            SyncError::Hubspot(e) => e.disposition(),
+            SyncError::Crm(e) => e.disposition(),
             SyncError::Aircall(e) => e.disposition(),
             SyncError::Infra(e) => e.disposition(),
             SyncError::NotSynced(_) => Disposition::Permanent,
@@ -100,14 +104,14 @@ impl crate::queue::Message for PassJob {
     const QUEUE: crate::ports::QueueName = crate::ports::QueueName::Work;
 }
 
-/// Aircall requests a new HubSpot contact costs at most: a search by e-mail, one by phone,
+/// Aircall requests a new CRM contact costs at most: a search by e-mail, one by phone,
 /// the creation.
 pub const AIRCALL_REQUESTS_PER_CONTACT: u32 = 3;
 
-/// Seconds before a HubSpot pass reads its next page: the time the account's Aircall budget
+/// Seconds before a CRM pass reads its next page: the time the account's Aircall budget
 /// needs for the contacts just queued. Queuing faster would only leave them waiting for the
 /// budget, each coming back again and again.
-pub fn hubspot_pace(queued: usize, aircall_requests_per_minute: u32) -> u32 {
+pub fn crm_pace(queued: usize, aircall_requests_per_minute: u32) -> u32 {
     let requests = queued as u64 * u64::from(AIRCALL_REQUESTS_PER_CONTACT);
     (requests * 60)
         .div_ceil(u64::from(aircall_requests_per_minute.max(1)))
@@ -125,11 +129,13 @@ fn pass_lease(integration_id: &str, side: Side) -> (String, String) {
     )
 }
 
-/// One HubSpot contact to bring to Aircall.
+/// One CRM contact to bring to Aircall.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContactJob {
     pub integration_id: String,
-    pub hubspot: Record,
+    /// (`hubspot` on the queue: its first CRM.)
+    #[serde(rename = "hubspot")]
+    pub crm: CrmRecord,
     #[serde(default)]
     pub attempt: u32,
 }
@@ -143,16 +149,9 @@ impl crate::queue::Message for ContactJob {
 /// the two passes never overwrite each other's).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Cursor {
-    /// HubSpot contacts modified after this (ms) are still to read, and those modified at
-    /// exactly this time...
-    crm_modified_ms: u64,
-    /// ...except these, already read at that time (a contact edited since has a later time,
-    /// so it is read again), at most 2 * IN_MAX...
-    crm_ids_at_cursor: Vec<String>,
-    /// ...and, while more contacts share that time than a NOT_IN holds, except every id up
-    /// to this one: the rest of that millisecond is then read in id order.
-    #[serde(default)]
-    crm_id_after: Option<String>,
+    /// Where the reading of the CRM's changes stands.
+    #[serde(flatten)]
+    crm: ChangeCursor,
     /// Aircall contacts updated at or after this (UNIX s) are still to read: its second again,
     /// since a contact changed later in that second has the same stamp (the links'
     /// fingerprints tell an unchanged one, which costs no request).
@@ -170,8 +169,8 @@ async fn read_cursor<P: Platform>(p: &P, id: &str, side: Side) -> Result<Cursor,
         .unwrap_or_default())
 }
 
-fn problem_key(integration_id: &str, hubspot_id: &str) -> String {
-    crate::keys::contact_problem_key(integration_id, hubspot_id)
+fn problem_key(integration_id: &str, crm_id: &str) -> String {
+    crate::keys::contact_problem_key(integration_id, crm_id)
 }
 
 /// The integration, when it syncs contacts with HubSpot.
@@ -253,7 +252,7 @@ pub async fn pass_step<P: Platform>(p: &P, config: &Config, job: PassJob) -> Res
     };
     let token = integration
         .destination_secret(&config.sealer)
-        .map_err(|e| SyncError::NotSynced(format!("the HubSpot token cannot be read: {e}")))?;
+        .map_err(|e| SyncError::NotSynced(format!("the CRM's token cannot be read: {e}")))?;
     // One pass at a time per side: a paced pass outlives the 15 minutes between crons, and
     // two passes reading from one cursor would queue the same contacts twice.
     let (gate, lease) = pass_lease(&integration.id, job.side);
@@ -267,15 +266,14 @@ pub async fn pass_step<P: Platform>(p: &P, config: &Config, job: PassJob) -> Res
         ));
         return Ok(());
     }
-    let hubspot = HubspotClient::new(p, config, &token);
+    let crm = crm_of(p, config, &integration, &token)?;
     let mut cursor = read_cursor(p, &integration.id, job.side).await?;
     let mut next = job.clone();
     let mut pace = 1;
     let more = match job.side {
         Side::Crm => {
-            let (queued, more) =
-                read_hubspot(p, &hubspot, &integration, &sync, &mut cursor).await?;
-            pace = hubspot_pace(queued, config.aircall_requests_per_minute);
+            let (queued, more) = read_crm(p, &crm, &integration, &sync, &mut cursor).await?;
+            pace = crm_pace(queued, config.aircall_requests_per_minute);
             more
         }
         Side::Aircall => {
@@ -304,7 +302,7 @@ pub async fn pass_step<P: Platform>(p: &P, config: &Config, job: PassJob) -> Res
                 .filter_map(|c| serde_json::from_value(c.clone()).ok())
                 .collect();
             let reached_old = fresh.len() < contacts.len();
-            push_to_crm(p, &hubspot, &integration, &sync, fresh).await?;
+            push_to_crm(p, &crm, &integration, &sync, fresh).await?;
             let more = !reached_old && contacts.len() == crate::aircall::MAX_PER_PAGE as usize;
             // The mark moves only once the pass is through: a later page may still be older.
             (next.page, next.newest) = (job.page + 1, newest);
@@ -327,105 +325,45 @@ pub async fn pass_step<P: Platform>(p: &P, config: &Config, job: PassJob) -> Res
     Ok(())
 }
 
-/// Reads the next HubSpot contacts modified since the cursor, oldest first, and queues a job
-/// for each; answers how many, and whether there are more. The filter moves instead of
-/// paging, so HubSpot's 10,000-result cap on a search never applies.
-async fn read_hubspot<P: Platform>(
+/// Reads the next CRM contacts modified since the cursor, oldest first, and queues a job for
+/// each; answers how many, and whether there are more.
+async fn read_crm<P: Platform>(
     p: &P,
-    hubspot: &HubspotClient<'_, P>,
+    crm: &impl Crm,
     integration: &Integration,
     sync: &ContactSync,
     cursor: &mut Cursor,
 ) -> Result<(usize, bool), SyncError> {
-    let at = cursor.crm_modified_ms.to_string();
-    // The ids already read are left out at the cursor's millisecond only: a contact read
-    // there and edited since is modified after it, and must be read again.
-    let mut at_cursor =
-        vec![json!({"propertyName": "lastmodifieddate", "operator": "EQ", "value": at})];
-    for ids in cursor.crm_ids_at_cursor.chunks(IN_MAX) {
-        at_cursor
-            .push(json!({"propertyName": "hs_object_id", "operator": "NOT_IN", "values": ids}));
-    }
-    if let Some(after) = &cursor.crm_id_after {
-        at_cursor.push(json!({"propertyName": "hs_object_id", "operator": "GT", "value": after}));
-    }
-    let after_cursor = json!([{"propertyName": "lastmodifieddate", "operator": "GT", "value": at}]);
-    // HubSpot takes one sort and promises no order among equal values: a crowded millisecond
-    // is read alone, by id.
-    let (groups, sort) = match cursor.crm_id_after {
-        Some(_) => (json!([{ "filters": at_cursor }]), "hs_object_id"),
-        None => (
-            json!([{ "filters": after_cursor }, { "filters": at_cursor }]),
-            "lastmodifieddate",
-        ),
-    };
-    let body = json!({
-        "filterGroups": groups,
-        "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
-        "properties": sync.crm_properties(),
-        "limit": HUBSPOT_PAGE
-    });
-    let page = hubspot.search("contacts", &body).await?;
-    let jobs: Vec<ContactJob> = page
-        .results
-        .iter()
+    let (records, more) = crm
+        .changed_contacts(&mut cursor.crm, &sync.crm_properties())
+        .await?;
+    let jobs: Vec<ContactJob> = records
+        .into_iter()
         .map(|record| ContactJob {
             integration_id: integration.id.clone(),
-            hubspot: record.clone(),
+            crm: record,
             attempt: 1,
         })
         .collect();
     crate::queue::send_all(p, &jobs).await?;
-    let full = page.results.len() == HUBSPOT_PAGE;
-    if cursor.crm_id_after.is_some() {
-        match page.results.last() {
-            Some(last) if full => cursor.crm_id_after = Some(last.id.clone()),
-            // That millisecond is read whole: what comes after it is next.
-            _ => {
-                cursor.crm_modified_ms += 1;
-                cursor.crm_ids_at_cursor.clear();
-                cursor.crm_id_after = None;
-            }
-        }
-        return Ok((page.results.len(), true));
-    }
-    for record in &page.results {
-        let modified = record
-            .properties
-            .get("lastmodifieddate")
-            .and_then(|d| modified_ms(d))
-            .unwrap_or(cursor.crm_modified_ms);
-        if modified > cursor.crm_modified_ms {
-            cursor.crm_modified_ms = modified;
-            cursor.crm_ids_at_cursor.clear();
-        }
-        if modified == cursor.crm_modified_ms {
-            cursor.crm_ids_at_cursor.push(record.id.clone());
-        }
-    }
-    // More contacts share that millisecond than a NOT_IN holds (a bulk import, say): the
-    // list stops growing (it holds two pages at most), and the rest is read by id.
-    if cursor.crm_ids_at_cursor.len() > IN_MAX {
-        cursor.crm_id_after = Some("0".into());
-    }
-    Ok((page.results.len(), full))
+    Ok((jobs.len(), more))
 }
 
-/// HubSpot dates: ISO-8601 with milliseconds, or milliseconds.
-fn modified_ms(text: &str) -> Option<u64> {
-    if let Ok(ms) = text.parse() {
-        return Some(ms);
-    }
-    let (seconds, fraction) = match text.split_once('.') {
-        Some((s, f)) => (format!("{s}Z"), f.trim_end_matches('Z')),
-        None => (text.to_string(), ""),
-    };
-    let seconds = crate::time::parse_rfc3339(&seconds)?;
-    let ms: u64 = format!("{fraction:0<3}")[..3].parse().unwrap_or(0);
-    Some(seconds as u64 * 1000 + ms)
+/// The integration's CRM.
+fn crm_of<'a, P: Platform>(
+    p: &'a P,
+    config: &'a Config,
+    integration: &'a Integration,
+    token: &'a str,
+) -> Result<AnyCrm<'a, P>, SyncError> {
+    integration
+        .destination
+        .as_ref()
+        .and_then(|d| d.crm(p, config, &integration.id, token))
+        .ok_or_else(|| SyncError::NotSynced("the destination is not a CRM".into()))
 }
 
-/// What happened to the contacts of one push to HubSpot.
+/// What happened to the contacts of one push to the CRM.
 #[derive(Debug, Default, PartialEq)]
 pub struct Pushed {
     pub created: usize,
@@ -436,17 +374,17 @@ pub struct Pushed {
     pub filtered: usize,
 }
 
-/// Brings Aircall contacts to HubSpot: matched by link, then e-mail, then phone number;
+/// Brings Aircall contacts to the CRM: matched by link, then e-mail, then phone number;
 /// updated in one batch, created in another.
 pub async fn push_to_crm<P: Platform>(
     p: &P,
-    hubspot: &HubspotClient<'_, P>,
+    crm: &impl Crm,
     integration: &Integration,
     sync: &ContactSync,
     contacts: Vec<AircallContact>,
 ) -> Result<Pushed, SyncError> {
     let mut pushed = Pushed::default();
-    // (contact, its properties, its fingerprint, the HubSpot id it goes to, its link)
+    // (contact, its properties, its fingerprint, the CRM id it goes to, its link)
     let mut pending = Vec::new();
     for contact in contacts {
         let Some(aircall_id) = contact.id else {
@@ -466,11 +404,11 @@ pub async fn push_to_crm<P: Platform>(
             continue;
         }
         let properties = to_crm(&contact, sync);
-        let target = link.as_ref().map(|l| l.hubspot_id.clone());
+        let target = link.as_ref().map(|l| l.crm_id.clone());
         pending.push((contact, properties, fingerprint, target, link));
     }
 
-    // Unlinked: by e-mail, in one batch read.
+    // Unlinked: by e-mail, then by phone number.
     let emails: Vec<String> = pending
         .iter()
         .filter(|c| c.3.is_none())
@@ -478,18 +416,10 @@ pub async fn push_to_crm<P: Platform>(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let mut by_email: BTreeMap<String, String> = BTreeMap::new();
-    for chunk in emails.chunks(BATCH_MAX) {
-        let inputs: Vec<Value> = chunk.iter().map(|e| json!({ "id": e })).collect();
-        let body = json!({"idProperty": "email", "properties": ["email"], "inputs": inputs});
-        for record in hubspot.batch("contacts", "read", &body).await? {
-            if let Some(email) = record.properties.get("email") {
-                by_email.insert(email.to_lowercase(), record.id);
-            }
-        }
-    }
-    // Then by phone number, in one search per hundred numbers.
-    let mut by_phone: BTreeMap<String, String> = BTreeMap::new();
+    let by_email = match emails.is_empty() {
+        true => BTreeMap::new(),
+        false => crm.ids_by_email(&emails).await?,
+    };
     let mut numbers: Vec<String> = Vec::new();
     for (contact, properties, _, target, _) in pending.iter_mut() {
         if target.is_none() {
@@ -501,21 +431,10 @@ pub async fn push_to_crm<P: Platform>(
             numbers.extend(contact.phone_numbers.iter().map(|n| n.value.clone()));
         }
     }
-    for chunk in numbers.chunks(BATCH_MAX) {
-        let group = |property: &str| json!({"filters": [{"propertyName": property, "operator": "IN", "values": chunk}]});
-        let body = json!({
-            "filterGroups": [group("phone"), group("mobilephone")],
-            "properties": ["phone", "mobilephone"],
-            "limit": 200
-        });
-        for record in hubspot.search("contacts", &body).await?.results {
-            for property in ["phone", "mobilephone"] {
-                if let Some(number) = record.properties.get(property) {
-                    by_phone.entry(number.clone()).or_insert(record.id.clone());
-                }
-            }
-        }
-    }
+    let by_phone = match numbers.is_empty() {
+        true => BTreeMap::new(),
+        false => crm.ids_by_phone(&numbers).await?,
+    };
     for (contact, _, _, target, _) in pending.iter_mut() {
         if target.is_none() {
             *target = contact
@@ -526,16 +445,33 @@ pub async fn push_to_crm<P: Platform>(
     }
 
     let (updates, creates): (Vec<_>, Vec<_>) = pending.into_iter().partition(|c| c.3.is_some());
-    for chunk in updates.chunks(BATCH_MAX) {
-        let inputs: Vec<Value> = chunk
-            .iter()
-            .map(|(_, properties, _, target, _)| json!({"id": target, "properties": properties}))
-            .collect();
-        hubspot
-            .batch("contacts", "update", &json!({ "inputs": inputs }))
-            .await?;
-        for (contact, properties, fingerprint, target, link) in chunk {
-            let id = target.clone().expect("updates have a target");
+    let writes: Vec<(String, CrmProperties)> = updates
+        .iter()
+        .map(|(_, properties, _, target, _)| {
+            (target.clone().unwrap_or_default(), properties.clone())
+        })
+        .collect();
+    if !writes.is_empty() {
+        crm.update_contacts(&writes).await?;
+    }
+    for ((contact, properties, fingerprint, _, link), (id, _)) in updates.iter().zip(writes) {
+        remember(
+            p,
+            sync,
+            integration,
+            (contact, properties, fingerprint, link),
+            id,
+        )
+        .await?;
+        pushed.updated += 1;
+    }
+    let new: Vec<CrmProperties> = creates.iter().map(|c| c.1.clone()).collect();
+    let ids = match new.is_empty() {
+        true => Vec::new(),
+        false => crm.create_contacts(&new).await?,
+    };
+    for ((contact, properties, fingerprint, _, link), id) in creates.iter().zip(ids) {
+        if let Some(id) = id {
             remember(
                 p,
                 sync,
@@ -544,51 +480,13 @@ pub async fn push_to_crm<P: Platform>(
                 id,
             )
             .await?;
-            pushed.updated += 1;
+            pushed.created += 1;
         }
-    }
-    // Created in a batch when HubSpot can tell them apart by e-mail, one by one otherwise.
-    let (with_email, without): (Vec<_>, Vec<_>) =
-        creates.into_iter().partition(|c| c.1.contains_key("email"));
-    for chunk in with_email.chunks(BATCH_MAX) {
-        let inputs: Vec<Value> = chunk.iter().map(|c| json!({"properties": c.1})).collect();
-        let created = hubspot
-            .batch("contacts", "create", &json!({ "inputs": inputs }))
-            .await?;
-        let ids: BTreeMap<String, String> = created
-            .into_iter()
-            .filter_map(|r| Some((r.properties.get("email")?.to_lowercase(), r.id)))
-            .collect();
-        for (contact, properties, fingerprint, _, link) in chunk {
-            if let Some(id) = ids.get(&properties["email"].to_lowercase()) {
-                remember(
-                    p,
-                    sync,
-                    integration,
-                    (contact, properties, fingerprint, link),
-                    id.clone(),
-                )
-                .await?;
-                pushed.created += 1;
-            }
-        }
-    }
-    for (contact, properties, fingerprint, _, link) in &without {
-        let created = hubspot.create("contacts", properties, json!([])).await?;
-        remember(
-            p,
-            sync,
-            integration,
-            (contact, properties, fingerprint, link),
-            created.id,
-        )
-        .await?;
-        pushed.created += 1;
     }
     Ok(pushed)
 }
 
-/// Links a contact pushed to HubSpot: what was written, its fingerprint, its earlier link.
+/// Links a contact pushed to the CRM: what was written, its fingerprint, its earlier link.
 async fn remember<P: Platform>(
     p: &P,
     sync: &ContactSync,
@@ -599,11 +497,11 @@ async fn remember<P: Platform>(
         &String,
         &Option<ContactLink>,
     ),
-    hubspot_id: String,
+    crm_id: String,
 ) -> Result<(), StoreError> {
     let link = ContactLink {
         aircall_id: contact.id.unwrap_or_default(),
-        hubspot_id,
+        crm_id,
         aircall_fingerprint: aircall_fingerprint.to_string(),
         crm_fingerprint: fingerprint_crm(written, sync),
         created_in_aircall: link.as_ref().is_some_and(|l| l.created_in_aircall),
@@ -632,13 +530,13 @@ pub async fn pull_contact<P: Platform>(
     let Some((integration, sync)) = synced(p, &job.integration_id).await? else {
         return Ok(Pulled::Filtered);
     };
-    let properties = &job.hubspot.properties;
-    let hubspot_id = &job.hubspot.id;
+    let properties = &job.crm.properties;
+    let crm_id = &job.crm.id;
     if !sync.passes_crm(properties) {
         return Ok(Pulled::Filtered);
     }
     let fingerprint = fingerprint_crm(properties, &sync);
-    let link = links::by_crm(p, &integration.id, hubspot_id).await?;
+    let link = links::by_crm(p, &integration.id, crm_id).await?;
     if link
         .as_ref()
         .is_some_and(|l| l.crm_fingerprint == fingerprint)
@@ -697,11 +595,11 @@ pub async fn pull_contact<P: Platform>(
     }
 
     let translated = to_aircall(properties, current.as_ref(), &sync);
-    let problems_key = problem_key(&integration.id, hubspot_id);
+    let problems_key = problem_key(&integration.id, crm_id);
     if translated.problems.is_empty() {
         p.delete(&problems_key).await?;
     } else {
-        report_problems(p, &problems_key, hubspot_id, &translated.problems).await?;
+        report_problems(p, &problems_key, crm_id, &translated.problems).await?;
     }
     let new_fingerprint = fingerprint_aircall(&translated.contact, &sync);
     let (saved, outcome) = match &current {
@@ -723,7 +621,7 @@ pub async fn pull_contact<P: Platform>(
         None if translated.contact.phone_numbers.is_empty() => {
             let mut problems = translated.problems.clone();
             problems.push("not created in Aircall: it has no phone number Aircall accepts".into());
-            report_problems(p, &problems_key, hubspot_id, &problems).await?;
+            report_problems(p, &problems_key, crm_id, &problems).await?;
             return Ok(Pulled::Refused(problems));
         }
         None => {
@@ -741,7 +639,7 @@ pub async fn pull_contact<P: Platform>(
     };
     let link = ContactLink {
         aircall_id: saved.id.unwrap_or_default(),
-        hubspot_id: hubspot_id.clone(),
+        crm_id: crm_id.clone(),
         aircall_fingerprint: fingerprint_aircall(&saved, &sync),
         crm_fingerprint: fingerprint,
         created_in_aircall: matches!(outcome, Pulled::Created(_))
@@ -757,11 +655,11 @@ pub async fn pull_contact<P: Platform>(
 async fn report_problems<P: Platform>(
     p: &P,
     key: &str,
-    hubspot_id: &str,
+    crm_id: &str,
     problems: &[String],
 ) -> Result<(), StoreError> {
     let report = json!({
-        "hubspot_id": hubspot_id,
+        "hubspot_id": crm_id,
         "at": crate::time::rfc3339(p.now_seconds() as i64),
         "problems": problems,
     });
@@ -806,10 +704,10 @@ pub async fn on_contact_event<P: Platform>(
     }
     let token = integration
         .destination_secret(&config.sealer)
-        .map_err(|e| SyncError::NotSynced(format!("the HubSpot token cannot be read: {e}")))?;
-    let hubspot = HubspotClient::new(p, config, &token);
+        .map_err(|e| SyncError::NotSynced(format!("the CRM's token cannot be read: {e}")))?;
+    let crm = crm_of(p, config, integration, &token)?;
     Ok(Some(
-        push_to_crm(p, &hubspot, integration, sync, vec![contact]).await?,
+        push_to_crm(p, &crm, integration, sync, vec![contact]).await?,
     ))
 }
 
@@ -860,8 +758,8 @@ pub async fn status<P: Platform>(p: &P, integration_id: &str) -> Result<Value, S
         .await?
         .len();
     Ok(json!({
-        "hubspot_modified_since": (hubspot.crm_modified_ms > 0)
-            .then(|| crate::time::rfc3339((hubspot.crm_modified_ms / 1000) as i64)),
+        "hubspot_modified_since": (hubspot.crm.modified_ms > 0)
+            .then(|| crate::time::rfc3339((hubspot.crm.modified_ms / 1000) as i64)),
         "aircall_updated_since": (aircall.aircall_updated > 0)
             .then(|| crate::time::rfc3339(aircall.aircall_updated)),
         "created_in_aircall": created,
@@ -879,11 +777,11 @@ mod tests {
     #[test]
     fn a_hubspot_pass_goes_at_the_aircall_budget_s_pace() {
         // 100 new contacts cost up to 300 Aircall requests: 5 minutes at 60 a minute.
-        assert_eq!(hubspot_pace(100, 60), 300);
-        assert_eq!(hubspot_pace(100, 6_000), 3);
-        assert_eq!(hubspot_pace(0, 60), 1);
-        assert_eq!(hubspot_pace(100, 1), 18_000);
-        assert_eq!(hubspot_pace(1_000, 1), crate::retry::MAX_DELAY_SECONDS);
+        assert_eq!(crm_pace(100, 60), 300);
+        assert_eq!(crm_pace(100, 6_000), 3);
+        assert_eq!(crm_pace(0, 60), 1);
+        assert_eq!(crm_pace(100, 1), 18_000);
+        assert_eq!(crm_pace(1_000, 1), crate::retry::MAX_DELAY_SECONDS);
     }
 
     /// An integration syncing contacts both ways, created through the real `create`.
@@ -999,12 +897,12 @@ mod tests {
         let reset = (p.now_ms.get() / 1000 + 30).to_string();
         p.respond(move |_| Ok(answer(429, &[("x-aircallapi-reset", &reset)], "")));
         let last = config().retry.max_attempts;
-        let record: Record = serde_json::from_value(json!({"id": "501", "properties": {
+        let record: CrmRecord = serde_json::from_value(json!({"id": "501", "properties": {
             "email": "jean@example.com", "phone": "+33612345678", "firstname": "Jean"}}))
         .unwrap();
         let job = Job::Contact(Box::new(ContactJob {
             integration_id: i.id.clone(),
-            hubspot: record,
+            crm: record,
             attempt: last,
         }));
         let ack = run(crate::consumer::handle_message(
@@ -1023,20 +921,5 @@ mod tests {
         };
         assert_eq!((*queue, again.attempt), (QueueName::Work, last));
         assert!((30..=35).contains(delay), "{delay}");
-    }
-
-    #[test]
-    fn reads_hubspot_dates() {
-        assert_eq!(modified_ms("1700000000123"), Some(1_700_000_000_123));
-        assert_eq!(
-            modified_ms("2023-11-14T22:13:20.123Z"),
-            Some(1_700_000_000_123)
-        );
-        assert_eq!(
-            modified_ms("2023-11-14T22:13:20.5Z"),
-            Some(1_700_000_000_500)
-        );
-        assert_eq!(modified_ms("2023-11-14T22:13:20Z"), Some(1_700_000_000_000));
-        assert_eq!(modified_ms("soon"), None);
     }
 }

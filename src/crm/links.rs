@@ -10,11 +10,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContactLink {
     pub aircall_id: i64,
-    pub hubspot_id: String,
+    /// (`hubspot_id` in KV: its first CRM.)
+    #[serde(rename = "hubspot_id")]
+    pub crm_id: String,
     /// Fingerprints (`contacts::fingerprint_*`) of the two sides when last in step.
     #[serde(default)]
     pub aircall_fingerprint: String,
-    #[serde(default)]
+    #[serde(default, rename = "hubspot_fingerprint")]
     pub crm_fingerprint: String,
     /// The connector created the Aircall contact: deleting the integration deletes it.
     #[serde(default)]
@@ -36,13 +38,9 @@ pub async fn by_aircall<S: Store>(
 pub async fn by_crm<S: Store>(
     store: &S,
     integration_id: &str,
-    hubspot_id: &str,
+    crm_id: &str,
 ) -> Result<Option<ContactLink>, StoreError> {
-    read(
-        store,
-        &keys::contact_link_by_crm(integration_id, hubspot_id),
-    )
-    .await
+    read(store, &keys::contact_link_by_crm(integration_id, crm_id)).await
 }
 
 /// Saves the link under both ids (and in the created list when the connector made the
@@ -62,7 +60,7 @@ pub async fn save<S: Store>(
         .await?;
     store
         .put(
-            &keys::contact_link_by_crm(integration_id, &link.hubspot_id),
+            &keys::contact_link_by_crm(integration_id, &link.crm_id),
             &text,
             None,
         )
@@ -87,7 +85,7 @@ pub async fn forget<S: Store>(
         ))
         .await?;
     store
-        .delete(&keys::contact_link_by_crm(integration_id, &link.hubspot_id))
+        .delete(&keys::contact_link_by_crm(integration_id, &link.crm_id))
         .await?;
     let key = keys::aircall_created_key(integration_id, link.aircall_id);
     store.delete(&key).await

@@ -9,12 +9,15 @@ mod plugin;
 pub use plugin::{Field, FieldKind, Plugin, Ready, Target};
 
 use crate::config::Config;
+use crate::contacts::CrmProperties;
+use crate::crm::{ChangeCursor, Crm, CrmError, CrmRecord, Logged, Owner};
 use crate::infra::InfraError;
 use crate::ports::Platform;
 use crate::problems::Problems;
 use crate::retry::Outcome;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 
 /// A destination as an admin gives it: its settings, and its secret when one was given.
 #[derive(Debug, Clone, PartialEq)]
@@ -180,6 +183,25 @@ macro_rules! register {
 }
 
 impl Destination {
+    /// The CRM behind a CRM destination, for one integration (`secret`: its token).
+    pub fn crm<'a, P: Platform>(
+        &self,
+        p: &'a P,
+        config: &'a Config,
+        integration_id: &'a str,
+        secret: &'a str,
+    ) -> Option<AnyCrm<'a, P>> {
+        match self {
+            Destination::Hubspot(_) => Some(AnyCrm::Hubspot(hubspot::HubspotCrm::new(
+                p,
+                config,
+                integration_id,
+                secret,
+            ))),
+            Destination::Webhook(_) | Destination::Segment(_) => None,
+        }
+    }
+
     /// Its `type`.
     pub fn kind(&self) -> &'static str {
         self.entry().kind
@@ -197,6 +219,62 @@ impl Destination {
     /// A CRM: it logs calls; contact sync and `users_from` can use it.
     pub fn is_crm(&self) -> bool {
         self.entry().crm
+    }
+}
+
+/// The CRM destinations, as one [`Crm`].
+pub enum AnyCrm<'a, P> {
+    Hubspot(hubspot::HubspotCrm<'a, P>),
+}
+
+impl<P: Platform> Crm for AnyCrm<'_, P> {
+    async fn log_call(&self, event: &str, data: &Map<String, Value>) -> Result<Logged, CrmError> {
+        match self {
+            AnyCrm::Hubspot(crm) => crm.log_call(event, data).await,
+        }
+    }
+
+    async fn owners(&self) -> Result<Vec<Owner>, CrmError> {
+        match self {
+            AnyCrm::Hubspot(crm) => crm.owners().await,
+        }
+    }
+
+    async fn changed_contacts(
+        &self,
+        cursor: &mut ChangeCursor,
+        properties: &[String],
+    ) -> Result<(Vec<CrmRecord>, bool), CrmError> {
+        match self {
+            AnyCrm::Hubspot(crm) => crm.changed_contacts(cursor, properties).await,
+        }
+    }
+
+    async fn ids_by_email(&self, emails: &[String]) -> Result<BTreeMap<String, String>, CrmError> {
+        match self {
+            AnyCrm::Hubspot(crm) => crm.ids_by_email(emails).await,
+        }
+    }
+
+    async fn ids_by_phone(&self, numbers: &[String]) -> Result<BTreeMap<String, String>, CrmError> {
+        match self {
+            AnyCrm::Hubspot(crm) => crm.ids_by_phone(numbers).await,
+        }
+    }
+
+    async fn update_contacts(&self, updates: &[(String, CrmProperties)]) -> Result<(), CrmError> {
+        match self {
+            AnyCrm::Hubspot(crm) => crm.update_contacts(updates).await,
+        }
+    }
+
+    async fn create_contacts(
+        &self,
+        contacts: &[CrmProperties],
+    ) -> Result<Vec<Option<String>>, CrmError> {
+        match self {
+            AnyCrm::Hubspot(crm) => crm.create_contacts(contacts).await,
+        }
     }
 }
 

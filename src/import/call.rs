@@ -8,10 +8,10 @@ use crate::aircall::{AircallClient, AircallError, Call};
 use crate::calls::{CallRecord, ImportRules, SkipReason, IMPORTED_EVENT};
 use crate::config::Config;
 use crate::delivery::{Delivery, Payload};
-use crate::destinations::hubspot::HubspotError;
 use crate::integration::{checked, Integration, Integrations, Status};
 use crate::ports::{ArchiveError, HttpRequest, Platform};
 use crate::retry::jitter;
+use crate::retry::{Disposition, Failure};
 use serde::{Deserialize, Serialize};
 
 use super::ImportError;
@@ -131,20 +131,15 @@ impl Stop {
 
 impl From<AircallError> for Stop {
     fn from(e: AircallError) -> Self {
-        match e {
+        match e.disposition() {
             // Our share of the budget, or Aircall's limit: wait for the reset, not an attempt.
-            AircallError::RateLimited {
-                retry_after_seconds,
-            } => Stop::Later {
-                seconds: retry_after_seconds.clamp(1, u64::from(crate::retry::MAX_DELAY_SECONDS))
-                    as u32,
+            Disposition::Wait(seconds) => Stop::Later {
+                seconds,
                 counts: false,
                 why: e.to_string(),
             },
-            AircallError::Rejected { .. } | AircallError::Failed { status: 404, .. } => {
-                Stop::Failed(e.to_string())
-            }
-            _ => Stop::retry(e),
+            Disposition::Permanent => Stop::Failed(e.to_string()),
+            Disposition::Transient => Stop::retry(e),
         }
     }
 }
@@ -263,15 +258,13 @@ async fn bring<P: Platform>(
     let now = p.now_seconds() as i64;
     let rules = &crate::import::rules_in_force(p, config, integration)
         .await
-        .map_err(|e| match e {
-            crate::destinations::hubspot::CallLogError::Hubspot(HubspotError::RateLimited {
-                retry_after_seconds,
-            }) => Stop::Later {
-                seconds: retry_after_seconds as u32,
+        .map_err(|e| match e.disposition() {
+            Disposition::Wait(seconds) => Stop::Later {
+                seconds,
                 counts: false,
                 why: e.to_string(),
             },
-            e => Stop::retry(format!("the HubSpot owners could not be read: {e}")),
+            _ => Stop::retry(format!("the CRM's owners could not be read: {e}")),
         })?;
     let (mut call, mut fresh) = match &job.call {
         Some(call) if now - job.read_at <= LINK_TRUSTED_SECONDS => (call.clone(), false),

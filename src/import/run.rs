@@ -8,9 +8,10 @@ use super::{plan, recheck, CallJob, Cursor, Origin, Plan, Window};
 use crate::aircall::{AircallClient, AircallError, Call, MAX_PER_PAGE};
 use crate::calls::{ImportRules, SkipReason};
 use crate::config::Config;
-use crate::destinations::hubspot::{CallLogError, HubspotError};
+use crate::crm::CrmError;
 use crate::integration::{Integration, Integrations, Status};
 use crate::ports::{all_keys, Platform, StoreError};
+use crate::retry::{Disposition, Failure as _};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -238,8 +239,8 @@ pub async fn sync<P: Platform>(
             integration.import = rules;
             read_pages(p, &client, &integration, cap, &mut state).await
         }
-        Err(CallLogError::Infra(e)) => Err(StepError::Infra(e)),
-        Err(CallLogError::Hubspot(e)) => Err(StepError::Hubspot(e)),
+        Err(CrmError::Infra(e)) => Err(StepError::Infra(e)),
+        Err(e) => Err(StepError::Crm(e)),
     };
     if let Err(StepError::Aircall(e)) = &outcome {
         crate::integration::on_aircall_error(p, config, &integration, e).await;
@@ -249,20 +250,18 @@ pub async fn sync<P: Platform>(
         // KV takes one write a second per key: the next step saves the cursor again.
         Ok(true) => Some(CONTINUE_AFTER_SECONDS),
         Ok(false) => None,
-        // Our share of the budget is spent, or Aircall said 429: carry on after the reset.
-        Err(StepError::Aircall(AircallError::RateLimited {
-            retry_after_seconds,
-        })) => Some(retry_after_seconds.min(crate::retry::MAX_DELAY_SECONDS as u64) as u32),
-        Err(StepError::Hubspot(HubspotError::RateLimited {
-            retry_after_seconds,
-        })) => Some(retry_after_seconds as u32),
-        Err(e @ (StepError::Aircall(_) | StepError::Hubspot(_))) => {
-            // The cursor keeps what was done: the next scheduled run goes on from there.
-            state.report.error = Some(e.to_string());
-            state.report.status = RunStatus::Failed;
-            None
-        }
         Err(StepError::Infra(e)) => return Err(e.into()),
+        Err(e) => match e.disposition() {
+            // Our share of a budget is spent, or Aircall or the CRM said 429: carry on after
+            // the reset.
+            Disposition::Wait(seconds) => Some(seconds),
+            // The cursor keeps what was done: the next scheduled run goes on from there.
+            _ => {
+                state.report.error = Some(e.to_string());
+                state.report.status = RunStatus::Failed;
+                None
+            }
+        },
     };
     p.put(
         &cursor_key(&integration.id),
@@ -391,13 +390,23 @@ enum StepError {
     #[error(transparent)]
     Aircall(#[from] AircallError),
     /// The CRM's users could not be read (`users_from: hubspot_owners`).
-    #[error("the HubSpot owners could not be read: {0}")]
-    Hubspot(HubspotError),
+    #[error("the CRM's owners could not be read: {0}")]
+    Crm(CrmError),
     #[error(transparent)]
     Infra(#[from] crate::infra::InfraError),
 }
 
 crate::infra::carries_infra!(StepError);
+
+impl crate::retry::Failure for StepError {
+    fn disposition(&self) -> Disposition {
+        match self {
+            StepError::Aircall(e) => e.disposition(),
+            StepError::Crm(e) => e.disposition(),
+            StepError::Infra(e) => e.disposition(),
+        }
+    }
+}
 
 /// Reads up to [`PAGES_PER_STEP`] pages; `Ok(true)` when there is more to read.
 async fn read_pages<P: Platform>(

@@ -3,29 +3,33 @@
 
 use crate::calls::{ImportRules, UsersFrom};
 use crate::config::Config;
-use crate::destinations::hubspot::{owners, CallLogError, HubspotClient, HubspotError};
+use crate::crm::{Crm, CrmError};
 use crate::integration::Integration;
 use crate::ports::Platform;
+use crate::retry::Disposition;
 
 /// The integration's import rules in force.
 pub async fn rules_in_force<P: Platform>(
     p: &P,
     config: &Config,
     integration: &Integration,
-) -> Result<ImportRules, CallLogError> {
+) -> Result<ImportRules, CrmError> {
     let rules = &integration.import;
     if rules.users_from != UsersFrom::HubspotOwners {
         return Ok(rules.clone());
     }
+    let refused = |message: String| CrmError::Remote {
+        message,
+        disposition: Disposition::Permanent,
+    };
     let token = integration
         .destination_secret(&config.sealer)
-        .map_err(|e| {
-            CallLogError::Hubspot(HubspotError::Rejected {
-                status: 0,
-                message: format!("the access token cannot be read: {e}"),
-            })
-        })?;
-    let hubspot = HubspotClient::new(p, config, &token);
-    let owners = owners(p, &integration.id, &hubspot).await?;
+        .map_err(|e| refused(format!("the CRM's access token cannot be read: {e}")))?;
+    let crm = integration
+        .destination
+        .as_ref()
+        .and_then(|d| d.crm(p, config, &integration.id, &token))
+        .ok_or_else(|| refused("the destination is not a CRM".into()))?;
+    let owners = crm.owners().await?;
     Ok(rules.with_users(owners.into_iter().filter_map(|o| o.email).collect()))
 }

@@ -2,7 +2,8 @@
 //! HubSpot id link is kept, so a retry, the import of a call the webhook already logged,
 //! or a later change (tags, comments, the archived recording) updates the same engagement.
 
-use super::client::{HubspotClient, HubspotError, Owner};
+use super::client::HubspotClient;
+use crate::crm::{CrmError, Logged, Owner};
 use crate::crm::links;
 use crate::aircall::Call;
 use crate::calls::{BusinessStatus, CallRecord, IMPORTED_EVENT};
@@ -21,26 +22,6 @@ const CREATING_MS: u64 = 60_000;
 const CONNECTED: &str = "f240bbac-87c9-4f6e-bf70-924b57d47db7";
 const NO_ANSWER: &str = "73a0d17f-1163-4015-bdd5-ec830791da20";
 const LEFT_VOICEMAIL: &str = "b2cf5968-551e-4856-9783-52b3da59a7d0";
-
-#[derive(Debug, PartialEq)]
-pub enum Logged {
-    Created(String),
-    Updated(String),
-    /// Not a finished call (`call.created`, `call.ringing_on_agent`...): nothing to log yet.
-    NotACall,
-    /// Another delivery of the same call is creating its engagement right now.
-    Busy,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum CallLogError {
-    #[error(transparent)]
-    Hubspot(#[from] HubspotError),
-    #[error(transparent)]
-    Infra(#[from] crate::infra::InfraError),
-}
-
-crate::infra::carries_infra!(CallLogError);
 
 /// The call an event is about, as a record: the imported record itself, or a finished call
 /// from a webhook (`ended_at` set).
@@ -62,7 +43,7 @@ pub async fn log_call<P: Platform>(
     hubspot: &HubspotClient<'_, P>,
     event: &str,
     data: &Map<String, Value>,
-) -> Result<Logged, CallLogError> {
+) -> Result<Logged, CrmError> {
     let Some(record) = record_of(event, data) else {
         return Ok(Logged::NotACall);
     };
@@ -196,7 +177,7 @@ pub async fn owners<P: Platform>(
     p: &P,
     integration_id: &str,
     hubspot: &HubspotClient<'_, P>,
-) -> Result<Vec<Owner>, CallLogError> {
+) -> Result<Vec<Owner>, CrmError> {
     let key = crate::keys::crm_owners_key(integration_id);
     if let Some(text) = p.get(&key).await? {
         if let Ok(owners) = serde_json::from_str(&text) {
@@ -214,7 +195,7 @@ async fn owner_for<P: Platform>(
     integration_id: &str,
     hubspot: &HubspotClient<'_, P>,
     email: &str,
-) -> Result<Option<String>, CallLogError> {
+) -> Result<Option<String>, CrmError> {
     let owners = owners(p, integration_id, hubspot).await?;
     Ok(owners
         .into_iter()
@@ -233,10 +214,10 @@ async fn contact_for<P: Platform>(
     integration_id: &str,
     hubspot: &HubspotClient<'_, P>,
     record: &CallRecord,
-) -> Result<Option<String>, CallLogError> {
+) -> Result<Option<String>, CrmError> {
     if let Some(aircall_id) = record.contact.as_ref().and_then(|c| c.id) {
         if let Some(link) = links::by_aircall(p, integration_id, aircall_id).await? {
-            return Ok(Some(link.hubspot_id));
+            return Ok(Some(link.crm_id));
         }
     }
     let Some(number) = record.external_number.as_deref() else {

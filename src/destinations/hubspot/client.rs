@@ -4,8 +4,9 @@
 
 use crate::budget::{Rate, Take};
 use crate::ports::{Clock, Fetch, FetchError, Gate, HttpRequest, HttpResponse};
+use crate::crm::{CrmRecord, Owner};
 use crate::retry::{Disposition, Failure};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -40,41 +41,10 @@ impl Failure for HubspotError {
     }
 }
 
-/// A HubSpot user who can own records; Aircall users are matched to them by e-mail.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Owner {
-    pub id: String,
-    #[serde(default)]
-    pub email: Option<String>,
-}
-
-/// A CRM record as HubSpot answers it: an id and string properties.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Record {
-    pub id: String,
-    #[serde(default, deserialize_with = "properties")]
-    pub properties: BTreeMap<String, String>,
-}
-
-/// HubSpot sends unset properties as `null`: they are left out.
-fn properties<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<BTreeMap<String, String>, D::Error> {
-    let raw: BTreeMap<String, Option<Value>> = Deserialize::deserialize(d)?;
-    Ok(raw
-        .into_iter()
-        .filter_map(|(k, v)| match v? {
-            Value::String(s) => Some((k, s)),
-            Value::Null => None,
-            other => Some((k, other.to_string())),
-        })
-        .collect())
-}
-
 /// One page of a search.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchPage {
-    pub results: Vec<Record>,
+    pub results: Vec<CrmRecord>,
     pub total: u64,
     /// Where the next page starts, if there is one.
     pub after: Option<String>,
@@ -141,7 +111,7 @@ impl<'a, P: Fetch + Gate + Clock> HubspotClient<'a, P> {
         struct Answer {
             #[serde(default)]
             total: u64,
-            results: Vec<Record>,
+            results: Vec<CrmRecord>,
             #[serde(default)]
             paging: Option<Paging>,
         }
@@ -162,7 +132,7 @@ impl<'a, P: Fetch + Gate + Clock> HubspotClient<'a, P> {
         object: &str,
         properties: &BTreeMap<String, String>,
         associations: Value,
-    ) -> Result<Record, HubspotError> {
+    ) -> Result<CrmRecord, HubspotError> {
         let url = format!("{}/crm/v3/objects/{object}", self.base);
         let body = json!({"properties": properties, "associations": associations});
         self.read(HttpRequest::new("POST", url).json(&body), Kind::Plain)
@@ -175,7 +145,7 @@ impl<'a, P: Fetch + Gate + Clock> HubspotClient<'a, P> {
         object: &str,
         id: &str,
         properties: &BTreeMap<String, String>,
-    ) -> Result<Record, HubspotError> {
+    ) -> Result<CrmRecord, HubspotError> {
         let url = format!("{}/crm/v3/objects/{object}/{id}", self.base);
         let body = json!({ "properties": properties });
         self.read(HttpRequest::new("PATCH", url).json(&body), Kind::Plain)
@@ -190,11 +160,11 @@ impl<'a, P: Fetch + Gate + Clock> HubspotClient<'a, P> {
         object: &str,
         action: &str,
         body: &Value,
-    ) -> Result<Vec<Record>, HubspotError> {
+    ) -> Result<Vec<CrmRecord>, HubspotError> {
         #[derive(Deserialize)]
         struct Answer {
             #[serde(default)]
-            results: Vec<Record>,
+            results: Vec<CrmRecord>,
         }
         let url = format!("{}/crm/v3/objects/{object}/batch/{action}", self.base);
         let answer: Answer = self

@@ -4,12 +4,15 @@
 
 mod calls;
 mod client;
+mod crm;
 
-pub use calls::{engagement, log_call, owners, record_of, CallLogError, Logged};
-pub use client::{HubspotClient, HubspotError, Owner, Record, SearchPage, BATCH_MAX, SEARCH_CAP};
+pub use calls::{engagement, record_of};
+pub use client::{HubspotClient, HubspotError, SearchPage, BATCH_MAX, SEARCH_CAP};
+pub use crm::{HubspotCrm, PAGE};
 
 use super::{Field, FieldKind, Plugin, Ready, Target};
 use crate::config::Config;
+use crate::crm::{Crm, CrmError, Logged};
 use crate::infra::InfraError;
 use crate::ports::Platform;
 use crate::problems::Problems;
@@ -76,10 +79,9 @@ impl Plugin for Hubspot {
         target: &Target<'_, Settings>,
         batch: &[Ready],
     ) -> Result<Vec<Outcome>, InfraError> {
-        let hubspot = HubspotClient::new(p, target.config, target.secret);
+        let hubspot = HubspotCrm::new(p, target.config, target.integration_id, target.secret);
         let logs = batch.iter().map(|ready| async {
-            let logged = log_call(p, target.integration_id, &hubspot, &ready.event, &ready.data);
-            Ok(match logged.await {
+            Ok(match hubspot.log_call(&ready.event, &ready.data).await {
                 Ok(Logged::Created(id)) | Ok(Logged::Updated(id)) => {
                     p.log(&format!("{} logged as HubSpot call {id}", ready.event));
                     Outcome::Delivered
@@ -90,8 +92,8 @@ impl Plugin for Hubspot {
                         .into(),
                     seconds: 65,
                 },
-                Err(CallLogError::Infra(e)) => return Err(e),
-                Err(CallLogError::Hubspot(e)) => Outcome::of(&e),
+                Err(CrmError::Infra(e)) => return Err(e),
+                Err(e) => Outcome::of(&e),
             })
         });
         futures_util::future::join_all(logs).await.into_iter().collect()
