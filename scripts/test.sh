@@ -3,7 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --browser
-echo "== cargo test (native domain tests)"
+echo "== cargo clippy (warnings fail)"
+cargo clippy --quiet --all-targets -- -D warnings
+echo "== cargo test (native domain tests, the module graph)"
 cargo test --quiet
 echo "== build the worker"
 bash scripts/build.sh

@@ -2,7 +2,7 @@
 
 mod call;
 mod client;
-pub mod oauth;
+pub(crate) mod oauth;
 mod webhook;
 
 pub use call::{Call, CallNumber, CallUser, Comment, Tag};

@@ -2,12 +2,12 @@
 //! their validation, the standard fields and their mapping, names, phone numbers, translation
 //! and fingerprints. No I/O: the jobs that read and write contacts use these.
 
-pub mod fields;
-pub mod model;
-pub mod names;
-pub mod phone;
-pub mod settings;
-pub mod translate;
+pub(crate) mod fields;
+pub(crate) mod model;
+pub(crate) mod names;
+pub(crate) mod phone;
+pub(crate) mod settings;
+pub(crate) mod translate;
 
 mod cpu;
 

@@ -4,7 +4,7 @@
 //! between Aircall's contacts and a CRM's are in `links`.
 #![allow(async_fn_in_trait)] // single-threaded runtime: no Send bounds wanted
 
-pub mod links;
+pub(crate) mod links;
 
 use crate::contacts::CrmProperties;
 use crate::infra::InfraError;

@@ -6,7 +6,7 @@
 mod dead_letters;
 mod job;
 mod pipeline;
-pub mod subrequests;
+pub(crate) mod subrequests;
 
 pub use dead_letters::{DeadLetter, DeadLetters, KEEP_SECONDS};
 pub use job::{Delivery, Payload, MAX_INLINE_PAYLOAD};

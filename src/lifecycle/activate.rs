@@ -220,7 +220,7 @@ mod tests {
         let good = Rc::new(Cell::new(false));
         aircall(&p, good.clone());
         let c = config();
-        let credentials = i.credentials(&&c.sealer).unwrap();
+        let credentials = i.credentials(&c.sealer).unwrap();
         let refused = run(AircallClient::new(&p, &c, &credentials).ping()).unwrap_err();
         assert!(matches!(
             refused,
