@@ -21,6 +21,12 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknow
   rustup target add wasm32-unknown-unknown >&2
 fi
 
+# npm test runs clippy; a minimal rustup profile lacks it.
+if ! cargo clippy --version >/dev/null 2>&1; then
+  say "adding clippy"
+  rustup component add clippy >&2
+fi
+
 # cargo install --locked can fail when the registry lacks a locked dependency version;
 # a plain install of the pinned version is the fallback.
 install_crate() { # crate version binary
