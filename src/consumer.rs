@@ -455,7 +455,7 @@ mod tests {
     use super::*;
     use crate::consumer::Job;
     use crate::delivery::{DeadLetters, Payload};
-    use crate::ports::FetchError;
+    use crate::ports::{FetchError, Store};
     use crate::testing::{answer, config, integration, run, MemoryPlatform};
     use serde_json::json;
 
@@ -625,6 +625,59 @@ mod tests {
         let sent = p.take_sent();
         assert_eq!(sent.len(), 2);
         assert_eq!((sent[0].1.as_str(), sent[0].2), (messages[8].as_str(), 0));
+    }
+
+    #[test]
+    fn a_store_failure_is_redelivered_by_the_platform_then_delivered_once() {
+        let p = MemoryPlatform::default();
+        let (i, _, _) = integration(&p, None);
+        p.failing_store_calls.set(1);
+        let message = Job::Deliver(delivery(&i.id, 1));
+        assert_eq!(handle(&p, QueueName::Jobs, message.clone()), Ack::Redeliver);
+        assert!(
+            p.requests.borrow().is_empty(),
+            "nothing sent without the integration"
+        );
+        assert_eq!(handle(&p, QueueName::Jobs, message), Ack::Done);
+        assert_eq!(p.requests.borrow().len(), 1);
+        assert!(p.take_sent().is_empty());
+    }
+
+    #[test]
+    fn a_retry_the_queue_refuses_is_redelivered_not_lost() {
+        let p = MemoryPlatform::default();
+        let (i, _, _) = integration(&p, None);
+        p.respond(|_| Ok(answer(503, &[], "")));
+        p.failing_queue_sends.set(1);
+        let message = Job::Deliver(delivery(&i.id, 1));
+        assert_eq!(handle(&p, QueueName::Jobs, message.clone()), Ack::Redeliver);
+        assert!(p.take_sent().is_empty(), "the retry could not be queued");
+        // Redelivered, the same attempt queues its retry this time.
+        assert_eq!(handle(&p, QueueName::Jobs, message), Ack::Done);
+        let Job::Deliver(next) = Job::from_message(&p.take_sent()[0].1).unwrap() else {
+            panic!("a retry")
+        };
+        assert_eq!(next.attempt, 2);
+    }
+
+    #[test]
+    fn a_payload_that_expired_in_kv_ends_as_a_dead_letter_saying_so() {
+        let p = MemoryPlatform::default();
+        let (i, _, _) = integration(&p, None);
+        let key = Delivery::payload_key(&i.id, "msg_0123");
+        let kept = crate::delivery::KEEP_SECONDS;
+        run(p.put(&key, r#"{"id": 812}"#, Some(kept))).unwrap();
+        let stored = Delivery {
+            payload: Payload::Stored { key },
+            ..delivery(&i.id, 1)
+        };
+        p.now_ms.set(p.now_ms.get() + kept * 1000);
+        assert_eq!(handle(&p, QueueName::Jobs, Job::Deliver(stored)), Ack::Done);
+        assert!(p.requests.borrow().is_empty());
+        let Job::Failed(letter) = Job::from_message(&p.take_sent()[0].1).unwrap() else {
+            panic!("a dead letter")
+        };
+        assert!(letter.reason.contains("expired"), "{}", letter.reason);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Test code only: declared under `#[cfg(test)]` in lib.rs.
 //! An in-memory platform for native tests: KV, queues, gate and clock in plain maps, and
-//! outgoing HTTP answered by a closure.
+//! outgoing HTTP answered by a closure. Like the real one, KV forgets a key when its time to
+//! live has passed (and refuses one under 60 s), and store and queue calls can be made to
+//! fail, to test what happens then.
 
 use crate::budget::{Rate, RateBudget, Take};
 use crate::config::Config;
@@ -15,6 +17,12 @@ type Responder = Box<dyn Fn(&HttpRequest) -> Result<HttpResponse, FetchError>>;
 
 pub struct MemoryPlatform {
     pub kv: RefCell<BTreeMap<String, String>>,
+    /// When each KV key with a time to live expires (ms).
+    expires: RefCell<HashMap<String, u64>>,
+    /// The next this many store calls (KV get, put, delete, list) fail.
+    pub failing_store_calls: Cell<u32>,
+    /// The next this many queue sends fail.
+    pub failing_queue_sends: Cell<u32>,
     /// The recordings archive (R2).
     pub archive: RefCell<BTreeMap<String, Vec<u8>>>,
     pub sent: RefCell<Vec<(QueueName, String, u32)>>,
@@ -35,6 +43,9 @@ impl Default for MemoryPlatform {
     fn default() -> Self {
         Self {
             kv: RefCell::default(),
+            expires: RefCell::default(),
+            failing_store_calls: Cell::new(0),
+            failing_queue_sends: Cell::new(0),
             archive: RefCell::default(),
             sent: RefCell::default(),
             requests: RefCell::default(),
@@ -62,6 +73,24 @@ impl MemoryPlatform {
     /// The messages sent so far, emptied.
     pub fn take_sent(&self) -> Vec<(QueueName, String, u32)> {
         std::mem::take(&mut *self.sent.borrow_mut())
+    }
+
+    /// Whether this store call fails (one fewer to fail).
+    fn store_fails(&self) -> Result<(), StoreError> {
+        let left = self.failing_store_calls.get();
+        if left == 0 {
+            return Ok(());
+        }
+        self.failing_store_calls.set(left - 1);
+        Err(StoreError("KV is unavailable (a test said so)".into()))
+    }
+
+    /// Whether the key's time to live has passed.
+    fn expired(&self, key: &str) -> bool {
+        self.expires
+            .borrow()
+            .get(key)
+            .is_some_and(|at| *at <= self.now_ms.get())
     }
 
     /// The oldest message still queued, as a consumer would get it.
@@ -103,25 +132,44 @@ pub fn run<F: std::future::Future>(future: F) -> F::Output {
 
 impl Store for MemoryPlatform {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.store_fails()?;
+        if self.expired(key) {
+            return Ok(None);
+        }
         Ok(self.kv.borrow().get(key).cloned())
     }
-    async fn put(&self, key: &str, value: &str, _ttl: Option<u64>) -> Result<(), StoreError> {
+    /// Like KV: a time to live under 60 s is refused.
+    async fn put(&self, key: &str, value: &str, ttl: Option<u64>) -> Result<(), StoreError> {
+        self.store_fails()?;
+        match ttl {
+            Some(seconds) if seconds < 60 => {
+                return Err(StoreError(format!("expiration_ttl {seconds} is under 60")))
+            }
+            Some(seconds) => self
+                .expires
+                .borrow_mut()
+                .insert(key.to_string(), self.now_ms.get() + seconds * 1000),
+            None => self.expires.borrow_mut().remove(key),
+        };
         self.kv
             .borrow_mut()
             .insert(key.to_string(), value.to_string());
         Ok(())
     }
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.store_fails()?;
+        self.expires.borrow_mut().remove(key);
         self.kv.borrow_mut().remove(key);
         Ok(())
     }
     /// Pages like KV: `list_page_size` keys at most, the cursor being the last key given.
     async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<KeyPage, StoreError> {
+        self.store_fails()?;
         let kv = self.kv.borrow();
         let after = cursor.unwrap_or_default();
         let mut keys: Vec<String> = kv
             .keys()
-            .filter(|k| k.starts_with(prefix) && **k > after)
+            .filter(|k| k.starts_with(prefix) && **k > after && !self.expired(k))
             .take(self.list_page_size.get() + 1)
             .cloned()
             .collect();
@@ -188,6 +236,13 @@ impl Queues for MemoryPlatform {
         message: &str,
         delay_seconds: u32,
     ) -> Result<(), QueueError> {
+        let left = self.failing_queue_sends.get();
+        if left > 0 {
+            self.failing_queue_sends.set(left - 1);
+            return Err(QueueError(
+                "the queue is unavailable (a test said so)".into(),
+            ));
+        }
         self.sent
             .borrow_mut()
             .push((queue, message.to_string(), delay_seconds));
