@@ -467,7 +467,14 @@ impl FakeCalls {
 /// Answers `GET /v1/calls` and `/v1/calls/{id}` over `calls` as Aircall documents it:
 /// `from` exclusive, `to` inclusive, `per_page` clamped to 50, 400 past 10,000 results.
 pub fn aircall_calls(p: &MemoryPlatform, calls: FakeCalls) {
-    p.respond(move |request| {
+    p.respond(aircall_calls_answer(calls));
+}
+
+/// How [`aircall_calls`] answers, to be combined with other answers.
+pub fn aircall_calls_answer(
+    calls: FakeCalls,
+) -> impl Fn(&HttpRequest) -> Result<HttpResponse, FetchError> + 'static {
+    move |request| {
         let url = url::Url::parse(&request.url).unwrap();
         if url.host_str() == Some("r.test") {
             if url.query() == Some("listed") && calls.listed_links_expired.get() {
@@ -476,20 +483,32 @@ pub fn aircall_calls(p: &MemoryPlatform, calls: FakeCalls) {
             return Ok(recording(request, RECORDING_BYTES));
         }
         let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
-        let number = |name: &str, default: i64| query.get(name).map_or(default, |v| v.parse().unwrap());
+        let number =
+            |name: &str, default: i64| query.get(name).map_or(default, |v| v.parse().unwrap());
         let all = calls.calls.borrow();
         if let Some(id) = url.path().strip_prefix("/v1/calls/") {
             let call = all.iter().find(|(_, i, _)| i.to_string() == id);
             return Ok(match call {
-                Some((_, _, call)) => answer(200, &[], &serde_json::json!({ "call": call }).to_string()),
+                Some((_, _, call)) => {
+                    answer(200, &[], &serde_json::json!({ "call": call }).to_string())
+                }
                 None => answer(404, &[], r#"{"error":"Not Found"}"#),
             });
         }
-        assert_eq!(url.path(), "/v1/calls", "unexpected request {}", request.url);
+        assert_eq!(
+            url.path(),
+            "/v1/calls",
+            "unexpected request {}",
+            request.url
+        );
         let per_page = number("per_page", 20).min(50);
         let page = number("page", 1);
         if page * per_page > 10_000 {
-            return Ok(answer(400, &[], r#"{"troubleshoot":"Your query is limited to 10k results"}"#));
+            return Ok(answer(
+                400,
+                &[],
+                r#"{"troubleshoot":"Your query is limited to 10k results"}"#,
+            ));
         }
         let (from, to) = (number("from", i64::MIN), number("to", i64::MAX));
         let first = all.partition_point(|(t, _, _)| *t <= from);
@@ -503,12 +522,24 @@ pub fn aircall_calls(p: &MemoryPlatform, calls: FakeCalls) {
             }
             c
         };
-        let slice: Vec<serde_json::Value> = if query.get("order").map(String::as_str) == Some("desc") {
-            matching.iter().rev().skip(skip).take(per_page as usize).map(listed).collect()
-        } else {
-            matching.iter().skip(skip).take(per_page as usize).map(listed).collect()
-        };
+        let slice: Vec<serde_json::Value> =
+            if query.get("order").map(String::as_str) == Some("desc") {
+                matching
+                    .iter()
+                    .rev()
+                    .skip(skip)
+                    .take(per_page as usize)
+                    .map(listed)
+                    .collect()
+            } else {
+                matching
+                    .iter()
+                    .skip(skip)
+                    .take(per_page as usize)
+                    .map(listed)
+                    .collect()
+            };
         let body = serde_json::json!({"calls": slice, "meta": {"total": matching.len(), "per_page": per_page, "current_page": page}});
         Ok(answer(200, &[], &body.to_string()))
-    });
+    }
 }

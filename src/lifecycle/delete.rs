@@ -195,7 +195,8 @@ mod tests {
     use crate::lifecycle::fixtures::{aircall, stored};
     use crate::ports::Gate;
 
-    use crate::testing::{config, integration, run, MemoryPlatform};
+    use crate::testing::{answer, config, integration, run, MemoryPlatform};
+    use serde_json::json;
 
     use std::cell::Cell;
     use std::rc::Rc;
@@ -258,6 +259,135 @@ mod tests {
             run(delete(&p, &config(), &i.id)),
             Err(LifecycleError::NotFound)
         ));
+    }
+
+    /// Handles every queued message as the consumer would, until none is left.
+    fn pump(p: &MemoryPlatform) {
+        for _ in 0..1_000 {
+            let Some((queue, message, _)) = p.next_sent() else {
+                return;
+            };
+            run(crate::consumer::handle_message(
+                p,
+                &config(),
+                queue,
+                &message,
+            ));
+        }
+        panic!("the queues never emptied");
+    }
+
+    #[test]
+    fn deletion_removes_what_the_real_paths_wrote_and_only_that() {
+        use crate::testing::{aircall_calls_answer, FakeCalls};
+        let p = MemoryPlatform::default();
+        let (i, _, token) = integration(&p, None);
+        let (other, _, _) = integration(&p, None);
+        // An Aircall account with calls (one not recorded yet), and a receiver that refuses
+        // everything, so that deliveries end as dead letters.
+        let calls = FakeCalls::default();
+        let now = (p.now_ms.get() / 1000) as i64;
+        calls.add(vec![
+            json!({"id": 1, "started_at": now - 600, "recording": "https://r.test/1.mp3",
+                   "user": {"id": 1, "email": "agent@example.com"}}),
+            json!({"id": 2, "started_at": now - 500, "answered_at": now - 490, "recording": null,
+                   "user": {"id": 1, "email": "agent@example.com"}}),
+        ]);
+        let aircall = aircall_calls_answer(calls);
+        p.respond(move |r| match (r.method, r.url.as_str()) {
+            ("POST", "https://receiver.test/hook") => Ok(answer(410, &[], "gone")),
+            ("DELETE", _) => Ok(answer(204, &[], "")),
+            _ => aircall(r),
+        });
+        for id in [&i.id, &other.id] {
+            run(crate::import::sync(
+                &p,
+                &config(),
+                id,
+                crate::import::Trigger::Admin,
+                None,
+            ))
+            .unwrap();
+        }
+        // A webhook too large for a queue message waits in KV.
+        let big = json!({"event": "user.created.v2", "token": token, "timestamp": now,
+                         "data": {"id": 7, "note": "x".repeat(100_000)}});
+        run(crate::ingress::receive(
+            &p,
+            &config(),
+            &i.id,
+            big.to_string().as_bytes(),
+        ))
+        .unwrap();
+        pump(&p);
+        // Counted while inactive.
+        run(crate::integration::deactivate(
+            &p,
+            &i.id,
+            Actor::Admin,
+            Cause::Admin,
+            "x",
+        ))
+        .unwrap();
+        run(crate::ingress::receive(
+            &p,
+            &config(),
+            &i.id,
+            big.to_string().as_bytes(),
+        ))
+        .unwrap();
+
+        let written: std::collections::BTreeSet<String> =
+            p.kv.borrow()
+                .keys()
+                .filter(|k| k.contains(&i.id))
+                .map(|k| k[..k.find(':').unwrap_or(k.len())].to_string())
+                .collect();
+        for kind in [
+            "cursor",
+            "run",
+            "outcome",
+            "imported",
+            "recheck",
+            "dead_letter",
+            "payload",
+        ] {
+            assert!(
+                written.contains(kind),
+                "no {kind} key was written: {written:?}"
+            );
+        }
+        assert!(p.archive.borrow().keys().any(|k| k.contains(&i.id)));
+        let others_before =
+            p.kv.borrow()
+                .keys()
+                .filter(|k| k.contains(&other.id))
+                .count();
+
+        let deleted = run(delete(&p, &config(), &i.id)).unwrap();
+        assert!(deleted.finished);
+        let left: Vec<String> =
+            p.kv.borrow()
+                .keys()
+                .filter(|k| k.contains(&i.id))
+                .cloned()
+                .collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+        assert!(p.archive.borrow().keys().all(|k| !k.contains(&i.id)));
+        assert!(p
+            .counters
+            .borrow()
+            .keys()
+            .all(|(name, _)| !name.contains(&i.id)));
+        let others_after =
+            p.kv.borrow()
+                .keys()
+                .filter(|k| k.contains(&other.id))
+                .count();
+        assert_eq!(
+            others_after, others_before,
+            "the other integration keeps all"
+        );
     }
 
     #[test]
