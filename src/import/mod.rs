@@ -4,15 +4,14 @@
 
 mod call;
 mod recheck;
+mod report;
 mod run;
 mod users;
 mod window;
 
 pub use call::{import_call, recording_key, recording_path, CallJob, CallOutcome, Origin};
-pub use run::{
-    recent_runs, schedule_all, sync, RunReport, RunStatus, SyncAnswer, SyncJob, SyncState, Trigger,
-    PAGES_PER_STEP,
-};
+pub use report::{recent_runs, RunReport, RunStatus, Trigger};
+pub use run::{schedule_all, sync, SyncAnswer, SyncJob, SyncState, PAGES_PER_STEP};
 pub use users::rules_in_force;
 pub use window::{plan, Cursor, Plan, Window};
 
