@@ -34,26 +34,3 @@ mod platform;
 
 #[cfg(test)]
 mod testing;
-
-#[cfg(target_arch = "wasm32")]
-mod entry {
-    use worker::{
-        event, Context, Env, MessageBatch, Request, Response, Result, ScheduleContext,
-        ScheduledEvent,
-    };
-
-    #[event(fetch)]
-    async fn fetch(request: Request, env: Env, _ctx: Context) -> Result<Response> {
-        crate::platform::fetch(request, env).await
-    }
-
-    #[event(scheduled)]
-    async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-        crate::platform::scheduled(event, env).await
-    }
-
-    #[event(queue)]
-    async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<()> {
-        crate::platform::queue(batch, env).await
-    }
-}

@@ -1,6 +1,7 @@
 //! The only code that touches `worker` types: it adapts Cloudflare's bindings to the
 //! traits in `ports` and hands each event to the domain at once.
 
+mod entry;
 mod gate;
 
 use crate::budget::{Rate, Take};
