@@ -34,6 +34,11 @@ pub async fn route<P: Platform>(
     request: &Request,
 ) -> Result<Response, ApiError> {
     match (method, path) {
+        // What the dashboard builds its destination forms from.
+        ("GET", ["destinations"]) => Ok(Response::json(
+            200,
+            &json!({ "destinations": crate::destinations::catalogue() }),
+        )),
         ("POST", ["integrations"]) => create(p, config, request).await,
         ("GET", ["integrations"]) => list(p, config, request).await,
         ("GET", ["integrations", id]) => {
@@ -78,7 +83,8 @@ pub async fn route<P: Platform>(
         ("POST", ["integrations", id, "contacts", "sync"]) => sync_contacts_now(p, id).await,
         (
             _,
-            ["integrations"]
+            ["destinations"]
+            | ["integrations"]
             | ["integrations", _]
             | ["integrations", _, "deliveries" | "sync" | "runs" | "activate" | "deactivate"]
             | ["integrations", _, "deliveries", _, "retry"]
@@ -466,5 +472,44 @@ mod tests {
         let (_, runs) = answer(&p, &["integrations", &i.id, "runs"], &[]);
         assert_eq!(runs["aircall_requests_per_minute"], 60);
         assert_eq!(runs["runs"][0]["run_id"], last["run_id"]);
+    }
+
+    #[test]
+    fn the_catalogue_lists_each_destination_with_its_secret_fields_and_only_answers_get() {
+        let p = MemoryPlatform::default();
+        let (status, answer) = answer(&p, &["destinations"], &[]);
+        assert_eq!(status, 200);
+        let secrets: Vec<(String, Vec<String>)> = answer["destinations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                let secret = d["fields"].as_array().unwrap().iter();
+                let secret = secret.filter(|f| f["secret"] == true);
+                let names = secret.map(|f| f["name"].as_str().unwrap().to_string());
+                (d["type"].as_str().unwrap().to_string(), names.collect())
+            })
+            .collect();
+        let expected = [
+            ("webhook", "secret"),
+            ("segment", "write_key"),
+            ("hubspot", "access_token"),
+        ];
+        let expected: Vec<(String, Vec<String>)> = expected
+            .iter()
+            .map(|(t, f)| (t.to_string(), vec![f.to_string()]))
+            .collect();
+        assert_eq!(secrets, expected);
+        assert_eq!(answer["destinations"][2]["name"], "HubSpot");
+        assert_eq!(answer["destinations"][2]["crm"], true);
+
+        let request = Request::get("/api/destinations", &[]);
+        let post = run(route(&p, &config(), "POST", &["destinations"], &request));
+        assert!(matches!(post, Err(ApiError::MethodNotAllowed)));
+        // No bearer, no catalogue (http::route authorizes every /api/ route first).
+        assert!(matches!(
+            authorize(&config(), &request),
+            Err(ApiError::Unauthorized)
+        ));
     }
 }

@@ -39,6 +39,37 @@ test("every /api/ route needs the admin token", async () => {
   assert.equal(aircall.webhooks.size, 0);
 });
 
+test("the destination catalogue lists each type and marks its secret fields, for the admin only", async () => {
+  for (const token of [null, "wrong-token", ADMIN_TOKEN + "x"]) {
+    const r = await connector.api("GET", "/api/destinations", undefined, { token });
+    assert.equal(r.status, 401, `with ${token}`);
+    assert.equal(r.json.error.code, "unauthorized");
+  }
+  const r = await connector.api("GET", "/api/destinations");
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.headers.get("cache-control"), "no-store");
+  const types = r.json.destinations;
+  assert.deepEqual(types.map((t) => [t.type, t.name, t.crm]), [
+    ["webhook", "Signed webhook", false],
+    ["segment", "Segment", false],
+    ["hubspot", "HubSpot", true],
+  ]);
+  const secrets = Object.fromEntries(types.map((t) => [t.type, t.fields.filter((f) => f.secret).map((f) => f.name)]));
+  assert.deepEqual(secrets, { webhook: ["secret"], segment: ["write_key"], hubspot: ["access_token"] });
+  for (const t of types) {
+    for (const f of t.fields) {
+      assert.equal(typeof f.label, "string", `${t.type}.${f.name}`);
+      assert.equal(typeof f.required, "boolean");
+      assert.ok(["text", "url", "choice"].includes(f.kind.type), `${t.type}.${f.name}: ${f.kind.type}`);
+    }
+  }
+  const region = types[1].fields.find((f) => f.name === "region");
+  assert.deepEqual(region.kind.choices.map(([value]) => value), ["us", "eu"]);
+  assert.ok(types[1].default_events.includes("call.ended"), "Segment's default events");
+  assert.equal(types[0].default_events, null, "a webhook forwards every event");
+  for (const method of ["POST", "PUT", "DELETE"]) assert.equal((await connector.api(method, "/api/destinations", {})).status, 405, method);
+});
+
 test("creating an integration verifies, registers the webhook and shows the secret once", async () => {
   const r = await connector.api("POST", "/api/integrations", { ...good(), events: ["call.ended", "call.created"] });
   assert.equal(r.status, 201, r.text);

@@ -11,13 +11,15 @@ import { chromium } from "playwright-core";
 import { startConnector, waitFor, sleep, ADMIN_TOKEN, ROOT } from "./harness.mjs";
 import { FakeAircall } from "../fakes/aircall.mjs";
 import { FakeReceiver } from "../fakes/receiver.mjs";
+import { FakeHubSpot } from "../fakes/hubspot.mjs";
 import { call } from "./payloads.mjs";
 
 export const SCREENSHOTS = path.join(ROOT, "test-results", "dashboard");
 const API_ID = "api-id-dashboard";
 const API_TOKEN = "api-token-dashboard";
+const HUBSPOT_TOKEN = "pat-na1-dashboard";
 
-let aircall, receiver, consent, connector, context, page, profile, base, integrationId;
+let aircall, receiver, hubspot, consent, connector, context, page, profile, base, integrationId;
 const external = []; // requests the page made anywhere but the connector
 const problems = []; // console errors (CSP violations show there) and page errors
 const now = () => Math.floor(Date.now() / 1000);
@@ -29,6 +31,7 @@ before(async () => {
   aircall = await new FakeAircall({ ratePerMinute: 600 }).start();
   aircall.addKey(API_ID, API_TOKEN);
   receiver = await new FakeReceiver().start();
+  hubspot = await new FakeHubSpot({ tokens: [HUBSPOT_TOKEN] }).start();
   consent = await consentPage();
   connector = await startConnector({
     vars: {
@@ -37,6 +40,7 @@ before(async () => {
       AIRCALL_OAUTH_BASE: consent.url,
       AIRCALL_OAUTH_CLIENT_ID: aircall.oauthClient.client_id,
       AIRCALL_OAUTH_CLIENT_SECRET: aircall.oauthClient.client_secret,
+      HUBSPOT_API_BASE: hubspot.url,
     },
   });
   base = new URL(connector.url).origin;
@@ -63,6 +67,7 @@ after(async () => {
   if (profile) rmSync(profile, { recursive: true, force: true });
   await connector?.dispose();
   await receiver?.stop();
+  await hubspot?.close();
   await aircall?.stop();
   consent?.server.close();
 });
@@ -322,6 +327,60 @@ test("deletion asks first, says what it removes and that deactivation would keep
   await page.getByText("“Sales team” is deleted.").waitFor();
   await page.getByText("No integration yet").waitFor();
   assert.equal((await connector.api("GET", `/api/integrations/${integrationId}`)).status, 404);
+});
+
+test("a HubSpot integration is made with the form the catalogue describes, listed as HubSpot, its token never shown again", async () => {
+  aircall.addKey("api-id-hubspot", "api-token-hubspot");
+  await page.goto(`${base}/#/new`);
+  await page.getByRole("heading", { name: "New integration" }).waitFor();
+  const types = await page.getByLabel("Type").locator("option").allTextContents();
+  assert.deepEqual(types, ["Signed webhook", "Segment", "HubSpot"], "every type the server publishes");
+  await page.getByLabel("Name").fill("Support CRM");
+  await page.getByLabel("API ID").fill("api-id-hubspot");
+  await page.getByLabel("API token").fill("api-token-hubspot");
+  await page.getByLabel("Type").selectOption({ label: "HubSpot" });
+  assert.equal(await page.getByLabel("Webhook URL").count(), 0, "only the chosen type's fields are in the form");
+  const token = page.getByLabel("HubSpot Access token");
+  assert.equal(await token.getAttribute("type"), "password");
+  // Left empty: the server's error lands next to the field it names (destination.access_token).
+  await page.getByRole("button", { name: "Create integration" }).click();
+  await page.locator("#f-destination-access_token-errors").getByText("is required").waitFor();
+  assert.equal(await token.getAttribute("aria-invalid"), "true");
+  await token.fill(HUBSPOT_TOKEN);
+  await shot("14-new-hubspot");
+  await page.getByRole("button", { name: "Create integration" }).click();
+  const created = page.getByRole("status").filter({ hasText: "Created “Support CRM”" });
+  await created.waitFor();
+  assert.equal(await created.locator(".secret").count(), 0, "HubSpot's token is the admin's own: not shown back");
+
+  await page.getByRole("navigation").getByRole("link", { name: "My integrations" }).click();
+  const row = page.getByRole("row").filter({ hasText: "Support CRM" });
+  await row.waitFor();
+  assert.deepEqual((await row.getByRole("cell").allTextContents()).slice(0, 3), ["Support CRM", "HubSpot", "Active"]);
+  const id = await row.getAttribute("data-id");
+  assert.deepEqual((await connector.api("GET", `/api/integrations/${id}`)).json.destination, { type: "hubspot" });
+
+  await row.getByRole("link", { name: "Support CRM" }).click();
+  await page.getByRole("heading", { name: "Support CRM", level: 1 }).waitFor();
+  const type = page.getByLabel("Type");
+  assert.equal(await type.inputValue(), "hubspot");
+  assert.equal(await type.locator("option:checked").textContent(), "HubSpot");
+  await page.locator(".kv dd").getByText("HubSpot", { exact: true }).waitFor();
+  const kept = page.getByLabel("HubSpot Access token");
+  assert.equal(await kept.getAttribute("type"), "password");
+  assert.equal(await kept.inputValue(), "", "a secret is never filled in");
+  await page.locator("#f-destination-access_token-hint").getByText("Leave empty to keep the current one.").waitFor();
+  assert.ok(!(await page.content()).includes(HUBSPOT_TOKEN), "the token is not in the page");
+  await shot("15-hubspot-integration");
+
+  // Saving other settings leaves the destination (and its token) as it was.
+  await page.getByLabel("Name").fill("Support CRM (EU)");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.getByRole("status").getByText("Saved.", { exact: true }).waitFor();
+  const saved = (await connector.api("GET", `/api/integrations/${id}`)).json;
+  assert.equal(saved.history.at(-1).reason, "changed: name", "the destination was not sent");
+  assert.equal(await page.getByLabel("HubSpot Access token").inputValue(), "");
+  await connector.api("DELETE", `/api/integrations/${id}`);
 });
 
 test("signing out forgets the token; the page made no request elsewhere and logged no error", async () => {

@@ -30,6 +30,8 @@ const CHANGES = {
 let generation = 0; // the render in progress; older ones drop their answers
 let lastPage = "";
 let flash = null; // a notice carried to the next page
+let destinationTypes = null; // the server's catalogue of destinations (GET /api/destinations)
+let catalogueLoad = null; // its request, made once after sign-in
 
 // ---- DOM helpers ---------------------------------------------------------------------------
 
@@ -101,6 +103,7 @@ async function api(method, path, body, bearer = token()) {
 
 function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
+  destinationTypes = catalogueLoad = null;
   flash = message ? { text: message, kind: "bad" } : null;
   if (location.hash !== "#/") location.hash = "#/";
   else route();
@@ -224,11 +227,14 @@ function statusOf(i) {
   return { text: "Inactive (by an admin)", cls: "inactive", reason: i.deactivation_reason };
 }
 
+// A destination by its catalogue name; the values of its choices tell two of one type apart
+// ("Segment (EU)").
 function destinationText(d) {
   if (!d) return "None yet";
-  if (d.type === "webhook") return "Signed webhook";
-  if (d.type === "segment") return `Segment (${String(d.region).toUpperCase()})`;
-  return d.type;
+  const type = typeOf(d.type);
+  if (!type) return d.type;
+  const chosen = type.fields.filter((f) => f.kind.type === "choice" && d[f.name]).map((f) => String(d[f.name]).toUpperCase());
+  return chosen.length ? `${type.name} (${chosen.join(", ")})` : type.name;
 }
 
 function lastImport(run) {
@@ -283,11 +289,10 @@ function renderNew() {
   const created = h("div");
   const form = newForm({ class: "card", "aria-label": "New integration" }, async () => {
     const v = (key) => form.fields.get(key).control.value.trim();
-    const type = v("destination.type");
     const body = {
       name: v("name"),
       aircall: { api_id: v("aircall.api_id"), api_token: v("aircall.api_token") },
-      destination: type === "segment" ? { type, write_key: v("destination.write_key"), region: v("destination.region") } : { type, url: v("destination.url") },
+      destination: destination.value(),
     };
     if (v("events")) body.events = lines(v("events"));
     if (v("numbers")) body.numbers = numberRefs(v("numbers"));
@@ -295,6 +300,7 @@ function renderNew() {
     if (r.error) return showErrors(form, r.error);
     const i = r.json;
     form.reset();
+    destination.reset();
     created.replaceChildren(
       h(
         "div",
@@ -308,18 +314,7 @@ function renderNew() {
     );
     created.firstChild.focus();
   });
-  const type = h("select", {}, h("option", { value: "webhook" }, "Signed webhook"), h("option", { value: "segment" }, "Segment"));
-  const webhookOnly = field(form, "destination.url", "Webhook URL", h("input", { type: "url", autocomplete: "off" }), "Your receiver's https address; events are signed (Standard Webhooks).");
-  const segmentOnly = h(
-    "div",
-    { hidden: true },
-    field(form, "destination.write_key", "Segment write key", h("input", { type: "password", autocomplete: "off" })),
-    field(form, "destination.region", "Segment region", h("select", {}, h("option", { value: "us" }, "US"), h("option", { value: "eu" }, "EU"))),
-  );
-  type.addEventListener("change", () => {
-    webhookOnly.hidden = type.value !== "webhook";
-    segmentOnly.hidden = type.value !== "segment";
-  });
+  const destination = destinationFieldset(form, null);
   form.append(
     field(form, "name", "Name", h("input", { type: "text", autocomplete: "off" })),
     h(
@@ -329,13 +324,95 @@ function renderNew() {
       field(form, "aircall.api_id", "API ID", h("input", { type: "text", autocomplete: "off" })),
       field(form, "aircall.api_token", "API token", h("input", { type: "password", autocomplete: "off" }), "Checked with Aircall before anything is created; stored encrypted, never shown again."),
     ),
-    h("fieldset", {}, h("legend", {}, "Destination"), field(form, "destination.type", "Type", type), webhookOnly, segmentOnly),
+    destination.node,
     field(form, "events", "Events (optional)", h("textarea", { rows: 3 }), "One Aircall event per line, e.g. call.ended. Empty: every event."),
     field(form, "numbers", "Numbers (optional)", h("textarea", { rows: 2 }), "Aircall number ids, or phone numbers starting with +, one per line. Empty: every number."),
     form.problem,
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Create integration")),
   );
   page("new", "New integration", created, form);
+}
+
+// ---- Destinations, as the server's catalogue describes them ----------------------------------
+
+function loadCatalogue() {
+  catalogueLoad ??= api("GET", "/api/destinations").then(
+    (r) => {
+      if (r.error) catalogueLoad = null; // asked again by the next page
+      else destinationTypes = r.json.destinations;
+    },
+    (e) => {
+      catalogueLoad = null;
+      throw e;
+    },
+  );
+  return catalogueLoad;
+}
+const typeOf = (kind) => destinationTypes?.find((t) => t.type === kind);
+
+// The "Destination" fieldset: a type, then the chosen type's fields, named as the server names
+// their errors (`destination.url`). Only the chosen type's fields are in the form (two types may
+// have a field of one name); each type's stay built, with what was typed, while another shows.
+// `current`: the integration's destination, whose fields are filled in, but never its secret.
+function destinationFieldset(form, current) {
+  if (!destinationTypes) {
+    return { node: notice("The destination types could not be loaded: reload the page to set a destination.", "bad"), value: () => undefined, changed: () => false, reset() {} };
+  }
+  const select = h("select", {}, destinationTypes.map((t) => h("option", { value: t.type, selected: t.type === current?.type }, t.name)));
+  const slot = h("div");
+  let built = new Map(); // type -> its fields' node and form entries
+  const keys = (type) => type.fields.map((f) => `destination.${f.name}`);
+  const show = () => {
+    for (const t of destinationTypes) for (const key of keys(t)) form.fields.delete(key);
+    const type = typeOf(select.value);
+    if (!built.has(type.type)) {
+      const node = h("div", {}, type.fields.map((f) => destinationField(form, type, f, current?.type === type.type ? current : null)));
+      built.set(type.type, { node, entries: keys(type).map((key) => [key, form.fields.get(key)]) });
+    }
+    const { node, entries } = built.get(type.type);
+    for (const [key, entry] of entries) form.fields.set(key, entry);
+    slot.replaceChildren(node);
+  };
+  select.addEventListener("change", show);
+  show();
+  const value = () => {
+    const type = typeOf(select.value);
+    const given = type.fields.map((f) => [f, form.fields.get(`destination.${f.name}`).control.value.trim()]).filter(([, v]) => v);
+    return { type: type.type, ...Object.fromEntries(given.map(([f, v]) => [f.name, v])) };
+  };
+  return {
+    node: h("fieldset", {}, h("legend", {}, "Destination"), field(form, "destination.type", "Type", select), slot),
+    value,
+    // Whether to send it: another type; or, for the same type, a new secret or another value.
+    changed() {
+      const given = value();
+      if (!current) return Object.keys(given).length > 1;
+      if (given.type !== current.type) return true;
+      return typeOf(given.type).fields.some((f) => (f.secret ? Boolean(given[f.name]) : (given[f.name] ?? "") !== String(current[f.name] ?? "")));
+    },
+    reset() {
+      select.selectedIndex = 0;
+      built = new Map();
+      show();
+    },
+  };
+}
+
+// One field of a destination type. Its label is read with the type's name ("HubSpot Access
+// token"); a secret is a password field, write-only: kept when left empty on an integration of
+// this type.
+function destinationField(form, type, f, current) {
+  const kind = f.kind.type;
+  const control =
+    kind === "choice"
+      ? h("select", {}, current ? null : h("option", { value: "" }, "Choose…"), f.kind.choices.map(([value, label]) => h("option", { value }, label)))
+      : h("input", { type: f.secret ? "password" : kind === "url" ? "url" : "text", autocomplete: "off", spellcheck: "false" });
+  if (current && !f.secret) control.value = current[f.name] ?? "";
+  // An optional secret's help says what leaving it empty does on creation; here it keeps it.
+  const keep = "Leave empty to keep the current one.";
+  const hint = current && f.secret ? (f.required ? `${f.help} ${keep}` : keep) : f.help;
+  const label = [h("span", { class: "visually-hidden" }, `${type.name} `), f.label, f.required ? "" : " (optional)"];
+  return field(form, `destination.${f.name}`, label, control, hint.trim() || null);
 }
 
 // ---- An integration's page ------------------------------------------------------------------
@@ -506,7 +583,6 @@ function settingsSection(i) {
     numbers: (i.numbers || []).join("\n"),
     ...Object.fromEntries(objects.map((k) => [k, JSON.stringify(i[k], null, 2)])),
   };
-  const d = i.destination || {};
   const form = newForm({ "aria-labelledby": "settings-title" }, async () => {
     const v = (key) => form.fields.get(key).control.value;
     const body = {};
@@ -522,10 +598,7 @@ function settingsSection(i) {
         bad.push({ field: key, message: `is not valid JSON (${e.message})` });
       }
     }
-    const type = v("destination.type");
-    const destination = type === "segment" ? { type, region: v("destination.region"), write_key: v("destination.write_key").trim() } : { type, url: v("destination.url").trim() };
-    const sameDestination = type === d.type && (type === "segment" ? destination.region === d.region && !destination.write_key : destination.url === d.url);
-    if (!sameDestination && (type === "segment" ? destination.write_key : destination.url)) body.destination = destination;
+    if (destination.changed()) body.destination = destination.value();
     if (v("aircall.api_id").trim() || v("aircall.api_token").trim()) body.aircall = { api_id: v("aircall.api_id").trim(), api_token: v("aircall.api_token").trim() };
     if (bad.length) return showErrors(form, { message: "Some fields are invalid.", fields: bad });
     if (!Object.keys(body).length) return saved.replaceChildren(notice("Nothing changed.", ""));
@@ -535,28 +608,13 @@ function settingsSection(i) {
     flash = { text: secret ? `Saved. New signing secret, shown this once: ${secret}` : "Saved.", kind: "ok" };
     renderIntegration(i.id);
   });
-  const type = h("select", {}, h("option", { value: "webhook", selected: d.type !== "segment" }, "Signed webhook"), h("option", { value: "segment", selected: d.type === "segment" }, "Segment"));
-  const region = h("select", {}, h("option", { value: "us" }, "US"), h("option", { value: "eu" }, "EU"));
-  region.value = d.region || "us";
-  const webhookOnly = field(form, "destination.url", "Webhook URL", h("input", { type: "url", value: d.url || "", autocomplete: "off" }));
-  const segmentOnly = h(
-    "div",
-    {},
-    field(form, "destination.write_key", "Segment write key", h("input", { type: "password", autocomplete: "off" }), "Leave empty to keep the current one."),
-    field(form, "destination.region", "Segment region", region),
-  );
-  const shown = () => {
-    webhookOnly.hidden = type.value !== "webhook";
-    segmentOnly.hidden = type.value !== "segment";
-  };
-  type.addEventListener("change", shown);
-  shown();
+  const destination = destinationFieldset(form, i.destination);
   form.append(
     field(form, "name", "Name", h("input", { type: "text", value: initial.name, autocomplete: "off" })),
     field(form, "events", "Events", h("textarea", { rows: 4, value: initial.events }), "One Aircall event per line, e.g. call.ended. Empty: every event."),
     field(form, "numbers", "Numbers", h("textarea", { rows: 2, value: initial.numbers }), "Aircall number ids, or phone numbers starting with +, one per line. Empty: every number."),
     ...objects.map((k) => field(form, k, humanize(k), h("textarea", { class: "json", rows: Math.min(24, initial[k].split("\n").length + 1), value: initial[k], spellcheck: "false" }), "JSON; the server checks every field.")),
-    h("fieldset", {}, h("legend", {}, "Destination"), field(form, "destination.type", "Type", type), webhookOnly, segmentOnly),
+    destination.node,
     h(
       "fieldset",
       {},
@@ -565,7 +623,7 @@ function settingsSection(i) {
       field(form, "aircall.api_id", "API ID", h("input", { type: "text", autocomplete: "off" })),
       field(form, "aircall.api_token", "API token", h("input", { type: "password", autocomplete: "off" })),
     ),
-    h("dl", { class: "kv" }, h("dt", {}, "Aircall webhook"), h("dd", {}, i.aircall.webhook_url), h("dt", {}, "Created"), h("dd", {}, when(i.created_at))),
+    h("dl", { class: "kv" }, h("dt", {}, "Destination"), h("dd", {}, destinationText(i.destination)), h("dt", {}, "Aircall webhook"), h("dd", {}, i.aircall.webhook_url), h("dt", {}, "Created"), h("dd", {}, when(i.created_at))),
     form.problem,
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Save settings")),
     saved,
@@ -805,6 +863,7 @@ function historySection(i) {
 async function route() {
   try {
     if (!token()) return renderSignIn();
+    await loadCatalogue();
     const hash = location.hash || "#/";
     const match = hash.match(/^#\/integrations\/([A-Za-z0-9_-]+)(?:\/(runs|deliveries|history|settings))?$/);
     if (hash === "#/new") renderNew();
