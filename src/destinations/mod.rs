@@ -13,7 +13,7 @@ use crate::contacts::CrmProperties;
 use crate::crm::{ChangeCursor, Crm, CrmError, CrmRecord, Logged, Owner};
 use crate::infra::InfraError;
 use crate::ports::Platform;
-use crate::problems::Problems;
+use crate::problems::{FieldError, Problems};
 use crate::retry::Outcome;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -46,6 +46,34 @@ pub fn parse(fields: &Map<String, Value>, problems: &mut Problems) -> Option<New
         }
     }
     (plugin.parse)(fields, problems)
+}
+
+/// Checks the `destination` of a new integration: as [`parse`], and its secret must be given
+/// unless one is made for it (a webhook's).
+pub fn parse_new(fields: &Map<String, Value>, problems: &mut Problems) -> Option<NewDestination> {
+    let parsed = parse(fields, problems);
+    let kind = fields.get("type").and_then(Value::as_str);
+    if let Some(entry) = ALL.iter().find(|d| Some(d.kind) == kind) {
+        if let Some(secret) = entry.required_secret() {
+            if matches!(fields.get(secret), None | Some(Value::Null)) {
+                problems.add(&format!("destination.{secret}"), "is required");
+            }
+        }
+    }
+    parsed
+}
+
+impl NewDestination {
+    /// The problem with it when it replaces `current`: a destination of another kind needs
+    /// its secret, unless one is made for it (a webhook's); the same kind keeps its own.
+    pub fn missing_secret(&self, current: Option<&Destination>) -> Option<FieldError> {
+        let same_kind = current.is_some_and(|c| c.kind() == self.destination.kind());
+        let secret = self.destination.entry().required_secret()?;
+        (self.secret.is_none() && !same_kind).then(|| FieldError {
+            field: format!("destination.{secret}"),
+            message: "is required".into(),
+        })
+    }
 }
 
 /// `"a", "b" or "c"`.
@@ -83,6 +111,14 @@ struct Entry {
     default_events: Option<&'static [&'static str]>,
     crm: bool,
     parse: fn(&Map<String, Value>, &mut Problems) -> Option<NewDestination>,
+}
+
+impl Entry {
+    /// The secret field a new destination of this kind must be given, if any.
+    fn required_secret(&self) -> Option<&'static str> {
+        let field = self.fields.iter().find(|f| f.secret && f.required)?;
+        Some(field.name)
+    }
 }
 
 /// Registers the destinations: `Variant: folder::Plugin`, one line each.

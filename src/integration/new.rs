@@ -63,7 +63,7 @@ impl NewIntegration {
 
         let credentials = parse_credentials(&mut p, root.get("aircall"));
 
-        let destination = parse_destination(&mut p, root.get("destination"));
+        let destination = parse_destination(&mut p, root.get("destination"), true);
 
         let events = parse_events(&mut p, root.get("events"));
         // Unless told otherwise, the destination's default selection (a Segment integration:
@@ -114,7 +114,7 @@ impl IntegrationPatch {
             patch.credentials = parse_credentials(&mut p, root.get("aircall"));
         }
         if root.contains_key("destination") {
-            patch.destination = parse_destination(&mut p, root.get("destination"));
+            patch.destination = parse_destination(&mut p, root.get("destination"), false);
         }
         if root.contains_key("events") {
             patch.events = Some(parse_events(&mut p, root.get("events")));
@@ -185,8 +185,9 @@ fn parse_credentials(p: &mut Problems, value: Option<&Value>) -> Option<Credenti
     })
 }
 
-/// `destination`: an object whose `type` names a registered destination.
-fn parse_destination(p: &mut Problems, value: Option<&Value>) -> Option<NewDestination> {
+/// `destination`: an object whose `type` names a registered destination; a new one (`new`)
+/// with its secret.
+fn parse_destination(p: &mut Problems, value: Option<&Value>, new: bool) -> Option<NewDestination> {
     let fields = match value {
         Some(Value::Object(fields)) => fields,
         None | Some(Value::Null) => {
@@ -198,7 +199,10 @@ fn parse_destination(p: &mut Problems, value: Option<&Value>) -> Option<NewDesti
             return None;
         }
     };
-    crate::destinations::parse(fields, p)
+    match new {
+        true => crate::destinations::parse_new(fields, p),
+        false => crate::destinations::parse(fields, p),
+    }
 }
 
 pub const MAX_NUMBERS: usize = 100;

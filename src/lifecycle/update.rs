@@ -65,6 +65,13 @@ pub async fn update<P: Platform>(
         changed.push("import");
     }
     let mut destination_secret = None;
+    if let Some(problem) = patch
+        .destination
+        .as_ref()
+        .and_then(|d| d.missing_secret(integration.destination.as_ref()))
+    {
+        return Err(LifecycleError::Invalid(vec![problem]));
+    }
     if let Some(NewDestination {
         destination,
         secret,
@@ -187,7 +194,7 @@ mod tests {
     use super::*;
     use crate::aircall::AircallError;
 
-    use crate::lifecycle::fixtures::aircall;
+    use crate::lifecycle::fixtures::{aircall, stored};
 
     use crate::selection::NumberRef;
     use crate::testing::{config, integration, run, MemoryPlatform};
@@ -217,6 +224,41 @@ mod tests {
             IntegrationPatch::parse(&json!({"import": {"users": ["nobody"]}})).unwrap_err();
         assert_eq!(bad_import[0].field, "import.users");
         assert_eq!(*p.kv.borrow(), before);
+    }
+
+    #[test]
+    fn a_destination_of_the_same_kind_keeps_its_secret_another_kind_needs_its_own() {
+        let p = MemoryPlatform::default();
+        let (i, _, _) = integration(&p, None);
+        aircall(&p, Rc::new(Cell::new(true)));
+        let c = config();
+        let patch = |body: serde_json::Value| IntegrationPatch::parse(&body).unwrap();
+        // Webhook -> Segment without a write key: refused, nothing changed.
+        let before = p.kv.borrow().clone();
+        let refused = run(update(
+            &p,
+            &c,
+            &i.id,
+            patch(json!({"destination": {"type": "segment", "region": "eu"}})),
+        ))
+        .unwrap_err();
+        let LifecycleError::Invalid(fields) = refused else {
+            panic!("{refused:?}")
+        };
+        assert_eq!(fields[0].field, "destination.write_key");
+        assert_eq!(*p.kv.borrow(), before);
+        // With one, then the region alone: the key stays.
+        let with_key =
+            json!({"destination": {"type": "segment", "region": "eu", "write_key": "wk_1"}});
+        run(update(&p, &c, &i.id, patch(with_key))).unwrap();
+        let region_only = json!({"destination": {"type": "segment", "region": "us"}});
+        run(update(&p, &c, &i.id, patch(region_only))).unwrap();
+        let now = stored(&p, &i.id);
+        assert_eq!(now.destination_secret(&c.sealer).unwrap(), "wk_1");
+        assert_eq!(
+            serde_json::to_value(&now.destination).unwrap(),
+            json!({"type": "segment", "region": "us"})
+        );
     }
 
     #[test]

@@ -49,6 +49,11 @@ impl Plugin for Hubspot {
     /// `{type: "hubspot", access_token}`: a private app's token (`pat-...`) or an OAuth
     /// access token, sent as a bearer token.
     fn parse(d: &Map<String, Value>, p: &mut Problems) -> Option<(Settings, Option<String>)> {
+        // Required of a new HubSpot destination (`missing_secret`); left out of a change to
+        // the current one, the current token stays.
+        if matches!(d.get("access_token"), None | Some(Value::Null)) {
+            return Some((Settings {}, None));
+        }
         let access_token = p.text(d, "destination.", "access_token", 2000)?;
         if access_token
             .chars()

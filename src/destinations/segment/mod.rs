@@ -55,14 +55,19 @@ impl Plugin for Segment {
     /// `{type: "segment", write_key, region: "us" | "eu"}`. The region is required: an EU
     /// workspace's events posted to the US host are accepted and lost.
     fn parse(d: &Map<String, Value>, p: &mut Problems) -> Option<(Settings, Option<String>)> {
-        let write_key = p.text(d, "destination.", "write_key", 200).and_then(|key| {
-            if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                p.add("destination.write_key", "must not contain spaces");
-                None
-            } else {
-                Some(key)
-            }
-        });
+        // Required of a new Segment destination (`missing_secret`); left out of a change to
+        // the current one, the current key stays.
+        let write_key = match d.get("write_key") {
+            None | Some(Value::Null) => Some(None),
+            Some(_) => p.text(d, "destination.", "write_key", 200).and_then(|key| {
+                if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    p.add("destination.write_key", "must not contain spaces");
+                    None
+                } else {
+                    Some(Some(key))
+                }
+            }),
+        };
         let region = match d.get("region") {
             Some(Value::String(r)) if r == "us" => Some(Region::Us),
             Some(Value::String(r)) if r == "eu" => Some(Region::Eu),
@@ -78,7 +83,7 @@ impl Plugin for Segment {
                 None
             }
         };
-        Some((Settings { region: region? }, Some(write_key?)))
+        Some((Settings { region: region? }, write_key?))
     }
 
     /// Maps each event to its messages (trimmed to Segment's 32 KB), and sends them all in as
