@@ -106,7 +106,8 @@ pub async fn receive<P: Platform>(
     let other_number = integration.numbers.as_ref().is_some_and(|numbers| {
         crate::selection::about_numbers(numbers, &event.event, &event.data) == Some(false)
     });
-    if !integration.wants(&event.event) || other_number {
+    let chosen = crate::selection::forwards(integration.events.as_deref(), &event.event);
+    if !chosen || other_number {
         if let Some(import) = import {
             crate::queue::send(p, &import, 0).await?;
         }

@@ -1,8 +1,14 @@
-//! Which events an integration forwards, whatever its destination: the number filter, and
-//! when a call event needs reading from Aircall first (its payload minimal).
+//! Which events an integration forwards, whatever its destination: the events chosen, the
+//! number filter, and when a call event needs reading from Aircall first (its payload
+//! minimal).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+/// Whether `event` is among the `chosen` events (`None`: every event is).
+pub fn forwards(chosen: Option<&[String]>, event: &str) -> bool {
+    chosen.is_none_or(|events| events.iter().any(|e| e == event))
+}
 
 /// One Aircall number of the filter: its id, or its digits (kept as `+` and digits).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -144,12 +144,6 @@ impl Integration {
         sealer.open(&self.sealed.destination_secret, &slot)
     }
 
-    pub fn wants(&self, event: &str) -> bool {
-        self.events
-            .as_ref()
-            .is_none_or(|events| events.iter().any(|e| e == event))
-    }
-
     /// Appends to the history, keeping the last [`HISTORY_KEPT`] events.
     pub fn record(&mut self, at: u64, by: Actor, change: Change, reason: impl Into<String>) {
         self.history.push(LifecycleEvent {
