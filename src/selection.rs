@@ -50,6 +50,8 @@ pub fn about_numbers(
             data.get("internal_number").and_then(Value::as_str),
         )),
         "call" => match data.get("number")? {
+            // Aircall's sample payloads carry `"number": {}`: read the call to tell.
+            Value::Object(n) if n.is_empty() => None,
             Value::Object(n) => Some(any(
                 n.get("id").and_then(Value::as_i64),
                 n.get("digits").and_then(Value::as_str),
@@ -64,12 +66,39 @@ pub fn about_numbers(
     }
 }
 
-/// What a Segment track of a call needs from the call; a payload without one of these keys
-/// (Aircall can send minimal data) is completed from `GET /v1/calls/{id}` first. A key that
-/// is present but null (no contact known, no recording yet) is an answer, not a gap.
+/// What a destination reading calls needs from a call: its user, number, contact and
+/// recording. A key that is null (no recording yet) is an answer, not a gap; an empty object
+/// (Aircall's sample payloads) is a gap.
 pub const CALL_NEEDS: [&str; 4] = ["user", "number", "contact", "recording"];
 
-/// The call to read when a call event's payload lacks what the destination needs.
+/// Whether the payload says nothing of `key`: absent, or an empty object.
+fn lacks(data: &Map<String, Value>, key: &str) -> bool {
+    match data.get(key) {
+        None => true,
+        Some(Value::Object(o)) => o.is_empty(),
+        Some(_) => false,
+    }
+}
+
+/// Whether the call can have `key` at all, as far as the payload tells: an inbound call
+/// nobody answered has no user (nor a recording; a voicemail comes at `voicemail`), and an
+/// unknown caller no contact. A payload that never got as far as saying (no number, no
+/// direction) is minimal: everything may be missing.
+fn may_have(data: &Map<String, Value>, key: &str) -> bool {
+    let unanswered_inbound = data.get("direction").and_then(Value::as_str) == Some("inbound")
+        && data.get("answered_at").is_some_and(Value::is_null);
+    let minimal = lacks(data, "number") || !data.contains_key("direction");
+    match key {
+        "user" | "recording" => !unanswered_inbound,
+        // Aircall leaves `contact` out for an unknown caller: only a minimal payload's
+        // missing contact may be a gap.
+        "contact" => minimal,
+        _ => true,
+    }
+}
+
+/// The call to read when a call event's payload lacks something the call has. No Aircall
+/// request is spent on a field the call will never have.
 pub fn needs_enrichment(event: &str, data: &Map<String, Value>) -> Option<i64> {
     if crate::aircall::resource(event) != "call" || event == crate::calls::IMPORTED_EVENT {
         return None;
@@ -77,15 +106,17 @@ pub fn needs_enrichment(event: &str, data: &Map<String, Value>) -> Option<i64> {
     let id = data.get("id").and_then(Value::as_i64)?;
     CALL_NEEDS
         .iter()
-        .any(|key| !data.contains_key(*key))
+        .any(|key| lacks(data, key) && may_have(data, key))
         .then_some(id)
 }
 
-/// Fills the keys the payload lacks from the call as the API shows it; what the webhook
-/// said is kept (it is the state at the event's time).
+/// Fills the keys the payload lacks (absent or empty objects) from the call as the API shows
+/// it; what the webhook said is kept (it is the state at the event's time).
 pub fn enrich(data: &mut Map<String, Value>, call: Map<String, Value>) {
     for (key, value) in call {
-        data.entry(key).or_insert(value);
+        if lacks(data, &key) {
+            data.insert(key, value);
+        }
     }
 }
 
@@ -120,6 +151,10 @@ mod tests {
         );
         assert_eq!(
             about_numbers(&numbers, "call.ended", &obj(json!({"id": 1}))),
+            None
+        );
+        assert_eq!(
+            about_numbers(&numbers, "call.ended", &call(json!({}))),
             None
         );
         assert_eq!(
@@ -161,5 +196,43 @@ mod tests {
             data,
             obj(json!({"id": 1, "status": "done", "user": {"id": 4}}))
         );
+        let mut sample = obj(json!({"id": 1, "user": {}, "number": {"id": 2}}));
+        enrich(
+            &mut sample,
+            obj(json!({"user": {"id": 4}, "number": {"id": 9}})),
+        );
+        assert_eq!(
+            sample,
+            obj(json!({"id": 1, "user": {"id": 4}, "number": {"id": 2}}))
+        );
+    }
+
+    #[test]
+    fn no_read_for_what_the_call_will_never_have() {
+        let full = json!({"id": 1, "direction": "inbound", "answered_at": 5,
+            "user": {"id": 4}, "number": {"id": 2}, "recording": null});
+        let with = |changes: Value| {
+            let mut data = obj(full.clone());
+            data.extend(obj(changes));
+            data.retain(|_, v| v != &json!("DROP"));
+            needs_enrichment("call.ended", &data)
+        };
+        // An unknown caller: no contact key, nothing to read.
+        assert_eq!(with(json!({})), None);
+        // A missed inbound call: no user, no recording, and that is all it will ever have.
+        assert_eq!(
+            with(json!({"answered_at": null, "user": "DROP", "recording": "DROP"})),
+            None
+        );
+        // An answered call whose payload lacks its agent, or an empty user: read it.
+        assert_eq!(with(json!({"user": "DROP"})), Some(1));
+        assert_eq!(with(json!({"user": {}})), Some(1));
+        // An outbound call always has its agent.
+        assert_eq!(
+            with(json!({"direction": "outbound", "answered_at": null, "user": {}})),
+            Some(1)
+        );
+        // `"number": {}`: every call has a number; a minimal payload may lack its contact too.
+        assert_eq!(with(json!({"number": {}})), Some(1));
     }
 }

@@ -290,7 +290,7 @@ impl<'a, P: Fetch + Gate + Clock + Store + Log> AircallClient<'a, P> {
     ) -> Result<CallPage, AircallError> {
         let order = if newest_first { "desc" } else { "asc" };
         let url = format!(
-            "{}/v1/calls?from={from}&to={to}&order={order}&page={page}&per_page={MAX_PER_PAGE}",
+            "{}/v1/calls?from={from}&to={to}&order={order}&page={page}&per_page={MAX_PER_PAGE}&fetch_contact=true",
             self.base
         );
         #[derive(Deserialize)]
@@ -313,12 +313,17 @@ impl<'a, P: Fetch + Gate + Clock + Store + Log> AircallClient<'a, P> {
     }
 
     /// `GET /v1/calls/{id}`: a fresh copy, with recording links that have not expired yet.
+    /// Calls are read with `fetch_contact=true` (here and in the list): without it Aircall
+    /// leaves out the contact's details.
     pub async fn get_call(&self, id: i64) -> Result<Call, AircallError> {
         #[derive(Deserialize)]
         struct Answer {
             call: Call,
         }
-        let request = HttpRequest::new("GET", format!("{}/v1/calls/{id}", self.base));
+        let request = HttpRequest::new(
+            "GET",
+            format!("{}/v1/calls/{id}?fetch_contact=true", self.base),
+        );
         let answer: Answer = serde_json::from_slice(&self.send(request).await?.body)
             .map_err(|e| self.unexpected(&format!("the call answer is not as documented: {e}")))?;
         Ok(answer.call)

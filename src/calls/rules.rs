@@ -21,6 +21,9 @@ pub struct ImportRules {
     /// A call skipped only for lacking a recording is looked at again for this long:
     /// recordings arrive after the call ends.
     pub recording_grace_hours: u32,
+    /// A voicemail (an unanswered call's audio, at `voicemail`) counts as the call's
+    /// recording: imported, archived and size-checked like one.
+    pub voicemail_counts_as_recording: bool,
 }
 
 impl Default for ImportRules {
@@ -33,6 +36,7 @@ impl Default for ImportRules {
             users: Vec::new(),
             users_from: UsersFrom::List,
             recording_grace_hours: 24,
+            voicemail_counts_as_recording: true,
         }
     }
 }
@@ -102,10 +106,18 @@ impl ImportRules {
                 return Err(SkipReason::NoUserMatch);
             }
         }
-        if self.recording_required && call.recording.as_deref().is_none_or(str::is_empty) {
+        if self.recording_required && self.audio(call).is_none() {
             return Err(SkipReason::NoRecording);
         }
         Ok(())
+    }
+
+    /// The link of the call's audio to archive: its recording, else its voicemail (unless
+    /// voicemails do not count).
+    pub fn audio<'c>(&self, call: &'c Call) -> Option<&'c str> {
+        let link = |l: &'c Option<String>| l.as_deref().filter(|l| !l.is_empty());
+        link(&call.recording)
+            .or_else(|| link(&call.voicemail).filter(|_| self.voicemail_counts_as_recording))
     }
 
     /// These rules with `users` taken from the CRM's users (`users_from`). No CRM user at
@@ -230,6 +242,22 @@ mod tests {
             relaxed.check(&call(json!({"recording": null})), NOW),
             Ok(())
         );
+    }
+
+    #[test]
+    fn a_voicemail_counts_as_the_recording_unless_told_otherwise() {
+        let voicemail = call(json!({"recording": null, "voicemail": "https://v.example/1.mp3"}));
+        let rules = ImportRules::default();
+        assert_eq!(rules.check(&voicemail, NOW), Ok(()));
+        assert_eq!(rules.audio(&voicemail), Some("https://v.example/1.mp3"));
+        let recorded = call(json!({"voicemail": "https://v.example/1.mp3"}));
+        assert_eq!(rules.audio(&recorded), Some("https://r.example/1.mp3"));
+        let strict = ImportRules {
+            voicemail_counts_as_recording: false,
+            ..Default::default()
+        };
+        assert_eq!(strict.check(&voicemail, NOW), Err(SkipReason::NoRecording));
+        assert_eq!(strict.audio(&voicemail), None);
     }
 
     #[test]

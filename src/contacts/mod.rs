@@ -13,6 +13,6 @@ mod cpu;
 
 pub use model::{AircallContact, CrmProperties, Labeled};
 pub use names::{join, split, update_from_full};
-pub use phone::{same_number, to_e164, PhoneError, PhoneSettings};
+pub use phone::{same_number, to_e164, typed_forms, PhoneError, PhoneSettings, TYPED_FORMS_MAX};
 pub use settings::{App, Condition, ContactSync, Direction, Mapping, Op};
 pub use translate::{fingerprint_aircall, fingerprint_crm, to_aircall, to_crm, ToAircall};

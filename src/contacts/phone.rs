@@ -171,6 +171,42 @@ pub(crate) fn canonical(input: &str, settings: &PhoneSettings) -> String {
     })
 }
 
+/// The ways people commonly type `number` into a CRM that keeps phone numbers as typed
+/// (HubSpot): as given, E.164, international and national formats, and the national digits
+/// grouped by spaces, dashes or dots (`+14155550100` -> `(415) 555-0100`, `415-555-0100`...;
+/// `+33612345678` -> `06 12 34 56 78`, `0612345678`...). A number libphonenumber cannot read
+/// (no `+`) is looked up as given and as its digits. At most [`TYPED_FORMS_MAX`], no repeats.
+pub fn typed_forms(number: &str) -> Vec<String> {
+    let given = number.trim();
+    let digits: String = given.chars().filter(char::is_ascii_digit).collect();
+    let mut forms = vec![given.to_string(), digits];
+    if let Ok(parsed) = PHONE_NUMBER_UTIL.parse(given, None) {
+        let national = parsed.format_as(PhoneNumberFormat::National).into_owned();
+        let international = parsed
+            .format_as(PhoneNumberFormat::International)
+            .into_owned();
+        let groups: Vec<&str> = national
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|g| !g.is_empty())
+            .collect();
+        forms.push(parsed.format_as(PhoneNumberFormat::E164).into_owned());
+        forms.push(international.clone());
+        forms.push(international.replace(' ', "-"));
+        forms.push(national.clone());
+        forms.push(groups.concat());
+        for separator in [" ", "-", "."] {
+            forms.push(groups.join(separator));
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    forms.retain(|f| !f.is_empty() && seen.insert(f.clone()));
+    forms.truncate(TYPED_FORMS_MAX);
+    forms
+}
+
+/// Most forms [`typed_forms`] answers (a search filter's values are shared between numbers).
+pub const TYPED_FORMS_MAX: usize = 10;
+
 /// "+" then 1 to 15 digits, the first not 0: nothing to normalise.
 fn is_strict_e164(s: &str) -> bool {
     s.strip_prefix('+').is_some_and(|digits| {
@@ -381,5 +417,29 @@ mod tests {
         // Broken numbers still compare by digits.
         assert!(same_number("12-34", "1234", &fr));
         assert!(!same_number("12", "+12", &fr));
+    }
+
+    #[test]
+    fn typed_forms_cover_what_people_type() {
+        let us = typed_forms("+14155550100");
+        for typed in [
+            "(415) 555-0100",
+            "415-555-0100",
+            "4155550100",
+            "+1 415-555-0100",
+        ] {
+            assert!(us.contains(&typed.to_string()), "{typed} in {us:?}");
+        }
+        let fr = typed_forms("+33 6 12 34 56 78");
+        for typed in [
+            "06 12 34 56 78",
+            "0612345678",
+            "+33612345678",
+            "06.12.34.56.78",
+        ] {
+            assert!(fr.contains(&typed.to_string()), "{typed} in {fr:?}");
+        }
+        assert!(fr.len() <= TYPED_FORMS_MAX && us.len() <= TYPED_FORMS_MAX);
+        assert_eq!(typed_forms("0612"), vec!["0612".to_string()]);
     }
 }

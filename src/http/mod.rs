@@ -228,7 +228,7 @@ async fn route<P: Platform>(
     }
 }
 
-/// `GET /recordings/{integration}/{call}?expires&signature`: an archived recording, for
+/// `GET /recordings/{integration}/{call}.mp3?expires&signature`: an archived recording, for
 /// whoever holds the signed link the call record carried (no admin token).
 fn recording<P: Platform>(
     p: &P,
@@ -237,13 +237,17 @@ fn recording<P: Platform>(
     call_id: &str,
     request: &Request,
 ) -> Result<Response, ApiError> {
-    let call_id: i64 = call_id.parse().map_err(|_| ApiError::BadLink)?;
+    // Links end in `.mp3` (HubSpot plays only such links); those given before had no
+    // suffix and stay good: the signature covers the path as given.
+    let number = call_id.strip_suffix(".mp3").unwrap_or(call_id);
+    let given = format!("/recordings/{integration_id}/{call_id}");
+    let call_id: i64 = number.parse().map_err(|_| ApiError::BadLink)?;
     let expires: u64 = request
         .query("expires")
         .and_then(|v| v.parse().ok())
         .ok_or(ApiError::BadLink)?;
     let signature = request.query("signature").ok_or(ApiError::BadLink)?;
-    let path = crate::import::recording_path(integration_id, call_id);
+    let path = given;
     if !config.links.verify(&path, expires, signature) {
         return Err(ApiError::BadLink);
     }

@@ -19,6 +19,8 @@ use super::ImportError;
 /// A recording link read this recently is used as it is. Aircall's links last an hour by
 /// its reference (30 minutes by other sources); older ones are read again first.
 const LINK_TRUSTED_SECONDS: i64 = 10 * 60;
+/// The same for a voicemail link: a real one carried `X-Amz-Expires=600` (10 minutes).
+const VOICEMAIL_LINK_TRUSTED_SECONDS: i64 = 3 * 60;
 /// A call is recognised as imported for this long, whichever way it comes again.
 const IMPORTED_MARK_SECONDS: u64 = 30 * 24 * 60 * 60;
 /// Outcomes are kept as long as the run reports they belong to.
@@ -149,9 +151,10 @@ pub fn recording_key(integration_id: &str, call_id: i64) -> String {
     crate::keys::recording_key(integration_id, call_id)
 }
 
-/// The public path of an archived recording (signed links point at it).
+/// The public path of an archived recording (signed links point at it). It ends in `.mp3`:
+/// HubSpot plays only links to `.mp3` or `.wav` files.
 pub fn recording_path(integration_id: &str, call_id: i64) -> String {
-    format!("/recordings/{integration_id}/{call_id}")
+    format!("/recordings/{integration_id}/{call_id}.mp3")
 }
 
 fn imported_key(integration_id: &str, call_id: i64) -> String {
@@ -266,8 +269,12 @@ async fn bring<P: Platform>(
             },
             _ => Stop::retry(format!("the CRM's owners could not be read: {e}")),
         })?;
+    let trusted = |call: &Call| match call.recording.as_deref() {
+        Some(r) if !r.is_empty() => LINK_TRUSTED_SECONDS,
+        _ => VOICEMAIL_LINK_TRUSTED_SECONDS,
+    };
     let (mut call, mut fresh) = match &job.call {
-        Some(call) if now - job.read_at <= LINK_TRUSTED_SECONDS => (call.clone(), false),
+        Some(call) if now - job.read_at <= trusted(call) => (call.clone(), false),
         _ => (
             checked(p, config, integration, client.get_call(job.call_id).await).await?,
             true,
@@ -291,7 +298,8 @@ async fn bring<P: Platform>(
             };
             return Ok((outcome, call.started_at));
         }
-        let Some(url) = call.recording.clone().filter(|u| !u.is_empty()) else {
+        // The recording, or the voicemail standing for it.
+        let Some(url) = rules.audio(&call).map(str::to_string) else {
             break None; // no recording, and none required
         };
         match archive(p, integration, rules, &call, &url).await {

@@ -579,7 +579,9 @@ mod tests {
 
     fn assert_read_again_then_downloaded(p: &MemoryPlatform) {
         let requests = p.requests.borrow();
-        let read = requests.iter().position(|r| r.url.ends_with("/v1/calls/1"));
+        let read = requests
+            .iter()
+            .position(|r| r.url.ends_with("/v1/calls/1?fetch_contact=true"));
         let last_probe = requests
             .iter()
             .rposition(|r| r.url.starts_with("https://r.test/"));

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { startConnector, waitFor } from "./harness.mjs";
 import { FakeAircall } from "../fakes/aircall.mjs";
 import { FakeHubSpot } from "../fakes/hubspot.mjs";
-import { call } from "./payloads.mjs";
+import { call, missedCall, sampleCall } from "./payloads.mjs";
 
 const TOKEN = "pat-na1-good";
 let aircall, hubspot, connector, owner, contact;
@@ -95,7 +95,7 @@ test("a call lands once as an engagement with its contact and owner, webhook, re
   assert.equal(p.hs_call_duration, "186000");
   assert.equal(p.hs_call_status, "COMPLETED");
   assert.equal(p.hs_call_from_number, "+33 6 12 34 56 78");
-  assert.match(p.hs_call_recording_url, new RegExp(`^https://connector.test/recordings/${integration.id}/7001\\?`));
+  assert.match(p.hs_call_recording_url, new RegExp(`^https://connector.test/recordings/${integration.id}/7001\\.mp3\\?`));
   // HubSpot plays the link for good: it must not expire within the week ordinary links last.
   const expires = Number(new URL(p.hs_call_recording_url).searchParams.get("expires"));
   assert.ok(expires > now() + 365 * 86_400, `link expires at ${expires}`);
@@ -111,6 +111,36 @@ test("a call lands once as an engagement with its contact and owner, webhook, re
   await fire(integration, "call.created", { ...webhookData, id: 7002, ended_at: null });
   await new Promise((r) => setTimeout(r, 1_500));
   assert.equal(callsOf(7002).length, 0);
+});
+
+test("a call webhook with {} objects and spaced numbers is delivered and logged with the contact typed 06 98 76 54 32", async () => {
+  const integration = await createIntegration("real shapes", { type: "hubspot", access_token: TOKEN });
+  const typed = hubspot.addContact({ email: "paul@acme.test", firstname: "Paul", mobilephone: "06 98 76 54 32" });
+  const t = now() - 400;
+  // Aircall's sample shape: empty user, contact and number; the caller's number with spaces.
+  const data = sampleCall(7501, { started_at: t, answered_at: t + 5, ended_at: t + 65, duration: 60, recording: null, raw_digits: "+33 6 98 76 54 32" });
+  aircall.addCalls("api-id-hs", [call(7501, { started_at: t, answered_at: t + 5, ended_at: t + 65, duration: 60, recording: null, raw_digits: "+33 6 98 76 54 32", contact: null })]);
+  await fire(integration, "call.ended", data);
+  const engagement = await waitFor(() => callsOf(7501)[0], { what: "the engagement of the sample-shaped call", timeout: 20_000 });
+  assert.deepEqual(engagement.contactIds, [typed.id], "found though HubSpot keeps the number as typed");
+  assert.equal(engagement.properties.hs_call_status, "COMPLETED");
+  assert.equal(engagement.properties.hs_call_from_number, "+33 6 98 76 54 32");
+  assert.deepEqual(await deadLetters(integration.id), []);
+});
+
+test("a missed call from an unknown caller is logged as no answer, without reading the call from Aircall", async () => {
+  const integration = await createIntegration("missed", { type: "hubspot", access_token: TOKEN });
+  const t = now() - 500;
+  const before = aircall.requests.length;
+  await fire(integration, "call.ended", missedCall(7601, { started_at: t, ended_at: t + 25 }));
+  const engagement = await waitFor(() => callsOf(7601)[0], { what: "the missed call's engagement", timeout: 20_000 });
+  assert.equal(engagement.properties.hs_call_status, "NO_ANSWER");
+  assert.equal(engagement.properties.hs_call_from_number, "+44 330 818 6690");
+  assert.deepEqual(engagement.contactIds, []);
+  await new Promise((r) => setTimeout(r, 1_000));
+  const reads = aircall.requests.slice(before).filter((r) => r.path === "/v1/calls/7601");
+  assert.deepEqual(reads, [], "no user or contact to read for a missed call from an unknown caller");
+  assert.deepEqual(await deadLetters(integration.id), []);
 });
 
 test("a token HubSpot refuses ends in the dead letters with the reason", async () => {

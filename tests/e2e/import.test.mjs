@@ -5,7 +5,7 @@ import { createHmac } from "node:crypto";
 import { startConnector, waitFor, ENCRYPTION_KEY } from "./harness.mjs";
 import { FakeAircall } from "../fakes/aircall.mjs";
 import { FakeReceiver } from "../fakes/receiver.mjs";
-import { call } from "./payloads.mjs";
+import { call, missedCall, voicemailCall } from "./payloads.mjs";
 
 let aircall, receiver, connector, integration;
 const now = () => Math.floor(Date.now() / 1000);
@@ -60,6 +60,8 @@ test("the first import brings the 200 most recent calls of the window, signed", 
   assert.equal(record.status, "answered");
   assert.equal(record.user.email, "madeline@example.com");
   assert.equal(record.duration_seconds, 186);
+  // Aircall fills a call's contact only when asked (fetch_contact=true).
+  assert.deepEqual(record.contact, { id: 321, name: "Jean Dupont", email: null, phone: "+33612345678" });
 });
 
 test("the next run brings only the new calls, including one sharing the cursor's second", async () => {
@@ -110,7 +112,7 @@ const linkSignature = (path, expires) => {
 test("the record links to the recording archived in R2, signed and expiring", async () => {
   const record = receiver.delivered.find((d) => d.body.data.id === 500).body.data;
   const link = new URL(record.recording_url);
-  assert.equal(link.pathname, `/recordings/${integration.id}/500`);
+  assert.equal(link.pathname, `/recordings/${integration.id}/500.mp3`, "ends in .mp3: HubSpot plays only such links");
   const expires = Number(link.searchParams.get("expires"));
   assert.ok(expires > now() + 6 * 86_400, "good for a week");
   const bucket = await connector.mf.getR2Bucket("RECORDINGS");
@@ -124,7 +126,7 @@ test("the record links to the recording archived in R2, signed and expiring", as
   assert.ok(audio.every((b) => b === 500 % 251), "the bytes the fake Aircall served");
 
   const tampered = new URL(link);
-  tampered.pathname = `/recordings/${integration.id}/499`;
+  tampered.pathname = `/recordings/${integration.id}/499.mp3`;
   const refused = await connector.dispatch(tampered.href);
   assert.equal(refused.status, 403);
   assert.equal((await refused.json()).error.code, "invalid_link");
@@ -181,4 +183,33 @@ test("the cron queues one run per integration, for a thousand and more", async (
 test("sync of an unknown integration is a 404", async () => {
   assert.equal((await connector.api("POST", "/api/integrations/int_ffffffffffffffffffff/sync")).status, 404);
   assert.equal((await connector.api("GET", "/api/integrations/int_ffffffffffffffffffff/runs")).status, 404);
+});
+
+test("a voicemail-only call is imported with its archived voicemail", async () => {
+  aircall.addKey("api-id-voicemail", "api-token-voicemail");
+  const t = now();
+  aircall.addCalls("api-id-voicemail", [
+    // `voicemail: true`: the fake shows a link that expires in 10 minutes; recording is null.
+    { ...voicemailCall(8801), started_at: t - 600, ended_at: t - 560, voicemail: true },
+    { ...missedCall(8802), started_at: t - 500, ended_at: t - 480 },
+  ]);
+  const created = await connector.api("POST", "/api/integrations", {
+    name: "Voicemails",
+    aircall: { api_id: "api-id-voicemail", api_token: "api-token-voicemail" },
+    destination: { type: "webhook", url: receiver.url, secret: receiver.secret },
+  });
+  assert.equal(created.status, 201, created.text);
+  const id = created.json.id;
+  assert.equal((await connector.api("POST", `/api/integrations/${id}/sync`)).status, 200);
+  const run = await settledRun(id);
+  assert.equal(run.imported, 1, JSON.stringify(run));
+  assert.deepEqual(run.skipped_by_reason.no_recording, 1, "a missed call without a voicemail has no audio");
+  const record = await waitFor(() => receiver.delivered.find((d) => d.body?.type === "call.imported" && d.body.data.id === 8801)?.body.data, { what: "the voicemail's record" });
+  assert.equal(record.status, "voicemail");
+  assert.equal(record.user, null, "nobody answered");
+  assert.equal(new URL(record.recording_url).pathname, `/recordings/${id}/8801.mp3`);
+  const audio = await connector.dispatch(record.recording_url);
+  assert.equal(audio.status, 200);
+  assert.equal(Buffer.from(await audio.arrayBuffer()).length, 48_000, "the voicemail's bytes, archived");
+  assert.ok(aircall.requests.some((r) => r.path === "/voicemails/8801.mp3"), "read from the voicemail link");
 });

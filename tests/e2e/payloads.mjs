@@ -28,3 +28,23 @@ export function call(id, overrides = {}) {
 }
 
 export const user = (id) => ({ id, direct_link: `https://api.aircall.io/v1/users/${id}`, name: "Madeline Agent", email: "madeline@example.com", available: true, availability_status: "available" });
+
+// Shapes real Aircall payloads take (../shared/reference/aircall-api.md, "Learned from real
+// payloads"): an inbound call nobody answered has no `user`; an unknown caller no `contact`.
+export function missedCall(id, overrides = {}) {
+  const { user, contact, ...rest } = call(id, {
+    answered_at: null, duration: 25, missed_call_reason: "agents_did_not_answer", recording: null,
+    raw_digits: "+44 330 818 6690",
+  });
+  return { ...rest, ...overrides };
+}
+
+// A voicemail left on an unanswered inbound call: `recording` null, the audio at `voicemail`.
+export function voicemailCall(id, overrides = {}) {
+  return missedCall(id, { missed_call_reason: null, voicemail: `https://aircall-voicemails.s3.amazonaws.com/${id}.mp3?X-Amz-Expires=600`, ...overrides });
+}
+
+// Aircall's own sample payloads: empty objects where a user, contact or number goes.
+export function sampleCall(id, overrides = {}) {
+  return call(id, { user: {}, contact: {}, number: {}, ...overrides });
+}

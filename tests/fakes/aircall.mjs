@@ -26,6 +26,7 @@ export class FakeAircall {
     this.down = false;
     this.calls = new Map(); // api_id -> [call]
     this.recordingTtlSeconds = 3600; // "valid for 1 hour only"
+    this.voicemailTtlSeconds = 600; // a real voicemail link carried X-Amz-Expires=600
     this.recordingBytes = new Map(); // call id -> size of its recording
 
     // Contacts. Stored in the API's shape (created_at/updated_at UNIX seconds).
@@ -181,18 +182,28 @@ export class FakeAircall {
     }
   }
 
-  // Calls of an account, as the API stores them (recording: true means it has one).
+  // Calls of an account, as the API stores them: `recording: true` / `voicemail: true` mean
+  // it has one. Shapes are kept as given: tests store `user`/`contact` absent (a missed call,
+  // an unknown caller) or empty objects (Aircall's own samples), and spaced numbers.
   addCalls(apiId, calls) {
     const list = this.calls.get(apiId) ?? [];
     list.push(...calls);
     this.calls.set(apiId, list);
   }
 
-  // The call as the API shows it: recording links are signed and expire.
-  #shown(call) {
-    const { recording, ...rest } = call;
-    const expires = Math.floor(Date.now() / 1000) + this.recordingTtlSeconds;
-    return { ...rest, recording: recording ? `${this.url}/recordings/${call.id}.mp3?expires=${expires}` : null };
+  // The call as the API shows it. Recording and voicemail links are signed and expire (a
+  // voicemail's after 10 minutes); `asset` points at the voicemail. `contact` carries its
+  // details only with fetch_contact=true: without it the fake answers null, the worst case
+  // for a reader (the reference says only that fetch_contact fills it).
+  #shown(call, { fetchContact = false } = {}) {
+    const { recording, voicemail, ...rest } = call;
+    const now = Math.floor(Date.now() / 1000);
+    const link = (kind, ttl) => `${this.url}/${kind}/${call.id}.mp3?expires=${now + ttl}`;
+    const shown = { ...rest, recording: recording ? link("recordings", this.recordingTtlSeconds) : null };
+    if (voicemail !== undefined) shown.voicemail = voicemail ? link("voicemails", this.voicemailTtlSeconds) : null;
+    if (voicemail) shown.asset = shown.voicemail;
+    if (!fetchContact && call.contact?.id !== undefined) shown.contact = null;
+    return shown;
   }
 
   addKey(apiId, apiToken) {
@@ -278,7 +289,8 @@ export class FakeAircall {
     const matching = (this.calls.get(apiId) ?? [])
       .filter((c) => c.started_at > from && c.started_at <= to)
       .sort((a, b) => (desc ? -1 : 1) * (a.started_at - b.started_at || a.id - b.id));
-    this.#sendPage(res, url, "calls", matching, paging, (c) => this.#shown(c));
+    const fetchContact = q("fetch_contact") === "true";
+    this.#sendPage(res, url, "calls", matching, paging, (c) => this.#shown(c, { fetchContact }));
   }
 
   // Pagination of every list: per_page default 20, clamped to 50; asking past resultCap
@@ -427,9 +439,9 @@ export class FakeAircall {
     this.#contactEvent(apiId, "contact.deleted", contact);
   }
 
-  // Recording files, like S3 presigned links: refused once expired; Range honoured.
+  // Recording and voicemail files, like S3 presigned links: refused once expired; Range honoured.
   #recording(req, res, url) {
-    const id = Number(/\/recordings\/(\d+)\.mp3/.exec(url.pathname)?.[1]);
+    const id = Number(/^\/(?:recordings|voicemails)\/(\d+)\.mp3/.exec(url.pathname)?.[1]);
     const expires = Number(url.searchParams.get("expires"));
     this.requests.push({ method: req.method, path: url.pathname, recording: true, range: req.headers.range });
     if (!(expires >= Date.now() / 1000)) {
@@ -519,7 +531,7 @@ export class FakeAircall {
     for await (const c of req) chunks.push(c);
     const raw = Buffer.concat(chunks).toString();
     const url = new URL(req.url, "http://x");
-    if (url.pathname.startsWith("/recordings/")) return this.#recording(req, res, url);
+    if (/^\/(recordings|voicemails)\//.test(url.pathname)) return this.#recording(req, res, url);
     if (url.pathname === "/oauth/authorize" || url.pathname === "/v1/oauth/token") return this.#oauth(req, res, url, raw);
     const apiId = this.#authenticate(req);
     this.requests.push({ method: req.method, path: url.pathname, api_id: apiId });
@@ -569,7 +581,7 @@ export class FakeAircall {
     if (req.method === "GET" && oneCall) {
       const call = (this.calls.get(apiId) ?? []).find((c) => c.id === Number(oneCall[1]));
       if (!call) return this.#send(res, 404, { error: "Not Found", troubleshoot: "Call not found" });
-      return this.#send(res, 200, { call: this.#shown(call) });
+      return this.#send(res, 200, { call: this.#shown(call, { fetchContact: url.searchParams.get("fetch_contact") === "true" }) });
     }
 
     const one = /^\/v1\/webhooks\/([^/]+)$/.exec(url.pathname);

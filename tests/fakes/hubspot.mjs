@@ -40,16 +40,20 @@ export class FakeHubSpot {
     searchPerSecond = 5, // HubSpot: "five requests per second per account" on search
     searchIndexDelayMs = 0, // HubSpot documents seconds before a write is searchable
     resultCap = 10_000, // search results reachable per query; tests may scale it down
+    dailyLimit = Infinity, // requests per token per day (HubSpot: 250,000 on Free/Starter)
   } = {}) {
-    Object.assign(this, { rateLimit, rateWindowMs, searchPerSecond, searchIndexDelayMs, resultCap });
+    Object.assign(this, { rateLimit, rateWindowMs, searchPerSecond, searchIndexDelayMs, resultCap, dailyLimit });
     this.tokens = new Set(tokens);
     this.requests = []; // {method, path, query, body, token, status, at}
-    this.counters = { requests: 0, tooManyRequests: 0, searches: 0, byPolicy: { TEN_SECONDLY_ROLLING: 0, SECONDLY: 0 } };
+    this.counters = { requests: 0, tooManyRequests: 0, searches: 0, byPolicy: { TEN_SECONDLY_ROLLING: 0, SECONDLY: 0, DAILY: 0 } };
     this.contacts = new Map(); // id -> {id, properties, createdAt, updatedAt, archived}
     this.calls = new Map(); // id -> {id, properties, createdAt, updatedAt, archived, contactIds: [id]}
     this.owners = []; // {id, email, firstName, lastName, userId, archived, createdAt, updatedAt}
     this.failures = { remaining: 0, status: 500, token: null }; // failNext(n) sets it
+    this.locked = 0; // writes still answered 423 Locked (lockNext(n) sets it)
   }
+
+  #daily = new Map(); // token -> requests counted today
 
   #windows = new Map(); // token -> timestamps of counted requests
   #searchWindows = new Map(); // token -> timestamps of counted searches
@@ -83,6 +87,12 @@ export class FakeHubSpot {
   // (a HubSpot outage).
   failNext(n, status = 500, { token = null } = {}) {
     this.failures = { remaining: n, status, token };
+  }
+
+  // The next n writes (POST/PATCH/PUT/DELETE other than searches) answer 423 Locked, as
+  // HubSpot does while a bulk operation holds the records (clients wait ~2 s and retry).
+  lockNext(n) {
+    this.locked = n;
   }
 
   // The fake's clock: real time in ms, strictly increasing so every write is ordered.
@@ -296,6 +306,9 @@ export class FakeHubSpot {
     if (!token || !this.tokens.has(token)) {
       return this.#error(res, 401, "INVALID_AUTHENTICATION", "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview");
     }
+    const today = (this.#daily.get(token) ?? 0) + 1;
+    this.#daily.set(token, today);
+    if (today > this.dailyLimit) return this.#tooMany(res, "DAILY", "You have reached your daily limit.");
     const budget = this.#admit(this.#windows, token, this.rateLimit, this.rateWindowMs);
     if (!budget.ok) return this.#tooMany(res, "TEN_SECONDLY_ROLLING", "You have reached your ten_secondly_rolling limit.");
     const isSearch = req.method === "POST" && /^\/crm\/v3\/objects\/\w+\/search$/.test(url.pathname);
@@ -314,6 +327,10 @@ export class FakeHubSpot {
     if (this.failures.remaining > 0 && (this.failures.token ?? token) === token) {
       this.failures.remaining -= 1;
       return this.#error(res, this.failures.status, "INTERNAL_ERROR", "internal error");
+    }
+    if (this.locked > 0 && req.method !== "GET" && !isSearch) {
+      this.locked -= 1;
+      return this.#error(res, 423, "LOCKED", "The resource is locked by another operation; retry in a few seconds.");
     }
     if (typeof body === "string") return this.#error(res, 400, "VALIDATION_ERROR", "Invalid input JSON on line 1");
     try {

@@ -430,3 +430,30 @@ test("inspection: the request log and failing the next N requests with a 5xx", a
     await fake.close();
   }
 });
+
+test("phone numbers are kept as typed: EQ and IN match the typed text only, never a normalised form", async () => {
+  const us = await api("POST", "/crm/v3/objects/contacts", { properties: { email: "typed-us@acme.test", phone: "(415) 555-0100" } });
+  const fr = await api("POST", "/crm/v3/objects/contacts", { properties: { email: "typed-fr@acme.test", mobilephone: "06 12 34 56 78" } });
+  assert.equal(us.body.properties.phone, "(415) 555-0100");
+  const ids = async (filter) => (await search({ filterGroups: [{ filters: [filter] }] })).body.results.map((r) => r.id);
+  assert.deepEqual(await ids(eq("phone", "+14155550100")), [], "an E.164 value misses a number typed otherwise");
+  assert.deepEqual(await ids(eq("phone", "4155550100")), []);
+  assert.deepEqual(await ids(eq("phone", "(415) 555-0100")), [us.body.id]);
+  assert.deepEqual(await ids({ propertyName: "mobilephone", operator: "IN", values: ["+33612345678", "0612345678"] }), []);
+  assert.deepEqual(await ids({ propertyName: "mobilephone", operator: "IN", values: ["06 12 34 56 78"] }), [fr.body.id]);
+});
+
+test("423 Locked on writes while a bulk operation holds them; a daily limit answers 429 DAILY", async () => {
+  const fake = await fresh({ dailyLimit: 3 });
+  fake.lockNext(1);
+  const locked = await call(fake, "POST", "/crm/v3/objects/contacts", { properties: { email: "locked@acme.test" } });
+  assert.equal(locked.status, 423);
+  assert.equal(locked.body.category, "LOCKED");
+  assert.equal((await call(fake, "POST", "/crm/v3/objects/contacts", { properties: { email: "locked@acme.test" } })).status, 201);
+  assert.equal((await call(fake, "GET", "/crm/v3/owners")).status, 200);
+  const over = await call(fake, "GET", "/crm/v3/owners");
+  assert.equal(over.status, 429);
+  assert.equal(over.body.policyName, "DAILY");
+  assert.equal(fake.counters.byPolicy.DAILY, 1);
+  await fake.close();
+});

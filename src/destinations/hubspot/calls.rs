@@ -24,16 +24,20 @@ const NO_ANSWER: &str = "73a0d17f-1163-4015-bdd5-ec830791da20";
 const LEFT_VOICEMAIL: &str = "b2cf5968-551e-4856-9783-52b3da59a7d0";
 
 /// The call an event is about, as a record: the imported record itself, or a finished call
-/// from a webhook (`ended_at` set).
-pub fn record_of(event: &str, data: &Map<String, Value>) -> Option<CallRecord> {
+/// from a webhook (`ended_at` set); `Ok(None)`: not a call, or not finished. A call event
+/// that does not read as a call is an error, never "not a call": it would be lost silently.
+pub fn record_of(event: &str, data: &Map<String, Value>) -> Result<Option<CallRecord>, String> {
+    let unreadable = |e: serde_json::Error| format!("{event} does not read as a call: {e}");
     if event == IMPORTED_EVENT {
-        return serde_json::from_value(Value::Object(data.clone())).ok();
+        return serde_json::from_value(Value::Object(data.clone()))
+            .map(Some)
+            .map_err(unreadable);
     }
     if !event.starts_with("call.") {
-        return None;
+        return Ok(None);
     }
-    let call: Call = serde_json::from_value(Value::Object(data.clone())).ok()?;
-    call.ended_at.is_some().then(|| CallRecord::of(&call))
+    let call: Call = serde_json::from_value(Value::Object(data.clone())).map_err(unreadable)?;
+    Ok(call.ended_at.is_some().then(|| CallRecord::of(&call)))
 }
 
 /// Creates or updates the engagement of the call in `event`.
@@ -44,7 +48,11 @@ pub async fn log_call<P: Platform>(
     event: &str,
     data: &Map<String, Value>,
 ) -> Result<Logged, CrmError> {
-    let Some(record) = record_of(event, data) else {
+    let record = record_of(event, data).map_err(|message| CrmError::Remote {
+        message,
+        disposition: crate::retry::Disposition::Permanent,
+    })?;
+    let Some(record) = record else {
         return Ok(Logged::NotACall);
     };
     let owner = match record.user.as_ref().and_then(|u| u.email.as_deref()) {
@@ -81,6 +89,9 @@ pub fn engagement(record: &CallRecord, owner: Option<&str>) -> BTreeMap<String, 
     let inbound = record.direction.as_deref() != Some("outbound");
     let (status, disposition) = match record.status {
         BusinessStatus::Answered => ("COMPLETED", Some(CONNECTED)),
+        // A caller's voicemail is a missed call (its audio is the recording); HubSpot's
+        // "Left voicemail" outcome means a rep left one, on an outbound call.
+        BusinessStatus::Voicemail if inbound => ("NO_ANSWER", Some(NO_ANSWER)),
         BusinessStatus::Voicemail => ("COMPLETED", Some(LEFT_VOICEMAIL)),
         BusinessStatus::Missed => ("NO_ANSWER", Some(NO_ANSWER)),
         BusinessStatus::Failed => ("FAILED", None),
@@ -146,6 +157,10 @@ fn body(record: &CallRecord) -> String {
     if let Some(name) = record.user.as_ref().and_then(|u| u.name.as_deref()) {
         lines.push(format!("Agent: {name}"));
     }
+    if record.status == BusinessStatus::Voicemail && record.direction.as_deref() != Some("outbound")
+    {
+        lines.push("The caller left a voicemail".to_string());
+    }
     if !record.tags.is_empty() {
         lines.push(format!("Tags: {}", record.tags.join(", ")));
     }
@@ -208,7 +223,7 @@ async fn owner_for<P: Platform>(
 }
 
 /// The HubSpot contact to associate: the one synced with the call's Aircall contact, else
-/// the first whose phone or mobile phone is the other party's number.
+/// the first whose phone or mobile phone is the other party's number, however it was typed.
 async fn contact_for<P: Platform>(
     p: &P,
     integration_id: &str,
@@ -223,7 +238,9 @@ async fn contact_for<P: Platform>(
     let Some(number) = record.external_number.as_deref() else {
         return Ok(None);
     };
-    let by = |property: &str| json!({"filters": [{"propertyName": property, "operator": "EQ", "value": number}]});
+    // HubSpot keeps numbers as typed ("06 12 34 56 78") and compares them literally.
+    let forms = crate::contacts::typed_forms(number);
+    let by = |property: &str| json!({"filters": [{"propertyName": property, "operator": "IN", "values": forms}]});
     let body = json!({
         "filterGroups": [by("phone"), by("mobilephone")],
         "properties": ["email"],
@@ -255,7 +272,7 @@ mod tests {
 
     #[test]
     fn an_answered_inbound_call_becomes_a_completed_engagement() {
-        let record = record_of("call.ended", &call(json!({}))).unwrap();
+        let record = record_of("call.ended", &call(json!({}))).unwrap().unwrap();
         let p = engagement(&record, Some("42"));
         assert_eq!(p["hs_timestamp"], "1700000000000");
         assert_eq!(p["hs_call_direction"], "INBOUND");
@@ -277,7 +294,7 @@ mod tests {
     fn a_missed_outbound_call_and_a_voicemail() {
         let missed = call(json!({"direction": "outbound", "answered_at": null,
             "missed_call_reason": "no_available_agent", "duration": 20}));
-        let p = engagement(&record_of("call.ended", &missed).unwrap(), None);
+        let p = engagement(&record_of("call.ended", &missed).unwrap().unwrap(), None);
         assert_eq!(p["hs_call_direction"], "OUTBOUND");
         assert_eq!(p["hs_call_from_number"], "+14155550100");
         assert_eq!(
@@ -289,25 +306,56 @@ mod tests {
         );
         assert!(!p.contains_key("hubspot_owner_id"));
         let voicemail = call(json!({"answered_at": null, "voicemail": "https://v.test/1"}));
-        let p = engagement(&record_of("call.ended", &voicemail).unwrap(), None);
+        let mut record = record_of("call.ended", &voicemail).unwrap().unwrap();
+        record.recording_url = Some("https://connector.test/recordings/int/812.mp3?x".into());
+        let p = engagement(&record, None);
+        // A caller's voicemail: a missed inbound call with its audio, not "Left voicemail".
+        assert_eq!(
+            (
+                p["hs_call_status"].as_str(),
+                p["hs_call_disposition"].as_str()
+            ),
+            ("NO_ANSWER", NO_ANSWER)
+        );
+        assert!(p["hs_call_body"].contains("The caller left a voicemail"));
+        assert!(p["hs_call_recording_url"].ends_with(".mp3?x"));
+        let rep_left_one = call(json!({"direction": "outbound", "answered_at": null,
+            "voicemail": "https://v.test/2"}));
+        let p = engagement(&record_of("call.ended", &rep_left_one).unwrap().unwrap(), None);
         assert_eq!(p["hs_call_disposition"], LEFT_VOICEMAIL);
     }
 
     #[test]
     fn only_finished_calls_and_imported_records_are_logged() {
-        assert!(record_of("call.created", &call(json!({"ended_at": null}))).is_none());
-        assert!(record_of("contact.updated", &call(json!({}))).is_none());
-        assert!(record_of("call.tagged", &call(json!({}))).is_some());
+        assert_eq!(record_of("call.created", &call(json!({"ended_at": null}))), Ok(None));
+        assert_eq!(record_of("contact.updated", &call(json!({}))), Ok(None));
+        assert!(record_of("call.tagged", &call(json!({}))).unwrap().is_some());
         let mut record =
             CallRecord::of(&serde_json::from_value(Value::Object(call(json!({})))).unwrap());
         record.recording_url = Some("https://connector.test/recordings/int/812?x".into());
         let Value::Object(data) = serde_json::to_value(&record).unwrap() else {
             panic!()
         };
-        let read = record_of(IMPORTED_EVENT, &data).unwrap();
+        let read = record_of(IMPORTED_EVENT, &data).unwrap().unwrap();
         assert_eq!(
             engagement(&read, None)["hs_call_recording_url"],
             "https://connector.test/recordings/int/812?x"
         );
+    }
+
+    #[test]
+    fn real_shapes_are_calls_and_a_broken_call_is_an_error() {
+        let sample = call(json!({"user": {}, "contact": {}, "number": {},
+            "raw_digits": "+44 330 818 6690"}));
+        let record = record_of("call.ended", &sample).unwrap().unwrap();
+        assert_eq!((record.user, record.contact), (None, None));
+        assert_eq!(record.external_number.as_deref(), Some("+44 330 818 6690"));
+        let mut missed = call(json!({"answered_at": null, "duration": 20}));
+        missed.remove("user");
+        assert!(record_of("call.ended", &missed).unwrap().is_some());
+        let broken = call(json!({"user": {"id": "seven"}}));
+        assert!(record_of("call.ended", &broken)
+            .unwrap_err()
+            .contains("does not read as a call"));
     }
 }

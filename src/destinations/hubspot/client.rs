@@ -17,6 +17,10 @@ pub enum HubspotError {
     Rejected { status: u16, message: String },
     #[error("HubSpot's rate limit is reached; retry in {retry_after_seconds} s")]
     RateLimited { retry_after_seconds: u64 },
+    #[error("HubSpot's daily request limit is reached; retry in {retry_after_seconds} s")]
+    DailyLimit { retry_after_seconds: u64 },
+    #[error("HubSpot holds the record locked (HTTP 423: {0}); retry in {LOCKED_SECONDS} s")]
+    Locked(String),
     #[error("the HubSpot rate budget cannot be read: {0}")]
     Budget(String),
     #[error("HubSpot is unreachable: {0}")]
@@ -31,7 +35,12 @@ impl Failure for HubspotError {
             // HubSpot's limit, or our share of it: a wait, not a failed attempt.
             HubspotError::RateLimited {
                 retry_after_seconds,
+            }
+            | HubspotError::DailyLimit {
+                retry_after_seconds,
             } => Disposition::wait(*retry_after_seconds),
+            // A bulk operation holds the record for a moment: waited out, not an attempt.
+            HubspotError::Locked(_) => Disposition::wait(LOCKED_SECONDS),
             HubspotError::Rejected { .. } => Disposition::Permanent,
             HubspotError::Failed { status, .. } if *status < 500 && *status != 408 => {
                 Disposition::Permanent
@@ -61,6 +70,18 @@ enum Kind {
 pub const SEARCH_CAP: u64 = 10_000;
 /// Most inputs of one batch request.
 pub const BATCH_MAX: usize = 100;
+/// How long a `423 Locked` is waited out (HubSpot: "wait about 2 s and retry").
+const LOCKED_SECONDS: u64 = 2;
+
+/// Seconds until HubSpot's daily limit may have reset: it resets at midnight in the
+/// account's time zone, which the connector does not know, so the next full or half hour
+/// (time zones are offset by whole or half hours, nearly all): at most one request per half
+/// hour meets the limit, instead of one every 10 s.
+fn until_daily_reset(now_ms: u64) -> u64 {
+    const HALF_HOUR: u64 = 1_800;
+    let now = now_ms / 1000;
+    (HALF_HOUR - now % HALF_HOUR).max(60)
+}
 
 pub struct HubspotClient<'a, P> {
     platform: &'a P,
@@ -200,8 +221,20 @@ impl<'a, P: Fetch + Gate + Clock> HubspotClient<'a, P> {
         match response.status {
             200..=299 => Ok(response),
             429 => {
-                // The secondly search limit frees in a second, the ten-secondly one in ten.
+                // The secondly search limit frees in a second, the ten-secondly one in ten,
+                // the daily one at the account's midnight.
                 let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+                if body["policyName"].as_str() == Some("DAILY") {
+                    let seconds = until_daily_reset(self.platform.now_ms());
+                    let until = self.platform.now_ms() + seconds * 1000;
+                    self.platform
+                        .block(&self.budget_name(Kind::Plain), until)
+                        .await
+                        .map_err(|e| HubspotError::Budget(e.to_string()))?;
+                    return Err(HubspotError::DailyLimit {
+                        retry_after_seconds: seconds,
+                    });
+                }
                 let seconds = match response.header("retry-after").and_then(|v| v.parse().ok()) {
                     Some(s) => s,
                     None if body["policyName"].as_str() == Some("SECONDLY") => 1,
@@ -221,6 +254,7 @@ impl<'a, P: Fetch + Gate + Clock> HubspotClient<'a, P> {
                     retry_after_seconds: seconds,
                 })
             }
+            423 => Err(HubspotError::Locked(error_message(&response.body))),
             401 | 403 => Err(HubspotError::Rejected {
                 status: response.status,
                 message: error_message(&response.body),
@@ -274,4 +308,25 @@ fn error_message(body: &[u8]) -> String {
         .and_then(|v| v["message"].as_str().map(str::to_string))
         .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
     text.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_is_waited_out_and_the_daily_limit_waits_for_a_reset() {
+        assert_eq!(
+            HubspotError::Locked("locked".into()).disposition(),
+            Disposition::Wait(2)
+        );
+        // 7 minutes past a half hour: the next one is 23 minutes away.
+        let at = 1_700_000_000_000 - (1_700_000_000 % 1_800) * 1000 + 7 * 60_000;
+        assert_eq!(until_daily_reset(at), 23 * 60);
+        assert_eq!(until_daily_reset(at + 22 * 60_000 + 30_000), 60, "never a busy loop");
+        let daily = HubspotError::DailyLimit {
+            retry_after_seconds: 1_380,
+        };
+        assert_eq!(daily.disposition(), Disposition::Wait(1_380));
+    }
 }

@@ -3,7 +3,7 @@
 use super::calls::{log_call, owners};
 use super::client::{HubspotClient, HubspotError, BATCH_MAX};
 use crate::config::Config;
-use crate::contacts::CrmProperties;
+use crate::contacts::{typed_forms, CrmProperties, TYPED_FORMS_MAX};
 use crate::crm::{ChangeCursor, Crm, CrmError, CrmRecord, Logged, Owner};
 use crate::ports::Platform;
 use crate::retry::Failure;
@@ -140,14 +140,24 @@ impl<P: Platform> Crm for HubspotCrm<'_, P> {
         Ok(ids)
     }
 
-    /// One search per hundred numbers, on both phone properties.
+    /// HubSpot keeps numbers as typed and its search compares them literally: each number
+    /// is looked up in the forms people type it in, on both phone properties (one search per
+    /// ten numbers), and each contact found is answered under the number it was found by.
     async fn ids_by_phone(
         &self,
         numbers: &[String],
     ) -> Result<BTreeMap<String, String>, CrmError> {
         let mut ids = BTreeMap::new();
-        for chunk in numbers.chunks(BATCH_MAX) {
-            let group = |property: &str| json!({"filters": [{"propertyName": property, "operator": "IN", "values": chunk}]});
+        for chunk in numbers.chunks(IN_MAX / TYPED_FORMS_MAX) {
+            // typed form -> the number it stands for (the first, should two share one).
+            let mut number_of: BTreeMap<String, &String> = BTreeMap::new();
+            for number in chunk {
+                for form in typed_forms(number) {
+                    number_of.entry(form.to_lowercase()).or_insert(number);
+                }
+            }
+            let forms: Vec<&String> = number_of.keys().collect();
+            let group = |property: &str| json!({"filters": [{"propertyName": property, "operator": "IN", "values": forms}]});
             let body = json!({
                 "filterGroups": [group("phone"), group("mobilephone")],
                 "properties": ["phone", "mobilephone"],
@@ -155,8 +165,9 @@ impl<P: Platform> Crm for HubspotCrm<'_, P> {
             });
             for record in self.client.search("contacts", &body).await?.results {
                 for property in ["phone", "mobilephone"] {
-                    if let Some(number) = record.properties.get(property) {
-                        ids.entry(number.clone()).or_insert(record.id.clone());
+                    let typed = record.properties.get(property).map(|t| t.trim().to_lowercase());
+                    if let Some(number) = typed.and_then(|t| number_of.get(&t)) {
+                        ids.entry((*number).clone()).or_insert(record.id.clone());
                     }
                 }
             }

@@ -199,10 +199,10 @@ fn a_minimal_call_is_read_from_aircall_then_filtered_by_number() {
     let i = segment_integration(&p, Some(vec![NumberRef::Id(789)]));
     p.respond(|request| {
         let call = match request.url.as_str() {
-            "https://aircall.test/v1/calls/1" => {
+            "https://aircall.test/v1/calls/1?fetch_contact=true" => {
                 json!({"id": 1, "started_at": 5, "number": {"id": 789}, "user": {"id": 4}})
             }
-            "https://aircall.test/v1/calls/2" => {
+            "https://aircall.test/v1/calls/2?fetch_contact=true" => {
                 json!({"id": 2, "started_at": 5, "number": {"id": 790}})
             }
             _ => return Ok(answer(200, &[], "{}")),
