@@ -166,6 +166,23 @@ test("Aircall answering 401 deactivates by the system, stops every request, and 
   assert.equal((await connector.api("POST", `/api/integrations/${i.id}/sync`)).status, 200);
 });
 
+test("a 403 for what the plan lacks leaves the integration active: the ping says the credentials work", async () => {
+  const i = await createIntegration("No package", "api-id-plan");
+  aircall.forbid("api-id-plan", "/v1/calls"); // as Aircall answers reads a company's plan lacks
+  const before = requestsOf("api-id-plan").length;
+
+  const failed = await connector.api("POST", `/api/integrations/${i.id}/sync`);
+  assert.equal(failed.json.status, "failed", failed.text);
+  assert.match(failed.json.error, /HTTP 403/);
+  const read = (await connector.api("GET", `/api/integrations/${i.id}`)).json;
+  assert.equal(read.status, "active");
+  assert.equal(read.deactivated_by, null);
+  assert.ok(!read.history.some((h) => h.change === "deactivated"), JSON.stringify(read.history));
+  // The refusal was checked once with the cheapest request, and the next run still goes.
+  assert.deepEqual(requestsOf("api-id-plan").slice(before).map((q) => q.path), ["/v1/calls", "/v1/ping"]);
+  assert.equal((await connector.api("POST", `/api/integrations/${i.id}/sync`)).json.status, "failed");
+});
+
 test("integration.deleted from Aircall deactivates by the system", async () => {
   const i = await createIntegration("Uninstalled", "api-id-uninstall");
   const r = await aircall.fire(i.webhook, "integration.deleted", { id: 1 }, { post });

@@ -59,3 +59,17 @@ test("Aircall's sample shape: empty user, contact and number objects", async () 
   const c = (await get("/v1/calls/4?fetch_contact=true")).body.call;
   assert.deepEqual([c.user, c.contact, c.number], [{}, {}, {}]);
 });
+
+test("what the plan lacks answers 403 while the credentials still work", async () => {
+  const other = await new FakeAircall({ ratePerMinute: 10_000 }).start();
+  other.addKey("api-plan", "token-plan");
+  other.forbid("api-plan", "/v1/calls");
+  const auth = { authorization: `Basic ${Buffer.from("api-plan:token-plan").toString("base64")}` };
+  const answer = async (path) => {
+    const r = await fetch(other.url + path, { headers: auth });
+    return { status: r.status, body: await r.json() };
+  };
+  assert.deepEqual(await answer("/v1/calls"), { status: 403, body: { error: "Forbidden", message: "company is not active/verified" } });
+  assert.equal((await answer("/v1/ping")).status, 200);
+  await other.stop();
+});

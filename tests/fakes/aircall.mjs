@@ -478,6 +478,13 @@ export class FakeAircall {
   #oauthCodes = new Map(); // code -> {api_id, redirect_uri, expires}
   #bearerTokens = new Map(); // access_token -> api_id
 
+  // What the account's plan lacks (e.g. the AI package): Aircall answers these paths 403
+  // "company is not active/verified", while the credentials still work (`/v1/ping` is 200).
+  #forbidden = new Map(); // api_id -> [path prefixes]
+  forbid(apiId, pathPrefix) {
+    this.#forbidden.set(apiId, [...(this.#forbidden.get(apiId) ?? []), pathPrefix]);
+  }
+
   // Aircall now rejects every credential of the account (the admin changed them): a new
   // API token must be given; the account's OAuth tokens are revoked.
   rejectCredentials(apiId) {
@@ -543,6 +550,9 @@ export class FakeAircall {
       return this.#send(res, 401, { error: "Unauthorized", troubleshoot: "Check your API ID and API token" });
     }
     if (this.#rateLimited(apiId, res)) return;
+    if ((this.#forbidden.get(apiId) ?? []).some((prefix) => url.pathname.startsWith(prefix))) {
+      return this.#send(res, 403, { error: "Forbidden", message: "company is not active/verified" });
+    }
 
     if (req.method === "GET" && url.pathname === "/v1/ping") return this.#send(res, 200, { ping: "pong" });
 
