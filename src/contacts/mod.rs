@@ -2,7 +2,10 @@
 //! their validation, the standard fields and their mapping, names, phone numbers, translation
 //! and fingerprints. No I/O: the jobs that read and write contacts use these.
 
+mod checks;
 pub(crate) mod fields;
+mod filters;
+mod mapping;
 pub(crate) mod model;
 pub(crate) mod names;
 pub(crate) mod phone;
@@ -11,8 +14,10 @@ pub(crate) mod translate;
 
 mod cpu;
 
+pub use filters::{App, Condition, Op};
+pub use mapping::{Direction, Mapping};
 pub use model::{AircallContact, CrmProperties, Labeled};
 pub use names::{join, split, update_from_full};
 pub use phone::{same_number, to_e164, typed_forms, PhoneError, PhoneSettings, TYPED_FORMS_MAX};
-pub use settings::{App, Condition, ContactSync, Direction, Mapping, Op};
+pub use settings::ContactSync;
 pub use translate::{fingerprint_aircall, fingerprint_crm, to_aircall, to_crm, ToAircall};

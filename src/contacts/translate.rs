@@ -10,10 +10,12 @@
 //! from one typed in Aircall, and losing a number is worse than keeping an old one.
 
 use super::fields::{self, Kind};
+use super::filters::aircall_values;
+use super::mapping::{Direction, Mapping};
 use super::model::{AircallContact, CrmProperties, Labeled};
 use super::names;
 use super::phone;
-use super::settings::{aircall_values, ContactSync, Direction, Mapping};
+use super::settings::ContactSync;
 use std::collections::BTreeMap;
 
 /// What to write to Aircall: the current contact with the HubSpot values merged in (no id),
