@@ -14,12 +14,16 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 
 // Resolves once the server listens. `vars` are added on top of wrangler.toml's [vars] and
 // .dev.vars (as `wrangler dev --var` does). wrangler builds (wrangler.toml's [build]) when it
-// starts, then watches src/ to rebuild and restart the worker.
-export async function startLocalServer({ port = 8787, persistTo = path.join(ROOT, ".wrangler/state"), vars = {} } = {}) {
+// starts, then watches src/ to rebuild and restart the worker, and its watcher also does that
+// once right after the start; `rebuild: false` is for callers that have just built: no build,
+// no watch.
+export async function startLocalServer({ port = 8787, persistTo = path.join(ROOT, ".wrangler/state"), vars = {}, rebuild = true } = {}) {
+  if (!rebuild) process.env.SKIP_WORKER_BUILD = "1"; // read by scripts/build.sh
   const worker = await unstable_startWorker({
     config: path.join(ROOT, "wrangler.toml"),
     sendMetrics: false,
     bindings: Object.fromEntries(Object.entries(vars).map(([name, value]) => [name, { type: "plain_text", value }])),
+    ...(rebuild ? {} : { build: { custom: { command: "" } } }),
     dev: {
       server: { hostname: "127.0.0.1", port },
       persist: persistTo,
