@@ -3,6 +3,9 @@
 # package registries (worker-build would otherwise download its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# wrangler runs this whenever its dev server starts; a caller that has just built, such as
+# the local-server test (running beside tests that read build/), asks it not to rebuild.
+if [ "${SKIP_WORKER_BUILD:-}" = 1 ] && [ -f build/index.js ] && [ -f build/index_bg.wasm ]; then exit 0; fi
 bash scripts/setup.sh
 export PATH="$PWD/.tools/bin:$PATH"
 export WASM_BINDGEN_BIN="$PWD/.tools/bin/wasm-bindgen"

@@ -1,6 +1,7 @@
-// `npm start`: runs the connector locally with wrangler dev. Local KV, queues, Durable
-// Objects and R2 persist under .wrangler/state; no Cloudflare account is needed.
-import { spawn, spawnSync } from "node:child_process";
+// `npm start`: runs the connector locally on wrangler's dev server (scripts/local-server.mjs).
+// Local KV, queues, Durable Objects and R2 persist under .wrangler/state; no Cloudflare
+// account is needed.
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 
@@ -35,18 +36,13 @@ const banner = () =>
   demo: npm run demo   (in another terminal)
 `);
 
-const child = spawn(
-  "node_modules/.bin/wrangler",
-  ["dev", "--port", PORT, "--ip", "127.0.0.1", "--persist-to", ".wrangler/state", "--show-interactive-dev-session=false"],
-  { stdio: ["inherit", "pipe", "inherit"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
-);
-let shown = false;
-child.stdout.on("data", (chunk) => {
-  process.stdout.write(chunk);
-  if (!shown && /Ready on/.test(chunk.toString())) {
-    shown = true;
-    banner();
-  }
+// Imported only once setup.sh has installed wrangler.
+const { startLocalServer } = await import("./local-server.mjs");
+const server = await startLocalServer({ port: Number(PORT) }).catch((error) => {
+  console.error(error);
+  process.exit(1);
 });
-for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
-child.on("exit", (code) => process.exit(code ?? 0));
+// Requests wait while wrangler (re)builds: the banner comes once the connector answers.
+await fetch(new URL("/healthz", await server.url));
+banner();
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => server.dispose().finally(() => process.exit(0)));
