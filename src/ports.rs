@@ -200,7 +200,8 @@ pub enum ArchiveError {
 
 /// Archived recordings (R2 `RECORDINGS`). Bodies stream through; none is held in memory.
 pub trait Archive {
-    /// Streams what `source` answers (`size` bytes) into the archive under `key`.
+    /// Streams what `source` answers (`size` bytes) into the archive under `key`. Follows no
+    /// redirect: a 3xx is `Source(3xx)`.
     async fn archive(&self, key: &str, source: HttpRequest, size: u64) -> Result<(), ArchiveError>;
     /// Deletes every object whose key starts with `prefix`; answers how many it deleted.
     async fn delete_all(&self, prefix: &str) -> Result<u64, StoreError>;

@@ -118,6 +118,7 @@ pub fn config() -> Config {
             "ENCRYPTION_KEY" => "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
             "PUBLIC_BASE_URL" => "https://connector.test",
             "AIRCALL_API_BASE" => "https://aircall.test",
+            "RECORDING_HOSTS" => "r.test",
             _ => return None,
         };
         Some(value.to_string())
