@@ -57,14 +57,7 @@ impl Plugin for Segment {
     /// `{type: "segment", write_key, region: "us" | "eu"}`. The region is required: an EU
     /// workspace's events posted to the US host are accepted and lost.
     fn parse(d: &Map<String, Value>, p: &mut Problems) -> Option<(Settings, Option<String>)> {
-        let write_key = p.text(d, "destination.", "write_key", 200).and_then(|key| {
-            if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                p.add("destination.write_key", "must not contain spaces");
-                None
-            } else {
-                Some(key)
-            }
-        });
+        let write_key = p.token(d, "destination.", "write_key", 200);
         let region = match d.get("region") {
             Some(Value::String(r)) if r == "us" => Some(Region::Us),
             Some(Value::String(r)) if r == "eu" => Some(Region::Eu),
