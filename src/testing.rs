@@ -347,7 +347,10 @@ impl Clock for MemoryPlatform {
 
 impl Log for MemoryPlatform {
     fn log(&self, line: &str) {
-        self.logs.borrow_mut().push(line.to_string());
+        // As the platform prints it.
+        self.logs
+            .borrow_mut()
+            .push(crate::ports::escape_controls(line).into_owned());
     }
 }
 

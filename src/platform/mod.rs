@@ -512,6 +512,6 @@ impl Clock for Cloudflare {
 
 impl Log for Cloudflare {
     fn log(&self, line: &str) {
-        worker::console_log!("{line}");
+        worker::console_log!("{}", crate::ports::escape_controls(line));
     }
 }
