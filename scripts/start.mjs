@@ -9,6 +9,12 @@ const PORT = process.env.PORT ?? "8787";
 const setup = spawnSync("bash", ["scripts/setup.sh"], { stdio: "inherit" });
 if (setup.status !== 0) process.exit(setup.status ?? 1);
 
+// The fake's recordings are plain http on loopback; a real account's are on Aircall's S3
+// hosts over https (RECORDING_HOSTS' default in wrangler.toml).
+const localRecordings = [
+  "# Recording links may point at the fake Aircall (remove for a real account).",
+  "RECORDING_HOSTS=http://127.0.0.1",
+];
 // Local secrets, made once and kept out of git (.gitignore).
 if (!existsSync(".dev.vars")) {
   writeFileSync(
@@ -19,9 +25,14 @@ if (!existsSync(".dev.vars")) {
       `ENCRYPTION_KEY=${randomBytes(32).toString("base64")}`,
       "# The local fake Aircall that `npm run demo` starts; use https://api.aircall.io for a real account.",
       "AIRCALL_API_BASE=http://127.0.0.1:8790",
+      ...localRecordings,
       "",
     ].join("\n"),
   );
+} else if (/^AIRCALL_API_BASE=http:\/\/127\.0\.0\.1/m.test(readFileSync(".dev.vars", "utf8")) && !/^RECORDING_HOSTS=/m.test(readFileSync(".dev.vars", "utf8"))) {
+  // A .dev.vars from before RECORDING_HOSTS existed, pointing at the fake: let it fetch the
+  // fake's recordings.
+  writeFileSync(".dev.vars", `${readFileSync(".dev.vars", "utf8").trimEnd()}\n${localRecordings.join("\n")}\n`);
 }
 const vars = Object.fromEntries(
   readFileSync(".dev.vars", "utf8").split("\n").filter((l) => /^\w+=/.test(l)).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),

@@ -34,6 +34,8 @@ pub struct Config {
     pub links: LinkSigner,
     /// How long a link to an archived recording stays good.
     pub recording_link_seconds: u64,
+    /// Where recording and voicemail links may point (`RECORDING_HOSTS`).
+    pub recording_hosts: RecordingHosts,
     /// Segment's tracking API in the US and EU regions.
     pub segment_us_base: String,
     pub segment_eu_base: String,
@@ -145,6 +147,10 @@ impl Config {
             ),
             links,
             recording_link_seconds: u64::from(number("RECORDING_LINK_HOURS", 168)?.max(1)) * 3600,
+            recording_hosts: RecordingHosts::parse(
+                &lookup("RECORDING_HOSTS").unwrap_or_else(|| DEFAULT_RECORDING_HOSTS.into()),
+            )
+            .map_err(|e| ConfigError::Invalid("RECORDING_HOSTS", e))?,
             oauth_state,
             oauth,
             hubspot_api_base: base_url("HUBSPOT_API_BASE", Some("https://api.hubapi.com"))?,
@@ -155,6 +161,90 @@ impl Config {
                 "SEGMENT_EU_BASE",
                 Some("https://events.eu1.segmentapis.com"),
             )?,
+        })
+    }
+}
+
+/// Aircall's recording and voicemail links are S3 presigned URLs on its buckets, virtual-hosted
+/// (`production-pdx-555773567328-web.s3.us-west-2.amazonaws.com`, seen in a real voicemail) or
+/// in the global form (`bucket.s3.amazonaws.com`). Aircall publishes no list of its buckets.
+pub const DEFAULT_RECORDING_HOSTS: &str = "*.s3.amazonaws.com,*.s3.*.amazonaws.com";
+
+/// The hosts a recording link taken from Aircall may point at: a link in a webhook payload
+/// is not proof it came from Aircall, so anything else is not fetched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordingHosts(Vec<HostPattern>);
+
+#[derive(Debug, Clone, PartialEq)]
+struct HostPattern {
+    /// `https` unless the entry says `http://` (local fakes only).
+    scheme: String,
+    /// The host's labels; `*` stands for any one label.
+    labels: Vec<String>,
+}
+
+impl RecordingHosts {
+    /// A comma-separated list: `host.example`, `*.s3.*.amazonaws.com` (`*`: one label),
+    /// or `http://127.0.0.1` to allow plain http (any port) to one host, for local runs.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let mut patterns = Vec::new();
+        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (scheme, host) = match entry.split_once("://") {
+                Some(("http", host)) => ("http", host),
+                Some(("https", host)) => ("https", host),
+                Some(_) => return Err(format!("{entry:?}: only http:// or https:// hosts")),
+                None => ("https", entry),
+            };
+            let host = host.trim_end_matches('/').to_ascii_lowercase();
+            let labels: Vec<String> = host.split('.').map(str::to_string).collect();
+            let valid = |l: &String| {
+                l == "*"
+                    || (!l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+            };
+            // A bare `*` or `*.com` would allow nearly anything.
+            let named = labels.iter().filter(|l| *l != "*").count();
+            if !labels.iter().all(valid) || named < 2 {
+                return Err(format!(
+                    "{entry:?} is not a host name (at least two named labels)"
+                ));
+            }
+            patterns.push(HostPattern {
+                scheme: scheme.into(),
+                labels,
+            });
+        }
+        if patterns.is_empty() {
+            return Err("lists no host".into());
+        }
+        Ok(Self(patterns))
+    }
+
+    /// Whether `url` may be fetched: its scheme and host match an entry, with the default
+    /// port for https, and no user name or password in it.
+    pub fn allows(&self, url: &str) -> bool {
+        let Ok(url) = url::Url::parse(url) else {
+            return false;
+        };
+        let Some(url::Host::Domain(host)) = url.host() else {
+            // An IP address only where an entry names it (`http://127.0.0.1`).
+            return url.host_str().is_some_and(|ip| {
+                self.0.iter().any(|p| {
+                    p.scheme == url.scheme() && p.labels.join(".") == ip && p.scheme == "http"
+                })
+            });
+        };
+        if !url.username().is_empty() || url.password().is_some() {
+            return false;
+        }
+        let labels: Vec<&str> = host.split('.').collect();
+        self.0.iter().any(|p| {
+            p.scheme == url.scheme()
+                && (p.scheme == "http" || url.port().is_none())
+                && p.labels.len() == labels.len()
+                && p.labels
+                    .iter()
+                    .zip(&labels)
+                    .all(|(p, h)| p == "*" || p == h)
         })
     }
 }
@@ -234,6 +324,49 @@ mod tests {
         assert!(matches!(
             Config::from_lookup(vars(&bad_url)),
             Err(ConfigError::Invalid("PUBLIC_BASE_URL", _))
+        ));
+    }
+
+    #[test]
+    fn recording_hosts_default_to_aircall_s_s3_links_over_https() {
+        let hosts = Config::from_lookup(vars(GOOD)).unwrap().recording_hosts;
+        for good in [
+            "https://production-pdx-555773567328-web.s3.us-west-2.amazonaws.com/companies/1/recordings/call-1.mp3?X-Amz-Expires=600",
+            "https://aircall-recordings.s3.amazonaws.com/1.mp3",
+        ] {
+            assert!(hosts.allows(good), "{good}");
+        }
+        for bad in [
+            "http://aircall-recordings.s3.amazonaws.com/1.mp3",
+            "https://aircall-recordings.s3.amazonaws.com:8443/1.mp3",
+            "https://user:pw@aircall-recordings.s3.amazonaws.com/1.mp3",
+            "https://evil.example/1.mp3",
+            "https://s3.amazonaws.com.evil.example/1.mp3",
+            "https://169.254.169.254/latest/meta-data",
+            "http://127.0.0.1:8790/recordings/1.mp3",
+            "https://ec2-1-2-3-4.compute-1.amazonaws.com/1.mp3",
+            "file:///etc/passwd",
+            "not a url",
+        ] {
+            assert!(!hosts.allows(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn local_runs_allow_plain_http_only_to_the_hosts_they_name() {
+        let hosts = RecordingHosts::parse("http://127.0.0.1, r.test").unwrap();
+        assert!(hosts.allows("http://127.0.0.1:8790/recordings/1.mp3"));
+        assert!(!hosts.allows("https://127.0.0.1/recordings/1.mp3"));
+        assert!(hosts.allows("https://r.test/1.mp3"));
+        assert!(!hosts.allows("http://r.test/1.mp3"));
+        for bad in ["", "*", "*.com", "ftp://x.test", "a..b"] {
+            assert!(RecordingHosts::parse(bad).is_err(), "{bad:?}");
+        }
+        let mut pairs = GOOD.to_vec();
+        pairs.push(("RECORDING_HOSTS", "*.com"));
+        assert!(matches!(
+            Config::from_lookup(vars(&pairs)),
+            Err(ConfigError::Invalid("RECORDING_HOSTS", _))
         ));
     }
 }

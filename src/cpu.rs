@@ -179,6 +179,17 @@ mod tests {
             ));
             p.take_sent();
         });
+        // Trimming a 900 KB event (7,000 fields) to Segment's 32 KB: mapped and trimmed, as
+        // the consumer does before packing.
+        let huge = crate::destinations::segment::mapping_tests::call_of_900_kb();
+        let trim_900_kb = micros(10, || {
+            let mut track =
+                crate::destinations::segment::messages("m", "call.ended", now, &huge).remove(0);
+            let removed =
+                crate::destinations::segment::trim(&mut track, 32_000).expect("trimmable");
+            assert!(!removed.is_empty());
+        });
+        println!("cpu: segment_trim_900kb_event_us {trim_900_kb:.1}");
         println!(
             "cpu: segment_delivery_per_event_us {:.1}",
             segment_batch / 48.0

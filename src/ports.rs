@@ -200,15 +200,37 @@ pub enum ArchiveError {
 
 /// Archived recordings (R2 `RECORDINGS`). Bodies stream through; none is held in memory.
 pub trait Archive {
-    /// Streams what `source` answers (`size` bytes) into the archive under `key`.
+    /// Streams what `source` answers (`size` bytes) into the archive under `key`. Follows no
+    /// redirect: a 3xx is `Source(3xx)`.
     async fn archive(&self, key: &str, source: HttpRequest, size: u64) -> Result<(), ArchiveError>;
     /// Deletes every object whose key starts with `prefix`; answers how many it deleted.
     async fn delete_all(&self, prefix: &str) -> Result<u64, StoreError>;
 }
 
-/// Operational log lines (never secrets).
+/// Operational log lines (never secrets). Implementations pass each line through
+/// [`escape_controls`], so that text from an admin or a remote answer cannot forge a line.
 pub trait Log {
     fn log(&self, line: &str);
+}
+
+/// `line` with its control characters (CR, LF, escape sequences...) and Unicode line breaks
+/// written as `\r`, `\n` or `\u{..}`: one call to the log is one line, whatever it quotes.
+pub fn escape_controls(line: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    if !line.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    let mut out = String::with_capacity(line.len() + 8);
+    for c in line.chars() {
+        match c {
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Everything the domain uses, in one bound.
@@ -232,6 +254,15 @@ mod tests {
         assert_eq!(
             keys,
             (0..10).map(|i| format!("run:a:{i}")).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_log_line_cannot_be_split_or_carry_terminal_escapes() {
+        assert_eq!(escape_controls("plain line: é ok"), "plain line: é ok");
+        assert_eq!(
+            escape_controls("reason\r\nintegration x activated\u{1b}[2J\u{2028}"),
+            "reason\\r\\nintegration x activated\\u{1b}[2J\\u{2028}"
         );
     }
 }

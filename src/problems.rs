@@ -10,16 +10,26 @@ pub struct FieldError {
     pub message: String,
 }
 
-/// Collects every problem of a body, so the admin fixes them all in one go.
+/// Problems listed for one body at most; past them one last entry says there are more, so a
+/// huge wrong body gets a short answer.
+pub const MAX_PROBLEMS: usize = 50;
+
+/// Collects every problem of a body (up to [`MAX_PROBLEMS`]), so the admin fixes them all in
+/// one go.
 #[derive(Default)]
 pub struct Problems(pub Vec<FieldError>);
 
 impl Problems {
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.push(FieldError {
-            field: field.to_string(),
-            message: message.into(),
-        });
+        let (field, message) = match self.0.len() {
+            n if n < MAX_PROBLEMS => (field.to_string(), message.into()),
+            MAX_PROBLEMS => (
+                "body".to_string(),
+                format!("has more problems than the {MAX_PROBLEMS} listed: fix these first"),
+            ),
+            _ => return,
+        };
+        self.0.push(FieldError { field, message });
     }
 
     /// A required string of at most `max` characters, trimmed.
@@ -40,6 +50,29 @@ impl Problems {
             Some(Value::String(s)) => return Some(s.trim().to_string()),
             Some(_) => self.add(&field, "must be a string"),
         }
+        None
+    }
+
+    /// A credential sent in an HTTP header: a required string of at most `max` characters
+    /// and only printable ASCII. A header cannot carry anything else, and the runtime's
+    /// warning about such a header prints its whole value in the log. The value is never
+    /// echoed in the problem.
+    pub fn token(
+        &mut self,
+        obj: &Map<String, Value>,
+        prefix: &str,
+        key: &str,
+        max: usize,
+    ) -> Option<String> {
+        let value = self.text(obj, prefix, key, max)?;
+        if value.bytes().all(|b| b.is_ascii_graphic()) {
+            return Some(value);
+        }
+        self.add(
+            &format!("{prefix}{key}"),
+            "must be printable ASCII without spaces (letters, digits, punctuation): \
+             check it was copied whole and without accents or invisible characters",
+        );
         None
     }
 

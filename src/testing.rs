@@ -118,6 +118,7 @@ pub fn config() -> Config {
             "ENCRYPTION_KEY" => "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
             "PUBLIC_BASE_URL" => "https://connector.test",
             "AIRCALL_API_BASE" => "https://aircall.test",
+            "RECORDING_HOSTS" => "r.test",
             _ => return None,
         };
         Some(value.to_string())
@@ -346,7 +347,10 @@ impl Clock for MemoryPlatform {
 
 impl Log for MemoryPlatform {
     fn log(&self, line: &str) {
-        self.logs.borrow_mut().push(line.to_string());
+        // As the platform prints it.
+        self.logs
+            .borrow_mut()
+            .push(crate::ports::escape_controls(line).into_owned());
     }
 }
 

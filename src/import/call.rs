@@ -302,7 +302,24 @@ async fn bring<P: Platform>(
         let Some(url) = rules.audio(&call).map(str::to_string) else {
             break None; // no recording, and none required
         };
-        match archive(p, integration, rules, &call, &url).await {
+        // Aircall signs nothing: a link in a webhook payload may point anywhere. Only links
+        // to RECORDING_HOSTS are fetched; another makes the job ask Aircall for the call.
+        if !config.recording_hosts.allows(&url) {
+            let host = host_of(&url);
+            if fresh {
+                return Err(Stop::Failed(format!(
+                    "Aircall's recording link points at {host}, which is not in RECORDING_HOSTS"
+                )));
+            }
+            p.log(&format!(
+                "call {} of integration {}: recording link to {host} not in RECORDING_HOSTS; reading the call from Aircall",
+                call.id, integration.id
+            ));
+            call = checked(p, config, integration, client.get_call(job.call_id).await).await?;
+            fresh = true;
+            continue;
+        }
+        match archive(p, config, integration, rules, &call, &url).await {
             Ok(Archived::Stored) => break Some(url),
             Ok(Archived::TooLarge) => {
                 return Ok((
@@ -310,8 +327,9 @@ async fn bring<P: Platform>(
                     call.started_at,
                 ))
             }
-            // The link expired on the way: read the call again for a new one, once.
-            Err(ArchiveError::Source(403 | 404 | 410)) if !fresh => {
+            // The link expired on the way, or redirects outside RECORDING_HOSTS: read the
+            // call again for a new one, once.
+            Err(ArchiveError::Source(300..=399 | 403 | 404 | 410)) if !fresh => {
                 call = checked(p, config, integration, client.get_call(job.call_id).await).await?;
                 fresh = true;
             }
@@ -370,22 +388,55 @@ enum Archived {
     TooLarge,
 }
 
+/// The host of a link, for logs and errors (never the whole link: it carries a signature).
+fn host_of(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| "an unreadable URL".into())
+}
+
+/// Redirects followed from a recording link, each within RECORDING_HOSTS.
+const MAX_REDIRECTS: u32 = 3;
+
 /// Finds the recording's size with a one-byte ranged GET (the body of a huge file is never
-/// read), applies the size rule, then streams the file into R2.
+/// read), applies the size rule, then streams the file into R2. Redirects are followed only
+/// to RECORDING_HOSTS (a 3xx elsewhere is answered as `Source(3xx)`); the download then uses
+/// the link the probe ended at, and follows none.
 async fn archive<P: Platform>(
     p: &P,
+    config: &Config,
     integration: &Integration,
     rules: &ImportRules,
     call: &Call,
     url: &str,
 ) -> Result<Archived, ArchiveError> {
-    let probe = p
-        .fetch(
-            HttpRequest::new("GET", url)
-                .header("range", "bytes=0-0")
-                .headers_only(),
-        )
-        .await?;
+    let mut url = url.to_string();
+    let mut hops = 0;
+    let probe = loop {
+        let probe = p
+            .fetch(
+                HttpRequest::new("GET", &url)
+                    .header("range", "bytes=0-0")
+                    .headers_only(),
+            )
+            .await?;
+        if !(300..400).contains(&probe.status) {
+            break probe;
+        }
+        let next = probe
+            .header("location")
+            .and_then(|to| url::Url::parse(&url).ok()?.join(to).ok())
+            .map(String::from)
+            .filter(|next| hops < MAX_REDIRECTS && config.recording_hosts.allows(next));
+        match next {
+            Some(next) => {
+                url = next;
+                hops += 1;
+            }
+            None => return Err(ArchiveError::Source(probe.status)),
+        }
+    };
     let size = match probe.status {
         206 => probe
             .header("content-range")

@@ -400,7 +400,9 @@ mod tests {
     use crate::delivery::{Delivery, Payload};
     use crate::import::import_call;
     use crate::import::recent_runs;
-    use crate::testing::{aircall_calls, config, integration, run, FakeCalls, MemoryPlatform};
+    use crate::testing::{
+        aircall_calls, answer, config, integration, run, FakeCalls, MemoryPlatform,
+    };
     use serde_json::json;
     use std::collections::HashMap;
 
@@ -613,6 +615,106 @@ mod tests {
         p.now_ms.set(p.now_ms.get() + 3_600_000); // the queue was slow: an hour later
         run(import_call(&p, &config(), *job)).unwrap();
         assert_read_again_then_downloaded(&p);
+    }
+
+    /// The call job `call.ended` queues for call 1, its payload's recording at `link`.
+    fn webhook_job(p: &MemoryPlatform, id: &str, link: &str) -> crate::import::CallJob {
+        let mut data = calls(1..2, |id| NOW - 100 + id).remove(0);
+        data["recording"] = json!(link);
+        let now = p.now_ms.get() as i64 / 1000;
+        crate::import::CallJob::from_webhook(id, data.as_object().unwrap(), now).unwrap()
+    }
+
+    fn requested(p: &MemoryPlatform, host: &str) -> usize {
+        let requests = p.requests.borrow();
+        requests.iter().filter(|r| r.url.contains(host)).count()
+    }
+
+    #[test]
+    fn a_webhook_link_outside_the_recording_hosts_is_never_fetched_the_call_is_read_instead() {
+        for link in [
+            "http://169.254.169.254/latest/meta-data/1.mp3",
+            "https://evil.example/1.mp3",
+            "http://r.test/1.mp3", // the right host, but not https
+        ] {
+            let (p, id, _) = setup(calls(1..2, |id| NOW - 100 + id));
+            run(import_call(&p, &config(), webhook_job(&p, &id, link))).unwrap();
+            assert_eq!(
+                requested(&p, "169.254.169.254") + requested(&p, "evil.example"),
+                0
+            );
+            assert!(!p
+                .requests
+                .borrow()
+                .iter()
+                .any(|r| r.url.starts_with("http://r.test")));
+            assert_read_again_then_downloaded(&p);
+            assert!(
+                p.logs
+                    .borrow()
+                    .iter()
+                    .any(|l| l.contains("not in RECORDING_HOSTS")),
+                "{link}"
+            );
+        }
+    }
+
+    #[test]
+    fn redirects_are_followed_only_to_the_recording_hosts() {
+        let (p, id, store) = setup(calls(1..2, |id| NOW - 100 + id));
+        let aircall = crate::testing::aircall_calls_answer(store);
+        // The payload's link redirects within the allowed hosts: followed.
+        p.respond(move |request| match request.url.as_str() {
+            "https://r.test/moved.mp3" => Ok(answer(302, &[("location", "/1.mp3")], "")),
+            "https://r.test/away.mp3" => Ok(answer(
+                302,
+                &[("location", "https://evil.example/1.mp3")],
+                "",
+            )),
+            _ => aircall(request),
+        });
+        run(import_call(
+            &p,
+            &config(),
+            webhook_job(&p, &id, "https://r.test/moved.mp3"),
+        ))
+        .unwrap();
+        assert!(p
+            .archive
+            .borrow()
+            .contains_key(&crate::import::recording_key(&id, 1)));
+        assert_eq!(requested(&p, "/v1/calls/1"), 0, "no need to ask Aircall");
+
+        // Redirected elsewhere: not followed; Aircall gives a fresh link instead.
+        p.archive.borrow_mut().clear();
+        p.kv.borrow_mut().retain(|k, _| !k.starts_with("imported:"));
+        run(import_call(
+            &p,
+            &config(),
+            webhook_job(&p, &id, "https://r.test/away.mp3"),
+        ))
+        .unwrap();
+        assert_eq!(requested(&p, "evil.example"), 0);
+        assert_eq!(requested(&p, "/v1/calls/1"), 1);
+        assert!(p
+            .archive
+            .borrow()
+            .contains_key(&crate::import::recording_key(&id, 1)));
+    }
+
+    #[test]
+    fn a_link_from_aircall_itself_outside_the_recording_hosts_fails_the_call_and_says_why() {
+        let mut all = calls(1..2, |id| NOW - 100 + id);
+        all[0]["recording"] = json!("https://recordings.elsewhere.example/1.mp3");
+        let (p, id, _) = setup(all);
+        let (report, ids) = run_to_end(&p, &id);
+        assert!(ids.is_empty());
+        assert_eq!(requested(&p, "elsewhere.example"), 0);
+        let failure = format!("{:?}", report.failures);
+        assert!(
+            failure.contains("recordings.elsewhere.example, which is not in RECORDING_HOSTS"),
+            "{failure}"
+        );
     }
 
     #[test]

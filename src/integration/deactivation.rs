@@ -151,4 +151,19 @@ mod tests {
         };
         assert_eq!(status_after(401, error), (Status::Active, 0));
     }
+
+    #[test]
+    fn a_deactivation_reason_with_crlf_stays_on_its_log_line() {
+        let p = MemoryPlatform::default();
+        let (i, _, _) = integration(&p, None);
+        let forged = "holiday\r\nintegration int_other activated";
+        run(deactivate(&p, &i.id, Actor::Admin, Cause::Admin, forged)).unwrap();
+        let logs = p.logs.borrow();
+        let line = logs.iter().find(|l| l.contains("deactivated")).unwrap();
+        assert!(!line.contains('\n') && !line.contains('\r'), "{line}");
+        assert!(
+            line.ends_with("holiday\\r\\nintegration int_other activated"),
+            "{line}"
+        );
+    }
 }

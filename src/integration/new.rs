@@ -173,12 +173,12 @@ fn parse_credentials(p: &mut Problems, value: Option<&Value>) -> Option<Credenti
             return None;
         }
         return Some(Credentials::Bearer {
-            access_token: p.text(a, "aircall.", "access_token", 2000)?,
+            access_token: p.token(a, "aircall.", "access_token", 2000)?,
             refresh_token: None,
         });
     }
     let api_id = p.text(a, "aircall.", "api_id", 200);
-    let api_token = p.text(a, "aircall.", "api_token", 500);
+    let api_token = p.token(a, "aircall.", "api_token", 500);
     Some(Credentials::Basic {
         api_id: api_id?,
         api_token: api_token?,
@@ -226,11 +226,13 @@ fn parse_numbers(p: &mut Problems, value: Option<&Value>) -> Option<Vec<NumberRe
             "must name at least one number (leave it out for every number)",
         );
     }
+    // Past the limit nothing more is read: a huge list costs neither CPU nor a huge answer.
     if list.len() > MAX_NUMBERS {
         p.add(
             "numbers",
             format!("must name at most {MAX_NUMBERS} numbers"),
         );
+        return None;
     }
     let mut numbers = Vec::new();
     for (i, item) in list.iter().enumerate() {
@@ -323,6 +325,7 @@ fn parse_events(p: &mut Problems, value: Option<&Value>) -> Option<Vec<String>> 
     };
     if list.len() > MAX_EVENTS {
         p.add("events", format!("must name at most {MAX_EVENTS} events"));
+        return None;
     }
     let mut events: Vec<String> = Vec::new();
     for (i, item) in list.iter().enumerate() {
@@ -624,5 +627,79 @@ mod tests {
         ] {
             assert!(!is_event_name(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_token_with_non_ascii_or_invisible_characters_is_refused_naming_its_field() {
+        let cases = [
+            (
+                "aircall",
+                json!({"api_id": "id123", "api_token": "tok\u{e9}456"}),
+                "aircall.api_token",
+            ),
+            (
+                "aircall",
+                json!({"access_token": "tok\u{200b}en"}),
+                "aircall.access_token",
+            ),
+            (
+                "aircall",
+                json!({"api_id": "id123", "api_token": "tok\r\nX-Evil: 1"}),
+                "aircall.api_token",
+            ),
+            (
+                "destination",
+                json!({"type": "hubspot", "access_token": "pat-na1-\u{2013}tok"}),
+                "destination.access_token",
+            ),
+            (
+                "destination",
+                json!({"type": "segment", "write_key": "tok\u{fffd}", "region": "us"}),
+                "destination.write_key",
+            ),
+            (
+                "destination",
+                json!({"type": "webhook", "url": "https://h.example/", "secret": "whsec_tok\u{e9}"}),
+                "destination.secret",
+            ),
+        ];
+        for (part, value, field) in cases {
+            let mut body = good();
+            body[part] = value;
+            let errors = NewIntegration::parse(&body).unwrap_err();
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].field, field);
+            // The message never repeats the token.
+            assert!(!errors[0].message.contains("tok"), "{}", errors[0].message);
+        }
+        let mut fine = good();
+        fine["aircall"] = json!({"access_token": "eyJhbGciOi.J-_~+/=9"});
+        assert!(NewIntegration::parse(&fine).is_ok());
+    }
+
+    #[test]
+    fn oversized_lists_are_refused_at_their_limit_with_a_short_answer() {
+        for (field, limit) in [("numbers", MAX_NUMBERS), ("events", MAX_EVENTS)] {
+            let mut body = segment(json!({}));
+            // ~900 KB of entries, every one of them wrong.
+            body[field] = json!(vec!["x".repeat(40); 20_000]);
+            let errors = NewIntegration::parse(&body).unwrap_err();
+            let expected = format!("must name at most {limit} {field}");
+            assert_eq!(errors.len(), 1, "{field}: {} problems", errors.len());
+            assert_eq!(
+                (errors[0].field.as_str(), errors[0].message.as_str()),
+                (field, expected.as_str())
+            );
+        }
+        // Many other problems at once: a bounded list, saying there are more.
+        let mut body = good();
+        let unknown: serde_json::Map<String, Value> = (0..20_000)
+            .map(|n| (format!("field_{n}"), json!(1)))
+            .collect();
+        body["aircall"] = Value::Object(unknown);
+        let errors = NewIntegration::parse(&body).unwrap_err();
+        assert_eq!(errors.len(), crate::problems::MAX_PROBLEMS + 1);
+        assert_eq!(errors.last().unwrap().field, "body");
+        assert!(serde_json::to_vec(&errors).unwrap().len() < 10_000);
     }
 }

@@ -438,7 +438,10 @@ impl Archive for Cloudflare {
             headers.set(name, value).map_err(store)?;
         }
         let mut init = RequestInit::new();
-        init.with_method(Method::Get).with_headers(headers);
+        // The link was checked against RECORDING_HOSTS: a redirect elsewhere is not followed.
+        init.with_method(Method::Get)
+            .with_headers(headers)
+            .with_redirect(RequestRedirect::Manual);
         let request = Request::new_with_init(&source.url, &init).map_err(store)?;
         let response = Fetch::Request(request)
             .send()
@@ -510,6 +513,6 @@ impl Clock for Cloudflare {
 
 impl Log for Cloudflare {
     fn log(&self, line: &str) {
-        worker::console_log!("{line}");
+        worker::console_log!("{}", crate::ports::escape_controls(line));
     }
 }

@@ -40,7 +40,9 @@ export function miniflareOptions({ vars = {}, logs = [] } = {}) {
     queueConsumers,
     durableObjects: Object.fromEntries(w.durable_objects.bindings.map((b) => [b.name, b.class_name])),
     r2Buckets: w.r2_buckets.map((b) => b.binding),
-    bindings: { ...w.vars, ADMIN_TOKEN, ENCRYPTION_KEY, PUBLIC_BASE_URL, ...vars },
+    // The fakes serve recordings over plain http on loopback: allowed here explicitly (the
+    // deployed default is https on Aircall's S3 hosts only).
+    bindings: { ...w.vars, ADMIN_TOKEN, ENCRYPTION_KEY, PUBLIC_BASE_URL, RECORDING_HOSTS: "http://127.0.0.1", ...vars },
     handleRuntimeStdio(stdout, stderr) {
       for (const stream of [stdout, stderr]) stream.on("data", (chunk) => logs.push(chunk.toString()));
     },

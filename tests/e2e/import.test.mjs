@@ -2,6 +2,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
+import http from "node:http";
 import { startConnector, waitFor, ENCRYPTION_KEY } from "./harness.mjs";
 import { FakeAircall } from "../fakes/aircall.mjs";
 import { FakeReceiver } from "../fakes/receiver.mjs";
@@ -157,6 +158,31 @@ test("a call that arrives by webhook and by polling reaches the destination once
   assert.deepEqual([run.imported, run.already_imported], [0, 1]);
   const deliveries = receiver.delivered.filter((d) => d.body?.type === "call.imported" && d.body.data.id === 801);
   assert.equal(deliveries.length, 1);
+});
+
+test("a webhook's recording link to another host is never fetched: the recording comes from Aircall", async () => {
+  // Another server on this machine, named by a host RECORDING_HOSTS does not list.
+  const hits = [];
+  const other = http.createServer((req, res) => {
+    hits.push(req.url);
+    res.writeHead(200, { "content-type": "audio/mpeg", "content-length": "3" }).end("bad");
+  });
+  await new Promise((resolve) => other.listen(0, "127.0.0.1", resolve));
+  try {
+    aircall.addCalls("api-id-import", [stored(802, now() - 1)]);
+    const webhook = aircall.webhooksOf("api-id-import")[0];
+    const forged = { ...call(802), started_at: now() - 1, recording: `http://localhost:${other.address().port}/802.mp3` };
+    const fired = await aircall.fire(webhook, "call.ended", forged, { post: connector.dispatch });
+    assert.equal(fired.status, 202, fired.body);
+    await waitFor(() => importedIds().includes(802), { what: "call 802 imported" });
+    assert.deepEqual(hits, [], "the link in the payload was not fetched");
+    const bucket = await connector.mf.getR2Bucket("RECORDINGS");
+    const stored802 = Buffer.from(await (await bucket.get(`recordings/${integration.id}/802`)).arrayBuffer());
+    assert.ok(stored802.length === 48_000 && stored802.every((b) => b === 802 % 251), "Aircall's recording");
+  } finally {
+    other.closeAllConnections?.();
+    await new Promise((resolve) => other.close(resolve));
+  }
 });
 
 test("the cron queues one run per integration, for a thousand and more", async () => {

@@ -196,6 +196,24 @@ test("an EU integration posts to the EU host; an oversized event is trimmed, not
   assert.deepEqual(segment.dropped, []);
 });
 
+test("a 900 KB event reaches Segment trimmed under 32 KB, naming what it lost", async () => {
+  // Aircall signs nothing: a payload may carry any keys. 7,000 fields with long names, where
+  // listing each removed name would take more room than removing it frees.
+  const extra = { comments: Array.from({ length: 1500 }, (_, i) => ({ id: i, content: "c".repeat(100) })) };
+  for (let n = 0; n < 7000; n++) extra[`custom_field_with_a_rather_long_descriptive_name_${String(n).padStart(5, "0")}`] = "f".repeat(40);
+  const big = call(6101, extra);
+  const bytes = Buffer.byteLength(JSON.stringify(big));
+  assert.ok(bytes > 850_000 && bytes < 950_000, `${bytes} bytes`);
+  const { delivery_id } = await fire(main, "call.commented", big);
+  const track = await arrived(delivery_id, 30_000);
+  assert.ok(Buffer.byteLength(JSON.stringify(track)) <= 32 * 1024, "under Segment's 32 KB");
+  assert.equal(track.properties.id, 6101);
+  assert.equal(track.userId, "456");
+  assert.equal(track.properties.trimmed_fields[0], "comments", "the largest goes first");
+  assert.match(track.properties.trimmed_fields.at(-1), /^\.\.\. and \d+ more$/);
+  assert.deepEqual(segment.dropped, [], "nothing dropped by Segment");
+});
+
 test("a Segment outage of a few seconds, then a 429 with Retry-After, loses nothing", async () => {
   const downUntil = Date.now() + 3000;
   let throttled = false;

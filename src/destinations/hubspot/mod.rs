@@ -54,14 +54,7 @@ impl Plugin for Hubspot {
         if matches!(d.get("access_token"), None | Some(Value::Null)) {
             return Some((Settings {}, None));
         }
-        let access_token = p.text(d, "destination.", "access_token", 2000)?;
-        if access_token
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control())
-        {
-            p.add("destination.access_token", "must not contain spaces");
-            return None;
-        }
+        let access_token = p.token(d, "destination.", "access_token", 2000)?;
         Some((Settings {}, Some(access_token)))
     }
 

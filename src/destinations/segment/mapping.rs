@@ -157,35 +157,107 @@ pub fn size(message: &Map<String, Value>) -> usize {
     serde_json::to_vec(message).map_or(usize::MAX, |b| b.len())
 }
 
+/// Bytes the `trimmed_fields` entry may take: its list is cut to fit, so that naming what was
+/// removed can never itself push a message over the limit.
+const TRIMMED_FIELDS_BYTES: usize = 1_024;
+/// A removed field's name is shown up to this many characters.
+const NAME_CHARS: usize = 64;
+
+/// A message that stays over the limit with every removable field gone: its `id`, its
+/// identity or its event name alone are too large.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("over Segment's {limit} bytes per message even without its optional fields ({bytes} bytes left)")]
+pub struct TooLarge {
+    pub limit: usize,
+    pub bytes: usize,
+}
+
 /// Keeps a message under `limit` bytes by removing the largest fields of its `properties`
-/// (or `traits`) one at a time; `id` is never removed. What was removed is named in
-/// `properties.trimmed_fields`, so nothing disappears without a trace. Answers the names.
-pub fn trim(message: &mut Map<String, Value>, limit: usize) -> Vec<String> {
-    let mut removed = Vec::new();
+/// (or `traits`); `id` is never removed. What was removed is named in
+/// `properties.trimmed_fields` (the longest names cut, and past 1 KB of names a last entry
+/// `"... and N more"`), so nothing disappears without a trace. Answers those names.
+///
+/// Linear in the message's size: each field is serialized once, and the sizes are added up
+/// instead of serializing the message again after each removal.
+pub fn trim(message: &mut Map<String, Value>, limit: usize) -> Result<Vec<String>, TooLarge> {
+    let total = size(message);
+    if total <= limit {
+        return Ok(Vec::new());
+    }
     let field = if message.contains_key("properties") {
         "properties"
     } else {
         "traits"
     };
-    while size(message) > limit {
-        let Some(Value::Object(props)) = message.get_mut(field) else {
+    let Some(Value::Object(props)) = message.get_mut(field) else {
+        return Err(TooLarge { limit, bytes: total });
+    };
+    // Each entry's bytes: `"key":value` and its comma (one comma fewer than entries, so
+    // this counts one too many when all go: the sum errs on the safe side).
+    let entry = |key: &str, value: &Value| {
+        serde_json::to_vec(key).map_or(usize::MAX, |b| b.len())
+            + 1
+            + serde_json::to_vec(value).map_or(usize::MAX, |b| b.len())
+            + 1
+    };
+    let mut candidates: Vec<(usize, String)> = props
+        .iter()
+        .filter(|(k, _)| *k != "id")
+        .map(|(k, v)| (entry(k, v), k.clone()))
+        .collect();
+    // A `trimmed_fields` Aircall sent would be overwritten by ours: it goes first.
+    candidates.sort_by(|a, b| {
+        (b.1 == "trimmed_fields")
+            .cmp(&(a.1 == "trimmed_fields"))
+            .then(b.0.cmp(&a.0))
+            .then(a.1.cmp(&b.1))
+    });
+    // Room for our own `"trimmed_fields":[...],` whatever it names.
+    let target = limit.saturating_sub(TRIMMED_FIELDS_BYTES + 20);
+    let mut left = total;
+    let mut removed = Vec::new();
+    for (bytes, key) in candidates {
+        if left <= target {
             break;
-        };
-        let largest = props
-            .iter()
-            .filter(|(k, _)| *k != "id" && *k != "trimmed_fields")
-            .max_by_key(|(_, v)| serde_json::to_vec(v).map_or(0, |b| b.len()))
-            .map(|(k, _)| k.clone());
-        let Some(key) = largest else { break };
+        }
         props.remove(&key);
+        left = left.saturating_sub(bytes);
         removed.push(key);
-        props.insert("trimmed_fields".into(), json!(removed));
     }
-    removed
+    let names = named(&removed);
+    props.insert("trimmed_fields".into(), json!(names));
+    let bytes = size(message);
+    if bytes > limit {
+        return Err(TooLarge { limit, bytes });
+    }
+    Ok(names)
+}
+
+/// The names for `trimmed_fields`: each cut to [`NAME_CHARS`], as many as fit in
+/// [`TRIMMED_FIELDS_BYTES`], then how many more there were.
+fn named(removed: &[String]) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut bytes = "\"trimmed_fields\":[]".len();
+    for (n, key) in removed.iter().enumerate() {
+        let name = if key.chars().count() > NAME_CHARS {
+            format!("{}...", key.chars().take(NAME_CHARS).collect::<String>())
+        } else {
+            key.clone()
+        };
+        let cost = serde_json::to_vec(&name).map_or(usize::MAX, |b| b.len()) + 1;
+        // Keep room for the last entry, `"... and 99999 more"`.
+        if bytes + cost + 30 > TRIMMED_FIELDS_BYTES {
+            names.push(format!("... and {} more", removed.len() - n));
+            break;
+        }
+        bytes += cost;
+        names.push(name);
+    }
+    names
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn obj(v: Value) -> Map<String, Value> {
@@ -302,7 +374,7 @@ mod tests {
             "status": "done"
         }));
         let mut track = messages("m", "call.ended", 1, &data).remove(0);
-        let removed = trim(&mut track, 32_000);
+        let removed = trim(&mut track, 32_000).unwrap();
         assert_eq!(removed, vec!["comments"]);
         assert!(size(&track) <= 32_000);
         assert_eq!(track["properties"]["trimmed_fields"], json!(["comments"]));
@@ -310,10 +382,66 @@ mod tests {
         assert_eq!(track["properties"]["status"], "done");
 
         let mut small = messages("m", "call.ended", 1, &obj(json!({"id": 1}))).remove(0);
-        assert!(trim(&mut small, 32_000).is_empty());
+        assert!(trim(&mut small, 32_000).unwrap().is_empty());
         assert!(!small["properties"]
             .as_object()
             .unwrap()
             .contains_key("trimmed_fields"));
+    }
+
+    /// A 900 KB call: a long comment list and 7,000 fields with long names (Aircall signs
+    /// nothing, so a payload may carry any keys): naming each removed field would take more
+    /// room than removing it frees.
+    pub(crate) fn call_of_900_kb() -> Map<String, Value> {
+        let mut data = obj(json!({
+            "id": 812,
+            "user": {"id": 456},
+            "comments": (0..1_500).map(|n| json!({"id": n, "content": "c".repeat(100)})).collect::<Vec<_>>(),
+        }));
+        for n in 0..7_000 {
+            data.insert(
+                format!("custom_field_with_a_rather_long_descriptive_name_{n:05}"),
+                json!("f".repeat(40)),
+            );
+        }
+        assert!((850_000..950_000).contains(&size(&data)), "{}", size(&data));
+        data
+    }
+
+    #[test]
+    fn a_900_kb_event_with_thousands_of_fields_is_trimmed_under_the_limit() {
+        let mut track = messages("m", "call.ended", 1, &call_of_900_kb()).remove(0);
+        let removed = trim(&mut track, 32_000).unwrap();
+        assert!(size(&track) <= 32_000, "{} bytes", size(&track));
+        assert_eq!(track["properties"]["id"], 812);
+        assert_eq!(track["userId"], "456");
+        assert_eq!(removed[0], "comments", "the largest goes first");
+        let named = track["properties"]["trimmed_fields"].as_array().unwrap();
+        assert_eq!(Value::Array(named.clone()), json!(removed));
+        let last = named.last().unwrap().as_str().unwrap();
+        assert!(last.starts_with("... and ") && last.ends_with(" more"), "{last}");
+        // What was kept plus what was removed is every field.
+        let more: usize = last["... and ".len()..last.len() - " more".len()].parse().unwrap();
+        let kept = track["properties"].as_object().unwrap().len() - 2; // id, trimmed_fields
+        assert_eq!(kept + named.len() - 1 + more, 7_002);
+    }
+
+    #[test]
+    fn long_field_names_are_shortened_in_the_list() {
+        let long = "n".repeat(5_000);
+        let data = obj(json!({"id": 1, long.clone(): "v".repeat(40_000)}));
+        let mut track = messages("m", "call.ended", 1, &data).remove(0);
+        let removed = trim(&mut track, 32_000).unwrap();
+        assert_eq!(removed, vec![format!("{}...", &long[..64])]);
+        assert!(size(&track) <= 32_000);
+    }
+
+    #[test]
+    fn a_message_too_large_without_its_optional_fields_is_refused() {
+        let data = obj(json!({"id": "9".repeat(40_000), "status": "done"}));
+        let mut track = messages("m", "call.ended", 1, &data).remove(0);
+        let refused = trim(&mut track, 32_000).unwrap_err();
+        assert_eq!(refused.limit, 32_000);
+        assert!(refused.bytes > 32_000);
     }
 }

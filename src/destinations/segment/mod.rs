@@ -7,7 +7,9 @@ mod mapping;
 mod tests;
 
 pub use batch::{pack, request, Batch, Region, MAX_MESSAGES, MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES};
-pub use mapping::{identity, messages, traits, trim, Identity};
+pub use mapping::{identity, messages, traits, trim, Identity, TooLarge};
+#[cfg(test)]
+pub(crate) use mapping::tests as mapping_tests;
 
 use super::{Field, FieldKind, Plugin, Ready, Target};
 use crate::infra::InfraError;
@@ -59,14 +61,7 @@ impl Plugin for Segment {
         // the current one, the current key stays.
         let write_key = match d.get("write_key") {
             None | Some(Value::Null) => Some(None),
-            Some(_) => p.text(d, "destination.", "write_key", 200).and_then(|key| {
-                if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                    p.add("destination.write_key", "must not contain spaces");
-                    None
-                } else {
-                    Some(Some(key))
-                }
-            }),
+            Some(_) => p.token(d, "destination.", "write_key", 200).map(Some),
         };
         let region = match d.get("region") {
             Some(Value::String(r)) if r == "us" => Some(Region::Us),
@@ -94,16 +89,24 @@ impl Plugin for Segment {
         batch: &[Ready],
     ) -> Result<Vec<Outcome>, InfraError> {
         let mut messages: Vec<(usize, Vec<Map<String, Value>>)> = Vec::new();
-        for (index, ready) in batch.iter().enumerate() {
+        let mut outcomes = vec![Outcome::Delivered; batch.len()];
+        'deliveries: for (index, ready) in batch.iter().enumerate() {
             let mut mapped = mapping::messages(&ready.id, &ready.event, ready.occurred_at, &ready.data);
             for message in &mut mapped {
-                let removed = mapping::trim(message, MAX_MESSAGE_BYTES);
-                if !removed.is_empty() {
-                    p.log(&format!(
+                match mapping::trim(message, MAX_MESSAGE_BYTES) {
+                    Ok(removed) if removed.is_empty() => {}
+                    Ok(removed) => p.log(&format!(
                         "delivery {}: over Segment's 32 KB, removed {}",
                         ready.id,
                         removed.join(", ")
-                    ));
+                    )),
+                    // Segment would answer 200 and drop it: say so instead.
+                    Err(too_large) => {
+                        outcomes[index] = Outcome::Failed {
+                            reason: too_large.to_string(),
+                        };
+                        continue 'deliveries;
+                    }
                 }
             }
             messages.push((index, mapped));
@@ -113,7 +116,6 @@ impl Plugin for Segment {
             Region::Us => &config.segment_us_base,
             Region::Eu => &config.segment_eu_base,
         };
-        let mut outcomes = vec![Outcome::Delivered; batch.len()];
         for request in pack(messages) {
             let count = request.messages.len();
             let http = batch::request(

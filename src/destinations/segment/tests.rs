@@ -296,3 +296,34 @@ fn the_default_has_the_seed_s_26_distinct_events_with_current_user_names() {
     assert_eq!(users.len(), 6);
     assert!(users.iter().all(|n| n.ends_with(".v2")), "{users:?}");
 }
+
+#[test]
+fn a_900_kb_event_reaches_segment_under_32_kb_and_an_untrimmable_one_is_dead_lettered() {
+    let p = MemoryPlatform::default();
+    let i = segment_integration(&p, None);
+    p.respond(|_| Ok(answer(200, &[], r#"{"success":true}"#)));
+    // Complete calls, so that none is read from Aircall.
+    let mut big = super::mapping::tests::call_of_900_kb();
+    for field in ["number", "contact", "recording"] {
+        big.insert(field.into(), Value::Null);
+    }
+    // Its user id alone is over 32 KB: no field removal can save it.
+    let hopeless = json!({"id": 2, "user": {"id": "7".repeat(40_000)}, "number": null, "contact": null, "recording": null});
+    let messages = vec![delivery(&i, 1, Value::Object(big)), delivery(&i, 2, hopeless)];
+    let acks = run(handle_batch(&p, &config(), QueueName::Jobs, &messages));
+    assert_eq!(acks, vec![Ack::Done; 2]);
+    let batches = sent_batches(&p);
+    assert_eq!(batches.len(), 1);
+    let batch = batches[0]["batch"].as_array().unwrap();
+    assert_eq!(batch.len(), 1, "only the one that fits is sent");
+    assert!(serde_json::to_vec(&batch[0]).unwrap().len() <= MAX_MESSAGE_BYTES);
+    assert_eq!(batch[0]["properties"]["trimmed_fields"][0], "comments");
+    let sent = p.take_sent();
+    let [(QueueName::DeadLetters, letter, _)] = sent.as_slice() else {
+        panic!("the hopeless one is dead-lettered: {sent:?}")
+    };
+    let Job::Failed(DeadLetter { reason, .. }) = Job::from_message(letter).unwrap() else {
+        panic!()
+    };
+    assert!(reason.contains("over Segment's 32000 bytes"), "{reason}");
+}
