@@ -11,18 +11,46 @@ use crate::integration::{
 use crate::ports::{Platform, StoreError};
 use serde_json::json;
 
-pub fn authorize(config: &Config, request: &Request) -> Result<(), ApiError> {
-    let token = request
-        .header("authorization")
-        .and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        })
-        .ok_or(ApiError::Unauthorized)?;
+/// Wrong admin tokens a client may try in a minute before it is slowed down.
+pub const WRONG_TOKENS_PER_MINUTE: u32 = 10;
+
+/// Whether the request carries the admin token (`Authorization: Bearer`, the scheme in any
+/// case). A client that keeps trying wrong ones is answered `429` past
+/// [`WRONG_TOKENS_PER_MINUTE`], and each is logged (never the token).
+pub async fn authorize<P: Platform>(
+    p: &P,
+    config: &Config,
+    request: &Request,
+) -> Result<(), ApiError> {
+    let token = request.header("authorization").and_then(|h| {
+        let (scheme, token) = h.trim().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then_some(token)
+    });
+    let Some(token) = token else {
+        return Err(ApiError::Unauthorized);
+    };
+    check_token(p, config, request, token).await
+}
+
+/// Whether `token` is the admin token; see [`authorize`] for the slowing of wrong ones.
+pub async fn check_token<P: Platform>(
+    p: &P,
+    config: &Config,
+    request: &Request,
+    token: &str,
+) -> Result<(), ApiError> {
     if secrets_match(token.trim(), &config.admin_token) {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized)
+        return Ok(());
+    }
+    // Counted per client in ACCOUNT_GATE (strongly consistent), like a rate budget.
+    let client = request.header("cf-connecting-ip").unwrap_or("unknown");
+    let rate = crate::budget::Rate::per_minute(WRONG_TOKENS_PER_MINUTE);
+    p.log(&format!("a wrong admin token from {client}"));
+    match p.take(&format!("admin-auth:{client}"), rate).await? {
+        crate::budget::Take::Granted => Err(ApiError::Unauthorized),
+        crate::budget::Take::Wait(ms) => Err(ApiError::TooManyAttempts {
+            retry_after_seconds: ms.div_ceil(1000),
+        }),
     }
 }
 
@@ -508,8 +536,44 @@ mod tests {
         assert!(matches!(post, Err(ApiError::MethodNotAllowed)));
         // No bearer, no catalogue (http::route authorizes every /api/ route first).
         assert!(matches!(
-            authorize(&config(), &request),
+            run(authorize(&p, &config(), &request)),
             Err(ApiError::Unauthorized)
         ));
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_read_in_any_case_and_wrong_tokens_are_slowed_down() {
+        let p = MemoryPlatform::default();
+        let c = config();
+        let with = |value: &str| {
+            Request::get("/api/integrations", &[])
+                .with_header("authorization", value)
+                .with_header("cf-connecting-ip", "203.0.113.7")
+        };
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            let request = with(&format!("{scheme} {}", c.admin_token));
+            assert!(run(authorize(&p, &c, &request)).is_ok(), "{scheme}");
+        }
+        for _ in 0..WRONG_TOKENS_PER_MINUTE {
+            let wrong = run(authorize(&p, &c, &with("Bearer guess")));
+            assert!(matches!(wrong, Err(ApiError::Unauthorized)));
+        }
+        let slowed = run(authorize(&p, &c, &with("Bearer guess")));
+        assert!(
+            matches!(slowed, Err(ApiError::TooManyAttempts { retry_after_seconds }) if retry_after_seconds > 0),
+            "{slowed:?}"
+        );
+        // The right token still passes; the attempts are logged without the token.
+        assert!(run(authorize(
+            &p,
+            &c,
+            &with(&format!("Bearer {}", c.admin_token))
+        ))
+        .is_ok());
+        let logs = p.logs.borrow();
+        assert!(logs
+            .iter()
+            .any(|l| l.contains("wrong admin token from 203.0.113.7")));
+        assert!(logs.iter().all(|l| !l.contains("guess")));
     }
 }

@@ -17,6 +17,8 @@ use thiserror::Error;
 pub enum ApiError {
     #[error("a valid admin token is required (Authorization: Bearer <ADMIN_TOKEN>)")]
     Unauthorized,
+    #[error("too many wrong admin tokens: try again in {retry_after_seconds} s")]
+    TooManyAttempts { retry_after_seconds: u64 },
     #[error("{0}")]
     NotFound(&'static str),
     #[error("this method is not allowed here")]
@@ -123,6 +125,7 @@ impl ApiError {
         }
         match self {
             ApiError::Unauthorized => (401, "unauthorized"),
+            ApiError::TooManyAttempts { .. } => (429, "too_many_attempts"),
             ApiError::NotFound(_) => (404, "not_found"),
             ApiError::MethodNotAllowed => (405, "method_not_allowed"),
             ApiError::TooLarge => (413, "payload_too_large"),
@@ -187,7 +190,10 @@ impl ApiError {
             })
             | ApiError::Lifecycle(LifecycleError::Aircall(AircallError::RateLimited {
                 retry_after_seconds,
-            })) => response
+            }))
+            | ApiError::TooManyAttempts {
+                retry_after_seconds,
+            } => response
                 .headers
                 .push(("retry-after".into(), retry_after_seconds.to_string())),
             _ => {}

@@ -43,6 +43,13 @@ impl Request {
         }
     }
 
+    /// The same request with one more header, for tests.
+    #[cfg(test)]
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -221,7 +228,7 @@ async fn route<P: Platform>(
         }
         (_, ["oauth", "aircall", step]) => Ok(oauth::route(p, config, method, step, request).await),
         (_, ["api", rest @ ..]) => {
-            admin::authorize(config, request)?;
+            admin::authorize(p, config, request).await?;
             admin::route(p, config, method, rest, request).await
         }
         _ => Err(ApiError::NotFound("no such route")),

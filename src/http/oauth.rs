@@ -36,7 +36,7 @@ pub async fn route<P: Platform>(
 ) -> Response {
     let result = match (method, step) {
         ("GET", "install") => install_page(config),
-        ("POST", "install") => start(p, config, request),
+        ("POST", "install") => start(p, config, request).await,
         ("GET", "callback") => callback(p, config, request).await,
         (_, "install" | "callback") => Err(ApiError::MethodNotAllowed),
         _ => Err(ApiError::NotFound("no such route")),
@@ -84,7 +84,11 @@ fn install_page(config: &Config) -> Result<Response, ApiError> {
     ))
 }
 
-fn start<P: Platform>(p: &P, config: &Config, request: &Request) -> Result<Response, ApiError> {
+async fn start<P: Platform>(
+    p: &P,
+    config: &Config,
+    request: &Request,
+) -> Result<Response, ApiError> {
     let app = app(config)?;
     if request.body.len() > super::MAX_BODY_BYTES {
         return Err(ApiError::TooLarge);
@@ -92,15 +96,9 @@ fn start<P: Platform>(p: &P, config: &Config, request: &Request) -> Result<Respo
     let from_form = url::form_urlencoded::parse(&request.body)
         .find(|(name, _)| name == "admin_token")
         .map(|(_, value)| value.into_owned());
-    let token = match from_form {
-        Some(token) => token,
-        None => {
-            super::admin::authorize(config, request)?;
-            config.admin_token.clone()
-        }
-    };
-    if !secrets_match(token.trim(), &config.admin_token) {
-        return Err(ApiError::Unauthorized);
+    match from_form {
+        Some(token) => super::admin::check_token(p, config, request, &token).await?,
+        None => super::admin::authorize(p, config, request).await?,
     }
     let (state, nonce) = config.oauth_state.issue(p.now_seconds());
     let location = oauth::authorize_url(
