@@ -12,7 +12,7 @@ use crate::ports::{Platform, StoreError};
 use serde_json::json;
 
 /// Wrong admin tokens a client may try in a minute before it is slowed down.
-pub const WRONG_TOKENS_PER_MINUTE: u32 = 10;
+pub const WRONG_TOKENS_PER_MINUTE: u32 = 30;
 
 /// Whether the request carries the admin token (`Authorization: Bearer`, the scheme in any
 /// case). A client that keeps trying wrong ones is answered `429` past
