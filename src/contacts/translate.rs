@@ -119,7 +119,12 @@ pub fn to_aircall(
                     "company_name" => &mut contact.company_name,
                     "description" => &mut contact.description,
                     "information" => &mut contact.information,
-                    other => unreachable!("mapping to unknown Aircall field {other}"),
+                    // Settings are checked when saved; one stored otherwise (by hand, or by a
+                    // later version) is reported, not a crash.
+                    other => {
+                        problems.push(format!("{} maps to {other}, not an Aircall field", m.crm));
+                        continue;
+                    }
                 };
                 // Whitespace differences are no change: no churn on every pass.
                 if names::squeeze(slot.as_deref().unwrap_or("")) != names::squeeze(value) {
@@ -565,5 +570,22 @@ mod tests {
         assert_eq!(fingerprint_aircall(&c, &s), fingerprint_crm(&p, &s));
         let later = props(&[("firstname", "Ann"), ("lifecyclestage", "customer")]);
         assert_ne!(fingerprint_crm(&later, &s), fingerprint_aircall(&c, &s));
+    }
+
+    #[test]
+    fn a_stored_mapping_to_an_unknown_aircall_field_is_reported_not_a_crash() {
+        // As a setting stored by hand, or by a later version, might read.
+        let stored: ContactSync = serde_json::from_value(json!({
+            "direction": "both",
+            "mappings": [{"aircall": "nickname", "hubspot": "jobtitle", "direction": "both"}]
+        }))
+        .unwrap();
+        let properties: CrmProperties = [("jobtitle".to_string(), "CTO".to_string())].into();
+        let written = to_aircall(&properties, None, &stored);
+        assert!(
+            written.problems.iter().any(|p| p.contains("nickname")),
+            "{:?}",
+            written.problems
+        );
     }
 }

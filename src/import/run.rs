@@ -161,7 +161,12 @@ pub async fn sync<P: Platform>(
 /// Whether the run began before the integration's latest activation (run ids start with the
 /// time the run began, in milliseconds).
 fn began_before_activation(state: &SyncState, integration: &Integration) -> bool {
-    let began_ms: u64 = state.report.run_id[..13].parse().unwrap_or(0);
+    let began_ms: u64 = state
+        .report
+        .run_id
+        .get(..13)
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or(0);
     integration
         .history
         .iter()

@@ -235,7 +235,9 @@ fn modified_ms(text: &str) -> Option<u64> {
         None => (text.to_string(), ""),
     };
     let seconds = crate::time::parse_rfc3339(&seconds)?;
-    let ms: u64 = format!("{fraction:0<3}")[..3].parse().unwrap_or(0);
+    // Milliseconds: the fraction's first three digits (chars: the text is HubSpot's).
+    let digits: String = fraction.chars().chain("000".chars()).take(3).collect();
+    let ms: u64 = digits.parse().unwrap_or(0);
     Some(seconds as u64 * 1000 + ms)
 }
 
@@ -256,5 +258,7 @@ mod tests {
         );
         assert_eq!(modified_ms("2023-11-14T22:13:20Z"), Some(1_700_000_000_000));
         assert_eq!(modified_ms("soon"), None);
+        // Remote text: whatever it holds, no panic.
+        assert_eq!(modified_ms("2023-11-14T22:13:20.éZ"), Some(1_700_000_000_000));
     }
 }
