@@ -73,3 +73,51 @@ test("what the plan lacks answers 403 while the credentials still work", async (
   assert.equal((await answer("/v1/ping")).status, 200);
   await other.stop();
 });
+
+test("AI data: each read answers its documented shape; a call without data 404", async () => {
+  const utterances = [
+    { start_time: 0.5, end_time: 3.2, text: "Hello, Sales here.", participant_type: "internal", user_id: 456 },
+    { start_time: 3.4, end_time: 6.1, text: "I have a payment question.", participant_type: "external", phone_number: "+33612345678" },
+  ];
+  fake.addAiData(ID, 1, {
+    transcription: { language: "en", utterances },
+    summary: "The customer asked about a payment.",
+    topics: ["payment"],
+    sentiments: [{ phone_number: "+33612345678", value: "POSITIVE", type: "external" }],
+    action_items: [{ text: "Send the invoice", user_id: 456 }],
+  });
+  const t = (await get("/v1/calls/1/transcription")).body.transcription;
+  assert.equal(t.call_id, 1);
+  assert.equal(t.type, "call");
+  assert.match(t.call_created_at, /^\d{4}-\d\d-\d\dT/);
+  assert.deepEqual(t.content, { language: "en", utterances });
+  const s = (await get("/v1/calls/1/summary")).body.summary;
+  assert.deepEqual([s.call_id, s.content, typeof s.id, typeof s.created_at], [1, "The customer asked about a payment.", "number", "string"]);
+  assert.deepEqual((await get("/v1/calls/1/topics")).body.topic.content, ["payment"]);
+  assert.deepEqual((await get("/v1/calls/1/sentiments")).body.sentiment.participants, [{ phone_number: "+33612345678", value: "POSITIVE", type: "external" }]);
+  assert.deepEqual((await get("/v1/calls/1/action_items")).body, { action_items: [{ text: "Send the invoice", user_id: 456 }] });
+
+  fake.addAiData(ID, 2, { summary: "Missed." });
+  assert.equal((await get("/v1/calls/2/transcription")).status, 404, "a call without this data");
+  assert.equal((await get("/v1/calls/3/summary")).status, 404, "a call without any data");
+  assert.equal(fake.aiRequests(ID).length, 7);
+});
+
+test("AI data: a company without the package gets 403 on every AI read, its credentials still work", async () => {
+  const other = await new FakeAircall({ ratePerMinute: 10_000 }).start();
+  other.addKey("api-no-ai", "token-no-ai");
+  other.addCalls("api-no-ai", [call(7)]);
+  other.addAiData("api-no-ai", 7, { summary: "never served" });
+  other.withoutAi("api-no-ai");
+  const auth = { authorization: `Basic ${Buffer.from("api-no-ai:token-no-ai").toString("base64")}` };
+  const answer = async (path) => {
+    const r = await fetch(other.url + path, { headers: auth });
+    return { status: r.status, body: await r.json() };
+  };
+  for (const kind of ["transcription", "summary", "topics", "sentiments", "action_items"]) {
+    assert.deepEqual(await answer(`/v1/calls/7/${kind}`), { status: 403, body: { error: "Forbidden", message: "company is not active/verified" } }, kind);
+  }
+  assert.equal((await answer("/v1/ping")).status, 200);
+  assert.equal((await answer("/v1/calls/7")).status, 200, "calls themselves still read");
+  await other.stop();
+});

@@ -5,6 +5,9 @@
 // Contacts (/v1/contacts: list, get, search, create, update by POST, delete) follow the
 // reference's Contacts section; with `autoContactWebhooks` every API write also sends
 // contact.created/updated/deleted to the account's webhooks, as Aircall does.
+// Aircall AI (/v1/calls/:id/transcription | summary | topics | sentiments | action_items)
+// follows the reference's "Aircall AI" section: addAiData gives a call its data, withoutAi
+// takes the package from an account (403), a call without data answers 404.
 import http from "node:http";
 import { randomBytes } from "node:crypto";
 
@@ -28,6 +31,9 @@ export class FakeAircall {
     this.recordingTtlSeconds = 3600; // "valid for 1 hour only"
     this.voicemailTtlSeconds = 600; // a real voicemail link carried X-Amz-Expires=600
     this.recordingBytes = new Map(); // call id -> size of its recording
+    this.aiData = new Map(); // `${api_id}:${call_id}` -> {transcription, summary, ...} as served
+    this.noAiPackage = new Set(); // api_ids whose company lacks the AI package
+    this.nextAiId = 5000001;
 
     // Contacts. Stored in the API's shape (created_at/updated_at UNIX seconds).
     this.contacts = new Map(); // api_id -> [contact]
@@ -205,6 +211,39 @@ export class FakeAircall {
     if (!fetchContact && call.contact?.id !== undefined) shown.contact = null;
     return shown;
   }
+
+  // Gives call `callId` of the account its AI data; each kind given is served, the others
+  // answer 404. `transcription`: {language, utterances: [{start_time, end_time, text,
+  // participant_type, phone_number | user_id}]}; `summary`: a text; `topics`: texts;
+  // `sentiments`: [{phone_number, value, type}]; `action_items`: anything (its shape is not
+  // confirmed: served as given under `action_items`). Answers what the API will serve.
+  addAiData(apiId, callId, { transcription, summary, topics, sentiments, action_items }, { type = "call", createdAt = new Date() } = {}) {
+    const at = createdAt.toISOString();
+    const id = () => this.nextAiId++;
+    const served = {};
+    if (transcription) {
+      served.transcription = { transcription: { id: id(), call_id: callId, call_created_at: at, type, content: transcription } };
+    }
+    if (summary !== undefined) served.summary = { summary: { id: id(), call_id: callId, created_at: at, content: summary } };
+    if (topics) served.topics = { topic: { id: id(), call_id: callId, created_at: at, content: topics } };
+    if (sentiments) served.sentiments = { sentiment: { id: id(), call_id: callId, participants: sentiments } };
+    if (action_items) served.action_items = { action_items };
+    this.aiData.set(`${apiId}:${callId}`, served);
+    return structuredClone(served);
+  }
+
+  // The account's company has no AI package: every AI read answers 403, as Aircall does,
+  // while the credentials still work.
+  withoutAi(apiId) {
+    this.noAiPackage.add(apiId);
+  }
+
+  // AI reads made, as {method, path, api_id} (every attempt, 403s and 404s included).
+  aiRequests(apiId) {
+    return this.requests.filter((r) => r.api_id === apiId && FakeAircall.aiPath.test(r.path));
+  }
+
+  static aiPath = /^\/v1\/calls\/(\d+)\/(transcription|summary|topics|sentiments|action_items)$/;
 
   addKey(apiId, apiToken) {
     this.keys.set(apiId, apiToken);
@@ -592,6 +631,14 @@ export class FakeAircall {
       const call = (this.calls.get(apiId) ?? []).find((c) => c.id === Number(oneCall[1]));
       if (!call) return this.#send(res, 404, { error: "Not Found", troubleshoot: "Call not found" });
       return this.#send(res, 200, { call: this.#shown(call, { fetchContact: url.searchParams.get("fetch_contact") === "true" }) });
+    }
+
+    const ai = FakeAircall.aiPath.exec(url.pathname);
+    if (req.method === "GET" && ai) {
+      if (this.noAiPackage.has(apiId)) return this.#send(res, 403, { error: "Forbidden", message: "company is not active/verified" });
+      const served = this.aiData.get(`${apiId}:${ai[1]}`)?.[ai[2]];
+      if (!served) return this.#send(res, 404, { error: "Not Found", troubleshoot: `No ${ai[2]} for this call` });
+      return this.#send(res, 200, served);
     }
 
     const one = /^\/v1\/webhooks\/([^/]+)$/.exec(url.pathname);
