@@ -228,7 +228,14 @@ pub async fn handle_batch<P: Platform>(
                             reads_call,
                         },
                         false => {
-                            Cost::Fixed(destination.requests_per_delivery() + u32::from(reads_call))
+                            // An AI event's content is read first: one request more.
+                            let reads_ai = destination.reads_ai()
+                                && crate::aircall::AiKind::announced_by(&d.event).is_some();
+                            Cost::Fixed(
+                                destination.requests_per_delivery()
+                                    + u32::from(reads_call)
+                                    + u32::from(reads_ai),
+                            )
                         }
                     }
                 }

@@ -124,6 +124,11 @@ pub fn aircall_created_key(id: &str, aircall_id: i64) -> String {
     format!("{}{aircall_id}", aircall_created_prefix(id))
 }
 
+/// Aircall refused the integration's AI reads (no AI package): since when (`ai::availability`).
+pub fn ai_unavailable_key(id: &str) -> String {
+    format!("ai-unavailable:{id}")
+}
+
 /// Every KV key prefix holding the integration's own state (a destination names what it keeps
 /// besides: `destinations::state_prefixes`). The record comes last: a deletion
 /// removes the keys in this order, so one interrupted midway is found and finished by the
@@ -141,6 +146,7 @@ pub fn kv_prefixes(id: &str) -> Vec<String> {
         contact_links_prefix(id),
         contact_problems_prefix(id),
         aircall_created_prefix(id),
+        ai_unavailable_key(id),
         record_key(id),
     ]
 }

@@ -3,6 +3,7 @@
 //! Only `platform` touches the runtime; everything else is plain Rust over the traits in
 //! `ports`, tested natively with `cargo test`.
 
+pub mod ai;
 pub mod aircall;
 pub mod budget;
 pub mod calls;

@@ -1,6 +1,6 @@
 //! A typed client for the parts of Aircall's public API the connector uses.
 
-use super::Call;
+use super::{AiKind, Call};
 use crate::budget::Take;
 use crate::config::Config;
 use crate::ports::{Clock, Fetch, FetchError, Gate, HttpRequest, HttpResponse, Log, Store};
@@ -327,6 +327,22 @@ impl<'a, P: Fetch + Gate + Clock + Store + Log> AircallClient<'a, P> {
         let answer: Answer = serde_json::from_slice(&self.send(request).await?.body)
             .map_err(|e| self.unexpected(&format!("the call answer is not as documented: {e}")))?;
         Ok(answer.call)
+    }
+
+    /// `GET /v1/calls/{id}/{transcription|summary|...}`: the call's AI data of this kind, the
+    /// answer's object as Aircall gives it (`{"summary": {...}}`). A company without the AI
+    /// package gets 403 (`Rejected`), a call without this data 404 (`Failed`).
+    pub async fn get_ai(
+        &self,
+        call_id: i64,
+        kind: AiKind,
+    ) -> Result<serde_json::Map<String, Value>, AircallError> {
+        let url = format!("{}/v1/calls/{call_id}/{}", self.base, kind.path());
+        let response = self.send(HttpRequest::new("GET", url)).await?;
+        match serde_json::from_slice(&response.body) {
+            Ok(Value::Object(answer)) => Ok(answer),
+            _ => Err(self.unexpected(&format!("the {} answer is not an object", kind.path()))),
+        }
     }
 
     /// `GET /v1/webhooks/{id}`: whether the webhook exists on the account these credentials

@@ -1,10 +1,12 @@
 //! Aircall: the API client and the webhook payloads it sends us.
 
+mod ai;
 mod call;
 mod client;
 pub(crate) mod oauth;
 mod webhook;
 
+pub use ai::AiKind;
 pub use call::{Call, CallNumber, CallUser, Comment, Tag};
 pub use client::{
     AircallClient, AircallError, CallPage, ContactSearch, Credentials, RegisteredWebhook,

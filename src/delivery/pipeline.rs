@@ -1,11 +1,13 @@
 //! What every delivery goes through, whatever its destination: its payload loaded, a
-//! contact event handed to contact sync, a minimal call completed from Aircall for the
+//! contact event handed to contact sync, an AI event's content read from Aircall for the
+//! destinations that read AI data, a minimal call completed from Aircall for the
 //! destinations that read calls (and their number filter applied then), the destination's
 //! own delivery, and each outcome settled: done, retried with back-off, waited out, or given
 //! up to the dead-letter list.
 
 use super::{DeadLetter, Delivery, Payload};
-use crate::aircall::AircallClient;
+use crate::ai::AiError;
+use crate::aircall::{AiKind, AircallClient};
 use crate::config::Config;
 use crate::destinations::Ready;
 use crate::infra::InfraError;
@@ -49,6 +51,31 @@ pub async fn deliver<P: Platform>(
         if delivery.event.starts_with("contact.") && integration.contact_sync.is_some() {
             let outcome = to_contact_sync(p, config, integration, &delivery.event, &data).await?;
             settle(p, config, delivery, outcome).await?;
+            continue;
+        }
+        if let Some(kind) = AiKind::announced_by(&delivery.event).filter(|_| destination.reads_ai())
+        {
+            match crate::ai::read(p, config, integration, kind, &data).await {
+                Ok(content) => {
+                    ready.push(Ready {
+                        id: delivery.id.clone(),
+                        event: kind.delivered_event().into(),
+                        occurred_at: delivery.occurred_at,
+                        data: content,
+                    });
+                    waiting.push(delivery);
+                }
+                Err(AiError::Infra(e)) => return Err(e),
+                // Acknowledged, not retried: the company has no AI package.
+                Err(e @ AiError::Unavailable(_)) => {
+                    p.log(&format!(
+                        "delivery {} ({}) not sent: {e}",
+                        delivery.id, delivery.event
+                    ));
+                    settle(p, config, delivery, Outcome::Delivered).await?;
+                }
+                Err(e) => settle(p, config, delivery, Outcome::of(&e)).await?,
+            }
             continue;
         }
         if destination.reads_calls() {
@@ -238,4 +265,88 @@ pub async fn give_up<P: Platform>(
     };
     crate::queue::send(p, &letter, 0).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{answer, config, integration, run, MemoryPlatform};
+    use serde_json::json;
+
+    fn ai_event(id: &str, event: &str, call_id: i64) -> Delivery {
+        Delivery {
+            id: id.into(),
+            integration_id: String::new(),
+            event: event.into(),
+            occurred_at: 1_700_000_000,
+            payload: Payload::Inline {
+                data: json!({"id": 1, "call_id": call_id})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            },
+            attempt: 1,
+        }
+    }
+
+    #[test]
+    fn an_ai_event_reaches_the_webhook_with_its_content_under_its_own_id() {
+        let p = MemoryPlatform::default();
+        let (i, _, _) = integration(&p, None);
+        p.requests.borrow_mut().clear();
+        p.respond(|request| match request.url.as_str() {
+            "https://aircall.test/v1/calls/812/summary" => Ok(answer(
+                200,
+                &[],
+                r#"{"summary":{"id":7,"call_id":812,"content":"Refund promised."}}"#,
+            )),
+            _ => Ok(answer(200, &[], "")),
+        });
+        let mut delivery = ai_event("msg_ai", "summary.created", 812);
+        delivery.integration_id = i.id.clone();
+        run(deliver(&p, &config(), &i, vec![delivery])).unwrap();
+        let requests = p.requests.borrow();
+        assert_eq!(requests.len(), 2, "one Aircall read, one delivery");
+        let sent = &requests[1];
+        assert_eq!(sent.url, "https://receiver.test/hook");
+        let header = |name: &str| {
+            sent.headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .unwrap()
+                .1
+                .clone()
+        };
+        assert_eq!(header("webhook-id"), "msg_ai");
+        let body: Value = serde_json::from_slice(&sent.body).unwrap();
+        assert_eq!(body["type"], "call.summary");
+        assert_eq!(
+            body["data"],
+            json!({"call_id": 812, "summary": {"id": 7, "call_id": 812, "content": "Refund promised."}})
+        );
+    }
+
+    #[test]
+    fn ai_events_of_a_company_without_the_package_are_acknowledged_after_one_read() {
+        let p = MemoryPlatform::default();
+        let (i, _, _) = integration(&p, None);
+        p.requests.borrow_mut().clear();
+        p.respond(|_| {
+            Ok(answer(
+                403,
+                &[],
+                r#"{"message":"company is not active/verified"}"#,
+            ))
+        });
+        let batch = (0..6)
+            .map(|n| ai_event(&format!("msg_{n}"), "transcription.created", 900 + n))
+            .collect();
+        run(deliver(&p, &config(), &i, batch)).unwrap();
+        assert_eq!(
+            p.requests.borrow().len(),
+            1,
+            "one AI read, nothing delivered"
+        );
+        assert!(p.sent.borrow().is_empty(), "nothing retried nor given up");
+    }
 }

@@ -171,6 +171,12 @@ macro_rules! register {
                 }
             }
 
+            pub fn reads_ai(&self) -> bool {
+                match self {
+                    $(Destination::$variant(_) => <$module::$plugin as Plugin>::READS_AI,)+
+                }
+            }
+
             pub fn batches(&self) -> bool {
                 match self {
                     $(Destination::$variant(_) => <$module::$plugin as Plugin>::BATCHES,)+

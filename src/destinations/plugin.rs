@@ -27,6 +27,9 @@ pub trait Plugin {
     /// A call event's minimal payload is completed from Aircall before delivery (and its
     /// number filter applied then): the destination needs the call's user, number, contact.
     const READS_CALLS: bool = false;
+    /// An Aircall AI event (`summary.created`, ...) is delivered with its content, read from
+    /// Aircall first (one request), as `call.summary`, ...; otherwise it goes as Aircall sent it.
+    const READS_AI: bool = false;
     /// Deliveries of one integration go out together (one request carries a queue batch's);
     /// otherwise each costs [`Plugin::REQUESTS_PER_DELIVERY`].
     const BATCHES: bool = false;

@@ -1,6 +1,7 @@
 //! The admin API under `/api/`, behind the `ADMIN_TOKEN` bearer.
 
 use super::{ApiError, Request, Response};
+use crate::ai;
 use crate::config::Config;
 use crate::crypto::secrets_match;
 use crate::delivery::{DeadLetters, Delivery};
@@ -78,7 +79,9 @@ pub async fn route<P: Platform>(
             if integration.status == Status::Inactive {
                 view.dropped_while_inactive = Some(integration::dropped(p, id).await?);
             }
-            Ok(Response::json(200, &json!(view)))
+            let mut view = json!(view);
+            view["ai"] = ai::availability::view(ai::availability::get(p, id).await?);
+            Ok(Response::json(200, &view))
         }
         ("PATCH", ["integrations", id]) => update(p, config, id, request).await,
         ("DELETE", ["integrations", id]) => delete(p, config, id).await,

@@ -44,6 +44,7 @@ impl Plugin for Webhook {
         },
     ];
     const SHOWS_SECRET: bool = true;
+    const READS_AI: bool = true;
 
     fn parse(d: &Map<String, Value>, p: &mut Problems) -> Option<(Settings, Option<String>)> {
         let url = p
