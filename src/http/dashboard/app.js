@@ -576,7 +576,8 @@ function deleteButton(i) {
 
 function settingsSection(i) {
   const saved = h("div", { "aria-live": "polite" });
-  const objects = Object.keys(i).filter((k) => !["aircall", "destination"].includes(k) && i[k] && typeof i[k] === "object" && !Array.isArray(i[k]));
+  // `ai` is what Aircall allows (read only), not a setting.
+  const objects = Object.keys(i).filter((k) => !["aircall", "destination", "ai"].includes(k) && i[k] && typeof i[k] === "object" && !Array.isArray(i[k]));
   const initial = {
     name: i.name,
     events: (i.events || []).join("\n"),
