@@ -66,7 +66,7 @@ before(async () => {
   server = await startLocalServer({
     port: 0,
     persistTo: stateDir,
-    vars: { ADMIN_TOKEN, ENCRYPTION_KEY, AIRCALL_API_BASE: aircall.url, AIRCALL_REQUESTS_PER_MINUTE: "100000" },
+    vars: { ADMIN_TOKEN, ENCRYPTION_KEY, AIRCALL_API_BASE: aircall.url, AIRCALL_REQUESTS_PER_MINUTE: "100000", RECORDING_HOSTS: "http://127.0.0.1" },
     rebuild: false, // `npm test` has just built, and the other tests read build/
   });
   base = await server.url;
