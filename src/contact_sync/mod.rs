@@ -13,6 +13,8 @@
 
 #[cfg(test)]
 mod cursor_tests;
+mod jobs;
+
 use crate::aircall::{AircallClient, AircallError, ContactSearch};
 use crate::config::Config;
 use crate::contacts::{
@@ -25,6 +27,7 @@ use crate::destinations::AnyCrm;
 use crate::integration::{checked, Integration, Integrations};
 use crate::ports::{Platform, StoreError};
 use crate::retry::{Disposition, Failure};
+pub use jobs::{run_contact, run_pass};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};

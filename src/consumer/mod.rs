@@ -2,69 +2,17 @@
 //! feature; deliveries on `JOBS`, heavy work on `WORK`, dead letters on `JOBS_DLQ`.
 
 use crate::config::Config;
-use crate::contact_sync::{ContactJob, PassJob, SyncError};
 use crate::delivery::subrequests::{self, Cost};
 use crate::delivery::{DeadLetter, DeadLetters, Delivery, Payload};
 use crate::import::{self, CallJob, ImportError, SyncAnswer, SyncJob};
 use crate::infra::InfraError;
 use crate::integration::{Integration, Integrations};
-use crate::lifecycle::PurgeJob;
 use crate::ports::{Platform, QueueName};
-use crate::queue::{self, Message};
-use crate::retry::{jitter, spread, Disposition, Failure};
 use std::collections::BTreeMap;
 
-/// A message read from a queue: one variant per kind.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Job {
-    /// Send one event to the integration's destination.
-    Deliver(Delivery),
-    /// A delivery that will not succeed, on its way to the dead-letter list.
-    Failed(DeadLetter),
-    /// Start or continue an import run of one integration.
-    Sync(SyncJob),
-    /// Archive one imported call's recording and deliver its record.
-    Import(Box<CallJob>),
-    /// Carry on deleting an integration whose state was too large for one request.
-    Purge(PurgeJob),
-    /// One step of a contact sync pass.
-    ContactPass(PassJob),
-    /// One CRM contact to bring to Aircall.
-    Contact(Box<ContactJob>),
-}
+mod job;
 
-impl Job {
-    /// Reads a message of any kind this version knows.
-    pub fn from_message(text: &str) -> Result<Job, serde_json::Error> {
-        let kind = queue::envelope(text)?.kind;
-        Ok(match kind.as_str() {
-            <Delivery as Message>::KIND => Job::Deliver(queue::decode(text)?),
-            <DeadLetter as Message>::KIND => Job::Failed(queue::decode(text)?),
-            <SyncJob as Message>::KIND => Job::Sync(queue::decode(text)?),
-            <CallJob as Message>::KIND => Job::Import(Box::new(queue::decode(text)?)),
-            <PurgeJob as Message>::KIND => Job::Purge(queue::decode(text)?),
-            <PassJob as Message>::KIND => Job::ContactPass(queue::decode(text)?),
-            <ContactJob as Message>::KIND => Job::Contact(Box::new(queue::decode(text)?)),
-            other => {
-                return Err(serde::de::Error::custom(format!(
-                    "no message kind {other:?}"
-                )))
-            }
-        })
-    }
-
-    pub fn to_message(&self) -> String {
-        match self {
-            Job::Deliver(m) => queue::encode(m),
-            Job::Failed(m) => queue::encode(m),
-            Job::Sync(m) => queue::encode(m),
-            Job::Import(m) => queue::encode(m.as_ref()),
-            Job::Purge(m) => queue::encode(m),
-            Job::ContactPass(m) => queue::encode(m),
-            Job::Contact(m) => queue::encode(m.as_ref()),
-        }
-    }
-}
+pub use job::Job;
 
 /// What to do with a message once it has been handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,8 +102,8 @@ pub async fn handle_message<P: Platform>(
             Err(crate::lifecycle::LifecycleError::Infra(e)) => Err(e),
             _ => Ok(()),
         },
-        (_, Job::ContactPass(job)) => contact_pass(p, config, job).await,
-        (_, Job::Contact(job)) => contact_pull(p, config, *job).await,
+        (_, Job::ContactPass(job)) => crate::contact_sync::run_pass(p, config, job).await,
+        (_, Job::Contact(job)) => crate::contact_sync::run_contact(p, config, *job).await,
     };
     match result {
         Ok(()) => Ack::Done,
@@ -326,82 +274,6 @@ async fn deliver<P: Platform>(
         return Ok(());
     };
     crate::delivery::deliver(p, config, integration, deliveries).await
-}
-
-/// One step of a contact sync pass; a rate limit puts it back for later.
-async fn contact_pass<P: Platform>(
-    p: &P,
-    config: &Config,
-    job: crate::contact_sync::PassJob,
-) -> Result<(), InfraError> {
-    match crate::contact_sync::pass_step(p, config, job.clone()).await {
-        Ok(()) => Ok(()),
-        Err(SyncError::Infra(e)) => Err(e),
-        Err(e) => match e.disposition().wait_seconds() {
-            Some(seconds) => {
-                p.send(
-                    QueueName::Work,
-                    &Job::ContactPass(job).to_message(),
-                    seconds,
-                )
-                .await?;
-                Ok(())
-            }
-            None => {
-                p.log(&format!(
-                    "contact sync pass of integration {} stopped: {e}; the next pass resumes from its cursor",
-                    job.integration_id
-                ));
-                crate::contact_sync::abandon_pass(p, &job).await?;
-                Ok(())
-            }
-        },
-    }
-}
-
-/// One HubSpot contact to Aircall; retried with back-off while the cause may pass.
-async fn contact_pull<P: Platform>(
-    p: &P,
-    config: &Config,
-    job: crate::contact_sync::ContactJob,
-) -> Result<(), InfraError> {
-    let error = match crate::contact_sync::pull_contact(p, config, &job).await {
-        Ok(outcome) => {
-            p.log(&format!(
-                "HubSpot contact {} of integration {}: {outcome:?}",
-                job.crm.id, job.integration_id
-            ));
-            return Ok(());
-        }
-        Err(SyncError::Infra(e)) => return Err(e),
-        Err(e) => e,
-    };
-    // A rate limit (ours or theirs) is a wait for the budget, not a failed attempt.
-    let disposition = error.disposition();
-    let wait = disposition.wait_seconds();
-    let transient = disposition == Disposition::Transient;
-    if wait.is_some() || (transient && !config.retry.gives_up_after(job.attempt)) {
-        let delay = match wait {
-            Some(seconds) => spread(seconds),
-            None => config.retry.delay_after(job.attempt, None, jitter()),
-        };
-        let next = crate::contact_sync::ContactJob {
-            attempt: job.attempt + u32::from(wait.is_none()),
-            ..job
-        };
-        p.send(
-            QueueName::Work,
-            &Job::Contact(Box::new(next)).to_message(),
-            delay,
-        )
-        .await?;
-    } else {
-        p.log(&format!(
-            "HubSpot contact {} of integration {} not synced: {error}",
-            job.crm.id, job.integration_id
-        ));
-    }
-    Ok(())
 }
 
 async fn import_step<P: Platform>(p: &P, config: &Config, job: SyncJob) -> Result<(), InfraError> {
