@@ -3,6 +3,7 @@
 use super::Call;
 use crate::budget::Take;
 use crate::config::Config;
+use crate::contacts::{DetailChange, DetailList, Labeled};
 use crate::ports::{Clock, Fetch, FetchError, Gate, HttpRequest, HttpResponse, Log, Store};
 use crate::retry::{Disposition, Failure};
 use base64::engine::general_purpose::STANDARD;
@@ -244,6 +245,39 @@ impl<'a, P: Fetch + Gate + Clock + Store + Log> AircallClient<'a, P> {
         };
         let response = self.send(HttpRequest::new("POST", url).json(body)).await?;
         self.contact(&response)
+    }
+
+    /// One change to a contact's phone numbers or e-mails, which the plain update ignores:
+    /// `POST /v1/contacts/{id}/{phone|email}_details` adds an entry (at the end), `PUT` and
+    /// `DELETE .../{detail_id}` replace or remove one. Any 2xx will do: the answer's shape is
+    /// not documented. An entry already gone counts as deleted.
+    pub async fn change_contact_detail(
+        &self,
+        contact_id: i64,
+        change: &DetailChange,
+    ) -> Result<(), AircallError> {
+        let list = |l: &DetailList| match l {
+            DetailList::PhoneNumbers => "phone_details",
+            DetailList::Emails => "email_details",
+        };
+        let base = format!("{}/v1/contacts/{contact_id}", self.base);
+        let entry = |e: &Labeled| json!({"label": e.label, "value": e.value});
+        let request = match change {
+            DetailChange::Add(l, e) => {
+                HttpRequest::new("POST", format!("{base}/{}", list(l))).json(&entry(e))
+            }
+            DetailChange::Replace(l, id, e) => {
+                HttpRequest::new("PUT", format!("{base}/{}/{id}", list(l))).json(&entry(e))
+            }
+            DetailChange::Delete(l, id) => {
+                HttpRequest::new("DELETE", format!("{base}/{}/{id}", list(l)))
+            }
+        };
+        let deleting = matches!(change, DetailChange::Delete(..));
+        match self.send(request).await {
+            Err(AircallError::Failed { status: 404, .. }) if deleting => Ok(()),
+            other => other.map(|_| ()),
+        }
     }
 
     /// `DELETE /v1/contacts/{id}`; one already gone counts as deleted.

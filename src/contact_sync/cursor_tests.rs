@@ -11,7 +11,7 @@ use crate::ports::{HttpRequest, HttpResponse};
 use crate::testing::{answer, config, run, MemoryPlatform};
 use serde_json::{json, Value};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 
 const HUBSPOT: &str = "https://api.hubapi.com/crm/v3/objects/contacts";
@@ -30,6 +30,12 @@ struct Accounts {
     /// handed to Aircall (what the passes read), in order.
     searches: Vec<Value>,
     read: Vec<u64>,
+    /// The last id given to a phone number or e-mail of an Aircall contact.
+    next_detail_id: u64,
+    /// The contact after each API write, as Aircall's `contact.*` webhooks carry it.
+    webhooks: Vec<Value>,
+    /// HubSpot contacts updated through `batch/update`.
+    hubspot_updates: usize,
 }
 
 #[derive(Clone)]
@@ -147,16 +153,19 @@ impl Fake {
                 accounts.search(&body)
             }
             ("POST", Some("/batch/read")) => {
+                let mut by_email = HashMap::new();
+                for (id, (_, properties)) in accounts.hubspot.iter().rev() {
+                    if let Some(email) = properties.get("email") {
+                        by_email.insert(email.as_str(), (*id, properties)); // the first wins
+                    }
+                }
                 let results: Vec<Value> = body["inputs"]
                     .as_array()
                     .unwrap()
                     .iter()
                     .filter_map(|input| {
-                        let email = input["id"].as_str()?;
-                        let found = accounts.hubspot.iter().find(|(_, (_, properties))| {
-                            properties.get("email").map(String::as_str) == Some(email)
-                        });
-                        found.map(|(id, (_, properties))| hubspot_record(*id, 0, properties))
+                        let (id, properties) = by_email.get(input["id"].as_str()?)?;
+                        Some(hubspot_record(*id, 0, properties))
                     })
                     .collect();
                 (200, json!({ "results": results }))
@@ -171,6 +180,18 @@ impl Fake {
                     accounts.hubspot.insert(id, (now_ms, properties));
                 }
                 (201, json!({ "results": results }))
+            }
+            ("POST", Some("/batch/update")) => {
+                for input in body["inputs"].as_array().unwrap() {
+                    let id: u64 = input["id"].as_str().unwrap().parse().unwrap();
+                    let properties: BTreeMap<String, String> =
+                        serde_json::from_value(input["properties"].clone()).unwrap();
+                    let contact = accounts.hubspot.get_mut(&id).unwrap();
+                    contact.0 = now_ms;
+                    contact.1.extend(properties);
+                    accounts.hubspot_updates += 1;
+                }
+                (200, json!({ "results": [] }))
             }
             _ => accounts.aircall(request.method, &path, &query, &body, now_ms / 1000),
         };
@@ -209,6 +230,23 @@ impl Accounts {
             "lastmodifieddate" => Some(modified.to_string()),
             _ => properties.get(name).cloned(),
         };
+        // Each group's filters, with the text of their values for a quick lookup.
+        let groups: Vec<Vec<(Value, HashSet<String>)>> = groups
+            .iter()
+            .map(|g| {
+                let text = |f: &Value| {
+                    let values = f["values"].as_array().cloned().unwrap_or_default();
+                    values
+                        .iter()
+                        .filter_map(|v| Some(v.as_str()?.to_string()))
+                        .collect()
+                };
+                filters(g)
+                    .into_iter()
+                    .map(|f| (f.clone(), text(&f)))
+                    .collect()
+            })
+            .collect();
         let mut matching: Vec<(u64, &Contact)> = self
             .hubspot
             .iter()
@@ -216,9 +254,9 @@ impl Accounts {
             .filter(|(id, c)| {
                 groups.is_empty()
                     || groups.iter().any(|g| {
-                        filters(g).iter().all(|f| {
+                        g.iter().all(|(f, values)| {
                             let name = f["propertyName"].as_str().unwrap();
-                            filter_matches(value(*id, c, name), f)
+                            filter_matches(value(*id, c, name), f, values)
                         })
                     })
             })
@@ -242,7 +280,8 @@ impl Accounts {
     }
 
     /// Aircall's contacts: listed (most recently updated first), searched, read, created,
-    /// updated.
+    /// updated (the plain update ignores the lists), their numbers and e-mails added, updated
+    /// and deleted one by one (`/phone_details`, `/email_details`).
     fn aircall(
         &mut self,
         method: &str,
@@ -293,22 +332,76 @@ impl Accounts {
             ("POST", "") => {
                 let mut contact = body.clone();
                 contact["id"] = json!(self.aircall.len() + 1);
+                contact["created_at"] = json!(now);
                 contact["updated_at"] = json!(now);
+                for list in ["phone_numbers", "emails"] {
+                    let entries = body[list].as_array().cloned().unwrap_or_default();
+                    contact[list] = json!([]);
+                    for entry in entries {
+                        self.add_detail(&mut contact, list, entry);
+                    }
+                }
                 self.aircall.push(contact.clone());
+                self.webhooks.push(contact.clone());
                 (201, json!({ "contact": contact }))
             }
-            (method, id) => {
-                let id: usize = id.trim_start_matches('/').parse().unwrap();
-                let contact = &mut self.aircall[id - 1];
-                if method == "POST" {
-                    for (field, value) in body.as_object().unwrap() {
-                        contact[field] = value.clone();
+            (method, rest) => {
+                let mut parts = rest.trim_start_matches('/').split('/');
+                let id: usize = parts.next().unwrap().parse().unwrap();
+                let list = parts.next().map(|name| match name {
+                    "phone_details" => "phone_numbers",
+                    "email_details" => "emails",
+                    other => panic!("{method} {other}"),
+                });
+                let detail: Option<u64> = parts.next().map(|d| d.parse().unwrap());
+                let mut contact = self.aircall[id - 1].clone();
+                match (method, list) {
+                    ("GET", None) => {}
+                    // The plain update changes the scalar fields; Aircall ignores the lists.
+                    ("POST", None) => {
+                        for (field, value) in body.as_object().unwrap() {
+                            if field != "phone_numbers" && field != "emails" {
+                                contact[field] = value.clone();
+                            }
+                        }
                     }
-                    contact["updated_at"] = json!(now);
+                    ("POST", Some(list)) => self.add_detail(&mut contact, list, body.clone()),
+                    (method, Some(list)) => {
+                        let entries = contact[list].as_array_mut().unwrap();
+                        let at = entries
+                            .iter()
+                            .position(|e| e["id"].as_u64() == detail)
+                            .expect("a detail of this contact");
+                        match method {
+                            "PUT" => {
+                                entries[at] = json!({"id": detail, "label": body["label"],
+                                    "value": body["value"]});
+                            }
+                            "DELETE" => {
+                                entries.remove(at);
+                            }
+                            _ => panic!("{method} {path}"),
+                        }
+                    }
+                    _ => panic!("{method} {path}"),
                 }
+                if method != "GET" {
+                    contact["updated_at"] = json!(now);
+                    self.webhooks.push(contact.clone());
+                }
+                self.aircall[id - 1] = contact.clone();
                 (200, json!({ "contact": contact }))
             }
         }
+    }
+
+    /// Adds a phone number or e-mail `{label, value}` at the end of a contact's list, with an
+    /// id of its own, as Aircall does.
+    fn add_detail(&mut self, contact: &mut Value, list: &str, entry: Value) {
+        self.next_detail_id += 1;
+        let entry = json!({"id": self.next_detail_id, "label": entry["label"],
+            "value": entry["value"]});
+        contact[list].as_array_mut().unwrap().push(entry);
     }
 }
 
@@ -333,10 +426,16 @@ fn compare(a: &Option<String>, b: &Option<String>) -> std::cmp::Ordering {
     }
 }
 
-fn filter_matches(value: Option<String>, filter: &Value) -> bool {
+/// Whether a property's value passes a filter; `values` is the text of the filter's values.
+fn filter_matches(value: Option<String>, filter: &Value, values: &HashSet<String>) -> bool {
     use std::cmp::Ordering::*;
     let given = filter["value"].as_str().map(str::to_string);
     let listed = || {
+        // Text equals text; only numbers need comparing one by one (`007` is `7`).
+        let text = value.as_ref().filter(|v| v.parse::<u64>().is_err());
+        if let Some(text) = text {
+            return values.contains(text);
+        }
         let values = filter["values"]
             .as_array()
             .expect("IN and NOT_IN take values");
@@ -484,7 +583,7 @@ fn an_aircall_contact_changed_in_the_second_a_pass_ended_on_reaches_hubspot() {
     let (fake, id) = Fake::new("to_hubspot");
     let second = (fake.now_ms() / 1000) as i64 - 30;
     let contact = |id: i64, email: &str, phone: &str| {
-        json!({"id": id, "first_name": "A", "updated_at": second,
+        json!({"id": id, "first_name": "A", "created_at": second, "updated_at": second,
             "emails": [{"label": "work", "value": email}],
             "phone_numbers": [{"label": "work", "value": phone}]})
     };
@@ -518,4 +617,66 @@ fn an_aircall_contact_changed_in_the_second_a_pass_ended_on_reaches_hubspot() {
         hubspot_requests, 0,
         "read again, both unchanged: nothing sent"
     );
+}
+
+#[test]
+fn the_webhooks_of_a_write_in_several_requests_do_not_undo_the_crm_s_edit() {
+    let (fake, id) = Fake::new("both");
+    let t = fake.now_ms() - 60_000;
+    let ann = [("email", "ann@client.test"), ("firstname", "Ann")];
+    fake.hubspot_edit(501, t, &[ann[0], ann[1], ("phone", "+33611111111")]);
+    fake.sync_now(&id);
+    assert_eq!(
+        fake.aircall_numbers("ann@client.test"),
+        vec!["+33611111111"]
+    );
+
+    // A new number and a new name in HubSpot: three requests to Aircall (the old number added
+    // back, its place replaced, the name updated), each followed by Aircall's webhook.
+    fake.hubspot_edit(
+        501,
+        fake.now_ms(),
+        &[("phone", "+33622222222"), ("firstname", "Anna")],
+    );
+    fake.accounts.borrow_mut().webhooks.clear();
+    fake.sync_now(&id);
+    assert_eq!(
+        fake.aircall_numbers("ann@client.test"),
+        vec!["+33622222222", "+33611111111"]
+    );
+    let sent = std::mem::take(&mut fake.accounts.borrow_mut().webhooks);
+    assert_eq!(sent.len(), 3, "{sent:?}");
+
+    // Those webhooks arrive (late, in any order): none is sent back to HubSpot.
+    let p = &*fake.p;
+    let integration = run(crate::integration::Integrations::new(p).get(&id))
+        .unwrap()
+        .unwrap();
+    let deliver = |contact: &Value| {
+        let data = contact.as_object().unwrap();
+        run(super::on_contact_event(
+            p,
+            &config(),
+            &integration,
+            "contact.updated",
+            data,
+        ))
+        .unwrap()
+    };
+    for contact in sent.iter().rev() {
+        deliver(contact);
+    }
+    assert_eq!(fake.accounts.borrow().hubspot_updates, 0);
+    let hubspot = fake.accounts.borrow().hubspot[&501].1.clone();
+    assert_eq!(
+        (hubspot["phone"].as_str(), hubspot["firstname"].as_str()),
+        ("+33622222222", "Anna")
+    );
+
+    // A change made in Aircall afterwards does reach HubSpot.
+    let mut edited = sent[2].clone();
+    edited["first_name"] = json!("Annie");
+    deliver(&edited);
+    assert_eq!(fake.accounts.borrow().hubspot_updates, 1);
+    assert_eq!(fake.accounts.borrow().hubspot[&501].1["firstname"], "Annie");
 }

@@ -13,6 +13,7 @@
 
 #[cfg(test)]
 mod cursor_tests;
+mod update;
 use crate::aircall::{AircallClient, AircallError, ContactSearch};
 use crate::config::Config;
 use crate::contacts::{
@@ -398,7 +399,7 @@ pub async fn push_to_crm<P: Platform>(
         let link = links::by_aircall(p, &integration.id, aircall_id).await?;
         if link
             .as_ref()
-            .is_some_and(|l| l.aircall_fingerprint == fingerprint)
+            .is_some_and(|l| l.aircall_unchanged(&fingerprint))
         {
             pushed.unchanged += 1;
             continue;
@@ -505,6 +506,10 @@ async fn remember<P: Platform>(
         aircall_fingerprint: aircall_fingerprint.to_string(),
         crm_fingerprint: fingerprint_crm(written, sync),
         created_in_aircall: link.as_ref().is_some_and(|l| l.created_in_aircall),
+        aircall_echoes: link
+            .as_ref()
+            .map(|l| l.aircall_echoes.clone())
+            .unwrap_or_default(),
     };
     links::save(p, &integration.id, &link).await
 }
@@ -602,21 +607,33 @@ pub async fn pull_contact<P: Platform>(
         report_problems(p, &problems_key, crm_id, &translated.problems).await?;
     }
     let new_fingerprint = fingerprint_aircall(&translated.contact, &sync);
+    // Late webhooks of the previous write are still the connector's own.
+    let mut echoes = link
+        .as_ref()
+        .map(|l| l.aircall_echoes.clone())
+        .unwrap_or_default();
     let (saved, outcome) = match &current {
         Some(c) if fingerprint_aircall(c, &sync) == new_fingerprint => {
             (c.clone(), Pulled::Unchanged)
         }
         Some(c) => {
-            let id = c.id.expect("Aircall contacts have ids");
-            let body = contact_body(&translated.contact);
-            let saved: AircallContact = checked(
+            let linked = link.as_ref().filter(|l| Some(l.aircall_id) == c.id);
+            let wanted = &translated.contact;
+            let written = update::update_aircall(
                 p,
                 config,
                 &integration,
-                aircall.save_contact(Some(id), &body).await,
+                &sync,
+                &aircall,
+                c,
+                wanted,
+                linked,
+                crm_id,
             )
             .await?;
-            (saved, Pulled::Updated(id))
+            echoes = written.echoes;
+            let id = written.contact.id.unwrap_or_default();
+            (written.contact, Pulled::Updated(id))
         }
         None if translated.contact.phone_numbers.is_empty() => {
             let mut problems = translated.problems.clone();
@@ -646,6 +663,7 @@ pub async fn pull_contact<P: Platform>(
             || link
                 .as_ref()
                 .is_some_and(|l| l.created_in_aircall && Some(l.aircall_id) == saved.id),
+        aircall_echoes: echoes,
     };
     links::save(p, &integration.id, &link).await?;
     Ok(outcome)
@@ -666,7 +684,7 @@ async fn report_problems<P: Platform>(
     p.put(key, &report.to_string(), None).await
 }
 
-/// The body Aircall's create and update take: the contact without its id.
+/// The body Aircall's create takes: the contact without its id.
 fn contact_body(contact: &AircallContact) -> Value {
     let mut body = serde_json::to_value(contact).expect("contacts serialize");
     if let Some(map) = body.as_object_mut() {

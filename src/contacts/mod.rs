@@ -2,6 +2,7 @@
 //! their validation, the standard fields and their mapping, names, phone numbers, translation
 //! and fingerprints. No I/O: the jobs that read and write contacts use these.
 
+pub(crate) mod details;
 pub(crate) mod fields;
 pub(crate) mod model;
 pub(crate) mod names;
@@ -11,6 +12,7 @@ pub(crate) mod translate;
 
 mod cpu;
 
+pub use details::{DetailChange, DetailList};
 pub use model::{AircallContact, CrmProperties, Labeled};
 pub use names::{join, split, update_from_full};
 pub use phone::{same_number, to_e164, PhoneError, PhoneSettings};
