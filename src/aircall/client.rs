@@ -1,6 +1,6 @@
 //! A typed client for the parts of Aircall's public API the connector uses.
 
-use super::Call;
+use super::{Call, Window};
 use crate::budget::Take;
 use crate::config::Config;
 use crate::contacts::{DetailChange, DetailList, Labeled};
@@ -107,6 +107,14 @@ pub struct CallPage {
     pub total: u64,
 }
 
+/// One page of `GET /v1/contacts`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactPage<T> {
+    pub contacts: Vec<T>,
+    /// Contacts matching the query in all (`meta.total`).
+    pub total: u64,
+}
+
 /// What `GET /v1/contacts/search` looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContactSearch {
@@ -193,16 +201,37 @@ impl<'a, P: Fetch + Gate + Clock + Store + Log> AircallClient<'a, P> {
     }
 
     /// `GET /v1/contacts`, most recently updated first (Aircall has no `updated_at` filter:
-    /// the caller stops when it reaches what it saw before).
+    /// the caller stops when it reaches what it saw before), those created in `window` only
+    /// when one is given.
     pub async fn list_contacts<T: DeserializeOwned>(
         &self,
         page: u32,
-    ) -> Result<Vec<T>, AircallError> {
-        let url = format!(
+        window: Option<Window>,
+    ) -> Result<ContactPage<T>, AircallError> {
+        let mut url = format!(
             "{}/v1/contacts?order=desc&order_by=updated_at&page={page}&per_page={MAX_PER_PAGE}",
             self.base
         );
-        self.contacts(HttpRequest::new("GET", url)).await
+        if let Some(w) = window {
+            url.push_str(&format!("&from={}&to={}", w.from, w.to));
+        }
+        #[derive(Deserialize)]
+        struct Meta {
+            total: u64,
+        }
+        #[derive(Deserialize)]
+        struct Answer<T> {
+            contacts: Vec<T>,
+            meta: Meta,
+        }
+        let answer: Answer<T> = serde_json::from_slice(
+            &self.send(HttpRequest::new("GET", url)).await?.body,
+        )
+        .map_err(|e| self.unexpected(&format!("the contacts answer is not as documented: {e}")))?;
+        Ok(ContactPage {
+            contacts: answer.contacts,
+            total: answer.meta.total,
+        })
     }
 
     /// `GET /v1/contacts/search` by e-mail or by phone number.

@@ -16,6 +16,8 @@ use std::rc::Rc;
 
 const HUBSPOT: &str = "https://api.hubapi.com/crm/v3/objects/contacts";
 const AIRCALL: &str = "https://aircall.test/v1/contacts";
+/// Aircall answers 400 to a list page past its 10,000th result.
+const RESULT_CAP: usize = 10_000;
 
 /// A HubSpot contact: its `lastmodifieddate` in ms, its properties.
 type Contact = (u64, BTreeMap<String, String>);
@@ -32,6 +34,8 @@ struct Accounts {
     read: Vec<u64>,
     /// The last id given to a phone number or e-mail of an Aircall contact.
     next_detail_id: u64,
+    /// Aircall list requests refused for paging past the result cap.
+    refused: usize,
     /// The contact after each API write, as Aircall's `contact.*` webhooks carry it.
     webhooks: Vec<Value>,
     /// HubSpot contacts updated through `batch/update`.
@@ -296,18 +300,47 @@ impl Accounts {
         match (method, rest) {
             ("GET", "") => {
                 assert_eq!(query["order_by"], "updated_at");
-                let mut all = self.aircall.clone();
-                all.sort_by_key(|c| {
-                    std::cmp::Reverse((c["updated_at"].as_i64(), c["id"].as_i64()))
-                });
                 let per_page: usize = query["per_page"].parse().unwrap();
                 let page: usize = query["page"].parse().unwrap();
+                if page * per_page > RESULT_CAP {
+                    self.refused += 1;
+                    let troubleshoot = "Your query is limited to 10k results and pagination is \
+                        out of bound, please use timestamps or other filters.";
+                    return (
+                        400,
+                        json!({"error": "Bad Request", "troubleshoot": troubleshoot}),
+                    );
+                }
+                // from/to filter created_at: from exclusive, to inclusive.
+                let bound = |name: &str| query.get(name).map(|v| v.parse::<i64>().unwrap());
+                let (from, to) = (bound("from"), bound("to"));
+                let mut all: Vec<(i64, i64, &Value)> = self
+                    .aircall
+                    .iter()
+                    .filter(|c| {
+                        let created = c["created_at"].as_i64().unwrap();
+                        from.is_none_or(|f| created > f) && to.is_none_or(|t| created <= t)
+                    })
+                    .map(|c| {
+                        (
+                            c["updated_at"].as_i64().unwrap(),
+                            c["id"].as_i64().unwrap(),
+                            c,
+                        )
+                    })
+                    .collect();
+                all.sort_unstable_by_key(|(updated, id, _)| std::cmp::Reverse((*updated, *id)));
+                let total = all.len();
                 let contacts: Vec<Value> = all
                     .into_iter()
                     .skip((page - 1) * per_page)
                     .take(per_page)
+                    .map(|(_, _, c)| c.clone())
                     .collect();
-                (200, json!({ "contacts": contacts }))
+                (
+                    200,
+                    json!({ "contacts": contacts, "meta": {"total": total} }),
+                )
             }
             ("GET", "/search") => {
                 let (field, wanted) = query.iter().next().unwrap();
@@ -617,6 +650,48 @@ fn an_aircall_contact_changed_in_the_second_a_pass_ended_on_reaches_hubspot() {
         hubspot_requests, 0,
         "read again, both unchanged: nothing sent"
     );
+}
+
+#[test]
+fn a_first_pass_over_12_000_aircall_contacts_completes_past_the_result_cap() {
+    let (fake, id) = Fake::new("to_hubspot");
+    let now = (fake.now_ms() / 1000) as i64;
+    // Created over two years, more than Aircall pages through in one list.
+    let contacts: Vec<Value> = (0..12_000)
+        .map(|n| {
+            let created = now - 2 * 365 * 86_400 + n * 5_000;
+            json!({"id": n + 1, "first_name": "C", "created_at": created,
+                "updated_at": created + 60,
+                "emails": [{"id": n + 1, "label": "work", "value": format!("c{n}@client.test")}],
+                "phone_numbers": [{"id": n + 1, "label": "work",
+                    "value": format!("+3361{n:07}")}]})
+        })
+        .collect();
+    fake.accounts.borrow_mut().aircall = contacts;
+    fake.sync_now(&id);
+    let accounts = fake.accounts.borrow();
+    assert_eq!(accounts.refused, 0, "no page past the cap was asked for");
+    let emails: std::collections::BTreeSet<&String> = accounts
+        .hubspot
+        .values()
+        .filter_map(|c| c.1.get("email"))
+        .collect();
+    assert_eq!(
+        (accounts.hubspot.len(), emails.len()),
+        (12_000, 12_000),
+        "every contact in HubSpot, once"
+    );
+    drop(accounts);
+
+    // The pass finished, so the next one starts from its mark: one page, nothing sent.
+    let requests = fake.p.requests.borrow().len();
+    fake.sync_now(&id);
+    let asked: Vec<String> = fake.p.requests.borrow()[requests..]
+        .iter()
+        .map(|r| r.url.clone())
+        .collect();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(asked[0].starts_with(AIRCALL), "{asked:?}");
 }
 
 #[test]

@@ -14,7 +14,7 @@
 #[cfg(test)]
 mod cursor_tests;
 mod update;
-use crate::aircall::{AircallClient, AircallError, ContactSearch};
+use crate::aircall::{AircallClient, AircallError, ContactSearch, Window};
 use crate::config::Config;
 use crate::contacts::{
     fingerprint_aircall, fingerprint_crm, to_aircall, to_crm, to_e164, AircallContact, ContactSync,
@@ -85,7 +85,7 @@ impl Side {
 }
 
 /// One step of a pass; an Aircall pass goes page by page, newest first, until it reaches
-/// what the previous pass saw.
+/// what the previous pass saw (window by window past Aircall's 10,000-result cap).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PassJob {
     pub integration_id: String,
@@ -98,6 +98,12 @@ pub struct PassJob {
     /// Which pass this step belongs to; it holds the side's lease (one pass at a time).
     #[serde(default)]
     pub pass_id: String,
+    /// The `created_at` window this Aircall pass reads (none: every contact), and those it
+    /// reads after it, the last one next: Aircall pages through at most 10,000 results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<Window>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<Window>,
 }
 
 impl crate::queue::Message for PassJob {
@@ -233,6 +239,8 @@ pub async fn start_passes<P: Platform>(
             page: 1,
             newest: 0,
             pass_id,
+            window: None,
+            windows: Vec::new(),
         };
         jobs.push(job);
     }
@@ -278,37 +286,11 @@ pub async fn pass_step<P: Platform>(p: &P, config: &Config, job: PassJob) -> Res
             more
         }
         Side::Aircall => {
-            let credentials = integration
-                .credentials(&config.sealer)
-                .map_err(|e| SyncError::NotSynced(e.to_string()))?;
-            let aircall = AircallClient::new(p, config, &credentials);
-            let contacts: Vec<Value> = checked(
-                p,
-                config,
-                &integration,
-                aircall.list_contacts(job.page).await,
-            )
-            .await?;
-            let newest = job.newest.max(
-                contacts
-                    .first()
-                    .and_then(|c| c["updated_at"].as_i64())
-                    .unwrap_or(0),
-            );
-            let fresh: Vec<AircallContact> = contacts
-                .iter()
-                .take_while(|c| {
-                    c["updated_at"].as_i64().unwrap_or(i64::MAX) >= cursor.aircall_updated
-                })
-                .filter_map(|c| serde_json::from_value(c.clone()).ok())
-                .collect();
-            let reached_old = fresh.len() < contacts.len();
-            push_to_crm(p, &crm, &integration, &sync, fresh).await?;
-            let more = !reached_old && contacts.len() == crate::aircall::MAX_PER_PAGE as usize;
+            let more =
+                read_aircall(p, config, &crm, &integration, &sync, &cursor, &mut next).await?;
             // The mark moves only once the pass is through: a later page may still be older.
-            (next.page, next.newest) = (job.page + 1, newest);
             if !more {
-                cursor.aircall_updated = cursor.aircall_updated.max(newest);
+                cursor.aircall_updated = cursor.aircall_updated.max(next.newest);
             }
             more
         }
@@ -324,6 +306,77 @@ pub async fn pass_step<P: Platform>(p: &P, config: &Config, job: PassJob) -> Res
         p.release(&gate, &lease, &job.pass_id).await?;
     }
     Ok(())
+}
+
+/// Reads the page `next` points at of the Aircall contacts updated since the cursor, newest
+/// first, and pushes them to the CRM; points `next` at the following page. Answers whether
+/// there is one.
+///
+/// Aircall pages through at most its result cap (10,000), contact lists too: when more
+/// contacts than that may have changed (the first pass of a large account), the pass reads
+/// them window by window of `created_at` instead, each one newest-updated first.
+async fn read_aircall<P: Platform>(
+    p: &P,
+    config: &Config,
+    crm: &impl Crm,
+    integration: &Integration,
+    sync: &ContactSync,
+    cursor: &Cursor,
+    next: &mut PassJob,
+) -> Result<bool, SyncError> {
+    let credentials = integration
+        .credentials(&config.sealer)
+        .map_err(|e| SyncError::NotSynced(e.to_string()))?;
+    let aircall = AircallClient::new(p, config, &credentials);
+    let (page, window) = (next.page, next.window);
+    let listed = aircall.list_contacts::<Value>(page, window).await;
+    let listed = checked(p, config, integration, listed).await?;
+    let contacts = listed.contacts;
+    let updated = |c: &Value| c["updated_at"].as_i64().unwrap_or(i64::MAX);
+    let fresh = contacts
+        .iter()
+        .take_while(|c| updated(c) >= cursor.aircall_updated)
+        .count();
+    let reached_old = fresh < contacts.len();
+    let cap = config.aircall_result_cap;
+    if page == 1 && listed.total > cap && !reached_old {
+        let now = p.now_seconds() as i64;
+        let whole = window.unwrap_or(Window { from: 0, to: now });
+        let parts = whole.split(Window::parts_for(listed.total, cap));
+        if parts.len() > 1 {
+            next.windows.extend(parts.into_iter().rev()); // the earliest is read next
+            return Ok(next_window(next));
+        }
+    }
+    next.newest = next.newest.max(contacts.first().map_or(0, updated));
+    let readable: Vec<AircallContact> = contacts[..fresh]
+        .iter()
+        .filter_map(|c| serde_json::from_value(c.clone()).ok())
+        .collect();
+    push_to_crm(p, crm, integration, sync, readable).await?;
+    let per_page = crate::aircall::MAX_PER_PAGE;
+    let full = contacts.len() == per_page as usize;
+    let capped = u64::from(page + 1) * u64::from(per_page) > cap;
+    if !reached_old && full && !capped {
+        next.page = page + 1;
+        return Ok(true);
+    }
+    if !reached_old && full {
+        // Only a second holding more contacts than the cap gets here: it cannot be split.
+        p.log(&format!(
+            "contact sync of integration {}: more than {cap} Aircall contacts were created in \
+             one second ({window:?}); those past the {cap}th are read when they change",
+            integration.id
+        ));
+    }
+    Ok(next_window(next))
+}
+
+/// Points a pass at the first page of its next window; answers whether there is one.
+fn next_window(next: &mut PassJob) -> bool {
+    next.page = 1;
+    next.window = next.windows.pop();
+    next.window.is_some()
 }
 
 /// Reads the next CRM contacts modified since the cursor, oldest first, and queues a job for
