@@ -755,3 +755,150 @@ fn the_webhooks_of_a_write_in_several_requests_do_not_undo_the_crm_s_edit() {
     assert_eq!(fake.accounts.borrow().hubspot_updates, 1);
     assert_eq!(fake.accounts.borrow().hubspot[&501].1["firstname"], "Annie");
 }
+
+/// The Aircall requests made since `from`, by kind: list, search, read, create, other writes.
+fn aircall_requests(fake: &Fake, from: usize) -> BTreeMap<&'static str, usize> {
+    let mut kinds = BTreeMap::new();
+    for request in &fake.p.requests.borrow()[from..] {
+        let Some(rest) = request.url.strip_prefix(AIRCALL) else {
+            continue;
+        };
+        let kind = match (request.method, rest) {
+            ("GET", r) if r.starts_with('?') => "list",
+            ("GET", r) if r.starts_with("/search") => "search",
+            ("GET", _) => "read",
+            ("POST", "") => "create",
+            _ => "write",
+        };
+        *kinds.entry(kind).or_insert(0) += 1;
+    }
+    kinds
+}
+
+#[test]
+fn new_crm_contacts_cost_one_aircall_request_each_and_known_ones_are_matched_without_a_search() {
+    let (fake, id) = Fake::new("to_aircall");
+    let second = (fake.now_ms() / 1000) as i64 - 3_600;
+    // Aircall holds 120 contacts: the index costs 3 pages.
+    let known: Vec<Value> = (1..=120)
+        .map(|n| {
+            json!({"id": n, "first_name": "Old", "created_at": second + n, "updated_at": second + n,
+                "emails": [{"id": n, "label": "work", "value": format!("old{n}@client.test")}],
+                "phone_numbers": [{"id": 1_000 + n, "label": "work",
+                    "value": format!("+3362{n:07}")}]})
+        })
+        .collect();
+    fake.accounts.borrow_mut().aircall = known;
+    fake.accounts.borrow_mut().next_detail_id = 10_000;
+    let t = fake.now_ms() - 60_000;
+    for n in 0..100 {
+        let (email, phone) = (format!("new{n}@client.test"), format!("+3363{n:07}"));
+        fake.hubspot_edit(1_000 + n, t + n, &[("email", &email), ("phone", &phone)]);
+    }
+    // One Aircall knows by its e-mail, one by its number only (written as people type it).
+    fake.hubspot_edit(
+        2_000,
+        t + 200,
+        &[("email", "old7@client.test"), ("firstname", "Known")],
+    );
+    fake.hubspot_edit(
+        2_001,
+        t + 201,
+        &[("phone", "+33 6 20 00 00 09"), ("firstname", "Number")],
+    );
+
+    let from = fake.p.requests.borrow().len();
+    fake.sync_now(&id);
+    let asked = aircall_requests(&fake, from);
+    let expected = [("create", 100), ("list", 3), ("read", 2), ("write", 2)];
+    assert_eq!(asked, BTreeMap::from(expected), "no search");
+    let per_new_contact = (asked["create"] + asked["list"]) as f64 / 100.0;
+    assert!(per_new_contact <= 1.1, "{per_new_contact}");
+    let accounts = fake.accounts.borrow();
+    assert_eq!(accounts.aircall.len(), 220, "no duplicate");
+    assert_eq!(accounts.aircall[6]["first_name"], "Known");
+    assert_eq!(accounts.aircall[8]["first_name"], "Number");
+    drop(accounts);
+
+    // An index entry gone stale (the e-mail changed in Aircall, its webhook lost) matches
+    // nothing: the contact read says otherwise, and a new one is created.
+    fake.accounts.borrow_mut().aircall[11]["emails"][0]["value"] = json!("moved@client.test");
+    fake.hubspot_edit(
+        2_002,
+        fake.now_ms(),
+        &[("email", "old12@client.test"), ("phone", "+33640000000")],
+    );
+    let from = fake.p.requests.borrow().len();
+    fake.sync_now(&id);
+    let asked = aircall_requests(&fake, from);
+    assert_eq!(asked.get("create"), Some(&1), "{asked:?}");
+    assert_eq!(
+        fake.aircall_numbers("old12@client.test"),
+        vec!["+33640000000"]
+    );
+    assert_eq!(
+        fake.accounts.borrow().aircall[11]["emails"][0]["value"],
+        "moved@client.test"
+    );
+}
+
+#[test]
+fn contact_webhooks_keep_the_index_current() {
+    let (fake, id) = Fake::new("to_aircall");
+    fake.sync_now(&id); // an empty account: the index is ready after one page
+    let p = &*fake.p;
+    let integration = run(crate::integration::Integrations::new(p).get(&id))
+        .unwrap()
+        .unwrap();
+    let event = |name: &str, contact: &Value| {
+        let data = contact.as_object().unwrap();
+        run(super::on_contact_event(
+            p,
+            &config(),
+            &integration,
+            name,
+            data,
+        ))
+        .unwrap();
+    };
+    let second = (fake.now_ms() / 1000) as i64;
+    let contact = |id: i64, email: &str| {
+        json!({"id": id, "first_name": "A", "created_at": second, "updated_at": second,
+            "emails": [{"id": id, "label": "work", "value": email}],
+            "phone_numbers": [{"id": 100 + id, "label": "work", "value": format!("+3365000000{id}")}]})
+    };
+    // Created in Aircall: its webhook indexes it, and HubSpot's contact finds it.
+    let ana = contact(1, "ana@client.test");
+    fake.accounts.borrow_mut().aircall.push(ana.clone());
+    event("contact.created", &ana);
+    fake.hubspot_edit(
+        501,
+        fake.now_ms(),
+        &[("email", "ana@client.test"), ("firstname", "Ana")],
+    );
+    let from = p.requests.borrow().len();
+    fake.sync_now(&id);
+    let asked = aircall_requests(&fake, from);
+    assert_eq!(asked.get("create"), None, "{asked:?}");
+    assert_eq!(fake.accounts.borrow().aircall[0]["first_name"], "Ana");
+
+    // Deleted in Aircall: its webhook forgets it; no read is spent on it.
+    let ben = contact(2, "ben@client.test");
+    fake.accounts.borrow_mut().aircall.push(ben.clone());
+    event("contact.created", &ben);
+    event("contact.deleted", &ben);
+    fake.accounts.borrow_mut().aircall[1]["emails"] = json!([]); // gone, as far as matching goes
+    fake.hubspot_edit(
+        502,
+        fake.now_ms(),
+        &[("email", "ben@client.test"), ("phone", "+33650000009")],
+    );
+    let from = p.requests.borrow().len();
+    fake.sync_now(&id);
+    let asked = aircall_requests(&fake, from);
+    assert_eq!(
+        (asked.get("read"), asked.get("create")),
+        (None, Some(&1)),
+        "{asked:?}"
+    );
+}
