@@ -92,9 +92,13 @@ pub(super) async fn add<S: Store>(
         return Ok(());
     };
     for entry in entries(contact, phone) {
-        store
-            .put(&entry.key(integration_id), &id.to_string(), None)
-            .await?;
+        // Read first: the connector's write and Aircall's webhook about it come within a
+        // second, and KV refuses a second write of a key in the same second.
+        if find(store, integration_id, &entry).await? != Some(id) {
+            store
+                .put(&entry.key(integration_id), &id.to_string(), None)
+                .await?;
+        }
     }
     Ok(())
 }
