@@ -11,7 +11,7 @@ import { FakeHubSpot } from "../tests/fakes/hubspot.mjs";
 const TOKEN = "pat-bench";
 const RATE = 6000;
 
-async function side(connector, aircall, hubspot, key, direction, seed, arrived) {
+async function side(connector, aircall, hubspot, key, direction, seed, arrived, duplicates) {
   const created = await connector.api("POST", "/api/integrations", {
     name: `bench ${direction}`,
     aircall: key,
@@ -39,6 +39,8 @@ async function side(connector, aircall, hubspot, key, direction, seed, arrived) 
     aircall_requests_per_contact: +(aircallRequests / n).toFixed(2),
     hubspot_requests_per_contact: +(hubspotRequests / n).toFixed(3),
     minutes_at_60_per_minute: Math.ceil(aircallRequests / 60),
+    // Contacts the destination holds more than once (by e-mail): the goal is none.
+    duplicates: duplicates(),
   };
 }
 
@@ -58,7 +60,10 @@ export async function benchContacts({ contacts = Number(process.env.BENCH_CONTAC
         phone: `06 ${`1${String(i).padStart(7, "0")}`.replace(/(\d\d)(?=\d)/g, "$1 ")}`,
       }));
       return contacts;
-    }, () => aircall.contactsOf(toAircallKey.api_id).length);
+    }, () => aircall.contactsOf(toAircallKey.api_id).length, () => {
+      const emails = aircall.contactsOf(toAircallKey.api_id).map((c) => c.emails[0]?.value);
+      return emails.length - new Set(emails).size;
+    });
     const toHubspotKey = aircall.addKey("bench-to-hubspot", "t1");
     const already = hubspot.contacts.size;
     const toHubspot = await side(connector, aircall, hubspot, toHubspotKey, "to_hubspot", () => {
@@ -68,7 +73,10 @@ export async function benchContacts({ contacts = Number(process.env.BENCH_CONTAC
         emails: [{ label: "work", value: `aircall${i}@bench.test` }],
       })));
       return contacts;
-    }, () => hubspot.contacts.size - already);
+    }, () => hubspot.contacts.size - already, () => {
+      const emails = [...hubspot.contacts.values()].map((c) => c.properties.email);
+      return emails.length - new Set(emails).size;
+    });
     return { to_hubspot: toHubspot, to_aircall: toAircall, aircall_429: aircall.tooManyRequests, hubspot_429: hubspot.counters.tooManyRequests };
   } finally {
     await connector.dispose();
@@ -79,7 +87,7 @@ export async function benchContacts({ contacts = Number(process.env.BENCH_CONTAC
 
 export function describeContacts(r) {
   const line = (name, s) =>
-    `${name} ${s.contacts} in ${s.seconds} s (${s.contacts_per_second}/s): ${s.aircall_requests_per_contact} Aircall and ${s.hubspot_requests_per_contact} HubSpot requests per contact (${s.minutes_at_60_per_minute} min at Aircall's 60/min)`;
+    `${name} ${s.contacts} in ${s.seconds} s (${s.contacts_per_second}/s): ${s.aircall_requests_per_contact} Aircall and ${s.hubspot_requests_per_contact} HubSpot requests per contact (${s.minutes_at_60_per_minute} min at Aircall's 60/min), ${s.duplicates} duplicates`;
   return `contact sync        ${line("Aircall -> HubSpot", r.to_hubspot)}
                     ${line("HubSpot -> Aircall", r.to_aircall)}
                     429s: Aircall ${r.aircall_429}, HubSpot ${r.hubspot_429}`;

@@ -129,6 +129,21 @@ pub fn ai_unavailable_key(id: &str) -> String {
     format!("ai-unavailable:{id}")
 }
 
+/// Contact sync: the index of the account's Aircall contacts (`contact_sync::index`), one key
+/// per e-mail (`e:` and a hash of it) or phone number (`p:` and its E.164 form) holding the
+/// contact's id, and the mark that it holds every contact.
+pub fn aircall_index_prefix(id: &str) -> String {
+    format!("aircall-index:{id}:")
+}
+
+pub fn aircall_index_entry_key(id: &str, entry: &str) -> String {
+    format!("{}{entry}", aircall_index_prefix(id))
+}
+
+pub fn aircall_index_ready_key(id: &str) -> String {
+    format!("{}ready", aircall_index_prefix(id))
+}
+
 /// Every KV key prefix holding the integration's own state (a destination names what it keeps
 /// besides: `destinations::state_prefixes`). The record comes last: a deletion
 /// removes the keys in this order, so one interrupted midway is found and finished by the
@@ -147,6 +162,7 @@ pub fn kv_prefixes(id: &str) -> Vec<String> {
         contact_problems_prefix(id),
         aircall_created_prefix(id),
         ai_unavailable_key(id),
+        aircall_index_prefix(id),
         record_key(id),
     ]
 }

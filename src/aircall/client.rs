@@ -1,8 +1,9 @@
 //! A typed client for the parts of Aircall's public API the connector uses.
 
-use super::{AiKind, Call};
+use super::{AiKind, Call, Window};
 use crate::budget::Take;
 use crate::config::Config;
+use crate::contacts::{DetailChange, DetailList, Labeled};
 use crate::ports::{Clock, Fetch, FetchError, Gate, HttpRequest, HttpResponse, Log, Store};
 use crate::retry::{Disposition, Failure};
 use base64::engine::general_purpose::STANDARD;
@@ -106,6 +107,14 @@ pub struct CallPage {
     pub total: u64,
 }
 
+/// One page of `GET /v1/contacts`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactPage<T> {
+    pub contacts: Vec<T>,
+    /// Contacts matching the query in all (`meta.total`).
+    pub total: u64,
+}
+
 /// What `GET /v1/contacts/search` looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContactSearch {
@@ -192,16 +201,37 @@ impl<'a, P: Fetch + Gate + Clock + Store + Log> AircallClient<'a, P> {
     }
 
     /// `GET /v1/contacts`, most recently updated first (Aircall has no `updated_at` filter:
-    /// the caller stops when it reaches what it saw before).
+    /// the caller stops when it reaches what it saw before), those created in `window` only
+    /// when one is given.
     pub async fn list_contacts<T: DeserializeOwned>(
         &self,
         page: u32,
-    ) -> Result<Vec<T>, AircallError> {
-        let url = format!(
+        window: Option<Window>,
+    ) -> Result<ContactPage<T>, AircallError> {
+        let mut url = format!(
             "{}/v1/contacts?order=desc&order_by=updated_at&page={page}&per_page={MAX_PER_PAGE}",
             self.base
         );
-        self.contacts(HttpRequest::new("GET", url)).await
+        if let Some(w) = window {
+            url.push_str(&format!("&from={}&to={}", w.from, w.to));
+        }
+        #[derive(Deserialize)]
+        struct Meta {
+            total: u64,
+        }
+        #[derive(Deserialize)]
+        struct Answer<T> {
+            contacts: Vec<T>,
+            meta: Meta,
+        }
+        let answer: Answer<T> = serde_json::from_slice(
+            &self.send(HttpRequest::new("GET", url)).await?.body,
+        )
+        .map_err(|e| self.unexpected(&format!("the contacts answer is not as documented: {e}")))?;
+        Ok(ContactPage {
+            contacts: answer.contacts,
+            total: answer.meta.total,
+        })
     }
 
     /// `GET /v1/contacts/search` by e-mail or by phone number.
@@ -244,6 +274,39 @@ impl<'a, P: Fetch + Gate + Clock + Store + Log> AircallClient<'a, P> {
         };
         let response = self.send(HttpRequest::new("POST", url).json(body)).await?;
         self.contact(&response)
+    }
+
+    /// One change to a contact's phone numbers or e-mails, which the plain update ignores:
+    /// `POST /v1/contacts/{id}/{phone|email}_details` adds an entry (at the end), `PUT` and
+    /// `DELETE .../{detail_id}` replace or remove one. Any 2xx will do: the answer's shape is
+    /// not documented. An entry already gone counts as deleted.
+    pub async fn change_contact_detail(
+        &self,
+        contact_id: i64,
+        change: &DetailChange,
+    ) -> Result<(), AircallError> {
+        let list = |l: &DetailList| match l {
+            DetailList::PhoneNumbers => "phone_details",
+            DetailList::Emails => "email_details",
+        };
+        let base = format!("{}/v1/contacts/{contact_id}", self.base);
+        let entry = |e: &Labeled| json!({"label": e.label, "value": e.value});
+        let request = match change {
+            DetailChange::Add(l, e) => {
+                HttpRequest::new("POST", format!("{base}/{}", list(l))).json(&entry(e))
+            }
+            DetailChange::Replace(l, id, e) => {
+                HttpRequest::new("PUT", format!("{base}/{}/{id}", list(l))).json(&entry(e))
+            }
+            DetailChange::Delete(l, id) => {
+                HttpRequest::new("DELETE", format!("{base}/{}/{id}", list(l)))
+            }
+        };
+        let deleting = matches!(change, DetailChange::Delete(..));
+        match self.send(request).await {
+            Err(AircallError::Failed { status: 404, .. }) if deleting => Ok(()),
+            other => other.map(|_| ()),
+        }
     }
 
     /// `DELETE /v1/contacts/{id}`; one already gone counts as deleted.

@@ -5,11 +5,13 @@ mod call;
 mod client;
 pub(crate) mod oauth;
 mod webhook;
+mod window;
 
 pub use ai::AiKind;
 pub use call::{Call, CallNumber, CallUser, Comment, Tag};
 pub use client::{
-    AircallClient, AircallError, CallPage, ContactSearch, Credentials, RegisteredWebhook,
-    MAX_PER_PAGE,
+    AircallClient, AircallError, CallPage, ContactPage, ContactSearch, Credentials,
+    RegisteredWebhook, MAX_PER_PAGE,
 };
 pub use webhook::{resource, WebhookEvent, WebhookProblem};
+pub use window::Window;

@@ -11,11 +11,13 @@ use crate::ports::{HttpRequest, HttpResponse};
 use crate::testing::{answer, config, run, MemoryPlatform};
 use serde_json::{json, Value};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 
 const HUBSPOT: &str = "https://api.hubapi.com/crm/v3/objects/contacts";
 const AIRCALL: &str = "https://aircall.test/v1/contacts";
+/// Aircall answers 400 to a list page past its 10,000th result.
+const RESULT_CAP: usize = 10_000;
 
 /// A HubSpot contact: its `lastmodifieddate` in ms, its properties.
 type Contact = (u64, BTreeMap<String, String>);
@@ -30,6 +32,14 @@ struct Accounts {
     /// handed to Aircall (what the passes read), in order.
     searches: Vec<Value>,
     read: Vec<u64>,
+    /// The last id given to a phone number or e-mail of an Aircall contact.
+    next_detail_id: u64,
+    /// Aircall list requests refused for paging past the result cap.
+    refused: usize,
+    /// The contact after each API write, as Aircall's `contact.*` webhooks carry it.
+    webhooks: Vec<Value>,
+    /// HubSpot contacts updated through `batch/update`.
+    hubspot_updates: usize,
 }
 
 #[derive(Clone)]
@@ -147,16 +157,19 @@ impl Fake {
                 accounts.search(&body)
             }
             ("POST", Some("/batch/read")) => {
+                let mut by_email = HashMap::new();
+                for (id, (_, properties)) in accounts.hubspot.iter().rev() {
+                    if let Some(email) = properties.get("email") {
+                        by_email.insert(email.as_str(), (*id, properties)); // the first wins
+                    }
+                }
                 let results: Vec<Value> = body["inputs"]
                     .as_array()
                     .unwrap()
                     .iter()
                     .filter_map(|input| {
-                        let email = input["id"].as_str()?;
-                        let found = accounts.hubspot.iter().find(|(_, (_, properties))| {
-                            properties.get("email").map(String::as_str) == Some(email)
-                        });
-                        found.map(|(id, (_, properties))| hubspot_record(*id, 0, properties))
+                        let (id, properties) = by_email.get(input["id"].as_str()?)?;
+                        Some(hubspot_record(*id, 0, properties))
                     })
                     .collect();
                 (200, json!({ "results": results }))
@@ -171,6 +184,18 @@ impl Fake {
                     accounts.hubspot.insert(id, (now_ms, properties));
                 }
                 (201, json!({ "results": results }))
+            }
+            ("POST", Some("/batch/update")) => {
+                for input in body["inputs"].as_array().unwrap() {
+                    let id: u64 = input["id"].as_str().unwrap().parse().unwrap();
+                    let properties: BTreeMap<String, String> =
+                        serde_json::from_value(input["properties"].clone()).unwrap();
+                    let contact = accounts.hubspot.get_mut(&id).unwrap();
+                    contact.0 = now_ms;
+                    contact.1.extend(properties);
+                    accounts.hubspot_updates += 1;
+                }
+                (200, json!({ "results": [] }))
             }
             _ => accounts.aircall(request.method, &path, &query, &body, now_ms / 1000),
         };
@@ -209,6 +234,23 @@ impl Accounts {
             "lastmodifieddate" => Some(modified.to_string()),
             _ => properties.get(name).cloned(),
         };
+        // Each group's filters, with the text of their values for a quick lookup.
+        let groups: Vec<Vec<(Value, HashSet<String>)>> = groups
+            .iter()
+            .map(|g| {
+                let text = |f: &Value| {
+                    let values = f["values"].as_array().cloned().unwrap_or_default();
+                    values
+                        .iter()
+                        .filter_map(|v| Some(v.as_str()?.to_string()))
+                        .collect()
+                };
+                filters(g)
+                    .into_iter()
+                    .map(|f| (f.clone(), text(&f)))
+                    .collect()
+            })
+            .collect();
         let mut matching: Vec<(u64, &Contact)> = self
             .hubspot
             .iter()
@@ -216,9 +258,9 @@ impl Accounts {
             .filter(|(id, c)| {
                 groups.is_empty()
                     || groups.iter().any(|g| {
-                        filters(g).iter().all(|f| {
+                        g.iter().all(|(f, values)| {
                             let name = f["propertyName"].as_str().unwrap();
-                            filter_matches(value(*id, c, name), f)
+                            filter_matches(value(*id, c, name), f, values)
                         })
                     })
             })
@@ -242,7 +284,8 @@ impl Accounts {
     }
 
     /// Aircall's contacts: listed (most recently updated first), searched, read, created,
-    /// updated.
+    /// updated (the plain update ignores the lists), their numbers and e-mails added, updated
+    /// and deleted one by one (`/phone_details`, `/email_details`).
     fn aircall(
         &mut self,
         method: &str,
@@ -257,18 +300,47 @@ impl Accounts {
         match (method, rest) {
             ("GET", "") => {
                 assert_eq!(query["order_by"], "updated_at");
-                let mut all = self.aircall.clone();
-                all.sort_by_key(|c| {
-                    std::cmp::Reverse((c["updated_at"].as_i64(), c["id"].as_i64()))
-                });
                 let per_page: usize = query["per_page"].parse().unwrap();
                 let page: usize = query["page"].parse().unwrap();
+                if page * per_page > RESULT_CAP {
+                    self.refused += 1;
+                    let troubleshoot = "Your query is limited to 10k results and pagination is \
+                        out of bound, please use timestamps or other filters.";
+                    return (
+                        400,
+                        json!({"error": "Bad Request", "troubleshoot": troubleshoot}),
+                    );
+                }
+                // from/to filter created_at: from exclusive, to inclusive.
+                let bound = |name: &str| query.get(name).map(|v| v.parse::<i64>().unwrap());
+                let (from, to) = (bound("from"), bound("to"));
+                let mut all: Vec<(i64, i64, &Value)> = self
+                    .aircall
+                    .iter()
+                    .filter(|c| {
+                        let created = c["created_at"].as_i64().unwrap();
+                        from.is_none_or(|f| created > f) && to.is_none_or(|t| created <= t)
+                    })
+                    .map(|c| {
+                        (
+                            c["updated_at"].as_i64().unwrap(),
+                            c["id"].as_i64().unwrap(),
+                            c,
+                        )
+                    })
+                    .collect();
+                all.sort_unstable_by_key(|(updated, id, _)| std::cmp::Reverse((*updated, *id)));
+                let total = all.len();
                 let contacts: Vec<Value> = all
                     .into_iter()
                     .skip((page - 1) * per_page)
                     .take(per_page)
+                    .map(|(_, _, c)| c.clone())
                     .collect();
-                (200, json!({ "contacts": contacts }))
+                (
+                    200,
+                    json!({ "contacts": contacts, "meta": {"total": total} }),
+                )
             }
             ("GET", "/search") => {
                 let (field, wanted) = query.iter().next().unwrap();
@@ -293,22 +365,76 @@ impl Accounts {
             ("POST", "") => {
                 let mut contact = body.clone();
                 contact["id"] = json!(self.aircall.len() + 1);
+                contact["created_at"] = json!(now);
                 contact["updated_at"] = json!(now);
+                for list in ["phone_numbers", "emails"] {
+                    let entries = body[list].as_array().cloned().unwrap_or_default();
+                    contact[list] = json!([]);
+                    for entry in entries {
+                        self.add_detail(&mut contact, list, entry);
+                    }
+                }
                 self.aircall.push(contact.clone());
+                self.webhooks.push(contact.clone());
                 (201, json!({ "contact": contact }))
             }
-            (method, id) => {
-                let id: usize = id.trim_start_matches('/').parse().unwrap();
-                let contact = &mut self.aircall[id - 1];
-                if method == "POST" {
-                    for (field, value) in body.as_object().unwrap() {
-                        contact[field] = value.clone();
+            (method, rest) => {
+                let mut parts = rest.trim_start_matches('/').split('/');
+                let id: usize = parts.next().unwrap().parse().unwrap();
+                let list = parts.next().map(|name| match name {
+                    "phone_details" => "phone_numbers",
+                    "email_details" => "emails",
+                    other => panic!("{method} {other}"),
+                });
+                let detail: Option<u64> = parts.next().map(|d| d.parse().unwrap());
+                let mut contact = self.aircall[id - 1].clone();
+                match (method, list) {
+                    ("GET", None) => {}
+                    // The plain update changes the scalar fields; Aircall ignores the lists.
+                    ("POST", None) => {
+                        for (field, value) in body.as_object().unwrap() {
+                            if field != "phone_numbers" && field != "emails" {
+                                contact[field] = value.clone();
+                            }
+                        }
                     }
-                    contact["updated_at"] = json!(now);
+                    ("POST", Some(list)) => self.add_detail(&mut contact, list, body.clone()),
+                    (method, Some(list)) => {
+                        let entries = contact[list].as_array_mut().unwrap();
+                        let at = entries
+                            .iter()
+                            .position(|e| e["id"].as_u64() == detail)
+                            .expect("a detail of this contact");
+                        match method {
+                            "PUT" => {
+                                entries[at] = json!({"id": detail, "label": body["label"],
+                                    "value": body["value"]});
+                            }
+                            "DELETE" => {
+                                entries.remove(at);
+                            }
+                            _ => panic!("{method} {path}"),
+                        }
+                    }
+                    _ => panic!("{method} {path}"),
                 }
+                if method != "GET" {
+                    contact["updated_at"] = json!(now);
+                    self.webhooks.push(contact.clone());
+                }
+                self.aircall[id - 1] = contact.clone();
                 (200, json!({ "contact": contact }))
             }
         }
+    }
+
+    /// Adds a phone number or e-mail `{label, value}` at the end of a contact's list, with an
+    /// id of its own, as Aircall does.
+    fn add_detail(&mut self, contact: &mut Value, list: &str, entry: Value) {
+        self.next_detail_id += 1;
+        let entry = json!({"id": self.next_detail_id, "label": entry["label"],
+            "value": entry["value"]});
+        contact[list].as_array_mut().unwrap().push(entry);
     }
 }
 
@@ -333,10 +459,16 @@ fn compare(a: &Option<String>, b: &Option<String>) -> std::cmp::Ordering {
     }
 }
 
-fn filter_matches(value: Option<String>, filter: &Value) -> bool {
+/// Whether a property's value passes a filter; `values` is the text of the filter's values.
+fn filter_matches(value: Option<String>, filter: &Value, values: &HashSet<String>) -> bool {
     use std::cmp::Ordering::*;
     let given = filter["value"].as_str().map(str::to_string);
     let listed = || {
+        // Text equals text; only numbers need comparing one by one (`007` is `7`).
+        let text = value.as_ref().filter(|v| v.parse::<u64>().is_err());
+        if let Some(text) = text {
+            return values.contains(text);
+        }
         let values = filter["values"]
             .as_array()
             .expect("IN and NOT_IN take values");
@@ -484,7 +616,7 @@ fn an_aircall_contact_changed_in_the_second_a_pass_ended_on_reaches_hubspot() {
     let (fake, id) = Fake::new("to_hubspot");
     let second = (fake.now_ms() / 1000) as i64 - 30;
     let contact = |id: i64, email: &str, phone: &str| {
-        json!({"id": id, "first_name": "A", "updated_at": second,
+        json!({"id": id, "first_name": "A", "created_at": second, "updated_at": second,
             "emails": [{"label": "work", "value": email}],
             "phone_numbers": [{"label": "work", "value": phone}]})
     };
@@ -517,5 +649,256 @@ fn an_aircall_contact_changed_in_the_second_a_pass_ended_on_reaches_hubspot() {
     assert_eq!(
         hubspot_requests, 0,
         "read again, both unchanged: nothing sent"
+    );
+}
+
+#[test]
+fn a_first_pass_over_12_000_aircall_contacts_completes_past_the_result_cap() {
+    let (fake, id) = Fake::new("to_hubspot");
+    let now = (fake.now_ms() / 1000) as i64;
+    // Created over two years, more than Aircall pages through in one list.
+    let contacts: Vec<Value> = (0..12_000)
+        .map(|n| {
+            let created = now - 2 * 365 * 86_400 + n * 5_000;
+            json!({"id": n + 1, "first_name": "C", "created_at": created,
+                "updated_at": created + 60,
+                "emails": [{"id": n + 1, "label": "work", "value": format!("c{n}@client.test")}],
+                "phone_numbers": [{"id": n + 1, "label": "work",
+                    "value": format!("+3361{n:07}")}]})
+        })
+        .collect();
+    fake.accounts.borrow_mut().aircall = contacts;
+    fake.sync_now(&id);
+    let accounts = fake.accounts.borrow();
+    assert_eq!(accounts.refused, 0, "no page past the cap was asked for");
+    let emails: std::collections::BTreeSet<&String> = accounts
+        .hubspot
+        .values()
+        .filter_map(|c| c.1.get("email"))
+        .collect();
+    assert_eq!(
+        (accounts.hubspot.len(), emails.len()),
+        (12_000, 12_000),
+        "every contact in HubSpot, once"
+    );
+    drop(accounts);
+
+    // The pass finished, so the next one starts from its mark: one page, nothing sent.
+    let requests = fake.p.requests.borrow().len();
+    fake.sync_now(&id);
+    let asked: Vec<String> = fake.p.requests.borrow()[requests..]
+        .iter()
+        .map(|r| r.url.clone())
+        .collect();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(asked[0].starts_with(AIRCALL), "{asked:?}");
+}
+
+#[test]
+fn the_webhooks_of_a_write_in_several_requests_do_not_undo_the_crm_s_edit() {
+    let (fake, id) = Fake::new("both");
+    let t = fake.now_ms() - 60_000;
+    let ann = [("email", "ann@client.test"), ("firstname", "Ann")];
+    fake.hubspot_edit(501, t, &[ann[0], ann[1], ("phone", "+33611111111")]);
+    fake.sync_now(&id);
+    assert_eq!(
+        fake.aircall_numbers("ann@client.test"),
+        vec!["+33611111111"]
+    );
+
+    // A new number and a new name in HubSpot: three requests to Aircall (the old number added
+    // back, its place replaced, the name updated), each followed by Aircall's webhook.
+    fake.hubspot_edit(
+        501,
+        fake.now_ms(),
+        &[("phone", "+33622222222"), ("firstname", "Anna")],
+    );
+    fake.accounts.borrow_mut().webhooks.clear();
+    fake.sync_now(&id);
+    assert_eq!(
+        fake.aircall_numbers("ann@client.test"),
+        vec!["+33622222222", "+33611111111"]
+    );
+    let sent = std::mem::take(&mut fake.accounts.borrow_mut().webhooks);
+    assert_eq!(sent.len(), 3, "{sent:?}");
+
+    // Those webhooks arrive (late, in any order): none is sent back to HubSpot.
+    let p = &*fake.p;
+    let integration = run(crate::integration::Integrations::new(p).get(&id))
+        .unwrap()
+        .unwrap();
+    let deliver = |contact: &Value| {
+        let data = contact.as_object().unwrap();
+        run(super::on_contact_event(
+            p,
+            &config(),
+            &integration,
+            "contact.updated",
+            data,
+        ))
+        .unwrap()
+    };
+    for contact in sent.iter().rev() {
+        deliver(contact);
+    }
+    assert_eq!(fake.accounts.borrow().hubspot_updates, 0);
+    let hubspot = fake.accounts.borrow().hubspot[&501].1.clone();
+    assert_eq!(
+        (hubspot["phone"].as_str(), hubspot["firstname"].as_str()),
+        ("+33622222222", "Anna")
+    );
+
+    // A change made in Aircall afterwards does reach HubSpot.
+    let mut edited = sent[2].clone();
+    edited["first_name"] = json!("Annie");
+    deliver(&edited);
+    assert_eq!(fake.accounts.borrow().hubspot_updates, 1);
+    assert_eq!(fake.accounts.borrow().hubspot[&501].1["firstname"], "Annie");
+}
+
+/// The Aircall requests made since `from`, by kind: list, search, read, create, other writes.
+fn aircall_requests(fake: &Fake, from: usize) -> BTreeMap<&'static str, usize> {
+    let mut kinds = BTreeMap::new();
+    for request in &fake.p.requests.borrow()[from..] {
+        let Some(rest) = request.url.strip_prefix(AIRCALL) else {
+            continue;
+        };
+        let kind = match (request.method, rest) {
+            ("GET", r) if r.starts_with('?') => "list",
+            ("GET", r) if r.starts_with("/search") => "search",
+            ("GET", _) => "read",
+            ("POST", "") => "create",
+            _ => "write",
+        };
+        *kinds.entry(kind).or_insert(0) += 1;
+    }
+    kinds
+}
+
+#[test]
+fn new_crm_contacts_cost_one_aircall_request_each_and_known_ones_are_matched_without_a_search() {
+    let (fake, id) = Fake::new("to_aircall");
+    let second = (fake.now_ms() / 1000) as i64 - 3_600;
+    // Aircall holds 120 contacts: the index costs 3 pages.
+    let known: Vec<Value> = (1..=120)
+        .map(|n| {
+            json!({"id": n, "first_name": "Old", "created_at": second + n, "updated_at": second + n,
+                "emails": [{"id": n, "label": "work", "value": format!("old{n}@client.test")}],
+                "phone_numbers": [{"id": 1_000 + n, "label": "work",
+                    "value": format!("+3362{n:07}")}]})
+        })
+        .collect();
+    fake.accounts.borrow_mut().aircall = known;
+    fake.accounts.borrow_mut().next_detail_id = 10_000;
+    let t = fake.now_ms() - 60_000;
+    for n in 0..100 {
+        let (email, phone) = (format!("new{n}@client.test"), format!("+3363{n:07}"));
+        fake.hubspot_edit(1_000 + n, t + n, &[("email", &email), ("phone", &phone)]);
+    }
+    // One Aircall knows by its e-mail, one by its number only (written as people type it).
+    fake.hubspot_edit(
+        2_000,
+        t + 200,
+        &[("email", "old7@client.test"), ("firstname", "Known")],
+    );
+    fake.hubspot_edit(
+        2_001,
+        t + 201,
+        &[("phone", "+33 6 20 00 00 09"), ("firstname", "Number")],
+    );
+
+    let from = fake.p.requests.borrow().len();
+    fake.sync_now(&id);
+    let asked = aircall_requests(&fake, from);
+    let expected = [("create", 100), ("list", 3), ("read", 2), ("write", 2)];
+    assert_eq!(asked, BTreeMap::from(expected), "no search");
+    let per_new_contact = (asked["create"] + asked["list"]) as f64 / 100.0;
+    assert!(per_new_contact <= 1.1, "{per_new_contact}");
+    let accounts = fake.accounts.borrow();
+    assert_eq!(accounts.aircall.len(), 220, "no duplicate");
+    assert_eq!(accounts.aircall[6]["first_name"], "Known");
+    assert_eq!(accounts.aircall[8]["first_name"], "Number");
+    drop(accounts);
+
+    // An index entry gone stale (the e-mail changed in Aircall, its webhook lost) matches
+    // nothing: the contact read says otherwise, and a new one is created.
+    fake.accounts.borrow_mut().aircall[11]["emails"][0]["value"] = json!("moved@client.test");
+    fake.hubspot_edit(
+        2_002,
+        fake.now_ms(),
+        &[("email", "old12@client.test"), ("phone", "+33640000000")],
+    );
+    let from = fake.p.requests.borrow().len();
+    fake.sync_now(&id);
+    let asked = aircall_requests(&fake, from);
+    assert_eq!(asked.get("create"), Some(&1), "{asked:?}");
+    assert_eq!(
+        fake.aircall_numbers("old12@client.test"),
+        vec!["+33640000000"]
+    );
+    assert_eq!(
+        fake.accounts.borrow().aircall[11]["emails"][0]["value"],
+        "moved@client.test"
+    );
+}
+
+#[test]
+fn contact_webhooks_keep_the_index_current() {
+    let (fake, id) = Fake::new("to_aircall");
+    fake.sync_now(&id); // an empty account: the index is ready after one page
+    let p = &*fake.p;
+    let integration = run(crate::integration::Integrations::new(p).get(&id))
+        .unwrap()
+        .unwrap();
+    let event = |name: &str, contact: &Value| {
+        let data = contact.as_object().unwrap();
+        run(super::on_contact_event(
+            p,
+            &config(),
+            &integration,
+            name,
+            data,
+        ))
+        .unwrap();
+    };
+    let second = (fake.now_ms() / 1000) as i64;
+    let contact = |id: i64, email: &str| {
+        json!({"id": id, "first_name": "A", "created_at": second, "updated_at": second,
+            "emails": [{"id": id, "label": "work", "value": email}],
+            "phone_numbers": [{"id": 100 + id, "label": "work", "value": format!("+3365000000{id}")}]})
+    };
+    // Created in Aircall: its webhook indexes it, and HubSpot's contact finds it.
+    let ana = contact(1, "ana@client.test");
+    fake.accounts.borrow_mut().aircall.push(ana.clone());
+    event("contact.created", &ana);
+    fake.hubspot_edit(
+        501,
+        fake.now_ms(),
+        &[("email", "ana@client.test"), ("firstname", "Ana")],
+    );
+    let from = p.requests.borrow().len();
+    fake.sync_now(&id);
+    let asked = aircall_requests(&fake, from);
+    assert_eq!(asked.get("create"), None, "{asked:?}");
+    assert_eq!(fake.accounts.borrow().aircall[0]["first_name"], "Ana");
+
+    // Deleted in Aircall: its webhook forgets it; no read is spent on it.
+    let ben = contact(2, "ben@client.test");
+    fake.accounts.borrow_mut().aircall.push(ben.clone());
+    event("contact.created", &ben);
+    event("contact.deleted", &ben);
+    fake.accounts.borrow_mut().aircall[1]["emails"] = json!([]); // gone, as far as matching goes
+    fake.hubspot_edit(
+        502,
+        fake.now_ms(),
+        &[("email", "ben@client.test"), ("phone", "+33650000009")],
+    );
+    let from = p.requests.borrow().len();
+    fake.sync_now(&id);
+    let asked = aircall_requests(&fake, from);
+    assert_eq!(
+        (asked.get("read"), asked.get("create")),
+        (None, Some(&1)),
+        "{asked:?}"
     );
 }

@@ -3,6 +3,7 @@
 //! and fingerprints. No I/O: the jobs that read and write contacts use these.
 
 mod checks;
+pub(crate) mod details;
 pub(crate) mod fields;
 mod filters;
 mod mapping;
@@ -14,6 +15,7 @@ pub(crate) mod translate;
 
 mod cpu;
 
+pub use details::{DetailChange, DetailList};
 pub use filters::{App, Condition, Op};
 pub use mapping::{Direction, Mapping};
 pub use model::{AircallContact, CrmProperties, Labeled};

@@ -13,10 +13,13 @@ where
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
-/// One of an Aircall contact's phone numbers or e-mails (`{id, label, value}` in the API; the id
-/// and any other field are ignored: the sync identifies entries by value, not by id).
+/// One of an Aircall contact's phone numbers or e-mails (`{id, label, value}` in the API). The
+/// sync matches entries by value; the id, Aircall's, is what changing one entry needs
+/// (`details`). Any other field is ignored.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Labeled {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub label: String,
     #[serde(deserialize_with = "null_as_empty")]
@@ -26,6 +29,7 @@ pub struct Labeled {
 impl Labeled {
     pub fn new(label: &str, value: &str) -> Labeled {
         Labeled {
+            id: None,
             label: label.to_string(),
             value: value.to_string(),
         }
@@ -73,8 +77,12 @@ mod tests {
         assert_eq!(c.id, Some(321));
         assert_eq!(c.first_name.as_deref(), Some("Jean"));
         assert_eq!(c.last_name, None);
-        assert_eq!(c.phone_numbers, vec![Labeled::new("Work", "+33612345678")]);
-        assert_eq!(c.emails, vec![Labeled::new("", "jean@example.com")]);
+        let entry = |id, label: &str, value: &str| Labeled {
+            id: Some(id),
+            ..Labeled::new(label, value)
+        };
+        assert_eq!(c.phone_numbers, vec![entry(1, "Work", "+33612345678")]);
+        assert_eq!(c.emails, vec![entry(2, "", "jean@example.com")]);
     }
 
     #[test]
@@ -86,7 +94,8 @@ mod tests {
         .unwrap();
         assert_eq!(c.first_name, None);
         assert!(c.emails.is_empty());
-        assert_eq!(c.phone_numbers, vec![Labeled::new("", "+33612345678")]);
+        assert_eq!(c.phone_numbers[0].label, "");
+        assert_eq!(c.phone_numbers[0].value, "+33612345678");
     }
 
     #[test]

@@ -21,6 +21,19 @@ pub struct ContactLink {
     /// The connector created the Aircall contact: deleting the integration deletes it.
     #[serde(default)]
     pub created_in_aircall: bool,
+    /// Fingerprints of the states the connector's last write to the Aircall contact passed
+    /// through: a write takes several requests, and Aircall sends a webhook for each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aircall_echoes: Vec<String>,
+}
+
+impl ContactLink {
+    /// Whether an Aircall contact with this fingerprint is as the connector left it (or on
+    /// the way there): its own change coming back, nothing to sync.
+    pub fn aircall_unchanged(&self, fingerprint: &str) -> bool {
+        self.aircall_fingerprint == fingerprint
+            || self.aircall_echoes.iter().any(|e| e == fingerprint)
+    }
 }
 
 pub async fn by_aircall<S: Store>(

@@ -118,6 +118,30 @@ test("an Aircall contact edit reaches HubSpot and does not come back as a new ch
   assert.equal(aircall.contactById(KEY.api_id, contact.id).company_name, "Client SA");
 });
 
+test("a HubSpot phone edit reaches the Aircall contact through phone_details, and stays synced", async () => {
+  const [contact] = withNumber("+33612345678");
+  const ines = hubspot.contactByEmail("ines@client.test");
+  // A person edits the number in HubSpot, typed as people type it.
+  const edit = await fetch(`${hubspot.url}/crm/v3/objects/contacts/${ines.id}`, {
+    method: "PATCH",
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({ properties: { phone: "07 88 77 66 55" } }),
+  });
+  assert.equal(edit.status, 200, await edit.text());
+  const details = aircall.contactRequests.details;
+  await syncNow();
+  const numbers = aircall.contactById(KEY.api_id, contact.id).phone_numbers.map((p) => p.value);
+  assert.deepEqual(numbers, ["+33788776655", "+33612345678"], "the new number first, the old one kept");
+  assert.ok(aircall.contactRequests.details > details, "written through phone_details");
+  assert.equal(aircallContacts().filter((c) => c.emails.some((e) => e.value === "ines@client.test")).length, 1, "not duplicated");
+
+  // Synced for good: the next pass writes nothing, and HubSpot keeps the number as typed.
+  const writes = aircall.contactRequests.details + aircall.contactRequests.update + aircall.contactRequests.create;
+  await syncNow();
+  assert.equal(aircall.contactRequests.details + aircall.contactRequests.update + aircall.contactRequests.create, writes);
+  assert.equal(hubspot.contactByEmail("ines@client.test").properties.phone, "07 88 77 66 55");
+});
+
 test("an Aircall contact is matched by e-mail in HubSpot, not duplicated", async () => {
   hubspot.addContact({ email: "paul@known.test", firstname: "Paul", lastname: "Known", lifecyclestage: "customer" });
   const before = hubspot.contacts.size;

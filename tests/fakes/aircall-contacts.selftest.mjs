@@ -156,26 +156,25 @@ test("create: 201 with the contact; non-E.164 numbers refused naming the value; 
   await fake.stop();
 });
 
-test("update by POST /v1/contacts/:id replaces the given fields and lists; delete answers 204", async () => {
+test("update by POST /v1/contacts/:id replaces the given fields and ignores the lists; delete answers 204", async () => {
   const fake = await fresh();
   const [c] = fake.addContacts(ID, [{
     first_name: "Old", last_name: "Name", company_name: "Keep",
     phone_numbers: [phone("+33611111111"), phone("+33622222222")], emails: [{ label: "Work", value: "old@acme.test" }],
   }]);
-  const r = await call(fake, "POST", `/v1/contacts/${c.id}`, { first_name: "New", phone_numbers: [phone("+33633333333", "Mobile")] });
+  const r = await call(fake, "POST", `/v1/contacts/${c.id}`, { first_name: "New", phone_numbers: [phone("+33633333333", "Mobile")], emails: [] });
   assert.equal(r.status, 200);
   assert.equal(r.body.contact.first_name, "New");
   assert.equal(r.body.contact.last_name, "Name", "fields not given are kept");
   assert.equal(r.body.contact.company_name, "Keep");
-  assert.deepEqual(r.body.contact.phone_numbers.map((p) => [p.label, p.value]), [["Mobile", "+33633333333"]], "the list is replaced");
-  assert.deepEqual(r.body.contact.emails.map((e) => e.value), ["old@acme.test"], "emails not given are kept");
-  const emails = await call(fake, "POST", `/v1/contacts/${c.id}`, { emails: [] });
-  assert.deepEqual(emails.body.contact.emails, []);
+  assert.deepEqual(r.body.contact.phone_numbers.map((p) => p.value), ["+33611111111", "+33622222222"], "the numbers are not changed");
+  assert.deepEqual(r.body.contact.emails.map((e) => e.value), ["old@acme.test"], "nor the e-mails");
+  const ignored = await call(fake, "POST", `/v1/contacts/${c.id}`, { phone_numbers: [phone("06 33 33 33 33")] });
+  assert.equal(ignored.status, 200, "an ignored list is not checked either");
 
-  const bad = await call(fake, "POST", `/v1/contacts/${c.id}`, { phone_numbers: [phone("06 33 33 33 33")] });
+  const bad = await call(fake, "POST", `/v1/contacts/${c.id}`, { first_name: 12 });
   assert.equal(bad.status, 400);
-  assert.ok(bad.body.troubleshoot.includes("06 33 33 33 33"));
-  assert.equal(fake.contactById(ID, c.id).phone_numbers[0].value, "+33633333333", "a refused update changes nothing");
+  assert.equal(fake.contactById(ID, c.id).first_name, "New", "a refused update changes nothing");
   assert.equal((await call(fake, "POST", "/v1/contacts/999", { first_name: "X" })).status, 404);
 
   const del = await call(fake, "DELETE", `/v1/contacts/${c.id}`);
@@ -183,7 +182,44 @@ test("update by POST /v1/contacts/:id replaces the given fields and lists; delet
   assert.equal(fake.contactById(ID, c.id), null);
   assert.equal((await call(fake, "GET", `/v1/contacts/${c.id}`)).status, 404);
   assert.equal((await call(fake, "DELETE", `/v1/contacts/${c.id}`)).status, 404);
-  assert.deepEqual(fake.contactRequests, { list: 0, get: 1, search: 0, create: 0, update: 4, delete: 2 });
+  assert.deepEqual(fake.contactRequests, { list: 0, get: 1, search: 0, create: 0, update: 4, delete: 2, details: 0 });
+  await fake.stop();
+});
+
+test("phone_details and email_details add, update in place and delete one entry by its id", async () => {
+  const fake = await fresh();
+  const [c] = fake.addContacts(ID, [{ phone_numbers: [phone("+33611111111")], emails: [{ label: "Work", value: "a@acme.test" }] }]);
+  const [first] = c.phone_numbers;
+  const added = await call(fake, "POST", `/v1/contacts/${c.id}/phone_details`, phone("+33622222222", "Mobile"));
+  assert.equal(added.status, 201);
+  assert.deepEqual(added.body.contact.phone_numbers.map((p) => [p.label, p.value]), [["Work", "+33611111111"], ["Mobile", "+33622222222"]], "added at the end");
+  const second = added.body.contact.phone_numbers[1];
+  assert.ok(Number.isInteger(second.id) && second.id !== first.id, "each entry has its own id");
+
+  const put = await call(fake, "PUT", `/v1/contacts/${c.id}/phone_details/${first.id}`, phone("+33633333333", "Home"));
+  assert.equal(put.status, 200);
+  assert.deepEqual(put.body.contact.phone_numbers.map((p) => [p.id, p.label, p.value]), [[first.id, "Home", "+33633333333"], [second.id, "Mobile", "+33622222222"]], "in place, same id");
+
+  const badNumber = await call(fake, "POST", `/v1/contacts/${c.id}/phone_details`, phone("06 44 44 44 44"));
+  assert.equal(badNumber.status, 400);
+  assert.ok(badNumber.body.troubleshoot.includes("06 44 44 44 44"));
+  assert.equal((await call(fake, "POST", `/v1/contacts/${c.id}/phone_details`, { label: "x" })).status, 400, "a value is required");
+  assert.equal((await call(fake, "PUT", `/v1/contacts/${c.id}/phone_details/1`, phone("+33655555555"))).status, 404, "unknown detail");
+  assert.equal((await call(fake, "POST", "/v1/contacts/999/phone_details", phone("+33655555555"))).status, 404, "unknown contact");
+
+  assert.equal((await call(fake, "DELETE", `/v1/contacts/${c.id}/phone_details/${second.id}`)).status, 200);
+  const last = await call(fake, "DELETE", `/v1/contacts/${c.id}/phone_details/${first.id}`);
+  assert.equal(last.status, 400, "a contact keeps at least one number");
+  assert.deepEqual(fake.contactById(ID, c.id).phone_numbers.map((p) => p.value), ["+33633333333"]);
+
+  const email = await call(fake, "POST", `/v1/contacts/${c.id}/email_details`, { label: "Home", value: "b@home.test" });
+  assert.deepEqual(email.body.contact.emails.map((e) => e.value), ["a@acme.test", "b@home.test"]);
+  const [a] = email.body.contact.emails;
+  await call(fake, "PUT", `/v1/contacts/${c.id}/email_details/${a.id}`, { label: "Work", value: "new@acme.test" });
+  assert.equal((await call(fake, "DELETE", `/v1/contacts/${c.id}/email_details/${a.id}`)).status, 200);
+  assert.deepEqual(fake.contactById(ID, c.id).emails.map((e) => e.value), ["b@home.test"], "every e-mail may go");
+  assert.equal(fake.contactRequests.details, 11);
+  assert.equal(fake.contactRequests.update, 0);
   await fake.stop();
 });
 
@@ -192,13 +228,13 @@ test("writes bump updated_at; with contactsEditsBumpUpdatedAt false, list-only e
   const now = () => Math.floor(Date.now() / 1000);
   const fake = await fresh();
   const [a, b, c] = fake.addContacts(ID, ["+33611111111", "+33622222222", "+33633333333"].map((v) => ({ phone_numbers: [phone(v)], created_at: old, updated_at: old })));
-  const api = await call(fake, "POST", `/v1/contacts/${a.id}`, { phone_numbers: [phone("+33644444444")] });
+  const api = await call(fake, "POST", `/v1/contacts/${a.id}/phone_details`, phone("+33644444444"));
   assert.ok(api.body.contact.updated_at >= now() - 1, "API edit of the numbers bumps by default");
   assert.equal(api.body.contact.created_at, old);
   assert.ok(fake.editContact(ID, b.id, { emails: [{ label: "Work", value: "b@acme.test" }] }).updated_at >= now() - 1);
 
   fake.contactsEditsBumpUpdatedAt = false;
-  const quiet = await call(fake, "POST", `/v1/contacts/${c.id}`, { phone_numbers: [phone("+33655555555")] });
+  const quiet = await call(fake, "PUT", `/v1/contacts/${c.id}/phone_details/${c.phone_numbers[0].id}`, phone("+33655555555"));
   assert.equal(quiet.body.contact.updated_at, old, "numbers changed, updated_at not");
   assert.equal(quiet.body.contact.phone_numbers[0].value, "+33655555555");
   assert.equal(fake.editContact(ID, c.id, { emails: [{ label: "Home", value: "c@acme.test" }] }).updated_at, old);
@@ -315,7 +351,7 @@ test("editContact/removeContact (a person in Aircall) send through webhookPost w
   assert.deepEqual(posted.map((p) => [p.event, p.data.first_name]), [["contact.updated", "R"], ["contact.deleted", "S"]]);
   assert.match(posted[0].data.updated_at, iso);
   assert.equal(fake.contactsOf(ID).length, 0);
-  assert.deepEqual(fake.contactRequests, { list: 0, get: 0, search: 0, create: 0, update: 0, delete: 0 }, "direct access is not a request");
+  assert.deepEqual(fake.contactRequests, { list: 0, get: 0, search: 0, create: 0, update: 0, delete: 0, details: 0 }, "direct access is not a request");
   await fake.stop();
 });
 

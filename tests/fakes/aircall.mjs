@@ -3,7 +3,9 @@
 // https URLs in production, http allowed here), a per-company rate limit answered with 429
 // and the X-AircallApi-* headers. It also plays Aircall's webhook sender.
 // Contacts (/v1/contacts: list, get, search, create, update by POST, delete) follow the
-// reference's Contacts section; with `autoContactWebhooks` every API write also sends
+// reference's Contacts section: the plain update ignores phone_numbers and emails, which an
+// existing contact changes through /phone_details and /email_details (add, update, delete one
+// entry by its id); with `autoContactWebhooks` every API write also sends
 // contact.created/updated/deleted to the account's webhooks, as Aircall does.
 // Aircall AI (/v1/calls/:id/transcription | summary | topics | sentiments | action_items)
 // follows the reference's "Aircall AI" section: addAiData gives a call its data, withoutAi
@@ -48,7 +50,7 @@ export class FakeAircall {
     // Every contact webhook sent: {api_id, webhook_id, url, event, contact_id, data,
     // status (null until answered), body, error}. Pushed when the send starts.
     this.contactWebhooksFired = [];
-    this.contactRequests = { list: 0, get: 0, search: 0, create: 0, update: 0, delete: 0 };
+    this.contactRequests = { list: 0, get: 0, search: 0, create: 0, update: 0, delete: 0, details: 0 };
     this.nextContactId = 900001;
     this.nextContactItemId = 7000001; // ids of phone_numbers[] and emails[] entries
     this.#pendingWebhooks = new Set();
@@ -385,7 +387,47 @@ export class FakeAircall {
     if (pathname === "/v1/contacts") return method === "GET" ? "list" : method === "POST" ? "create" : null;
     if (pathname === "/v1/contacts/search") return method === "GET" ? "search" : null;
     if (/^\/v1\/contacts\/\d+$/.test(pathname)) return { GET: "get", POST: "update", DELETE: "delete" }[method] ?? null;
+    if (/^\/v1\/contacts\/\d+\/(phone|email)_details$/.test(pathname)) return method === "POST" ? "details" : null;
+    if (/^\/v1\/contacts\/\d+\/(phone|email)_details\/\d+$/.test(pathname)) return ["PUT", "DELETE"].includes(method) ? "details" : null;
     return null;
+  }
+
+  // /v1/contacts/:id/phone_details and /email_details: POST adds one entry {label, value} (at
+  // the end of the list), PUT .../:detail_id replaces one in place, DELETE removes one (a
+  // contact keeps at least one phone number). Numbers must be E.164 as on create. The answer
+  // is the contact (its exact shape is unconfirmed; the connector does not read it).
+  #contactDetail(req, res, url, raw, apiId, contact) {
+    const [, listName, detailId] = /\/(phone|email)_details(?:\/(\d+))?$/.exec(url.pathname);
+    const field = listName === "phone" ? "phone_numbers" : "emails";
+    const list = contact[field];
+    const at = detailId === undefined ? -1 : list.findIndex((d) => d.id === Number(detailId));
+    if (detailId !== undefined && at < 0) return this.#send(res, 404, { error: "Not Found", troubleshoot: "Detail not found" });
+    if (req.method === "DELETE") {
+      if (field === "phone_numbers" && list.length === 1) {
+        return this.#send(res, 400, { error: "Bad Request", troubleshoot: "A contact needs at least one phone number" });
+      }
+      list.splice(at, 1);
+    } else {
+      let body;
+      try {
+        body = JSON.parse(raw || "{}");
+      } catch {
+        return this.#send(res, 400, { error: "Bad Request", troubleshoot: "Invalid JSON" });
+      }
+      if (!body || typeof body.value !== "string" || (body.label != null && typeof body.label !== "string")) {
+        return this.#send(res, 400, { error: "Bad Request", troubleshoot: "Body must be {label, value}" });
+      }
+      if (field === "phone_numbers") {
+        const error = FakeAircall.#contactError({ phone_numbers: [body] }, { create: false });
+        if (error) return this.#send(res, 400, error);
+      }
+      const [item] = this.#items([body]);
+      if (at < 0) list.push(item);
+      else list[at] = { ...item, id: list[at].id };
+    }
+    if (this.contactsEditsBumpUpdatedAt) contact.updated_at = this.#nowSeconds();
+    this.#send(res, req.method === "POST" ? 201 : 200, { contact: structuredClone(contact) });
+    this.#contactEvent(apiId, "contact.updated", contact);
   }
 
   // Checks a create/update body. Every phone number must be E.164 exactly as sent (a "+",
@@ -460,15 +502,18 @@ export class FakeAircall {
       this.#send(res, 201, { contact: structuredClone(contact) });
       return this.#contactEvent(apiId, "contact.created", contact);
     }
-    const id = Number(/(\d+)$/.exec(url.pathname)[1]);
+    const id = Number(/^\/v1\/contacts\/(\d+)/.exec(url.pathname)[1]);
     const at = list.findIndex((c) => c.id === id);
     if (at < 0) return this.#send(res, 404, { error: "Not Found", troubleshoot: "Contact not found" });
     const contact = list[at];
     if (kind === "get") return this.#send(res, 200, { contact: structuredClone(contact) });
+    if (kind === "details") return this.#contactDetail(req, res, url, raw, apiId, contact);
     if (kind === "update") {
-      const error = FakeAircall.#contactError(body, { create: false });
+      // The plain update changes the scalar fields only: phone_numbers and emails are ignored.
+      const { phone_numbers, emails, ...scalars } = body ?? {};
+      const error = FakeAircall.#contactError(scalars, { create: false });
       if (error) return this.#send(res, 400, error);
-      this.#applyContactChanges(contact, body);
+      this.#applyContactChanges(contact, scalars);
       this.#send(res, 200, { contact: structuredClone(contact) });
       return this.#contactEvent(apiId, "contact.updated", contact);
     }
