@@ -28,9 +28,24 @@ fn modules(dir: &Path, base: &Path, out: &mut BTreeMap<Module, String>) {
     }
 }
 
-/// The code of a file without its tests and comments.
+/// The code of a file without its tests and comments: what follows its first `#[cfg(test)]`,
+/// except a `#[cfg(test)] mod name;` declaring a test file (that file is left out itself).
 fn code(text: &str) -> String {
-    let text = text.split("#[cfg(test)]").next().unwrap_or("");
+    let mut kept = String::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        if line.trim() == "#[cfg(test)]" {
+            let next = lines.peek().map(|l| l.trim()).unwrap_or("");
+            if next.starts_with("mod ") && next.ends_with(';') {
+                lines.next();
+                continue;
+            }
+            break;
+        }
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    let text = kept.as_str();
     text.lines()
         .map(|line| line.split("//").next().unwrap_or(""))
         .collect::<Vec<_>>()

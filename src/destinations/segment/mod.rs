@@ -3,8 +3,6 @@
 
 mod batch;
 mod mapping;
-#[cfg(test)]
-mod tests;
 
 pub use batch::{pack, request, Batch, Region, MAX_MESSAGES, MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES};
 pub use mapping::{identity, messages, traits, trim, Identity, TooLarge};
@@ -208,3 +206,5 @@ pub const DEFAULT_EVENTS: [&str; 26] = [
     "call.voicemail_left",
 ];
 
+#[cfg(test)]
+mod tests;
