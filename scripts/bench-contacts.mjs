@@ -67,9 +67,11 @@ export async function benchContacts({ contacts = Number(process.env.BENCH_CONTAC
     const toHubspotKey = aircall.addKey("bench-to-hubspot", "t1");
     const already = hubspot.contacts.size;
     const toHubspot = await side(connector, aircall, hubspot, toHubspotKey, "to_hubspot", () => {
+      // Numbers unlike the HubSpot contacts' above (06 1...): HubSpot finds a contact by a number
+      // typed another way, so shared numbers would be matched and updated, not created.
       aircall.addContacts(toHubspotKey.api_id, Array.from({ length: contacts }, (_, i) => ({
         first_name: `Aircall${i}`, last_name: "Contact", company_name: "Bench",
-        phone_numbers: [{ label: "work", value: `+3361${String(i).padStart(7, "0")}` }],
+        phone_numbers: [{ label: "work", value: `+3362${String(i).padStart(7, "0")}` }],
         emails: [{ label: "work", value: `aircall${i}@bench.test` }],
       })));
       return contacts;
