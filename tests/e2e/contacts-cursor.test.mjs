@@ -3,14 +3,13 @@
 // change (issue 19).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startConnector, waitFor } from "./harness.mjs";
+import { startConnector, waitFor, waitUntilQuiet } from "./harness.mjs";
 import { FakeAircall } from "../fakes/aircall.mjs";
 import { FakeHubSpot } from "../fakes/hubspot.mjs";
 
 const TOKEN = "pat-na1-cursor";
 const KEY = { api_id: "api-id-cursor", api_token: "api-token-cursor" };
 let aircall, hubspot, connector, integration;
-const pause = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // The phone numbers of the Aircall contact with this e-mail (a number from HubSpot comes
 // first; the ones it had are kept).
@@ -41,14 +40,7 @@ async function editInHubSpot(id, properties) {
 async function syncNow() {
   const r = await connector.api("POST", `/api/integrations/${integration.id}/contacts/sync`);
   assert.equal(r.status, 202, r.text);
-  let last = -1;
-  await waitFor(async () => {
-    await pause(1_500);
-    const now = aircall.requests.length + hubspot.requests.length;
-    const quiet = now === last;
-    last = now;
-    return quiet;
-  }, { what: "the passes to finish", timeout: 60_000 });
+  await waitUntilQuiet(() => aircall.requests.length + hubspot.requests.length, { what: "the passes to finish" });
 }
 
 before(async () => {

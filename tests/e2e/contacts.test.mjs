@@ -1,14 +1,13 @@
 // Two-way contact sync between the fake Aircall and the fake HubSpot, in Miniflare.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startConnector, waitFor } from "./harness.mjs";
+import { startConnector, waitFor, waitUntilQuiet } from "./harness.mjs";
 import { FakeAircall } from "../fakes/aircall.mjs";
 import { FakeHubSpot } from "../fakes/hubspot.mjs";
 
 const TOKEN = "pat-na1-contacts";
 const KEY = { api_id: "api-id-contacts", api_token: "api-token-contacts" };
 let aircall, hubspot, connector, integration;
-const pause = (ms) => new Promise((r) => setTimeout(r, ms));
 const aircallContacts = () => aircall.contactsOf(KEY.api_id);
 const withNumber = (n) => aircallContacts().filter((c) => c.phone_numbers.some((p) => p.value === n));
 
@@ -18,15 +17,7 @@ async function syncNow() {
   assert.equal(r.status, 202, r.text);
   // Both ways: each side's pass starts, or is already under way.
   assert.deepEqual([...r.json.passes, ...r.json.under_way].sort(), ["aircall", "hubspot"], r.text);
-  let last = -1;
-  await waitFor(async () => {
-    await pause(1_500);
-    const seen = aircall.requests?.length ?? 0;
-    const now = seen + hubspot.requests.length;
-    const quiet = now === last;
-    last = now;
-    return quiet;
-  }, { what: "the passes to finish", timeout: 60_000 });
+  await waitUntilQuiet(() => (aircall.requests?.length ?? 0) + hubspot.requests.length, { what: "the passes to finish" });
 }
 
 before(async () => {

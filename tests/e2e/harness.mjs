@@ -115,3 +115,16 @@ export async function waitFor(check, { timeout = 10_000, interval = 50, what = "
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Waits until `count()` (requests seen by the fakes, say) stops growing for 1.5 s: the
+// queues have gone quiet.
+export async function waitUntilQuiet(count, { what = "the queues to go quiet", timeout = 60_000 } = {}) {
+  let last = -1;
+  await waitFor(async () => {
+    await sleep(1_500);
+    const now = count();
+    const quiet = now === last;
+    last = now;
+    return quiet;
+  }, { what, timeout });
+}
