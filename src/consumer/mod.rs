@@ -169,16 +169,16 @@ pub async fn handle_batch<P: Platform>(
                             }
                             Payload::Stored { .. } => true,
                         };
+                    // An AI event's content is read first: one request more.
+                    let reads_ai = destination.reads_ai()
+                        && crate::aircall::AiKind::announced_by(&d.event).is_some();
                     match destination.batches() {
                         true => Cost::Batched {
                             group: group_of(&d.integration_id),
                             bytes: message.len(),
-                            reads_call,
+                            reads_call: reads_call || reads_ai,
                         },
                         false => {
-                            // An AI event's content is read first: one request more.
-                            let reads_ai = destination.reads_ai()
-                                && crate::aircall::AiKind::announced_by(&d.event).is_some();
                             Cost::Fixed(
                                 destination.requests_per_delivery()
                                     + u32::from(reads_call)
