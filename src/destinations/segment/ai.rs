@@ -169,7 +169,7 @@ mod tests {
 
     fn utterance(n: usize, text: String) -> Value {
         json!({"start_time": n as f64, "end_time": n as f64 + 0.9, "text": text,
-            "participant_type": if n % 2 == 0 { "internal" } else { "external" }, "user_id": 456})
+            "participant_type": if n.is_multiple_of(2) { "internal" } else { "external" }, "user_id": 456})
     }
 
     /// The utterances of the parts, joined in order, pieces of one utterance joined again.

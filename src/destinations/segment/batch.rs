@@ -49,7 +49,7 @@ pub fn pack(deliveries: Vec<(usize, Vec<Map<String, Value>>)>) -> Vec<Batch> {
                 let fits = |b: &Batch| {
                     b.deliveries == [index]
                         && b.messages.len() < MAX_MESSAGES
-                        && ENVELOPE_BYTES + b.bytes + size + 1 <= MAX_REQUEST_BYTES
+                        && ENVELOPE_BYTES + b.bytes + size < MAX_REQUEST_BYTES
                 };
                 if !batches.last().is_some_and(fits) {
                     batches.push(Batch::default());
