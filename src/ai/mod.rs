@@ -114,6 +114,37 @@ pub async fn read<P: Platform>(
     }
 }
 
+/// The call of an AI event for a CRM that has not logged it yet (its engagement is created
+/// first): one more Aircall request, once per call. `None`: the CRM has it already.
+pub async fn call_unless_logged<P: Platform>(
+    p: &P,
+    config: &Config,
+    integration: &Integration,
+    call_id: i64,
+) -> Result<Option<Map<String, Value>>, AiError> {
+    if p.get(&crate::keys::crm_call_key(&integration.id, call_id)).await?.is_some() {
+        return Ok(None);
+    }
+    let credentials = integration
+        .credentials(&config.sealer)
+        .map_err(AiError::Credentials)?;
+    let client = AircallClient::new(p, config, &credentials);
+    match client.get_call(call_id).await {
+        Ok(call) => match serde_json::to_value(call) {
+            Ok(Value::Object(call)) => Ok(Some(call)),
+            _ => Ok(None),
+        },
+        Err(error) => {
+            crate::integration::on_aircall_error(p, config, integration, &error).await;
+            Err(AiError::Aircall {
+                kind: "the call",
+                call_id,
+                error,
+            })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -179,10 +179,16 @@ pub async fn handle_batch<P: Platform>(
                             reads_call: reads_call || reads_ai,
                         },
                         false => {
+                            let requests = match reads_ai {
+                                true => destination.requests_per_ai_delivery(),
+                                false => destination.requests_per_delivery(),
+                            };
                             Cost::Fixed(
-                                destination.requests_per_delivery()
+                                requests
                                     + u32::from(reads_call)
-                                    + u32::from(reads_ai),
+                                    + u32::from(reads_ai)
+                                    // A CRM's call not logged yet is read too.
+                                    + u32::from(reads_ai && destination.is_crm()),
                             )
                         }
                     }

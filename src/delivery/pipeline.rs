@@ -42,6 +42,8 @@ pub async fn deliver<P: Platform>(
     };
     let mut waiting: Vec<Delivery> = Vec::new();
     let mut ready: Vec<Ready> = Vec::new();
+    // Calls a CRM has not logged, read once per batch for its AI events.
+    let mut calls_read: std::collections::BTreeMap<i64, Map<String, Value>> = Default::default();
     for delivery in deliveries {
         let Some(mut data) = load_payload(p, &delivery).await? else {
             let reason = "the event's payload expired before it could be delivered".into();
@@ -55,7 +57,23 @@ pub async fn deliver<P: Platform>(
         }
         if let Some(kind) = AiKind::announced_by(&delivery.event).filter(|_| destination.reads_ai())
         {
-            match crate::ai::read(p, config, integration, kind, &data).await {
+            let mut read = crate::ai::read(p, config, integration, kind, &data).await;
+            if let (Ok(content), true) = (&mut read, destination.is_crm()) {
+                // A CRM puts AI data on the call's record: one not logged yet is read first.
+                let call_id = crate::ai::call_id(content).unwrap_or_default();
+                match calls_read.get(&call_id) {
+                    Some(call) => drop(content.insert("call".into(), Value::Object(call.clone()))),
+                    None => match crate::ai::call_unless_logged(p, config, integration, call_id).await {
+                        Ok(Some(call)) => {
+                            calls_read.insert(call_id, call.clone());
+                            content.insert("call".into(), Value::Object(call));
+                        }
+                        Ok(None) => {}
+                        Err(e) => read = Err(e),
+                    },
+                }
+            }
+            match read {
                 Ok(content) => {
                     ready.push(Ready {
                         id: delivery.id.clone(),
