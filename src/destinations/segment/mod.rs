@@ -183,10 +183,11 @@ pub fn outcome(result: &Result<HttpResponse, FetchError>, now_seconds: u64) -> O
 
 
 /// The default selection of a Segment integration: the 26 events of Aircall's own Segment
-/// source (seed 003), its six user events under their current `.v2` names. Aircall is
+/// source (seed 003), its six user events under their current `.v2` names, and the five
+/// events of Aircall's AI data (delivered with their content, see `ai.rs`). Aircall is
 /// retiring the v1 names (`/v1/users` was sunset on 2026-09-30), so a webhook registered with
 /// them would go quiet. Any other Aircall event name, v1 ones included, can be chosen too.
-pub const DEFAULT_EVENTS: [&str; 26] = [
+pub const DEFAULT_EVENTS: [&str; 31] = [
     "number.created",
     "number.opened",
     "number.closed",
@@ -213,6 +214,11 @@ pub const DEFAULT_EVENTS: [&str; 26] = [
     "call.ringing_on_agent",
     "call.agent_declined",
     "call.voicemail_left",
+    "transcription.created",
+    "summary.created",
+    "topics.created",
+    "sentiment.created",
+    "action_item.created",
 ];
 
 #[cfg(test)]

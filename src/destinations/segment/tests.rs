@@ -286,11 +286,14 @@ fn a_refused_write_key_is_permanent_and_says_so() {
 }
 
 #[test]
-fn the_default_has_the_seed_s_26_distinct_events_with_current_user_names() {
+fn the_default_has_the_seed_s_26_distinct_events_with_current_user_names_and_the_ai_events() {
     let mut names = DEFAULT_EVENTS.to_vec();
     names.sort();
     names.dedup();
-    assert_eq!(names.len(), 26);
+    assert_eq!(names.len(), 31);
+    for kind in crate::aircall::AiKind::ALL {
+        assert!(names.contains(&kind.event()), "{}", kind.event());
+    }
     assert!(names.iter().all(|n| crate::integration::is_event_name(n)));
     let users: Vec<_> = names.iter().filter(|n| n.starts_with("user.")).collect();
     assert_eq!(users.len(), 6);
