@@ -198,6 +198,11 @@ pub fn recording_key(id: &str, call_id: i64) -> String {
     format!("{}{call_id}", recordings_prefix(id))
 }
 
+/// A call's transcript (Aircall's AI data), archived beside its recording.
+pub fn transcript_key(id: &str, call_id: i64) -> String {
+    format!("{}{call_id}.transcript.json", recordings_prefix(id))
+}
+
 /// The `ACCOUNT_GATE` object that counts the integration's dropped webhook events.
 pub fn gate_name(id: &str) -> String {
     format!("integration:{id}")

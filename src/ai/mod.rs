@@ -3,6 +3,7 @@
 //! without the AI package is remembered (`availability`) so that its AI events cost no
 //! request for a day.
 
+pub mod archive;
 pub mod availability;
 
 use crate::aircall::{AiKind, AircallClient, AircallError};

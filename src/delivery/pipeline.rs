@@ -58,6 +58,12 @@ pub async fn deliver<P: Platform>(
         if let Some(kind) = AiKind::announced_by(&delivery.event).filter(|_| destination.reads_ai())
         {
             let mut read = crate::ai::read(p, config, integration, kind, &data).await;
+            if let Ok(content) = &mut read {
+                // A transcript is archived beside the recording; the event links to it.
+                let call_id = crate::ai::call_id(content).unwrap_or_default();
+                let seconds = destination.recording_link_seconds(config);
+                crate::ai::archive::keep_transcript(p, config, &integration.id, call_id, content, seconds).await?;
+            }
             if let (Ok(content), true) = (&mut read, destination.is_crm()) {
                 // A CRM puts AI data on the call's record: one not logged yet is read first.
                 let call_id = crate::ai::call_id(content).unwrap_or_default();

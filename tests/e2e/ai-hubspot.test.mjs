@@ -85,6 +85,9 @@ test("each AI kind lands once on the call's engagement, logged first when HubSpo
   const transcript = notes.find((x) => x.properties.hs_note_body.includes("Aircall AI transcript"));
   assert.match(transcript.properties.hs_note_body, /<p>Madeline Agent: Sales, Madeline speaking\.<\/p>/, "the agent by name");
   assert.match(transcript.properties.hs_note_body, /<p>Caller \(\+33612345678\): My invoice was charged &lt;twice&gt;\.<\/p>/);
+  const link = /<a href="([^"]+)">The transcript, archived<\/a>/.exec(transcript.properties.hs_note_body)?.[1];
+  assert.ok(link, "the note links to the archived transcript");
+  assert.equal((await connector.dispatch(link.replaceAll("&amp;", "&"))).status, 200);
   for (const note of notes) {
     assert.deepEqual(note.contactIds, [contact.id]);
     assert.deepEqual(note.callIds, [engagement.id]);

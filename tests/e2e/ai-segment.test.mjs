@@ -85,6 +85,12 @@ test("a 60 KB transcript reaches Segment whole, in parts under 32 KB, nothing re
   });
   const joined = parts.flatMap((t) => t.properties.transcription.content.utterances);
   assert.deepEqual(joined, transcription.utterances, "the parts join to what Aircall served");
+  // Each part also links to the whole transcript, archived.
+  const link = parts[0].properties.transcript_url;
+  assert.ok(parts.every((t) => t.properties.transcript_url === link));
+  const archived = await connector.dispatch(link);
+  assert.equal(archived.status, 200);
+  assert.deepEqual(await archived.json(), served.transcription.transcription);
   assert.equal(aircall.aiRequests("api-ai-seg").filter((q) => q.path === "/v1/calls/4001/transcription").length, 1);
 });
 
@@ -120,7 +126,9 @@ test("each AI kind reaches Segment once, with its content, and a replay has the 
     const got = tracks.filter((t) => t.event === name);
     assert.equal(got.length, 1, name);
     assert.equal(got[0].messageId, `${ids[event]}-track`);
-    assert.deepEqual(got[0].properties, { call_id: 4002, ...served[path] }, name);
+    const { transcript_url, ...properties } = got[0].properties;
+    assert.deepEqual(properties, { call_id: 4002, ...served[path] }, name);
+    assert.equal(transcript_url !== undefined, name === "call.transcription", `${name}: the archived transcript's link`);
   }
   const replays = received(4002).filter((m) => m.event === "call.summary");
   assert.equal(replays.length, 2, "the replay was sent");

@@ -81,7 +81,11 @@ pub async fn deliver<P: Platform>(
         AiKind::Transcription => {
             let agents = agents(p, integration_id, call_id).await?;
             let lines = transcript_lines(&content(data, "transcription"), &agents);
-            notes(p, integration_id, hubspot, &on, call_id, kind, &at, transcript_notes(&lines)).await?;
+            let mut bodies = transcript_notes(&lines);
+            if let (Some(first), Some(link)) = (bodies.first_mut(), data.get("transcript_url").and_then(Value::as_str)) {
+                first.push_str(&format!("<p><a href=\"{}\">The transcript, archived</a></p>", escape(link)));
+            }
+            notes(p, integration_id, hubspot, &on, call_id, kind, &at, bodies).await?;
         }
         AiKind::Topics => {
             let topics: Vec<String> = content(data, "topic")
