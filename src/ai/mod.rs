@@ -23,6 +23,9 @@ pub enum AiError {
     #[error("Aircall refuses this account's AI data (no AI package) since {}; next try after {}",
         crate::time::rfc3339(.0.since as i64), crate::time::rfc3339(.0.next_check_at() as i64))]
     Unavailable(availability::Unavailable),
+    /// An imported call has no data of this kind (yet): nothing to deliver.
+    #[error("call {call_id} has no {kind} (yet)")]
+    NoneForImport { kind: &'static str, call_id: i64 },
     #[error("the Aircall credentials cannot be read: {0}")]
     Credentials(crate::crypto::SealError),
     #[error("{kind} of call {call_id} could not be read: {error}")]
@@ -42,12 +45,18 @@ impl Failure for AiError {
         match self {
             AiError::Aircall { error, .. } => error.disposition(),
             AiError::Infra(e) => e.disposition(),
-            AiError::NoCall | AiError::Unavailable(_) | AiError::Credentials(_) => {
+            AiError::NoCall
+            | AiError::Unavailable(_)
+            | AiError::NoneForImport { .. }
+            | AiError::Credentials(_) => {
                 Disposition::Permanent
             }
         }
     }
 }
+
+/// Marks the AI events an import makes for a call (`import.ai`), in their data.
+pub const IMPORTED: &str = "imported";
 
 /// The call an AI event is about: its `call_id` (the AI objects' own field; Aircall's
 /// documentation shows no AI webhook payload, so this is the best reading).
@@ -103,6 +112,14 @@ pub async fn read<P: Platform>(
             let unavailable =
                 availability::mark_unavailable(p, &integration.id, p.now_seconds()).await?;
             Err(AiError::Unavailable(unavailable))
+        }
+        Err(AircallError::Failed { status: 404, .. })
+            if event_data.get(IMPORTED) == Some(&Value::Bool(true)) =>
+        {
+            Err(AiError::NoneForImport {
+                kind: kind.path(),
+                call_id,
+            })
         }
         Err(error) => {
             crate::integration::on_aircall_error(p, config, integration, &error).await;

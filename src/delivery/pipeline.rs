@@ -90,8 +90,9 @@ pub async fn deliver<P: Platform>(
                     waiting.push(delivery);
                 }
                 Err(AiError::Infra(e)) => return Err(e),
-                // Acknowledged, not retried: the company has no AI package.
-                Err(e @ AiError::Unavailable(_)) => {
+                // Acknowledged, not retried: the company has no AI package, or an imported
+                // call has no data of this kind.
+                Err(e @ (AiError::Unavailable(_) | AiError::NoneForImport { .. })) => {
                     p.log(&format!(
                         "delivery {} ({}) not sent: {e}",
                         delivery.id, delivery.event
