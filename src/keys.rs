@@ -151,6 +151,11 @@ pub fn crm_ai_properties_key(id: &str) -> String {
     format!("{}properties", crm_ai_prefix(id))
 }
 
+/// The last AI event delivered (`ai::last`).
+pub fn ai_last_delivered_key(id: &str) -> String {
+    format!("ai-last-delivered:{id}")
+}
+
 /// Contact sync: the index of the account's Aircall contacts (`contact_sync::index`), one key
 /// per e-mail (`e:` and a hash of it) or phone number (`p:` and its E.164 form) holding the
 /// contact's id, and the mark that it holds every contact.
@@ -184,6 +189,7 @@ pub fn kv_prefixes(id: &str) -> Vec<String> {
         contact_problems_prefix(id),
         aircall_created_prefix(id),
         ai_unavailable_key(id),
+        ai_last_delivered_key(id),
         aircall_index_prefix(id),
         record_key(id),
     ]

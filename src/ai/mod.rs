@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod availability;
+pub mod last;
 
 use crate::aircall::{AiKind, AircallClient, AircallError};
 use crate::config::Config;
@@ -129,6 +130,19 @@ pub async fn read<P: Platform>(
                 error,
             })
         }
+    }
+}
+
+/// Notes AI data delivered (`event`: `call.summary`, ...) as the integration's last; a store
+/// failure is only logged: the delivery itself went through.
+pub async fn delivered<P: Platform>(p: &P, integration_id: &str, event: &str, data: &Map<String, Value>) {
+    let last = last::LastDelivered {
+        event: event.to_string(),
+        call_id: call_id(data).unwrap_or_default(),
+        delivered_at: p.now_seconds(),
+    };
+    if let Err(e) = last::note(p, integration_id, &last).await {
+        p.log(&format!("integration {integration_id}: the last AI delivery could not be noted: {e}"));
     }
 }
 

@@ -154,7 +154,11 @@ pub async fn deliver<P: Platform>(
     let outcomes = destination
         .deliver(p, config, &integration.id, &secret, &ready)
         .await?;
-    for (delivery, outcome) in waiting.into_iter().zip(outcomes) {
+    for ((delivery, outcome), sent) in waiting.into_iter().zip(outcomes).zip(&ready) {
+        if outcome == Outcome::Delivered && sent.event != delivery.event {
+            // AI data (delivered under its own name): shown as the last AI event delivered.
+            crate::ai::delivered(p, &integration.id, &sent.event, &sent.data).await;
+        }
         settle(p, config, delivery, outcome).await?;
     }
     Ok(())
