@@ -441,6 +441,7 @@ async function renderIntegration(id, part) {
     i.name,
     h("p", {}, h("span", { class: `badge ${st.cls}` }, st.text), " ", h("a", { href: "#/" }, "Back to my integrations")),
     statusCard(i, reloadRuns),
+    aiSection(i),
     settingsSection(i),
     runsSection,
     deliveriesSection(i, letters),
@@ -849,6 +850,50 @@ function deliveriesSection(i, r) {
   return section;
 }
 
+// ---- Aircall AI data ------------------------------------------------------------------------
+
+const AI_EVENTS = [
+  ["transcription.created", "Transcripts"],
+  ["summary.created", "Summaries"],
+  ["topics.created", "Topics"],
+  ["sentiment.created", "Sentiment"],
+  ["action_item.created", "Action items"],
+];
+
+// Which AI data flows: whether Aircall serves the account's AI data, which AI events the
+// integration forwards, and the last one delivered.
+function aiSection(i) {
+  const ai = i.ai || { available: true };
+  const chosen = (event) => !i.events || i.events.includes(event);
+  const availability = ai.available
+    ? h("p", { id: "ai-availability" }, h("span", { class: "badge active" }, "Available"), " Aircall has not refused this account's AI data.")
+    : h(
+        "p",
+        { id: "ai-availability" },
+        h("span", { class: "badge inactive" }, "Not available"),
+        " Aircall refuses this account's AI data (no AI package) since ",
+        when(ai.since),
+        ". Its AI events are acknowledged without asking Aircall until ",
+        when(ai.next_check_after),
+        ", then tried once more. The integration stays active.",
+      );
+  const last = ai.last_delivered
+    ? [`${ai.last_delivered.event} of call ${ai.last_delivered.call_id}, `, when(ai.last_delivered.delivered_at)]
+    : ["None yet"];
+  return h(
+    "section",
+    { id: "ai", "aria-labelledby": "ai-title" },
+    h("h2", { id: "ai-title" }, "Aircall AI data"),
+    availability,
+    h(
+      "ul",
+      { class: "ai-events" },
+      AI_EVENTS.map(([event, label]) => h("li", { "data-event": event, "data-selected": String(chosen(event)) }, `${label} (${event}): ${chosen(event) ? "selected" : "not selected"}`)),
+    ),
+    h("dl", { class: "kv" }, h("dt", {}, "Last AI event delivered"), h("dd", { id: "ai-last" }, ...last)),
+  );
+}
+
 function historySection(i) {
   const by = { admin: "an admin", system: "the system", oauth: "the OAuth install" };
   return h(
@@ -866,7 +911,7 @@ async function route() {
     if (!token()) return renderSignIn();
     await loadCatalogue();
     const hash = location.hash || "#/";
-    const match = hash.match(/^#\/integrations\/([A-Za-z0-9_-]+)(?:\/(runs|deliveries|history|settings))?$/);
+    const match = hash.match(/^#\/integrations\/([A-Za-z0-9_-]+)(?:\/(ai|runs|deliveries|history|settings))?$/);
     if (hash === "#/new") renderNew();
     else if (match) await renderIntegration(match[1], match[2]);
     else await renderList(hash === "#/inactive");

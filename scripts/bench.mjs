@@ -11,6 +11,17 @@ import { FakeReceiver } from "../tests/fakes/receiver.mjs";
 import { call } from "../tests/e2e/payloads.mjs";
 import { benchWasm, describeWasm } from "./bench-wasm.mjs";
 
+// Aircall AI data (scripts/bench-ai.mjs): 1,000 AI events across the kinds. `BENCH_ONLY=ai`
+// runs this section alone.
+const { benchAi, describeAi } = await import("./bench-ai.mjs");
+if (process.env.BENCH_ONLY === "ai") {
+  const ai = await benchAi();
+  console.log(describeAi(ai));
+  mkdirSync("bench-results", { recursive: true });
+  writeFileSync("bench-results/ai.json", JSON.stringify(ai, null, 2));
+  process.exit(0);
+}
+
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 
@@ -169,4 +180,10 @@ writeFileSync("bench-results/latest.json", JSON.stringify(results, null, 2));
 const { benchContacts, describeContacts } = await import("./bench-contacts.mjs");
 results.contacts = await benchContacts();
 console.log(describeContacts(results.contacts));
+writeFileSync("bench-results/latest.json", JSON.stringify(results, null, 2));
+
+// Aircall AI data (scripts/bench-ai.mjs): AI event -> destination latency, Aircall requests
+// per AI event.
+results.ai = await benchAi();
+console.log(describeAi(results.ai));
 writeFileSync("bench-results/latest.json", JSON.stringify(results, null, 2));

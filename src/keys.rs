@@ -129,6 +129,33 @@ pub fn ai_unavailable_key(id: &str) -> String {
     format!("ai-unavailable:{id}")
 }
 
+/// Aircall AI data in the CRM: what it made of a call's AI data (the notes and tasks it
+/// created, by call, so that a replay updates them), the call's agents' names, and the mark
+/// that the CRM has the AI call properties.
+pub fn crm_ai_prefix(id: &str) -> String {
+    format!("hubspot-ai:{id}:")
+}
+
+/// The CRM record (a note, a task) made of part `n` of a call's AI data of `kind`.
+pub fn crm_ai_record_key(id: &str, call_id: i64, kind: &str, n: usize) -> String {
+    format!("{}{call_id}:{kind}:{n}", crm_ai_prefix(id))
+}
+
+/// The names of a logged call's Aircall users (`{"456": "Madeline"}`), for transcripts.
+pub fn crm_ai_agents_key(id: &str, call_id: i64) -> String {
+    format!("{}{call_id}:agents", crm_ai_prefix(id))
+}
+
+/// The CRM has the AI call properties (created, or found there).
+pub fn crm_ai_properties_key(id: &str) -> String {
+    format!("{}properties", crm_ai_prefix(id))
+}
+
+/// The last AI event delivered (`ai::last`).
+pub fn ai_last_delivered_key(id: &str) -> String {
+    format!("ai-last-delivered:{id}")
+}
+
 /// Contact sync: the index of the account's Aircall contacts (`contact_sync::index`), one key
 /// per e-mail (`e:` and a hash of it) or phone number (`p:` and its E.164 form) holding the
 /// contact's id, and the mark that it holds every contact.
@@ -162,6 +189,7 @@ pub fn kv_prefixes(id: &str) -> Vec<String> {
         contact_problems_prefix(id),
         aircall_created_prefix(id),
         ai_unavailable_key(id),
+        ai_last_delivered_key(id),
         aircall_index_prefix(id),
         record_key(id),
     ]
@@ -174,6 +202,11 @@ pub fn recordings_prefix(id: &str) -> String {
 
 pub fn recording_key(id: &str, call_id: i64) -> String {
     format!("{}{call_id}", recordings_prefix(id))
+}
+
+/// A call's transcript (Aircall's AI data), archived beside its recording.
+pub fn transcript_key(id: &str, call_id: i64) -> String {
+    format!("{}{call_id}.transcript.json", recordings_prefix(id))
 }
 
 /// The `ACCOUNT_GATE` object that counts the integration's dropped webhook events.

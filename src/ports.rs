@@ -205,6 +205,9 @@ pub trait Archive {
     async fn archive(&self, key: &str, source: HttpRequest, size: u64) -> Result<(), ArchiveError>;
     /// Deletes every object whose key starts with `prefix`; answers how many it deleted.
     async fn delete_all(&self, prefix: &str) -> Result<u64, StoreError>;
+    /// Stores `body` (small: a transcript) under `key`, replacing what was there.
+    async fn put_object(&self, key: &str, body: Vec<u8>, content_type: &str)
+        -> Result<(), ArchiveError>;
 }
 
 /// Operational log lines (never secrets). Implementations pass each line through

@@ -217,6 +217,11 @@ impl Archive for MemoryPlatform {
         archive.retain(|k, _| !k.starts_with(prefix));
         Ok((before - archive.len()) as u64)
     }
+
+    async fn put_object(&self, key: &str, body: Vec<u8>, _type: &str) -> Result<(), ArchiveError> {
+        self.archive.borrow_mut().insert(key.to_string(), body);
+        Ok(())
+    }
 }
 
 impl Queues for MemoryPlatform {

@@ -75,6 +75,20 @@ pub fn view(unavailable: Option<Unavailable>) -> Value {
     }
 }
 
+/// The `ai` view with the last AI event delivered (`last_delivered`: `null` before any).
+pub fn view_with(unavailable: Option<Unavailable>, last: Option<super::last::LastDelivered>) -> Value {
+    let mut view = view(unavailable);
+    view["last_delivered"] = match last {
+        None => Value::Null,
+        Some(l) => json!({
+            "event": l.event,
+            "call_id": l.call_id,
+            "delivered_at": crate::time::rfc3339(l.delivered_at as i64),
+        }),
+    };
+    view
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

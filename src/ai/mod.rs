@@ -3,7 +3,9 @@
 //! without the AI package is remembered (`availability`) so that its AI events cost no
 //! request for a day.
 
+pub mod archive;
 pub mod availability;
+pub mod last;
 
 use crate::aircall::{AiKind, AircallClient, AircallError};
 use crate::config::Config;
@@ -22,6 +24,9 @@ pub enum AiError {
     #[error("Aircall refuses this account's AI data (no AI package) since {}; next try after {}",
         crate::time::rfc3339(.0.since as i64), crate::time::rfc3339(.0.next_check_at() as i64))]
     Unavailable(availability::Unavailable),
+    /// An imported call has no data of this kind (yet): nothing to deliver.
+    #[error("call {call_id} has no {kind} (yet)")]
+    NoneForImport { kind: &'static str, call_id: i64 },
     #[error("the Aircall credentials cannot be read: {0}")]
     Credentials(crate::crypto::SealError),
     #[error("{kind} of call {call_id} could not be read: {error}")]
@@ -41,12 +46,18 @@ impl Failure for AiError {
         match self {
             AiError::Aircall { error, .. } => error.disposition(),
             AiError::Infra(e) => e.disposition(),
-            AiError::NoCall | AiError::Unavailable(_) | AiError::Credentials(_) => {
+            AiError::NoCall
+            | AiError::Unavailable(_)
+            | AiError::NoneForImport { .. }
+            | AiError::Credentials(_) => {
                 Disposition::Permanent
             }
         }
     }
 }
+
+/// Marks the AI events an import makes for a call (`import.ai`), in their data.
+pub const IMPORTED: &str = "imported";
 
 /// The call an AI event is about: its `call_id` (the AI objects' own field; Aircall's
 /// documentation shows no AI webhook payload, so this is the best reading).
@@ -103,10 +114,62 @@ pub async fn read<P: Platform>(
                 availability::mark_unavailable(p, &integration.id, p.now_seconds()).await?;
             Err(AiError::Unavailable(unavailable))
         }
+        Err(AircallError::Failed { status: 404, .. })
+            if event_data.get(IMPORTED) == Some(&Value::Bool(true)) =>
+        {
+            Err(AiError::NoneForImport {
+                kind: kind.path(),
+                call_id,
+            })
+        }
         Err(error) => {
             crate::integration::on_aircall_error(p, config, integration, &error).await;
             Err(AiError::Aircall {
                 kind: kind.path(),
+                call_id,
+                error,
+            })
+        }
+    }
+}
+
+/// Notes AI data delivered (`event`: `call.summary`, ...) as the integration's last; a store
+/// failure is only logged: the delivery itself went through.
+pub async fn delivered<P: Platform>(p: &P, integration_id: &str, event: &str, data: &Map<String, Value>) {
+    let last = last::LastDelivered {
+        event: event.to_string(),
+        call_id: call_id(data).unwrap_or_default(),
+        delivered_at: p.now_seconds(),
+    };
+    if let Err(e) = last::note(p, integration_id, &last).await {
+        p.log(&format!("integration {integration_id}: the last AI delivery could not be noted: {e}"));
+    }
+}
+
+/// The call of an AI event for a CRM that has not logged it yet (its engagement is created
+/// first): one more Aircall request, once per call. `None`: the CRM has it already.
+pub async fn call_unless_logged<P: Platform>(
+    p: &P,
+    config: &Config,
+    integration: &Integration,
+    call_id: i64,
+) -> Result<Option<Map<String, Value>>, AiError> {
+    if p.get(&crate::keys::crm_call_key(&integration.id, call_id)).await?.is_some() {
+        return Ok(None);
+    }
+    let credentials = integration
+        .credentials(&config.sealer)
+        .map_err(AiError::Credentials)?;
+    let client = AircallClient::new(p, config, &credentials);
+    match client.get_call(call_id).await {
+        Ok(call) => match serde_json::to_value(call) {
+            Ok(Value::Object(call)) => Ok(Some(call)),
+            _ => Ok(None),
+        },
+        Err(error) => {
+            crate::integration::on_aircall_error(p, config, integration, &error).await;
+            Err(AiError::Aircall {
+                kind: "the call",
                 call_id,
                 error,
             })

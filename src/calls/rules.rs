@@ -24,7 +24,13 @@ pub struct ImportRules {
     /// A voicemail (an unanswered call's audio, at `voicemail`) counts as the call's
     /// recording: imported, archived and size-checked like one.
     pub voicemail_counts_as_recording: bool,
+    /// `"when_available"`: each imported call also brings the Aircall AI data it already has
+    /// (one AI event per kind the integration forwards); `"off"`: none.
+    pub ai: String,
 }
+
+/// The values of `import.ai`.
+pub const IMPORT_AI: [&str; 2] = ["off", "when_available"];
 
 impl Default for ImportRules {
     fn default() -> Self {
@@ -37,6 +43,7 @@ impl Default for ImportRules {
             users_from: UsersFrom::List,
             recording_grace_hours: 24,
             voicemail_counts_as_recording: true,
+            ai: "off".into(),
         }
     }
 }
@@ -85,6 +92,11 @@ impl SkipReason {
 }
 
 impl ImportRules {
+    /// Imported calls bring the AI data they already have.
+    pub fn imports_ai(&self) -> bool {
+        self.ai == "when_available"
+    }
+
     pub fn window_seconds(&self) -> i64 {
         i64::from(self.window_days) * 86_400
     }
@@ -157,6 +169,9 @@ impl ImportRules {
         }
         if self.max_recording_bytes == 0 {
             out.push(("max_recording_bytes", "must be at least 1".into()));
+        }
+        if !IMPORT_AI.contains(&self.ai.as_str()) {
+            out.push(("ai", "must be \"off\" or \"when_available\"".into()));
         }
         for (i, email) in self.users.iter().enumerate() {
             let email = email.trim();
@@ -242,6 +257,15 @@ mod tests {
             relaxed.check(&call(json!({"recording": null})), NOW),
             Ok(())
         );
+    }
+
+    #[test]
+    fn import_ai_is_off_unless_asked_and_takes_two_values() {
+        assert!(!ImportRules::default().imports_ai());
+        let on: ImportRules = serde_json::from_value(json!({"ai": "when_available"})).unwrap();
+        assert!(on.imports_ai() && on.problems().is_empty());
+        let bad: ImportRules = serde_json::from_value(json!({"ai": "always"})).unwrap();
+        assert_eq!(bad.problems(), vec![("ai", "must be \"off\" or \"when_available\"".to_string())]);
     }
 
     #[test]

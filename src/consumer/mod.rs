@@ -169,20 +169,26 @@ pub async fn handle_batch<P: Platform>(
                             }
                             Payload::Stored { .. } => true,
                         };
+                    // An AI event's content is read first: one request more.
+                    let reads_ai = destination.reads_ai()
+                        && crate::aircall::AiKind::announced_by(&d.event).is_some();
                     match destination.batches() {
                         true => Cost::Batched {
                             group: group_of(&d.integration_id),
                             bytes: message.len(),
-                            reads_call,
+                            reads_call: reads_call || reads_ai,
                         },
                         false => {
-                            // An AI event's content is read first: one request more.
-                            let reads_ai = destination.reads_ai()
-                                && crate::aircall::AiKind::announced_by(&d.event).is_some();
+                            let requests = match reads_ai {
+                                true => destination.requests_per_ai_delivery(),
+                                false => destination.requests_per_delivery(),
+                            };
                             Cost::Fixed(
-                                destination.requests_per_delivery()
+                                requests
                                     + u32::from(reads_call)
-                                    + u32::from(reads_ai),
+                                    + u32::from(reads_ai)
+                                    // A CRM's call not logged yet is read too.
+                                    + u32::from(reads_ai && destination.is_crm()),
                             )
                         }
                     }

@@ -42,6 +42,8 @@ pub async fn deliver<P: Platform>(
     };
     let mut waiting: Vec<Delivery> = Vec::new();
     let mut ready: Vec<Ready> = Vec::new();
+    // Calls a CRM has not logged, read once per batch for its AI events.
+    let mut calls_read: std::collections::BTreeMap<i64, Map<String, Value>> = Default::default();
     for delivery in deliveries {
         let Some(mut data) = load_payload(p, &delivery).await? else {
             let reason = "the event's payload expired before it could be delivered".into();
@@ -55,7 +57,29 @@ pub async fn deliver<P: Platform>(
         }
         if let Some(kind) = AiKind::announced_by(&delivery.event).filter(|_| destination.reads_ai())
         {
-            match crate::ai::read(p, config, integration, kind, &data).await {
+            let mut read = crate::ai::read(p, config, integration, kind, &data).await;
+            if let Ok(content) = &mut read {
+                // A transcript is archived beside the recording; the event links to it.
+                let call_id = crate::ai::call_id(content).unwrap_or_default();
+                let seconds = destination.recording_link_seconds(config);
+                crate::ai::archive::keep_transcript(p, config, &integration.id, call_id, content, seconds).await?;
+            }
+            if let (Ok(content), true) = (&mut read, destination.is_crm()) {
+                // A CRM puts AI data on the call's record: one not logged yet is read first.
+                let call_id = crate::ai::call_id(content).unwrap_or_default();
+                match calls_read.get(&call_id) {
+                    Some(call) => drop(content.insert("call".into(), Value::Object(call.clone()))),
+                    None => match crate::ai::call_unless_logged(p, config, integration, call_id).await {
+                        Ok(Some(call)) => {
+                            calls_read.insert(call_id, call.clone());
+                            content.insert("call".into(), Value::Object(call));
+                        }
+                        Ok(None) => {}
+                        Err(e) => read = Err(e),
+                    },
+                }
+            }
+            match read {
                 Ok(content) => {
                     ready.push(Ready {
                         id: delivery.id.clone(),
@@ -66,8 +90,9 @@ pub async fn deliver<P: Platform>(
                     waiting.push(delivery);
                 }
                 Err(AiError::Infra(e)) => return Err(e),
-                // Acknowledged, not retried: the company has no AI package.
-                Err(e @ AiError::Unavailable(_)) => {
+                // Acknowledged, not retried: the company has no AI package, or an imported
+                // call has no data of this kind.
+                Err(e @ (AiError::Unavailable(_) | AiError::NoneForImport { .. })) => {
                     p.log(&format!(
                         "delivery {} ({}) not sent: {e}",
                         delivery.id, delivery.event
@@ -129,7 +154,11 @@ pub async fn deliver<P: Platform>(
     let outcomes = destination
         .deliver(p, config, &integration.id, &secret, &ready)
         .await?;
-    for (delivery, outcome) in waiting.into_iter().zip(outcomes) {
+    for ((delivery, outcome), sent) in waiting.into_iter().zip(outcomes).zip(&ready) {
+        if outcome == Outcome::Delivered && sent.event != delivery.event {
+            // AI data (delivered under its own name): shown as the last AI event delivered.
+            crate::ai::delivered(p, &integration.id, &sent.event, &sent.data).await;
+        }
         settle(p, config, delivery, outcome).await?;
     }
     Ok(())

@@ -189,6 +189,12 @@ macro_rules! register {
                 }
             }
 
+            pub fn requests_per_ai_delivery(&self) -> u32 {
+                match self {
+                    $(Destination::$variant(_) => <$module::$plugin as Plugin>::REQUESTS_PER_AI_DELIVERY,)+
+                }
+            }
+
             pub fn recording_link_seconds(&self, config: &Config) -> u64 {
                 match self {
                     $(Destination::$variant(_) => {

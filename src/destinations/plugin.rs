@@ -35,6 +35,9 @@ pub trait Plugin {
     const BATCHES: bool = false;
     /// Outside requests one delivery makes at most.
     const REQUESTS_PER_DELIVERY: u32 = 1;
+    /// Outside requests the delivery of one AI event's data makes at most (besides its
+    /// Aircall read), when it [reads AI data](Plugin::READS_AI).
+    const REQUESTS_PER_AI_DELIVERY: u32 = Self::REQUESTS_PER_DELIVERY;
     /// A CRM: it logs calls, and contact sync and `users_from` can use it.
     const CRM: bool = false;
     /// Its secret is one the connector makes and shows once (a signing secret); otherwise the

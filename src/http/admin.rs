@@ -80,7 +80,10 @@ pub async fn route<P: Platform>(
                 view.dropped_while_inactive = Some(integration::dropped(p, id).await?);
             }
             let mut view = json!(view);
-            view["ai"] = ai::availability::view(ai::availability::get(p, id).await?);
+            view["ai"] = ai::availability::view_with(
+                ai::availability::get(p, id).await?,
+                ai::last::get(p, id).await?,
+            );
             Ok(Response::json(200, &view))
         }
         ("PATCH", ["integrations", id]) => update(p, config, id, request).await,

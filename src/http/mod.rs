@@ -230,7 +230,8 @@ async fn route<P: Platform>(
 }
 
 /// `GET /recordings/{integration}/{call}.mp3?expires&signature`: an archived recording, for
-/// whoever holds the signed link the call record carried (no admin token).
+/// whoever holds the signed link the call record carried (no admin token); and
+/// `{call}.transcript.json`, its archived transcript, the same way.
 fn recording<P: Platform>(
     p: &P,
     config: &Config,
@@ -239,8 +240,13 @@ fn recording<P: Platform>(
     request: &Request,
 ) -> Result<Response, ApiError> {
     // Links end in `.mp3` (HubSpot plays only such links); those given before had no
-    // suffix and stay good: the signature covers the path as given.
-    let number = call_id.strip_suffix(".mp3").unwrap_or(call_id);
+    // suffix and stay good: the signature covers the path as given. A call's archived
+    // transcript is `{call}.transcript.json`.
+    let transcript = call_id.ends_with(".transcript.json");
+    let number = call_id
+        .strip_suffix(".transcript.json")
+        .or(call_id.strip_suffix(".mp3"))
+        .unwrap_or(call_id);
     let given = format!("/recordings/{integration_id}/{call_id}");
     let call_id: i64 = number.parse().map_err(|_| ApiError::BadLink)?;
     let expires: u64 = request
@@ -255,10 +261,16 @@ fn recording<P: Platform>(
     if p.now_seconds() > expires {
         return Err(ApiError::ExpiredLink);
     }
-    let mut response = Response::archived(
-        crate::import::recording_key(integration_id, call_id),
-        "audio/mpeg",
-    );
+    let mut response = match transcript {
+        true => Response::archived(
+            crate::keys::transcript_key(integration_id, call_id),
+            "application/json",
+        ),
+        false => Response::archived(
+            crate::import::recording_key(integration_id, call_id),
+            "audio/mpeg",
+        ),
+    };
     response
         .headers
         .push(("cache-control".into(), "private, max-age=3600".into()));

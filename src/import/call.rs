@@ -374,6 +374,9 @@ async fn bring<P: Platform>(
     crate::queue::send(p, &delivery, 0)
         .await
         .map_err(Stop::retry)?;
+    if integration.import.imports_ai() {
+        ai_events(p, integration, call.id).await.map_err(Stop::retry)?;
+    }
     p.put(&marker, "", Some(IMPORTED_MARK_SECONDS))
         .await
         .map_err(Stop::retry)?;
@@ -382,6 +385,40 @@ async fn bring<P: Platform>(
         .map_err(Stop::retry)?;
     Ok((CallOutcome::Imported, call.started_at))
 }
+
+/// An imported call's AI data (`import.ai: "when_available"`): one AI event per kind the
+/// integration forwards, as if Aircall had announced it, each read and delivered like one.
+/// Marked `imported`: a kind the call has no data of (Aircall's 404) is skipped, not failed.
+/// A little after the call, so that the call's own delivery goes first. Their ids depend on
+/// the call and kind only: a call imported again brings the same.
+async fn ai_events<P: Platform>(
+    p: &P,
+    integration: &Integration,
+    call_id: i64,
+) -> Result<(), crate::ports::QueueError> {
+    for kind in crate::aircall::AiKind::ALL {
+        let event = kind.event();
+        if !crate::selection::forwards(integration.events.as_deref(), event) {
+            continue;
+        }
+        let mut data = serde_json::Map::new();
+        data.insert("call_id".into(), call_id.into());
+        data.insert(crate::ai::IMPORTED.into(), true.into());
+        let delivery = Delivery {
+            id: Delivery::id_for(&integration.id, event, None, &format!("import:{call_id}")),
+            integration_id: integration.id.clone(),
+            event: event.to_string(),
+            occurred_at: p.now_seconds() as i64,
+            payload: Payload::Inline { data },
+            attempt: 1,
+        };
+        crate::queue::send(p, &delivery, AI_AFTER_SECONDS).await?;
+    }
+    Ok(())
+}
+
+/// How long an imported call's AI events wait after it.
+const AI_AFTER_SECONDS: u32 = 5;
 
 enum Archived {
     Stored,

@@ -68,7 +68,7 @@ impl NewIntegration {
 
         let events = parse_events(&mut p, root.get("events"));
         // Unless told otherwise, the destination's default selection (a Segment integration:
-        // the 26 events of Aircall's own Segment source); without one, every event.
+        // the 26 events of Aircall's own Segment source and the AI events); without one, every event.
         let events = events.or_else(|| {
             let defaults = destination.as_ref()?.destination.default_events()?;
             Some(defaults.iter().map(|e| e.to_string()).collect())
@@ -246,7 +246,7 @@ mod tests {
     }
 
     #[test]
-    fn a_segment_destination_defaults_to_the_seeds_26_events() {
+    fn a_segment_destination_defaults_to_the_seeds_26_events_and_the_ai_events() {
         let new = NewIntegration::parse(&segment(json!({}))).unwrap();
         let Some(crate::destinations::NewDestination {
             destination: crate::destinations::Destination::Segment(settings),
@@ -259,11 +259,13 @@ mod tests {
             (write_key.as_str(), settings.region),
             ("wk_0123", crate::destinations::segment::Region::Eu)
         );
-        assert_eq!(new.events.as_ref().unwrap().len(), 26);
+        // The seed's 26 and the 5 AI events.
+        assert_eq!(new.events.as_ref().unwrap().len(), 31);
+        assert!(new.events.as_ref().unwrap().iter().any(|e| e == "summary.created"));
         assert_eq!(new.numbers, None);
         // null for the whole selection: the default too.
         let new = NewIntegration::parse(&segment(json!({"events": null}))).unwrap();
-        assert_eq!(new.events.unwrap().len(), 26);
+        assert_eq!(new.events.unwrap().len(), 31);
     }
 
     #[test]

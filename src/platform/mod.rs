@@ -483,6 +483,26 @@ impl Archive for Cloudflare {
         Ok(())
     }
 
+    async fn put_object(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> std::result::Result<(), ArchiveError> {
+        let store = |e: worker::Error| ArchiveError::Store(e.to_string());
+        let bucket = self.env.bucket("RECORDINGS").map_err(store)?;
+        bucket
+            .put(key, Data::Bytes(body))
+            .http_metadata(HttpMetadata {
+                content_type: Some(content_type.to_string()),
+                ..Default::default()
+            })
+            .execute()
+            .await
+            .map_err(store)?;
+        Ok(())
+    }
+
     async fn delete_all(&self, prefix: &str) -> std::result::Result<u64, StoreError> {
         let store = |e: worker::Error| StoreError(format!("RECORDINGS: {e}"));
         let bucket = self.env.bucket("RECORDINGS").map_err(store)?;

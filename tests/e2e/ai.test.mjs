@@ -74,7 +74,9 @@ test("each AI event reaches the webhook once, signed, with the call id and its c
     const d = got.find((g) => g.body.type === type);
     assert.ok(d, `${type} for ${event}`);
     assert.equal(d.valid, true, "signature verifies");
-    assert.deepEqual(d.body.data, { call_id: 2001, ...served[path] }, type);
+    const { transcript_url, ...data } = d.body.data;
+    assert.deepEqual(data, { call_id: 2001, ...served[path] }, type);
+    assert.equal(transcript_url !== undefined, type === "call.transcription", `${type}: a link to the archived transcript`);
   }
   const summary = got.find((g) => g.body.type === "call.summary").body.data.summary;
   assert.equal(summary.content, "The customer was charged twice; a refund was promised.");
@@ -131,4 +133,22 @@ test("an account without the AI package stays active and makes at most one AI re
   assert.ok(key in (await connector.kvDump()));
   assert.equal((await connector.api("DELETE", `/api/integrations/${withoutAi.id}`)).status, 200);
   assert.ok(!(key in (await connector.kvDump())));
+});
+
+test("the transcript is archived beside the recording: fetchable by its signed link, gone with the integration", async () => {
+  const served = aircall.addAiData("api-ai", 2010, { transcription: { language: "en", utterances } });
+  await aircall.fire(withAi.webhook, "transcription.created", aiEvent(2010, 70), { post });
+  const d = await waitFor(() => deliveredOfCall(2010)[0], { what: "the transcript delivered" });
+  const link = d.body.data.transcript_url;
+  assert.match(link, new RegExp(`^https://connector\\.test/recordings/${withAi.id}/2010\\.transcript\\.json\\?expires=\\d+&signature=[0-9a-f]{64}$`));
+  const got = await post(link);
+  assert.equal(got.status, 200);
+  assert.match(got.headers.get("content-type"), /application\/json/);
+  assert.deepEqual(await got.json(), served.transcription.transcription, "what Aircall served");
+  assert.equal((await post(link.replace(/signature=.*$/, `signature=${"ab".repeat(32)}`))).status, 403, "a wrong signature");
+  assert.deepEqual(await connector.r2Keys(`recordings/${withAi.id}/`), [`recordings/${withAi.id}/2010.transcript.json`, `recordings/${withAi.id}/2001.transcript.json`].sort());
+
+  assert.equal((await connector.api("DELETE", `/api/integrations/${withAi.id}`)).status, 200);
+  await waitFor(async () => (await connector.r2Keys(`recordings/${withAi.id}/`)).length === 0, { timeout: 30_000, what: "the archive emptied" });
+  assert.equal((await post(link)).status, 404, "gone with the integration");
 });

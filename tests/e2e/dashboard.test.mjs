@@ -289,6 +289,38 @@ test("a failed delivery is counted in the list, listed with its reason, and retr
   await waitFor(() => receiver.delivered.some((d) => d.body?.type === "call.created" && d.body.data.id === 700 && d.valid), { what: "the retried delivery" });
 });
 
+test("the integration page shows which AI data flows, since when it does not, and the last AI event delivered", async () => {
+  const [webhook] = aircall.webhooksOf(API_ID);
+  const view = async () => (await connector.api("GET", `/api/integrations/${integrationId}`)).json;
+  const events = (await view()).events;
+  assert.ok(!events || events.includes("summary.created"), "the AI events are selected (every event)");
+  aircall.addAiData(API_ID, 7101, { summary: "Asked for a callback." });
+  const fired = await aircall.fire(webhook, "summary.created", { id: 97101, call_id: 7101 }, { post: connector.dispatch });
+  assert.equal(fired.status, 202, fired.body);
+  await waitFor(() => receiver.delivered.some((d) => d.body?.type === "call.summary" && d.body.data.call_id === 7101), { what: "the summary delivered", timeout: 30_000 });
+  await waitFor(async () => (await view()).ai.last_delivered, { what: "the last AI delivery noted" });
+  await page.goto(`${base}/#/integrations/${integrationId}/ai`);
+  const section = page.locator("#ai");
+  await section.getByRole("heading", { name: "Aircall AI data" }).waitFor();
+  assert.match(await section.locator("#ai-availability").innerText(), /^Available/);
+  for (const event of ["transcription.created", "summary.created", "topics.created", "sentiment.created", "action_item.created"]) {
+    assert.match(await section.locator(`li[data-event="${event}"]`).innerText(), /: selected$/, event);
+  }
+  assert.match(await section.locator("#ai-last").innerText(), /^call\.summary of call 7101, /);
+
+  // The account loses its AI package: the next AI event meets a 403, and the page says since when.
+  aircall.withoutAi(API_ID);
+  await aircall.fire(webhook, "topics.created", { id: 97102, call_id: 7102 }, { post: connector.dispatch });
+  const refused = await waitFor(async () => { const v = await view(); return v.ai.available === false && v; }, { what: "AI marked unavailable", timeout: 30_000 });
+  assert.equal(refused.status, "active");
+  await page.reload();
+  await section.locator("#ai-availability").getByText("Not available").waitFor();
+  const text = await section.locator("#ai-availability").innerText();
+  assert.match(text, /refuses this account's AI data \(no AI package\) since .+\. Its AI events are acknowledged without asking Aircall until .+, then tried once more\. The integration stays active\./);
+  assert.equal(await section.locator("time").first().getAttribute("datetime"), refused.ai.since);
+  await section.screenshot({ path: path.join(SCREENSHOTS, "11-ai-data.png") });
+});
+
 test("at phone width nothing overflows and the list reads as cards", async () => {
   await page.setViewportSize({ width: 375, height: 812 });
   await page.goto(`${base}/#/`);

@@ -18,6 +18,8 @@ const SEED_EVENTS = [
   "call.agent_declined", "call.voicemail_left",
 ];
 
+const AI_EVENTS = ["transcription.created", "summary.created", "topics.created", "sentiment.created", "action_item.created"];
+
 const number = (id) => ({ id, direct_link: `https://api.aircall.io/v1/numbers/${id}`, name: "Sales FR", digits: "+33 1 76 36 06 95", country: "FR", time_zone: "Europe/Paris", open: true });
 const contact = (id) => ({
   id, direct_link: `https://api.aircall.io/v1/contacts/${id}`, first_name: "Jean", last_name: "Dupont", company_name: "ACME",
@@ -28,7 +30,7 @@ const contact = (id) => ({
 const payloadFor = (event, n) => ({ call: () => call(n), user: () => user(n), number: () => number(n), contact: () => contact(n) })[event.split(".")[0]]();
 
 let aircall, segment, connector;
-let main; // the default integration: US, the seed's 26 events
+let main; // the default integration: US, the seed's 26 events and the 5 AI events
 const post = (url, init) => connector.dispatch(url, init);
 
 async function createIntegration(name, destination, extra = {}, key = { api_id: "api-id-seg", api_token: "api-token-seg" }) {
@@ -74,10 +76,12 @@ beforeEach(() => {
   segment.answer = null;
 });
 
-test("a Segment integration defaults to the seed's 26 events and never shows its write key", async () => {
+test("a Segment integration defaults to the seed's 26 events and the AI events, and never shows its write key", async () => {
   assert.deepEqual(main.view.destination, { type: "segment", region: "us" });
-  assert.deepEqual([...main.view.events].sort(), [...SEED_EVENTS].sort());
-  assert.deepEqual([...main.webhook.events].sort(), [...SEED_EVENTS].sort(), "registered with Aircall");
+  // ... and Aircall's five AI events, which Segment gets with their content (ai-segment.test.mjs).
+  const defaults = [...SEED_EVENTS, ...AI_EVENTS].sort();
+  assert.deepEqual([...main.view.events].sort(), defaults);
+  assert.deepEqual([...main.webhook.events].sort(), defaults, "registered with Aircall");
   const kv = JSON.stringify(await connector.kvDump());
   assert.ok(!kv.includes("wk_good"), "sealed at rest");
   const shown = await connector.api("GET", `/api/integrations/${main.id}`);

@@ -194,6 +194,13 @@ export class FakeHubSpot {
     if (has("hs_call_status") && !CALL_STATUSES.includes(properties.hs_call_status)) {
       bad("hs_call_status", "INVALID_OPTION", `${properties.hs_call_status} is not a valid option`);
     }
+    // HubSpot refuses a property the portal does not define (its own hs_* ones, the owner,
+    // and those created through the properties API, see the AI block below).
+    for (const name of Object.keys(properties)) {
+      if (!name.startsWith("hs_") && name !== "hubspot_owner_id" && !this.callProperties.has(name)) {
+        bad(name, "PROPERTY_DOESNT_EXIST", `Property "${name}" does not exist`);
+      }
+    }
     if (errors.length) {
       // Chosen: HubSpot's "Property values were not valid" body, one entry per property.
       throw invalid(`Property values were not valid: ${JSON.stringify(errors.map((e) => e.message))}`, { errors });
@@ -346,6 +353,8 @@ export class FakeHubSpot {
     const path = url.pathname;
     const q = (n) => url.searchParams.get(n);
     const list = (n) => (q(n) ? q(n).split(",").map((s) => s.trim()).filter(Boolean) : undefined);
+    const ai = this.#routeAi(method, path, body, list);
+    if (ai) return ai;
 
     // Owners: limit up to 500; chosen: the `after` cursor is an offset.
     if (method === "GET" && path === "/crm/v3/owners") {
@@ -488,6 +497,101 @@ export class FakeHubSpot {
     }
     throw new HubSpotError(404, "OBJECT_NOT_FOUND", "resource not found");
   }
+
+  // ===== Aircall AI data (issue 15): notes, tasks, call properties, default associations =====
+  // Notes (`/crm/v3/objects/notes`: hs_timestamp required, hs_note_body at most 65,536
+  // characters, note -> contact association type 202), tasks (`/crm/v3/objects/tasks`:
+  // hs_timestamp required, hs_task_status one of HubSpot's, task -> contact 204), the call
+  // properties API (`/crm/v3/properties/calls`: 201, or 409 when the name exists; a PATCH of a
+  // call with a property the portal lacks is a 400, above), and v4 default associations
+  // (`PUT /crm/v4/objects/{from}/{id}/associations/default/{to}/{toId}`).
+  notes = new Map(); // id -> {id, properties, createdAt, updatedAt, contactIds, callIds}
+  tasks = new Map(); // id -> {id, properties, createdAt, updatedAt, contactIds}
+  callProperties = new Map(); // custom call properties created: name -> definition
+  #nextAiId = { notes: 70_001, tasks: 80_001 };
+
+  #routeAi(method, path, body, list) {
+    const props = /^\/crm\/v3\/properties\/calls(?:\/([^/]+))?$/.exec(path);
+    if (props) {
+      const [, name] = props;
+      if (method === "GET" && !name) return [200, { results: [...this.callProperties.values()] }];
+      if (method === "GET") {
+        const found = this.callProperties.get(name);
+        if (!found) throw new HubSpotError(404, "OBJECT_NOT_FOUND", `Unable to find property ${name} for object type calls`);
+        return [200, found];
+      }
+      if (method === "POST") {
+        for (const field of ["name", "label", "type", "fieldType", "groupName"]) {
+          if (typeof body[field] !== "string" || !body[field]) throw invalid(`${field} is required`);
+        }
+        if (body.name.startsWith("hs_") || body.name === "hubspot_owner_id" || this.callProperties.has(body.name)) {
+          throw new HubSpotError(409, "OBJECT_ALREADY_EXISTS", `Property named '${body.name}' already exists.`);
+        }
+        const at = new Date(this.now()).toISOString();
+        const created = { ...body, createdAt: at, updatedAt: at, hidden: false, formField: false };
+        this.callProperties.set(body.name, created);
+        return [201, created];
+      }
+    }
+    const assoc = /^\/crm\/v4\/objects\/([\w-]+)\/([^/]+)\/associations\/default\/([\w-]+)\/([^/]+)$/.exec(path);
+    if (assoc && method === "PUT") {
+      const type = (t) => ({ note: "notes", notes: "notes", "0-46": "notes", call: "calls", calls: "calls", "0-48": "calls", task: "tasks", tasks: "tasks", "0-27": "tasks", contact: "contacts", contacts: "contacts", "0-1": "contacts" })[t];
+      const [from, to] = [type(assoc[1]), type(assoc[3])];
+      const source = from && this[from].get(assoc[2]);
+      const target = to && this[to].get(assoc[4]);
+      if (!source || !target) throw new HubSpotError(404, "OBJECT_NOT_FOUND", "One or more records do not exist");
+      const key = `${to.slice(0, -1)}Ids`;
+      source[key] ??= [];
+      if (!source[key].includes(target.id)) source[key].push(target.id);
+      return [200, { status: "COMPLETE", results: [{ from: { id: source.id }, to: { id: target.id }, associationSpec: [{ associationCategory: "HUBSPOT_DEFINED" }] }] }];
+    }
+    const m = /^\/crm\/v3\/objects\/(notes|tasks)(?:\/([^/]+))?$/.exec(path);
+    if (!m) return null;
+    const [, type, id] = m;
+    const store = this[type];
+    const shown = (r, wanted) => {
+      const names = wanted?.length ? wanted : Object.keys(r.properties);
+      return { id: r.id, properties: Object.fromEntries(names.map((n) => [n, r.properties[n] ?? null])), createdAt: r.createdAt, updatedAt: r.updatedAt, archived: false };
+    };
+    const check = (properties, creating) => {
+      const p = this.#strings(properties);
+      if (creating && !p.hs_timestamp) throw invalid("Property values were not valid: hs_timestamp is required");
+      if (type === "notes" && (p.hs_note_body ?? "").length > 65_536) throw invalid("Property values were not valid: hs_note_body is over 65536 characters");
+      const statuses = ["NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"];
+      if (type === "tasks" && p.hs_task_status !== undefined && !statuses.includes(p.hs_task_status)) throw invalid(`Property values were not valid: ${p.hs_task_status} is not a valid option`);
+      return p;
+    };
+    if (!id && method === "POST") {
+      const properties = check(body.properties ?? {}, true);
+      const typeId = type === "notes" ? 202 : 204;
+      const contactIds = (body.associations ?? []).map((a) => {
+        const to = String(a?.to?.id ?? "");
+        if (!(a?.types ?? []).every((t) => t.associationCategory === "HUBSPOT_DEFINED" && t.associationTypeId === typeId)) {
+          throw invalid(`Invalid association type for ${type.slice(0, -1)} to contact ${to}: use HUBSPOT_DEFINED ${typeId}`);
+        }
+        if (!this.contacts.has(to)) throw invalid(`One or more associations are invalid: contact ${to} does not exist`);
+        return to;
+      });
+      const at = new Date(this.now()).toISOString();
+      const record = { id: String(this.#nextAiId[type]++), properties: { ...properties, hs_createdate: at, hs_lastmodifieddate: at }, createdAt: at, updatedAt: at, contactIds, callIds: [] };
+      store.set(record.id, record); // no idempotency: every POST is a new record
+      return [201, shown(record, Object.keys(properties))];
+    }
+    if (!id && method === "GET") return [200, { results: [...store.values()].map((r) => shown(r, list("properties"))) }];
+    const record = id && store.get(id);
+    if (!record) throw new HubSpotError(404, "OBJECT_NOT_FOUND", "resource not found");
+    if (method === "GET") return [200, shown(record, list("properties"))];
+    if (method === "PATCH") {
+      const properties = check(body.properties ?? {}, false);
+      const at = new Date(this.now()).toISOString();
+      Object.assign(record.properties, properties, { hs_lastmodifieddate: at });
+      record.updatedAt = at;
+      return [200, shown(record, Object.keys(properties))];
+    }
+    throw new HubSpotError(404, "OBJECT_NOT_FOUND", "resource not found");
+  }
+  // ===== end of the Aircall AI block =====
+
 }
 
 // ms epoch (number or digits) or an ISO-8601 date -> ms; NaN for anything else.

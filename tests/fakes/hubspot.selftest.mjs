@@ -457,3 +457,50 @@ test("423 Locked on writes while a bulk operation holds them; a daily limit answ
   assert.equal(fake.counters.byPolicy.DAILY, 1);
   await fake.close();
 });
+
+// ===== Aircall AI block (issue 15): call properties, notes, tasks, default associations =====
+
+test("a call property the portal lacks is refused; created once, a second creation is a 409", async () => {
+  const created = await api("POST", "/crm/v3/objects/calls", { properties: { hs_timestamp: "1700000000000" } });
+  assert.equal(created.status, 201);
+  const unknown = await api("PATCH", `/crm/v3/objects/calls/${created.body.id}`, { properties: { aircall_ai_topics: "billing" } });
+  assert.equal(unknown.status, 400);
+  assert.equal(unknown.body.category, "VALIDATION_ERROR");
+  assert.equal(unknown.body.errors[0].code, "PROPERTY_DOESNT_EXIST");
+  const definition = { name: "aircall_ai_topics", label: "Aircall AI topics", type: "string", fieldType: "text", groupName: "callinformation" };
+  assert.equal((await api("POST", "/crm/v3/properties/calls", { ...definition, groupName: undefined })).status, 400);
+  assert.equal((await api("POST", "/crm/v3/properties/calls", definition)).status, 201);
+  const again = await api("POST", "/crm/v3/properties/calls", definition);
+  assert.equal(again.status, 409);
+  assert.equal(again.body.category, "OBJECT_ALREADY_EXISTS");
+  assert.equal((await api("GET", "/crm/v3/properties/calls/aircall_ai_topics")).body.label, "Aircall AI topics");
+  assert.equal((await api("GET", "/crm/v3/properties/calls/nothing")).status, 404);
+  assert.equal((await api("PATCH", `/crm/v3/objects/calls/${created.body.id}`, { properties: { aircall_ai_topics: "billing" } })).status, 200);
+  assert.equal(hs.calls.get(created.body.id).properties.aircall_ai_topics, "billing");
+});
+
+test("notes and tasks: timestamp required, their contact association types, no idempotency; default associations", async () => {
+  const contact = hs.addContact({ email: "ai-note@acme.test" });
+  const call = await api("POST", "/crm/v3/objects/calls", { properties: { hs_timestamp: "1700000000000" } });
+  const to = (typeId) => [{ to: { id: contact.id }, types: [{ associationCategory: "HUBSPOT_DEFINED", associationTypeId: typeId }] }];
+  assert.equal((await api("POST", "/crm/v3/objects/notes", { properties: { hs_note_body: "x" } })).status, 400);
+  assert.equal((await api("POST", "/crm/v3/objects/notes", { properties: { hs_timestamp: "1", hs_note_body: "x".repeat(65_537) } })).status, 400);
+  assert.equal((await api("POST", "/crm/v3/objects/notes", { properties: { hs_timestamp: "1", hs_note_body: "x" }, associations: to(204) })).status, 400);
+  const note = await api("POST", "/crm/v3/objects/notes", { properties: { hs_timestamp: "1", hs_note_body: "Summary" }, associations: to(202) });
+  assert.equal(note.status, 201);
+  const twice = await api("POST", "/crm/v3/objects/notes", { properties: { hs_timestamp: "1", hs_note_body: "Summary" }, associations: to(202) });
+  assert.notEqual(twice.body.id, note.body.id, "every POST is a new note");
+  const linked = await api("PUT", `/crm/v4/objects/notes/${note.body.id}/associations/default/calls/${call.body.id}`);
+  assert.equal(linked.status, 200);
+  assert.deepEqual(hs.notes.get(note.body.id).callIds, [call.body.id]);
+  assert.equal((await api("PUT", `/crm/v4/objects/notes/${note.body.id}/associations/default/calls/999999`)).status, 404);
+  assert.deepEqual(hs.notes.get(note.body.id).contactIds, [contact.id]);
+
+  assert.equal((await api("POST", "/crm/v3/objects/tasks", { properties: { hs_timestamp: "1", hs_task_status: "SOMEDAY" } })).status, 400);
+  const task = await api("POST", "/crm/v3/objects/tasks", { properties: { hs_timestamp: "1", hs_task_subject: "Refund", hs_task_status: "NOT_STARTED" }, associations: to(204) });
+  assert.equal(task.status, 201);
+  const changed = await api("PATCH", `/crm/v3/objects/tasks/${task.body.id}`, { properties: { hs_task_subject: "Refund twice" } });
+  assert.equal(changed.status, 200);
+  assert.equal(hs.tasks.get(task.body.id).properties.hs_task_subject, "Refund twice");
+  assert.equal(hs.tasks.get(task.body.id).properties.hs_task_status, "NOT_STARTED");
+});

@@ -79,6 +79,14 @@ pub async fn log_call<P: Platform>(
         None => json!([]),
     };
     let created = hubspot.create("calls", &properties, associations).await?;
+    // Its agent's name, for the transcript Aircall's AI may make of it (`ai.rs`).
+    if let Some(user) = record.user.as_ref() {
+        if let (Some(id), Some(name)) = (user.id, user.name.as_deref()) {
+            let names = json!({ id.to_string(): name }).to_string();
+            let key = crate::keys::crm_ai_agents_key(integration_id, record.id);
+            p.put(&key, &names, None).await?;
+        }
+    }
     p.put(&link, &created.id, None).await?;
     Ok(Logged::Created(created.id))
 }

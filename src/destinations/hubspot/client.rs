@@ -173,6 +173,28 @@ impl<'a, P: Fetch + Gate + Clock> HubspotClient<'a, P> {
             .await
     }
 
+    /// Any request to `path` (after the API base) with an optional JSON body: its answer as
+    /// JSON (`null` when empty, e.g. a 204).
+    pub async fn json(
+        &self,
+        method: &'static str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, HubspotError> {
+        let mut request = HttpRequest::new(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = self.send(request, Kind::Plain).await?;
+        if response.body.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&response.body).map_err(|e| HubspotError::Failed {
+            status: response.status,
+            message: format!("the answer is not as documented: {e}"),
+        })
+    }
+
     /// `POST /crm/v3/objects/{object}/batch/{action}` with at most [`BATCH_MAX`] inputs;
     /// answers the records HubSpot returned (a 207 lists what failed in `errors`, which is
     /// turned into an error only when nothing succeeded).

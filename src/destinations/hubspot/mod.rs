@@ -2,6 +2,7 @@
 //! with its owner and contact. Contact sync with HubSpot (`crate::contact_sync`) uses the
 //! same client.
 
+mod ai;
 mod calls;
 mod client;
 mod crm;
@@ -19,6 +20,7 @@ use crate::problems::Problems;
 use crate::retry::Outcome;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// How long the recording links given to HubSpot last (ten years): HubSpot keeps the URL on
 /// the engagement and plays it from there.
@@ -44,6 +46,10 @@ impl Plugin for Hubspot {
     }];
     /// The owners list (cached), a contact search, the engagement.
     const REQUESTS_PER_DELIVERY: u32 = 3;
+    const READS_AI: bool = true;
+    /// The engagement created if need be (3), read (1), a note and its association to the
+    /// call (2), or the properties created (2, once) and set (1), or a task per action item.
+    const REQUESTS_PER_AI_DELIVERY: u32 = 8;
     const CRM: bool = true;
 
     /// `{type: "hubspot", access_token}`: a private app's token (`pat-...`) or an OAuth
@@ -63,10 +69,12 @@ impl Plugin for Hubspot {
     }
 
     fn state_prefixes(integration_id: &str) -> Vec<String> {
-        // Which engagement logs each call, and the owners read last.
+        // Which engagement logs each call, the owners read last, and the notes and tasks
+        // made of AI data.
         vec![
             crate::keys::crm_calls_prefix(integration_id),
             crate::keys::crm_owners_key(integration_id),
+            crate::keys::crm_ai_prefix(integration_id),
         ]
     }
 
@@ -78,7 +86,29 @@ impl Plugin for Hubspot {
         batch: &[Ready],
     ) -> Result<Vec<Outcome>, InfraError> {
         let hubspot = HubspotCrm::new(p, target.config, target.integration_id, target.secret);
-        let logs = batch.iter().map(|ready| async {
+        // AI data goes one event after the other: the first of a call not logged yet logs it,
+        // and the others find its engagement instead of waiting for the first's claim.
+        let client = HubspotClient::new(p, target.config, target.secret);
+        let mut ai_outcomes = BTreeMap::new();
+        for (index, ready) in batch.iter().enumerate() {
+            if let Some(kind) = ai::kind_of(&ready.event) {
+                let result = ai::deliver(
+                    p,
+                    target.integration_id,
+                    &client,
+                    kind,
+                    ready.occurred_at,
+                    &ready.data,
+                )
+                .await;
+                ai_outcomes.insert(index, ai::outcome(result)?);
+            }
+        }
+        let (hubspot, ai_outcomes) = (&hubspot, &ai_outcomes);
+        let logs = batch.iter().enumerate().map(|(index, ready)| async move {
+            if let Some(outcome) = ai_outcomes.get(&index) {
+                return Ok(outcome.clone());
+            }
             Ok(match hubspot.log_call(&ready.event, &ready.data).await {
                 Ok(Logged::Created(id)) | Ok(Logged::Updated(id)) => {
                     p.log(&format!("{} logged as HubSpot call {id}", ready.event));

@@ -33,13 +33,36 @@ pub struct Batch {
 
 /// Packs each delivery's messages (already trimmed under [`MAX_MESSAGE_BYTES`]) into as few
 /// requests as the limits allow, in order. A delivery's messages never straddle two
-/// requests, so each delivery succeeds or fails as one.
+/// requests, so each delivery succeeds or fails as one; except a delivery too large for any
+/// one request (a long transcript's parts), which takes requests of its own, in order, and
+/// is delivered when all of them are (its messages' ids are stable: a retry resends them
+/// all and Segment drops the repeats).
 pub fn pack(deliveries: Vec<(usize, Vec<Map<String, Value>>)>) -> Vec<Batch> {
     let mut batches: Vec<Batch> = Vec::new();
     for (index, messages) in deliveries {
         let sizes: Vec<usize> = messages.iter().map(super::mapping::size).collect();
         // Each message costs its bytes and a comma.
         let bytes: usize = sizes.iter().map(|s| s + 1).sum();
+        let alone = messages.len() <= MAX_MESSAGES && ENVELOPE_BYTES + bytes <= MAX_REQUEST_BYTES;
+        if !alone {
+            for (message, size) in messages.into_iter().zip(sizes) {
+                let fits = |b: &Batch| {
+                    b.deliveries == [index]
+                        && b.messages.len() < MAX_MESSAGES
+                        && ENVELOPE_BYTES + b.bytes + size < MAX_REQUEST_BYTES
+                };
+                if !batches.last().is_some_and(fits) {
+                    batches.push(Batch::default());
+                }
+                let batch = batches.last_mut().expect("one was just pushed");
+                if batch.deliveries.is_empty() {
+                    batch.deliveries.push(index);
+                }
+                batch.messages.push(message);
+                batch.bytes += size + 1;
+            }
+            continue;
+        }
         let fits = |b: &Batch| {
             b.messages.len() + messages.len() <= MAX_MESSAGES
                 && ENVELOPE_BYTES + b.bytes + bytes <= MAX_REQUEST_BYTES
@@ -105,6 +128,26 @@ mod tests {
         assert_eq!(batches[0].deliveries, (0..16).collect::<Vec<_>>());
         assert_eq!(batches[0].messages.len(), 32);
         assert_eq!(batches[1].deliveries, (16..20).collect::<Vec<_>>());
+        for batch in &batches {
+            let body = request("https://s", "k", batch.messages.clone(), 0, 1).body;
+            assert!(body.len() <= MAX_REQUEST_BYTES, "{}", body.len());
+        }
+    }
+
+    #[test]
+    fn a_delivery_too_large_for_one_request_takes_requests_of_its_own() {
+        // A small delivery, then 40 parts of 30 KB (1.2 MB), then another small one.
+        let deliveries = vec![
+            (0, vec![message(100)]),
+            (1, (0..40).map(|_| message(30_000)).collect()),
+            (2, vec![message(100)]),
+        ];
+        let batches = pack(deliveries);
+        let carried: Vec<Vec<usize>> = batches.iter().map(|b| b.deliveries.clone()).collect();
+        // The parts start a request of their own; what follows may share their last one.
+        assert_eq!(carried, vec![vec![0], vec![1], vec![1], vec![1, 2]]);
+        let sent: usize = batches.iter().map(|b| b.messages.len()).sum();
+        assert_eq!(sent, 42, "every message sent once");
         for batch in &batches {
             let body = request("https://s", "k", batch.messages.clone(), 0, 1).body;
             assert!(body.len() <= MAX_REQUEST_BYTES, "{}", body.len());

@@ -1,6 +1,7 @@
 //! The Segment destination: Aircall events as Segment `track` (and `identify`) calls,
 //! batched through `/v1/batch` within Segment's limits, in the integration's region.
 
+mod ai;
 mod batch;
 mod mapping;
 
@@ -50,6 +51,7 @@ impl Plugin for Segment {
     ];
     const DEFAULT_EVENTS: Option<&'static [&'static str]> = Some(&DEFAULT_EVENTS);
     const READS_CALLS: bool = true;
+    const READS_AI: bool = true;
     const BATCHES: bool = true;
 
     /// `{type: "segment", write_key, region: "us" | "eu"}`. The region is required: an EU
@@ -89,7 +91,10 @@ impl Plugin for Segment {
         let mut messages: Vec<(usize, Vec<Map<String, Value>>)> = Vec::new();
         let mut outcomes = vec![Outcome::Delivered; batch.len()];
         'deliveries: for (index, ready) in batch.iter().enumerate() {
-            let mut mapped = mapping::messages(&ready.id, &ready.event, ready.occurred_at, &ready.data);
+            let mut mapped = match ai::is_ai_event(&ready.event) {
+                true => ai::tracks(&ready.id, &ready.event, ready.occurred_at, &ready.data, MAX_MESSAGE_BYTES),
+                false => mapping::messages(&ready.id, &ready.event, ready.occurred_at, &ready.data),
+            };
             for message in &mut mapped {
                 match mapping::trim(message, MAX_MESSAGE_BYTES) {
                     Ok(removed) if removed.is_empty() => {}
@@ -129,8 +134,12 @@ impl Plugin for Segment {
                 "Segment batch of {count} message(s) for integration {}: {outcome:?}",
                 target.integration_id
             ));
+            // A delivery too large for one request (a long transcript's parts) is delivered
+            // when all its requests are: any other outcome of one of them stands.
             for index in request.deliveries {
-                outcomes[index] = outcome.clone();
+                if outcomes[index] == Outcome::Delivered {
+                    outcomes[index] = outcome.clone();
+                }
             }
         }
         Ok(outcomes)
@@ -174,10 +183,11 @@ pub fn outcome(result: &Result<HttpResponse, FetchError>, now_seconds: u64) -> O
 
 
 /// The default selection of a Segment integration: the 26 events of Aircall's own Segment
-/// source (seed 003), its six user events under their current `.v2` names. Aircall is
+/// source (seed 003), its six user events under their current `.v2` names, and the five
+/// events of Aircall's AI data (delivered with their content, see `ai.rs`). Aircall is
 /// retiring the v1 names (`/v1/users` was sunset on 2026-09-30), so a webhook registered with
 /// them would go quiet. Any other Aircall event name, v1 ones included, can be chosen too.
-pub const DEFAULT_EVENTS: [&str; 26] = [
+pub const DEFAULT_EVENTS: [&str; 31] = [
     "number.created",
     "number.opened",
     "number.closed",
@@ -204,6 +214,11 @@ pub const DEFAULT_EVENTS: [&str; 26] = [
     "call.ringing_on_agent",
     "call.agent_declined",
     "call.voicemail_left",
+    "transcription.created",
+    "summary.created",
+    "topics.created",
+    "sentiment.created",
+    "action_item.created",
 ];
 
 #[cfg(test)]

@@ -286,11 +286,14 @@ fn a_refused_write_key_is_permanent_and_says_so() {
 }
 
 #[test]
-fn the_default_has_the_seed_s_26_distinct_events_with_current_user_names() {
+fn the_default_has_the_seed_s_26_distinct_events_with_current_user_names_and_the_ai_events() {
     let mut names = DEFAULT_EVENTS.to_vec();
     names.sort();
     names.dedup();
-    assert_eq!(names.len(), 26);
+    assert_eq!(names.len(), 31);
+    for kind in crate::aircall::AiKind::ALL {
+        assert!(names.contains(&kind.event()), "{}", kind.event());
+    }
     assert!(names.iter().all(|n| crate::integration::is_event_name(n)));
     let users: Vec<_> = names.iter().filter(|n| n.starts_with("user.")).collect();
     assert_eq!(users.len(), 6);
@@ -326,4 +329,66 @@ fn a_900_kb_event_reaches_segment_under_32_kb_and_an_untrimmable_one_is_dead_let
         panic!()
     };
     assert!(reason.contains("over Segment's 32000 bytes"), "{reason}");
+}
+
+/// A transcript of about 1.2 MB: its parts take several `/v1/batch` requests.
+fn long_transcript() -> String {
+    let utterances: Vec<Value> = (0..6_000)
+        .map(|n| json!({"start_time": n, "end_time": n, "participant_type": "external",
+            "phone_number": "+33612345678", "text": format!("line {n} {}", "w".repeat(160))}))
+        .collect();
+    json!({"transcription": {"id": 5, "call_id": 812, "type": "call",
+        "content": {"language": "en", "utterances": utterances}}})
+    .to_string()
+}
+
+fn ai_delivery(integration: &Integration) -> String {
+    Job::Deliver(Delivery {
+        id: format!("msg_{:032}", 77),
+        integration_id: integration.id.clone(),
+        event: "transcription.created".into(),
+        occurred_at: 1_700_000_000,
+        payload: Payload::Inline {
+            data: json!({"id": 1, "call_id": 812}).as_object().unwrap().clone(),
+        },
+        attempt: 1,
+    })
+    .to_message()
+}
+
+#[test]
+fn a_transcript_too_large_for_one_request_is_delivered_only_when_every_request_is() {
+    let p = MemoryPlatform::default();
+    let i = segment_integration(&p, None);
+    let transcript = long_transcript();
+    let batches = std::rc::Rc::new(std::cell::Cell::new(0));
+    let seen = batches.clone();
+    p.respond(move |request| {
+        if request.url.ends_with("/transcription") {
+            return Ok(answer(200, &[], Box::leak(transcript.clone().into_boxed_str())));
+        }
+        seen.set(seen.get() + 1);
+        // Segment fails the second request of the parts.
+        Ok(match seen.get() {
+            2 => answer(503, &[], ""),
+            _ => answer(200, &[], r#"{"success":true}"#),
+        })
+    });
+    run(handle_batch(&p, &config(), QueueName::Jobs, &[ai_delivery(&i)]));
+    assert!(batches.get() >= 3, "{} requests of parts, each under 500 KB", batches.get());
+    let sent = sent_batches(&p);
+    let parts: Vec<&Value> = sent.iter().flat_map(|b| b["batch"].as_array().unwrap()).collect();
+    let count = parts[0]["properties"]["parts"].as_u64().unwrap() as usize;
+    assert_eq!(parts.len(), count, "every part sent once");
+    for request in p.requests.borrow().iter().filter(|r| r.url.ends_with("/v1/batch")) {
+        assert!(request.body.len() <= MAX_REQUEST_BYTES, "{}", request.body.len());
+    }
+    // One of its requests failed: the whole delivery is retried (Segment drops the parts it
+    // already has by their messageIds).
+    let (queue, message, _) = p.take_sent().remove(0);
+    assert_eq!(queue, QueueName::Jobs);
+    let Job::Deliver(next) = Job::from_message(&message).unwrap() else {
+        panic!()
+    };
+    assert_eq!(next.attempt, 2);
 }
