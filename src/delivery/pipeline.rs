@@ -5,6 +5,7 @@
 //! own delivery, and each outcome settled: done, retried with back-off, waited out, or given
 //! up to the dead-letter list.
 
+use super::journal::Seen;
 use super::{DeadLetter, Delivery, Payload};
 use crate::ai::AiError;
 use crate::aircall::{AiKind, AircallClient};
@@ -26,7 +27,8 @@ pub async fn deliver<P: Platform>(
 ) -> Result<(), InfraError> {
     let Some(destination) = &integration.destination else {
         for delivery in deliveries {
-            give_up(p, delivery, "the integration has no destination".into()).await?;
+            let reason = "the integration has no destination".into();
+            settle(p, config, delivery, Outcome::Failed { reason }).await?;
         }
         return Ok(());
     };
@@ -35,7 +37,7 @@ pub async fn deliver<P: Platform>(
         Err(e) => {
             for delivery in deliveries {
                 let reason = format!("the destination's secret cannot be read: {e}");
-                give_up(p, delivery, reason).await?;
+                settle(p, config, delivery, Outcome::Failed { reason }).await?;
             }
             return Ok(());
         }
@@ -45,7 +47,7 @@ pub async fn deliver<P: Platform>(
     for delivery in deliveries {
         let Some(mut data) = load_payload(p, &delivery).await? else {
             let reason = "the event's payload expired before it could be delivered".into();
-            give_up(p, delivery, reason).await?;
+            settle(p, config, delivery, Outcome::Failed { reason }).await?;
             continue;
         };
         if delivery.event.starts_with("contact.") && integration.contact_sync.is_some() {
@@ -72,7 +74,11 @@ pub async fn deliver<P: Platform>(
                         "delivery {} ({}) not sent: {e}",
                         delivery.id, delivery.event
                     ));
-                    settle(p, config, delivery, Outcome::Delivered).await?;
+                    let seen = Seen {
+                        filtered: Some(e.to_string()),
+                        ..Seen::default()
+                    };
+                    settle_seen(p, config, delivery, Outcome::Delivered, seen).await?;
                 }
                 Err(e) => settle(p, config, delivery, Outcome::of(&e)).await?,
             }
@@ -110,7 +116,13 @@ pub async fn deliver<P: Platform>(
                         "delivery {} ({}) is about none of the integration's numbers: not sent",
                         delivery.id, delivery.event
                     ));
-                    settle(p, config, delivery, Outcome::Delivered).await?;
+                    let seen = Seen {
+                        filtered: Some(
+                            "the event is about none of the integration's numbers".into(),
+                        ),
+                        ..Seen::default()
+                    };
+                    settle_seen(p, config, delivery, Outcome::Delivered, seen).await?;
                     continue;
                 }
             }
@@ -129,8 +141,14 @@ pub async fn deliver<P: Platform>(
     let outcomes = destination
         .deliver(p, config, &integration.id, &secret, &ready)
         .await?;
-    for (delivery, outcome) in waiting.into_iter().zip(outcomes) {
-        settle(p, config, delivery, outcome).await?;
+    for ((delivery, outcome), ready) in waiting.into_iter().zip(outcomes).zip(&ready) {
+        let seen = Seen {
+            data: Some(&ready.data),
+            sent: Some(destination.shown(ready)),
+            filtered: None,
+            destination: Some(destination.kind()),
+        };
+        settle_seen(p, config, delivery, outcome, seen).await?;
     }
     Ok(())
 }
@@ -206,6 +224,24 @@ pub async fn settle<P: Platform>(
     delivery: Delivery,
     outcome: Outcome,
 ) -> Result<(), InfraError> {
+    settle_seen(p, config, delivery, outcome, Seen::default()).await
+}
+
+/// [`settle`], with what the event log notes of it besides (every outcome is noted here).
+async fn settle_seen<P: Platform>(
+    p: &P,
+    config: &Config,
+    delivery: Delivery,
+    outcome: Outcome,
+    seen: Seen<'_>,
+) -> Result<(), InfraError> {
+    let outcome = match outcome {
+        Outcome::Retry { reason, .. } if config.retry.gives_up_after(delivery.attempt) => {
+            Outcome::Failed { reason }
+        }
+        outcome => outcome,
+    };
+    super::journal::note(p, &delivery, &outcome, seen);
     match outcome {
         Outcome::Delivered => {
             if let Payload::Stored { key } = &delivery.payload {

@@ -2,7 +2,6 @@
 //! the rows a page answers.
 
 use super::entry::{phone_digits, Status, Subjects};
-use super::store::Row;
 use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_LIMIT: usize = 50;
@@ -123,22 +122,20 @@ impl Query {
         })
     }
 
-    /// Whether the row meets every criterion.
-    pub fn matches(&self, row: &Row) -> bool {
-        let s = &row.subjects;
-        self.event.as_ref().is_none_or(|e| *e == row.event)
+    /// Whether the event (`id`, name, what it is about) meets every criterion.
+    pub fn matches(&self, id: &str, event: &str, s: &Subjects) -> bool {
+        self.event.as_ref().is_none_or(|e| e == event)
             && self.call_id.is_none_or(|c| s.call_id == Some(c))
             && self.phone.as_ref().is_none_or(|p| s.phones.contains(p))
-            && self.q.as_ref().is_none_or(|q| free_text(q, row))
+            && self.q.as_ref().is_none_or(|q| free_text(q, id, event, s))
     }
 }
 
-fn free_text(q: &str, row: &Row) -> bool {
+fn free_text(q: &str, id: &str, event: &str, s: &Subjects) -> bool {
     let q = q.to_ascii_lowercase();
-    if row.event.starts_with(&q) || row.id == q {
+    if event.starts_with(&q) || id == q {
         return true;
     }
-    let s = &row.subjects;
     if let Ok(n) = q.parse::<i64>() {
         if [s.call_id, s.contact_id, s.message_id].contains(&Some(n)) {
             return true;

@@ -6,7 +6,7 @@
 //! `t:{sort}` (every event), `e:{name}:{sort}`, `c:{call id}:{sort}`, `p:{digits}:{sort}`.
 #![allow(async_fn_in_trait)] // single-threaded runtime: no Send bounds wanted
 
-use super::entry::{Entry, Kept, Status, Subjects};
+use super::entry::{redact, redact_map, Entry, Kept, Status, Subjects};
 use super::query::{Page, Query, Summary};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -163,7 +163,14 @@ pub async fn append<R: Rows>(rows: &R, entries: Vec<Entry>) -> Result<(), RowsEr
     }
     let mut changed: BTreeMap<String, (bool, bool)> = BTreeMap::new();
     let mut new_indexes = Vec::new();
-    for entry in entries {
+    for mut entry in entries {
+        // Secrets never enter the log, whatever a payload carries.
+        if let Some(data) = entry.received.as_mut() {
+            redact_map(data);
+        }
+        if let Some(sent) = entry.sent.as_mut() {
+            redact(sent);
+        }
         let step = Step {
             at: entry.at_ms,
             status: entry.status,
@@ -281,7 +288,7 @@ pub async fn search<R: Rows>(rows: &R, query: &Query, now_ms: u64) -> Result<Pag
                 continue; // an index entry whose row went first: expiring
             };
             let row: Row = parse(id, text)?;
-            if query.matches(&row) {
+            if query.matches(&row.id, &row.event, &row.subjects) {
                 events.push(row.summary());
                 if events.len() == query.limit {
                     return Ok(Page {

@@ -4,6 +4,7 @@
 mod admin;
 mod dashboard;
 mod error;
+mod events;
 mod oauth;
 
 pub use error::ApiError;

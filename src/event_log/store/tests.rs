@@ -315,3 +315,16 @@ fn payloads_over_the_cap_are_kept_truncated() {
     assert!(kept.truncated && kept.payload.is_string());
     assert_eq!(row.subjects.call_id, Some(1), "searchable all the same");
 }
+
+#[test]
+fn secrets_in_a_payload_never_reach_the_store() {
+    let rows = MemoryRows::default();
+    let mut e = received(1, NOW, "call.ended", 1, "", Status::Delivered);
+    e.received = Some(obj(json!({"id": 1, "token": "aircall-webhook-token"})));
+    e.sent = Some(json!({"headers": {"Authorization": "Bearer pat-secret"}, "write_key": "wk"}));
+    run(append(&rows, vec![e])).unwrap();
+    let stored: String = rows.0.borrow().values().cloned().collect();
+    for secret in ["aircall-webhook-token", "pat-secret", "\"wk\""] {
+        assert!(!stored.contains(secret), "{secret} stored");
+    }
+}
