@@ -54,16 +54,18 @@ impl Cloudflare {
         ctx.wait_until(async move {
             for (integration_id, entries) in notes {
                 let body = serde_json::to_string(&entries).expect("entries serialize");
-                let written = event_log_call(&env, &integration_id, "/append", Some(body)).await;
-                if let Err(e) = written {
-                    worker::console_log!(
-                        "{}",
-                        crate::ports::escape_controls(&format!(
-                            "event log of {integration_id}: {} step(s) not written: {e}",
-                            entries.len()
-                        ))
-                    );
-                }
+                let line = match event_log_call(&env, &integration_id, "/append", Some(body)).await
+                {
+                    Ok(_) => format!(
+                        "event log of {integration_id}: {} step(s) written",
+                        entries.len()
+                    ),
+                    Err(e) => format!(
+                        "event log of {integration_id}: {} step(s) not written: {e}",
+                        entries.len()
+                    ),
+                };
+                worker::console_log!("{}", crate::ports::escape_controls(&line));
             }
         });
     }
