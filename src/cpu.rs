@@ -149,11 +149,11 @@ mod tests {
             let page: Page = serde_json::from_str(&page).unwrap();
             assert_eq!(page.calls.len(), 50);
         });
-        // Delivery to Segment: a queue batch of 48 (JOBS' max_batch_size) call.ended events of
+        // Delivery to Segment: a queue batch of 47 (JOBS' max_batch_size) call.ended events of
         // one integration, mapped, packed and sent in one /v1/batch request.
         p.now_ms.set(p.now_ms.get() + 61_000); // a fresh rate budget for its creation
         let segment = segment_integration(&p);
-        let batch: Vec<String> = (0..48)
+        let batch: Vec<String> = (0..47)
             .map(|n| {
                 let data = realistic(100 + n, now - 300);
                 Job::Deliver(Delivery {
@@ -192,7 +192,7 @@ mod tests {
         println!("cpu: segment_trim_900kb_event_us {trim_900_kb:.1}");
         println!(
             "cpu: segment_delivery_per_event_us {:.1}",
-            segment_batch / 48.0
+            segment_batch / 47.0
         );
         println!("cpu: page_of_50_calls_parse_us {parse:.1}");
         println!("cpu: ingress_event_us {ingress:.1}");

@@ -119,7 +119,7 @@ pub trait Fetch {
 /// The queues the connector owns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueueName {
-    /// `JOBS`: deliveries, light (a request each) and taken up to 48 at a time.
+    /// `JOBS`: deliveries, light (a request each) and taken up to 47 at a time.
     Jobs,
     /// `WORK`: call imports, import steps, contact sync and deletion steps, heavy (up to 6
     /// requests each) and taken 8 at a time, so that a batch fits one invocation's 50

@@ -509,6 +509,38 @@ mod tests {
     }
 
     #[test]
+    fn each_integrations_event_log_write_is_counted_in_the_budget() {
+        let p = MemoryPlatform::default();
+        let (i, _, _) = integration(&p, None);
+        let messages: Vec<String> = (0..48)
+            .map(|n| {
+                let d = Delivery {
+                    id: format!("msg_{n:032x}"),
+                    ..delivery(&i.id, 1)
+                };
+                Job::Deliver(d).to_message()
+            })
+            .collect();
+        p.requests.borrow_mut().clear();
+        run(handle_batch(&p, &config(), QueueName::Jobs, &messages));
+        // 47 deliveries and the log's write make 48; the last delivery waits.
+        assert_eq!(p.requests.borrow().len(), 47);
+        let sent = p.take_sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].1, messages[47]);
+        run(p.flush_log());
+        assert_eq!(
+            p.event_logs.borrow()[&i.id]
+                .0
+                .borrow()
+                .keys()
+                .filter(|k| k.starts_with("id:"))
+                .count(),
+            47
+        );
+    }
+
+    #[test]
     fn a_store_failure_is_redelivered_by_the_platform_then_delivered_once() {
         let p = MemoryPlatform::default();
         let (i, _, _) = integration(&p, None);
