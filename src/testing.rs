@@ -202,6 +202,11 @@ impl MemoryPlatform {
             .clone()
     }
 
+    /// The noted steps not written yet, taken.
+    pub fn take_notes(&self) -> Vec<(String, Entry)> {
+        std::mem::take(&mut *self.notes.borrow_mut())
+    }
+
     /// Writes the noted steps, per integration, as the platform does after a batch.
     pub async fn flush_log(&self) {
         let notes = std::mem::take(&mut *self.notes.borrow_mut());
