@@ -2,7 +2,7 @@
 // with every log write refused (EVENT_LOG bound to another class: the nearest to no log this
 // build has), the log writes (Durable Object subrequests) per event, and how long a search and
 // an event's detail take. Figures only. Run alone: `npm run build`, then
-// `node scripts/bench-event-log.mjs` (BENCH_LOG_EVENTS, 300 by default).
+// `node scripts/bench-event-log.mjs` (BENCH_LOG_EVENTS, 300 by default; BENCH_LOG_ORDER).
 import { performance } from "node:perf_hooks";
 import { startConnector, waitFor } from "../tests/e2e/harness.mjs";
 import { FakeAircall } from "../tests/fakes/aircall.mjs";
@@ -87,8 +87,12 @@ const aircall = await new FakeAircall().start();
 aircall.addKey("bench-log", "bench-log-token");
 const receiver = await new FakeReceiver().start();
 receiver.secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+// BENCH_LOG_ORDER=reverse runs the refused writes first, to see what the order alone changes.
+const reverse = process.env.BENCH_LOG_ORDER === "reverse";
+const refused = () => run("writes refused", aircall, receiver, { EVENT_LOG: "AccountGate" });
+const without = reverse ? await refused() : null;
 const withLog = await run("with", aircall, receiver, {});
-const without = await run("writes refused", aircall, receiver, { EVENT_LOG: "AccountGate" });
+const withoutLog = without ?? (await refused());
 await receiver.stop();
 await aircall.stop();
-console.log(JSON.stringify({ events: EVENTS, with_log: withLog, log_writes_refused: without }, null, 2));
+console.log(JSON.stringify({ events: EVENTS, order: reverse ? "refused first" : "log first", with_log: withLog, log_writes_refused: withoutLog }, null, 2));
