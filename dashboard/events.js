@@ -46,8 +46,9 @@ async function renderEventLog(id, eventId) {
         { "data-id": e.id },
         h("td", { "data-label": "Received" }, when(msIso(e.received_at))),
         h("td", { "data-label": "Event" }, h("a", { href: `#/integrations/${id}/events/${e.id}` }, e.event)),
-        h("td", { "data-label": "About" }, aboutText(e) || "—", e.phones?.length ? h("div", { class: "hint" }, e.phones.map((p) => `+${p}`).join(", ")) : null),
-        h("td", { "data-label": "Status" }, eventBadge(e.status), e.reason ? h("div", { class: "hint" }, e.reason) : null),
+        // One block per cell, so that a phone's card layout keeps label and content apart.
+        h("td", { "data-label": "About" }, h("div", {}, aboutText(e) || "—", e.phones?.length ? h("div", { class: "hint" }, e.phones.map((p) => `+${p}`).join(", ")) : null)),
+        h("td", { "data-label": "Status" }, h("div", {}, eventBadge(e.status), e.reason ? h("div", { class: "hint" }, e.reason) : null)),
       ),
     );
     if (!tbody) {
@@ -100,9 +101,9 @@ async function renderEvent(id, eventId) {
               "tr",
               {},
               h("td", { "data-label": "When" }, when(msIso(step.at))),
-              h("td", { "data-label": "Status" }, eventBadge(step.status), step.destination ? h("div", { class: "hint" }, step.destination) : null),
+              h("td", { "data-label": "Status" }, h("div", {}, eventBadge(step.status), step.destination ? h("div", { class: "hint" }, step.destination) : null)),
               h("td", { "data-label": "Attempt" }, step.attempt ? String(step.attempt) : "—"),
-              h("td", { "data-label": "Delivery" }, step.delivery_id ? `sent again as ${step.delivery_id}` : "first"),
+              h("td", { "data-label": "Delivery" }, step.delivery_id ? h("span", { class: "event-id" }, `sent again as ${step.delivery_id}`) : "first"),
               h("td", { "data-label": "Reason" }, step.reason || ""),
             ),
           ),
@@ -148,7 +149,7 @@ async function renderEvent(id, eventId) {
       { class: "event-summary" },
       h("p", {}, eventBadge(e.status), e.reason ? ` ${e.reason}` : "", e.destination ? ` · ${e.destination}` : ""),
       h("p", {}, "Received ", when(msIso(e.received_at)), aboutText(e) ? ` · ${aboutText(e)}` : ""),
-      h("p", { class: "hint" }, e.id),
+      h("p", { class: "hint event-id" }, e.id),
       h("div", { class: "actions" }, again),
       message,
     ),

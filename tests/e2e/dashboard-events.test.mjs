@@ -100,5 +100,16 @@ test("an event is found by its call id, opened with both payloads, and sent agai
   assert.ok(resent?.valid, "the new delivery reached the receiver, signed");
   assert.equal(resent.body.data.id, 3102);
   await shot("21-event-sent-again");
+
+  // At phone width the event and the log read without sideways scrolling.
+  await page.setViewportSize({ width: 375, height: 800 });
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  const wide = await page.evaluate(() => [...document.querySelectorAll("main *")].filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).slice(0, 5).map((e) => `${e.tagName}.${e.className}: ${e.textContent.slice(0, 40)}`));
+  assert.equal(await overflow(), 0, `the event fits: ${wide.join(" | ")}`);
+  await page.getByRole("link", { name: "Back to the event log" }).click();
+  await table.waitFor();
+  assert.equal(await overflow(), 0, "the log fits");
+  await shot("22-event-log-phone");
+  await page.setViewportSize({ width: 1280, height: 900 });
   assert.deepEqual(problems, []);
 });
