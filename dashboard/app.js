@@ -439,7 +439,7 @@ async function renderIntegration(id, part) {
   const heading = page(
     `i/${id}`,
     i.name,
-    h("p", {}, h("span", { class: `badge ${st.cls}` }, st.text), " ", h("a", { href: "#/" }, "Back to my integrations")),
+    h("p", {}, h("span", { class: `badge ${st.cls}` }, st.text), " ", h("a", { href: `#/integrations/${id}/events` }, "Event log"), " ", h("a", { href: "#/" }, "Back to my integrations")),
     statusCard(i, reloadRuns),
     aiSection(i),
     settingsSection(i),
@@ -912,6 +912,8 @@ async function route() {
     await loadCatalogue();
     const hash = location.hash || "#/";
     const match = hash.match(/^#\/integrations\/([A-Za-z0-9_-]+)(?:\/(ai|runs|deliveries|history|settings))?$/);
+    const events = hash.match(/^#\/integrations\/([A-Za-z0-9_-]+)\/events(?:\/(msg_[A-Za-z0-9]+))?$/);
+    if (events) return await renderEventLog(events[1], events[2]); // events.js
     if (hash === "#/new") renderNew();
     else if (match) await renderIntegration(match[1], match[2]);
     else await renderList(hash === "#/inactive");

@@ -86,7 +86,7 @@ export async function benchSegment({ events = Number(process.env.BENCH_SEGMENT_E
 
 export function describeSegment(r) {
   return `segment             ${r.events} call events: ingress ${r.ingress_events_per_second} events/s, all in Segment after ${r.end_to_end_seconds} s (${r.end_to_end_events_per_second} events/s end to end)
-                    ${r.segment_requests} /v1/batch requests, ${r.messages_per_request} messages each on average (at most ${r.largest_request_messages}: a queue batch of deliveries is at most 48 messages), ${r.dropped_by_segment} dropped
+                    ${r.segment_requests} /v1/batch requests, ${r.messages_per_request} messages each on average (at most ${r.largest_request_messages}: a queue batch of deliveries is at most 47 messages), ${r.dropped_by_segment} dropped
                     workerd CPU ${r.workerd_cpu_ms_per_event_upper_bound ?? "n/a"} ms/event (whole local process incl. simulated KV/queues/DO: an upper bound, not Cloudflare's CPU time)`;
 }
 

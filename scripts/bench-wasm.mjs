@@ -26,7 +26,7 @@ const V8_FLAGS = ["--no-wasm-native-module-cache", "--disable-warning=Experiment
 const EVENTS = Number(process.env.BENCH_WASM_EVENTS ?? 500); // per round of ingress
 const ROUNDS = Number(process.env.BENCH_WASM_ROUNDS ?? 5); // rounds of each warm figure
 const FRESH = Number(process.env.BENCH_WASM_FRESH ?? 5); // fresh instances per cold figure
-const SEGMENT_BATCH = 48; // JOBS' max_batch_size in wrangler.toml
+const SEGMENT_BATCH = 47; // JOBS' max_batch_size in wrangler.toml
 
 const canRun = () => typeof WebAssembly.JSTag === "object";
 

@@ -81,9 +81,8 @@ pub async fn receive<P: Platform>(
             reason,
         )
         .await?;
-        return Ok(Accepted::Ignored {
-            reason: "integration.deleted: the integration is now inactive",
-        });
+        let reason = "integration.deleted: the integration is now inactive";
+        return Ok(ignored(p, &integration, event, reason));
     }
     // Still answered 2xx, so Aircall does not disable the webhook; counted, not forwarded.
     if integration.status != Status::Active {
@@ -93,9 +92,8 @@ pub async fn receive<P: Platform>(
                 integration.id
             ));
         }
-        return Ok(Accepted::Ignored {
-            reason: "the integration is inactive: nothing is forwarded",
-        });
+        let reason = "the integration is inactive: nothing is forwarded";
+        return Ok(ignored(p, &integration, event, reason));
     }
     // A call that ended is imported right away, as the next poll would: once, either way.
     let import: Option<CallJob> = (event.event == CALL_ENDED)
@@ -111,13 +109,12 @@ pub async fn receive<P: Platform>(
         if let Some(import) = import {
             crate::queue::send(p, &import, 0).await?;
         }
-        return Ok(Accepted::Ignored {
-            reason: if other_number {
-                "the event is about none of the integration's numbers"
-            } else {
-                "the integration does not forward this event"
-            },
-        });
+        let reason = if other_number {
+            "the event is about none of the integration's numbers"
+        } else {
+            "the integration does not forward this event"
+        };
+        return Ok(ignored(p, &integration, event, reason));
     }
 
     // serde_json's maps are sorted, so this text is the same whenever Aircall resends the event.
@@ -144,6 +141,39 @@ pub async fn receive<P: Platform>(
         crate::queue::send(p, &import, 0).await?;
     }
     Ok(Accepted::Queued { delivery_id: id })
+}
+
+/// Acknowledges an event not forwarded, noting it in the integration's event log (written
+/// after the answer, never delaying it); not while the integration is being deleted, which
+/// erases its log.
+fn ignored<P: Platform>(
+    p: &P,
+    integration: &Integration,
+    event: WebhookEvent,
+    reason: &'static str,
+) -> Accepted {
+    let deleting = integration.deactivation.as_ref().map(|d| d.cause) == Some(Cause::Deleting);
+    if deleting {
+        return Accepted::Ignored { reason };
+    }
+    let integration_id = integration.id.as_str();
+    let data_json = serde_json::to_string(&event.data).expect("JSON values serialize");
+    let id = Delivery::id_for(integration_id, &event.event, event.timestamp, &data_json);
+    let entry = crate::event_log::Entry {
+        event_id: id,
+        at_ms: p.now_ms(),
+        event: event.event,
+        occurred_at: event.timestamp,
+        status: crate::event_log::Status::Filtered,
+        reason: Some(reason.to_string()),
+        attempt: 0,
+        delivery_id: None,
+        destination: None,
+        received: Some(event.data),
+        sent: None,
+    };
+    p.note(integration_id, entry);
+    Accepted::Ignored { reason }
 }
 
 #[cfg(test)]
@@ -261,6 +291,51 @@ mod tests {
         );
         assert!(p.take_sent().is_empty());
         assert_eq!(run(crate::integration::dropped(&p, &i.id)).unwrap(), 2);
+    }
+
+    #[test]
+    fn what_is_not_forwarded_is_noted_in_the_log_except_while_deleting() {
+        use crate::ports::EventLog;
+        let p = MemoryPlatform::default();
+        let (i, _, token) = integration(&p, Some(vec!["call.ended"]));
+        let c = config();
+        run(receive(
+            &p,
+            &c,
+            &i.id,
+            &body("call.created", &token, r#"{"id":7}"#),
+        ))
+        .unwrap();
+        let query = crate::event_log::Query {
+            limit: 10,
+            ..Default::default()
+        };
+        let page = run(p.events(&i.id, &query)).unwrap();
+        assert_eq!(page.events.len(), 1);
+        assert_eq!(page.events[0].status, crate::event_log::Status::Filtered);
+        assert_eq!(page.events[0].subjects.call_id, Some(7));
+
+        let mut deleting = run(Integrations::new(&p).get(&i.id)).unwrap().unwrap();
+        deleting.status = Status::Inactive;
+        deleting.deactivation = Some(crate::integration::Deactivation {
+            by: Actor::Admin,
+            cause: Cause::Deleting,
+            reason: "being deleted".into(),
+            at: 0,
+        });
+        run(Integrations::new(&p).save(&deleting)).unwrap();
+        let answer = run(receive(
+            &p,
+            &c,
+            &i.id,
+            &body("call.ended", &token, r#"{"id":8}"#),
+        ));
+        assert!(matches!(answer, Ok(Accepted::Ignored { .. })));
+        assert_eq!(
+            run(p.events(&i.id, &query)).unwrap().events.len(),
+            1,
+            "nothing more"
+        );
     }
 
     #[test]

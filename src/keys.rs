@@ -227,6 +227,11 @@ pub fn contact_pass_lease(id: &str, side: &str) -> String {
     format!("{id}:contact-pass:{side}")
 }
 
+/// The integration's `EVENT_LOG` Durable Object (its event log; deletion erases it).
+pub fn event_log_name(id: &str) -> String {
+    format!("event-log:{id}")
+}
+
 /// The integration's import lease, in its Aircall account's object.
 pub fn import_lease(id: &str) -> String {
     format!("lease:{id}")

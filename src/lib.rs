@@ -16,6 +16,7 @@ pub mod crm;
 pub mod crypto;
 pub mod delivery;
 pub mod destinations;
+pub mod event_log;
 pub mod http;
 pub mod import;
 pub mod infra;

@@ -119,7 +119,7 @@ pub trait Fetch {
 /// The queues the connector owns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueueName {
-    /// `JOBS`: deliveries, light (a request each) and taken up to 48 at a time.
+    /// `JOBS`: deliveries, light (a request each) and taken up to 47 at a time.
     Jobs,
     /// `WORK`: call imports, import steps, contact sync and deletion steps, heavy (up to 6
     /// requests each) and taken 8 at a time, so that a batch fits one invocation's 50
@@ -206,8 +206,12 @@ pub trait Archive {
     /// Deletes every object whose key starts with `prefix`; answers how many it deleted.
     async fn delete_all(&self, prefix: &str) -> Result<u64, StoreError>;
     /// Stores `body` (small: a transcript) under `key`, replacing what was there.
-    async fn put_object(&self, key: &str, body: Vec<u8>, content_type: &str)
-        -> Result<(), ArchiveError>;
+    async fn put_object(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), ArchiveError>;
 }
 
 /// Operational log lines (never secrets). Implementations pass each line through
@@ -236,9 +240,31 @@ pub fn escape_controls(line: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// Each integration's event log (the `EVENT_LOG` Durable Object, one per integration).
+pub trait EventLog {
+    /// Notes a step of an event. Never waits nor fails: the platform writes a batch's notes in
+    /// one call per integration once the webhook is answered or the queue batch handled, and
+    /// a write that fails is logged and lost, never a delivery.
+    fn note(&self, integration_id: &str, entry: crate::event_log::Entry);
+    /// A page of the integration's events.
+    async fn events(
+        &self,
+        integration_id: &str,
+        query: &crate::event_log::Query,
+    ) -> Result<crate::event_log::Page, StoreError>;
+    /// One event whole.
+    async fn event(
+        &self,
+        integration_id: &str,
+        event_id: &str,
+    ) -> Result<Option<crate::event_log::Detail>, StoreError>;
+    /// Deletes the integration's whole log.
+    async fn erase(&self, integration_id: &str) -> Result<(), StoreError>;
+}
+
 /// Everything the domain uses, in one bound.
-pub trait Platform: Store + Fetch + Queues + Gate + Archive + Clock + Log {}
-impl<T: Store + Fetch + Queues + Gate + Archive + Clock + Log> Platform for T {}
+pub trait Platform: Store + Fetch + Queues + Gate + Archive + Clock + Log + EventLog {}
+impl<T: Store + Fetch + Queues + Gate + Archive + Clock + Log + EventLog> Platform for T {}
 
 #[cfg(test)]
 mod tests {

@@ -6,9 +6,11 @@
 
 use crate::budget::{Rate, RateBudget, Take};
 use crate::config::Config;
+use crate::event_log::store::memory::MemoryRows;
+use crate::event_log::{Detail, Entry, Page, Query};
 use crate::ports::{
-    Archive, ArchiveError, Clock, Fetch, FetchError, Gate, HttpRequest, HttpResponse, KeyPage, Log,
-    QueueError, QueueName, Queues, Store, StoreError,
+    Archive, ArchiveError, Clock, EventLog, Fetch, FetchError, Gate, HttpRequest, HttpResponse,
+    KeyPage, Log, QueueError, QueueName, Queues, Store, StoreError,
 };
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
@@ -37,6 +39,12 @@ pub struct MemoryPlatform {
     pub counters: RefCell<HashMap<(String, String), u64>>,
     claims: RefCell<HashMap<String, crate::budget::Claims>>,
     responder: RefCell<Responder>,
+    /// Each integration's event log, as its Durable Object stores it.
+    pub event_logs: RefCell<BTreeMap<String, std::rc::Rc<MemoryRows>>>,
+    /// Steps noted and not written yet (written before any read, as after a batch).
+    notes: RefCell<Vec<(String, Entry)>>,
+    /// While set, the event log cannot be written: notes are lost (and said so in the log).
+    pub event_log_down: Cell<bool>,
 }
 
 impl Default for MemoryPlatform {
@@ -57,6 +65,9 @@ impl Default for MemoryPlatform {
             counters: RefCell::default(),
             claims: RefCell::default(),
             responder: RefCell::new(Box::new(|_| Ok(answer(200, &[], "")))),
+            event_logs: RefCell::default(),
+            notes: RefCell::default(),
+            event_log_down: Cell::new(false),
         }
     }
 }
@@ -178,6 +189,76 @@ impl Store for MemoryPlatform {
         keys.truncate(self.list_page_size.get());
         let cursor = if more { keys.last().cloned() } else { None };
         Ok(KeyPage { keys, cursor })
+    }
+}
+
+impl MemoryPlatform {
+    /// The integration's log storage.
+    fn log_rows(&self, integration_id: &str) -> std::rc::Rc<MemoryRows> {
+        self.event_logs
+            .borrow_mut()
+            .entry(integration_id.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// The noted steps not written yet, taken.
+    pub fn take_notes(&self) -> Vec<(String, Entry)> {
+        std::mem::take(&mut *self.notes.borrow_mut())
+    }
+
+    /// Writes the noted steps, per integration, as the platform does after a batch.
+    pub async fn flush_log(&self) {
+        let notes = std::mem::take(&mut *self.notes.borrow_mut());
+        let mut by_integration: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
+        for (id, entry) in notes {
+            by_integration.entry(id).or_default().push(entry);
+        }
+        for (id, entries) in by_integration {
+            let rows = self.log_rows(&id);
+            crate::event_log::store::append(rows.as_ref(), entries)
+                .await
+                .expect("memory rows");
+        }
+    }
+}
+
+impl EventLog for MemoryPlatform {
+    fn note(&self, integration_id: &str, entry: Entry) {
+        if self.event_log_down.get() {
+            self.log(&format!("event log of {integration_id} not written (down)"));
+            return;
+        }
+        self.notes
+            .borrow_mut()
+            .push((integration_id.to_string(), entry));
+    }
+
+    async fn events(&self, integration_id: &str, query: &Query) -> Result<Page, StoreError> {
+        self.flush_log().await;
+        let rows = self.log_rows(integration_id);
+        crate::event_log::store::search(rows.as_ref(), query, self.now_ms.get())
+            .await
+            .map_err(|e| StoreError(e.to_string()))
+    }
+
+    async fn event(
+        &self,
+        integration_id: &str,
+        event_id: &str,
+    ) -> Result<Option<Detail>, StoreError> {
+        self.flush_log().await;
+        let rows = self.log_rows(integration_id);
+        let found = crate::event_log::store::detail(rows.as_ref(), event_id)
+            .await
+            .map_err(|e| StoreError(e.to_string()))?;
+        Ok(found.map(|(row, body)| Detail::of(row, body)))
+    }
+
+    async fn erase(&self, integration_id: &str) -> Result<(), StoreError> {
+        self.flush_log().await;
+        self.event_logs.borrow_mut().remove(integration_id);
+        Ok(())
     }
 }
 

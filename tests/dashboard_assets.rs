@@ -60,3 +60,15 @@ fn the_script_keeps_the_token_in_the_session_and_sends_it_only_as_a_bearer() {
         assert!(!script.contains(external), "{external}");
     }
 }
+
+/// The event log's page is a script of its own, loaded before app.js (whose helpers it uses).
+#[test]
+fn the_event_log_script_loads_first_and_writes_no_html() {
+    const EVENTS: &str = include_str!("../dashboard/events.js");
+    let first = PAGE.find("<script src=\"/events.js\" defer></script>");
+    let app = PAGE.find("<script src=\"/app.js\" defer></script>");
+    assert!(first.is_some() && first < app, "{PAGE}");
+    for forbidden in ["http://", "https://", "eval(", "innerHTML", "localStorage"] {
+        assert!(!EVENTS.contains(forbidden), "{forbidden}");
+    }
+}

@@ -50,21 +50,57 @@ mod tests {
     #[test]
     fn the_transcript_is_kept_under_the_integration_s_recordings_with_a_signed_link() {
         let p = MemoryPlatform::default();
-        let mut content = json!({"call_id": 812, "transcription": {"id": 1, "content": {"utterances": []}}})
+        let mut content =
+            json!({"call_id": 812, "transcription": {"id": 1, "content": {"utterances": []}}})
+                .as_object()
+                .unwrap()
+                .clone();
+        run(keep_transcript(
+            &p,
+            &config(),
+            "int_a",
+            812,
+            &mut content,
+            3_600,
+        ))
+        .unwrap();
+        let stored = p.archive.borrow()["recordings/int_a/812.transcript.json"].clone();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&stored).unwrap(),
+            content["transcription"]
+        );
+        let link = content["transcript_url"].as_str().unwrap();
+        assert!(
+            link.contains("/recordings/int_a/812.transcript.json?expires="),
+            "{link}"
+        );
+        let expires: u64 = link
+            .split("expires=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let signature = link.split("signature=").nth(1).unwrap();
+        assert!(config()
+            .links
+            .verify(&transcript_path("int_a", 812), expires, signature));
+        // A summary is not archived.
+        let mut summary = json!({"call_id": 1, "summary": {}})
             .as_object()
             .unwrap()
             .clone();
-        run(keep_transcript(&p, &config(), "int_a", 812, &mut content, 3_600)).unwrap();
-        let stored = p.archive.borrow()["recordings/int_a/812.transcript.json"].clone();
-        assert_eq!(serde_json::from_slice::<Value>(&stored).unwrap(), content["transcription"]);
-        let link = content["transcript_url"].as_str().unwrap();
-        assert!(link.contains("/recordings/int_a/812.transcript.json?expires="), "{link}");
-        let expires: u64 = link.split("expires=").nth(1).unwrap().split('&').next().unwrap().parse().unwrap();
-        let signature = link.split("signature=").nth(1).unwrap();
-        assert!(config().links.verify(&transcript_path("int_a", 812), expires, signature));
-        // A summary is not archived.
-        let mut summary = json!({"call_id": 1, "summary": {}}).as_object().unwrap().clone();
-        run(keep_transcript(&p, &config(), "int_a", 1, &mut summary, 3_600)).unwrap();
+        run(keep_transcript(
+            &p,
+            &config(),
+            "int_a",
+            1,
+            &mut summary,
+            3_600,
+        ))
+        .unwrap();
         assert!(!summary.contains_key("transcript_url"));
     }
 }

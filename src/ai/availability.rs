@@ -76,7 +76,10 @@ pub fn view(unavailable: Option<Unavailable>) -> Value {
 }
 
 /// The `ai` view with the last AI event delivered (`last_delivered`: `null` before any).
-pub fn view_with(unavailable: Option<Unavailable>, last: Option<super::last::LastDelivered>) -> Value {
+pub fn view_with(
+    unavailable: Option<Unavailable>,
+    last: Option<super::last::LastDelivered>,
+) -> Value {
     let mut view = view(unavailable);
     view["last_delivered"] = match last {
         None => Value::Null,

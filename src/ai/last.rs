@@ -31,7 +31,9 @@ pub async fn note<S: Store>(store: &S, id: &str, last: &LastDelivered) -> Result
         }
     }
     let text = serde_json::to_string(last).expect("serializes");
-    store.put(&keys::ai_last_delivered_key(id), &text, None).await
+    store
+        .put(&keys::ai_last_delivered_key(id), &text, None)
+        .await
 }
 
 #[cfg(test)]
@@ -42,12 +44,22 @@ mod tests {
     #[test]
     fn the_last_delivery_is_kept_at_most_once_a_minute() {
         let p = MemoryPlatform::default();
-        let at = |event: &str, t: u64| LastDelivered { event: event.into(), call_id: 1, delivered_at: t };
+        let at = |event: &str, t: u64| LastDelivered {
+            event: event.into(),
+            call_id: 1,
+            delivered_at: t,
+        };
         assert_eq!(run(get(&p, "int_a")).unwrap(), None);
         run(note(&p, "int_a", &at("call.summary", 1_000))).unwrap();
         run(note(&p, "int_a", &at("call.topics", 1_030))).unwrap();
-        assert_eq!(run(get(&p, "int_a")).unwrap(), Some(at("call.summary", 1_000)));
+        assert_eq!(
+            run(get(&p, "int_a")).unwrap(),
+            Some(at("call.summary", 1_000))
+        );
         run(note(&p, "int_a", &at("call.topics", 1_060))).unwrap();
-        assert_eq!(run(get(&p, "int_a")).unwrap(), Some(at("call.topics", 1_060)));
+        assert_eq!(
+            run(get(&p, "int_a")).unwrap(),
+            Some(at("call.topics", 1_060))
+        );
     }
 }

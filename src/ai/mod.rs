@@ -49,9 +49,7 @@ impl Failure for AiError {
             AiError::NoCall
             | AiError::Unavailable(_)
             | AiError::NoneForImport { .. }
-            | AiError::Credentials(_) => {
-                Disposition::Permanent
-            }
+            | AiError::Credentials(_) => Disposition::Permanent,
         }
     }
 }
@@ -133,16 +131,66 @@ pub async fn read<P: Platform>(
     }
 }
 
+/// Calls a CRM had not logged, read once per batch for its AI events.
+pub type CallsRead = std::collections::BTreeMap<i64, Map<String, Value>>;
+
+/// What an AI event's delivery carries: its one read; a transcript archived beside the
+/// recording (the event then links to it); for a CRM, the call it has not logged yet, which
+/// its engagement is created from (read once per call in a batch).
+#[allow(clippy::too_many_arguments)]
+pub async fn prepare<P: Platform>(
+    p: &P,
+    config: &Config,
+    integration: &Integration,
+    kind: AiKind,
+    event_data: &Map<String, Value>,
+    link_seconds: u64,
+    for_crm: bool,
+    calls_read: &mut CallsRead,
+) -> Result<Map<String, Value>, AiError> {
+    let mut content = read(p, config, integration, kind, event_data).await?;
+    let call_id = call_id(&content).unwrap_or_default();
+    archive::keep_transcript(
+        p,
+        config,
+        &integration.id,
+        call_id,
+        &mut content,
+        link_seconds,
+    )
+    .await
+    .map_err(AiError::Infra)?;
+    if !for_crm {
+        return Ok(content);
+    }
+    let call = match calls_read.get(&call_id) {
+        Some(call) => Some(call.clone()),
+        None => call_unless_logged(p, config, integration, call_id).await?,
+    };
+    if let Some(call) = call {
+        calls_read.insert(call_id, call.clone());
+        content.insert("call".into(), Value::Object(call));
+    }
+    Ok(content)
+}
+
 /// Notes AI data delivered (`event`: `call.summary`, ...) as the integration's last; a store
 /// failure is only logged: the delivery itself went through.
-pub async fn delivered<P: Platform>(p: &P, integration_id: &str, event: &str, data: &Map<String, Value>) {
+pub async fn delivered<P: Platform>(
+    p: &P,
+    integration_id: &str,
+    event: &str,
+    data: &Map<String, Value>,
+) {
     let last = last::LastDelivered {
         event: event.to_string(),
         call_id: call_id(data).unwrap_or_default(),
         delivered_at: p.now_seconds(),
     };
     if let Err(e) = last::note(p, integration_id, &last).await {
-        p.log(&format!("integration {integration_id}: the last AI delivery could not be noted: {e}"));
+        p.log(&format!(
+            "integration {integration_id}: the last AI delivery could not be noted: {e}"
+        ));
     }
 }
 
@@ -154,7 +202,10 @@ pub async fn call_unless_logged<P: Platform>(
     integration: &Integration,
     call_id: i64,
 ) -> Result<Option<Map<String, Value>>, AiError> {
-    if p.get(&crate::keys::crm_call_key(&integration.id, call_id)).await?.is_some() {
+    if p.get(&crate::keys::crm_call_key(&integration.id, call_id))
+        .await?
+        .is_some()
+    {
         return Ok(None);
     }
     let credentials = integration

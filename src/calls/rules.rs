@@ -265,7 +265,10 @@ mod tests {
         let on: ImportRules = serde_json::from_value(json!({"ai": "when_available"})).unwrap();
         assert!(on.imports_ai() && on.problems().is_empty());
         let bad: ImportRules = serde_json::from_value(json!({"ai": "always"})).unwrap();
-        assert_eq!(bad.problems(), vec![("ai", "must be \"off\" or \"when_available\"".to_string())]);
+        assert_eq!(
+            bad.problems(),
+            vec![("ai", "must be \"off\" or \"when_available\"".to_string())]
+        );
     }
 
     #[test]

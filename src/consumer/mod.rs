@@ -204,7 +204,9 @@ pub async fn handle_batch<P: Platform>(
             (_, Some(Job::Purge(_))) => Cost::Fixed(subrequests::BUDGET),
         })
         .collect();
-    let now = subrequests::plan(&costs, subrequests::BUDGET);
+    // Each integration's event log is written once after the batch: a request each.
+    let log_writes = integrations.len() as u32;
+    let now = subrequests::plan(&costs, subrequests::BUDGET.saturating_sub(log_writes));
 
     let mut acks = vec![Ack::Done; messages.len()];
     let later: Vec<usize> = (0..messages.len()).filter(|i| !now[*i]).collect();
@@ -510,6 +512,38 @@ mod tests {
         let sent = p.take_sent();
         assert_eq!(sent.len(), 2);
         assert_eq!((sent[0].1.as_str(), sent[0].2), (messages[8].as_str(), 0));
+    }
+
+    #[test]
+    fn each_integrations_event_log_write_is_counted_in_the_budget() {
+        let p = MemoryPlatform::default();
+        let (i, _, _) = integration(&p, None);
+        let messages: Vec<String> = (0..48)
+            .map(|n| {
+                let d = Delivery {
+                    id: format!("msg_{n:032x}"),
+                    ..delivery(&i.id, 1)
+                };
+                Job::Deliver(d).to_message()
+            })
+            .collect();
+        p.requests.borrow_mut().clear();
+        run(handle_batch(&p, &config(), QueueName::Jobs, &messages));
+        // 47 deliveries and the log's write make 48; the last delivery waits.
+        assert_eq!(p.requests.borrow().len(), 47);
+        let sent = p.take_sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].1, messages[47]);
+        run(p.flush_log());
+        assert_eq!(
+            p.event_logs.borrow()[&i.id]
+                .0
+                .borrow()
+                .keys()
+                .filter(|k| k.starts_with("id:"))
+                .count(),
+            47
+        );
     }
 
     #[test]

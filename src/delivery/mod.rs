@@ -5,6 +5,7 @@
 
 mod dead_letters;
 mod job;
+mod journal;
 mod pipeline;
 pub(crate) mod subrequests;
 

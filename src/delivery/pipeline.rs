@@ -5,6 +5,7 @@
 //! own delivery, and each outcome settled: done, retried with back-off, waited out, or given
 //! up to the dead-letter list.
 
+use super::journal::Seen;
 use super::{DeadLetter, Delivery, Payload};
 use crate::ai::AiError;
 use crate::aircall::{AiKind, AircallClient};
@@ -26,7 +27,8 @@ pub async fn deliver<P: Platform>(
 ) -> Result<(), InfraError> {
     let Some(destination) = &integration.destination else {
         for delivery in deliveries {
-            give_up(p, delivery, "the integration has no destination".into()).await?;
+            let reason = "the integration has no destination".into();
+            settle(p, config, delivery, Outcome::Failed { reason }).await?;
         }
         return Ok(());
     };
@@ -35,19 +37,18 @@ pub async fn deliver<P: Platform>(
         Err(e) => {
             for delivery in deliveries {
                 let reason = format!("the destination's secret cannot be read: {e}");
-                give_up(p, delivery, reason).await?;
+                settle(p, config, delivery, Outcome::Failed { reason }).await?;
             }
             return Ok(());
         }
     };
     let mut waiting: Vec<Delivery> = Vec::new();
     let mut ready: Vec<Ready> = Vec::new();
-    // Calls a CRM has not logged, read once per batch for its AI events.
-    let mut calls_read: std::collections::BTreeMap<i64, Map<String, Value>> = Default::default();
+    let mut calls_read = crate::ai::CallsRead::default();
     for delivery in deliveries {
         let Some(mut data) = load_payload(p, &delivery).await? else {
             let reason = "the event's payload expired before it could be delivered".into();
-            give_up(p, delivery, reason).await?;
+            settle(p, config, delivery, Outcome::Failed { reason }).await?;
             continue;
         };
         if delivery.event.starts_with("contact.") && integration.contact_sync.is_some() {
@@ -57,28 +58,18 @@ pub async fn deliver<P: Platform>(
         }
         if let Some(kind) = AiKind::announced_by(&delivery.event).filter(|_| destination.reads_ai())
         {
-            let mut read = crate::ai::read(p, config, integration, kind, &data).await;
-            if let Ok(content) = &mut read {
-                // A transcript is archived beside the recording; the event links to it.
-                let call_id = crate::ai::call_id(content).unwrap_or_default();
-                let seconds = destination.recording_link_seconds(config);
-                crate::ai::archive::keep_transcript(p, config, &integration.id, call_id, content, seconds).await?;
-            }
-            if let (Ok(content), true) = (&mut read, destination.is_crm()) {
-                // A CRM puts AI data on the call's record: one not logged yet is read first.
-                let call_id = crate::ai::call_id(content).unwrap_or_default();
-                match calls_read.get(&call_id) {
-                    Some(call) => drop(content.insert("call".into(), Value::Object(call.clone()))),
-                    None => match crate::ai::call_unless_logged(p, config, integration, call_id).await {
-                        Ok(Some(call)) => {
-                            calls_read.insert(call_id, call.clone());
-                            content.insert("call".into(), Value::Object(call));
-                        }
-                        Ok(None) => {}
-                        Err(e) => read = Err(e),
-                    },
-                }
-            }
+            let link_seconds = destination.recording_link_seconds(config);
+            let read = crate::ai::prepare(
+                p,
+                config,
+                integration,
+                kind,
+                &data,
+                link_seconds,
+                destination.is_crm(),
+                &mut calls_read,
+            )
+            .await;
             match read {
                 Ok(content) => {
                     ready.push(Ready {
@@ -97,7 +88,11 @@ pub async fn deliver<P: Platform>(
                         "delivery {} ({}) not sent: {e}",
                         delivery.id, delivery.event
                     ));
-                    settle(p, config, delivery, Outcome::Delivered).await?;
+                    let seen = Seen {
+                        filtered: Some(e.to_string()),
+                        ..Seen::default()
+                    };
+                    settle_seen(p, config, delivery, Outcome::Delivered, seen).await?;
                 }
                 Err(e) => settle(p, config, delivery, Outcome::of(&e)).await?,
             }
@@ -135,7 +130,13 @@ pub async fn deliver<P: Platform>(
                         "delivery {} ({}) is about none of the integration's numbers: not sent",
                         delivery.id, delivery.event
                     ));
-                    settle(p, config, delivery, Outcome::Delivered).await?;
+                    let seen = Seen {
+                        filtered: Some(
+                            "the event is about none of the integration's numbers".into(),
+                        ),
+                        ..Seen::default()
+                    };
+                    settle_seen(p, config, delivery, Outcome::Delivered, seen).await?;
                     continue;
                 }
             }
@@ -154,12 +155,18 @@ pub async fn deliver<P: Platform>(
     let outcomes = destination
         .deliver(p, config, &integration.id, &secret, &ready)
         .await?;
-    for ((delivery, outcome), sent) in waiting.into_iter().zip(outcomes).zip(&ready) {
-        if outcome == Outcome::Delivered && sent.event != delivery.event {
+    for ((delivery, outcome), ready) in waiting.into_iter().zip(outcomes).zip(&ready) {
+        if outcome == Outcome::Delivered && ready.event != delivery.event {
             // AI data (delivered under its own name): shown as the last AI event delivered.
-            crate::ai::delivered(p, &integration.id, &sent.event, &sent.data).await;
+            crate::ai::delivered(p, &integration.id, &ready.event, &ready.data).await;
         }
-        settle(p, config, delivery, outcome).await?;
+        let seen = Seen {
+            data: Some(&ready.data),
+            sent: Some(destination.shown(ready)),
+            filtered: None,
+            destination: Some(destination.kind()),
+        };
+        settle_seen(p, config, delivery, outcome, seen).await?;
     }
     Ok(())
 }
@@ -235,6 +242,24 @@ pub async fn settle<P: Platform>(
     delivery: Delivery,
     outcome: Outcome,
 ) -> Result<(), InfraError> {
+    settle_seen(p, config, delivery, outcome, Seen::default()).await
+}
+
+/// [`settle`], with what the event log notes of it besides (every outcome is noted here).
+async fn settle_seen<P: Platform>(
+    p: &P,
+    config: &Config,
+    delivery: Delivery,
+    outcome: Outcome,
+    seen: Seen<'_>,
+) -> Result<(), InfraError> {
+    let outcome = match outcome {
+        Outcome::Retry { reason, .. } if config.retry.gives_up_after(delivery.attempt) => {
+            Outcome::Failed { reason }
+        }
+        outcome => outcome,
+    };
+    super::journal::note(p, &delivery, &outcome, seen);
     match outcome {
         Outcome::Delivered => {
             if let Payload::Stored { key } = &delivery.payload {

@@ -203,6 +203,15 @@ macro_rules! register {
                 }
             }
 
+            /// What it sends for `ready`, without secrets (the event log's "as sent").
+            pub fn shown(&self, ready: &Ready) -> Value {
+                match self {
+                    $(Destination::$variant(settings) => {
+                        <$module::$plugin as Plugin>::shown(settings, ready)
+                    })+
+                }
+            }
+
             pub async fn deliver<P: Platform>(
                 &self,
                 p: &P,

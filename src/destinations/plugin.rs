@@ -66,6 +66,12 @@ pub trait Plugin {
         Vec::new()
     }
 
+    /// What it sends for `ready`, as the event log shows it: never a secret (no signature,
+    /// write key or token). By default the event name and data it was handed.
+    fn shown(_settings: &Self::Settings, ready: &Ready) -> Value {
+        serde_json::json!({"event": ready.event, "data": ready.data})
+    }
+
     /// Delivers `batch`, answering one outcome per delivery, in order. `Err` only when the
     /// connector's own storage failed (the queue message is then redelivered).
     async fn deliver<P: Platform>(

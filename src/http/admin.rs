@@ -94,6 +94,13 @@ pub async fn route<P: Platform>(
         ("POST", ["integrations", id, "deliveries", delivery_id, "retry"]) => {
             retry_delivery(p, id, delivery_id).await
         }
+        ("GET", ["integrations", id, "events"]) => super::events::list(p, id, request).await,
+        ("GET", ["integrations", id, "events", event_id]) => {
+            super::events::one(p, id, event_id).await
+        }
+        ("POST", ["integrations", id, "events", event_id, "redeliver"]) => {
+            super::events::redeliver(p, id, event_id).await
+        }
         ("POST", ["integrations", id, "sync"]) => sync_now(p, config, id).await,
         ("GET", ["integrations", id, "runs"]) => {
             if Integrations::new(p).get(id).await?.is_none() {
@@ -122,6 +129,9 @@ pub async fn route<P: Platform>(
             | ["integrations", _]
             | ["integrations", _, "deliveries" | "sync" | "runs" | "activate" | "deactivate"]
             | ["integrations", _, "deliveries", _, "retry"]
+            | ["integrations", _, "events"]
+            | ["integrations", _, "events", _]
+            | ["integrations", _, "events", _, "redeliver"]
             | ["integrations", _, "contacts"]
             | ["integrations", _, "contacts", "sync"],
         ) => Err(ApiError::MethodNotAllowed),

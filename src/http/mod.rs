@@ -3,6 +3,7 @@
 
 mod admin;
 mod error;
+mod events;
 mod oauth;
 
 pub use error::ApiError;

@@ -375,7 +375,9 @@ async fn bring<P: Platform>(
         .await
         .map_err(Stop::retry)?;
     if integration.import.imports_ai() {
-        ai_events(p, integration, call.id).await.map_err(Stop::retry)?;
+        ai_events(p, integration, call.id)
+            .await
+            .map_err(Stop::retry)?;
     }
     p.put(&marker, "", Some(IMPORTED_MARK_SECONDS))
         .await

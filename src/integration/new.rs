@@ -261,7 +261,12 @@ mod tests {
         );
         // The seed's 26 and the 5 AI events.
         assert_eq!(new.events.as_ref().unwrap().len(), 31);
-        assert!(new.events.as_ref().unwrap().iter().any(|e| e == "summary.created"));
+        assert!(new
+            .events
+            .as_ref()
+            .unwrap()
+            .iter()
+            .any(|e| e == "summary.created"));
         assert_eq!(new.numbers, None);
         // null for the whole selection: the default too.
         let new = NewIntegration::parse(&segment(json!({"events": null}))).unwrap();

@@ -37,7 +37,7 @@ impl crate::queue::Message for PurgeJob {
 }
 
 /// Deletes the integration entirely: its Aircall webhook, the contacts it synced into
-/// Aircall, its archived recordings, its objects in `ACCOUNT_GATE` and every KV key of
+/// Aircall, its archived recordings, its objects in `ACCOUNT_GATE`, its event log and every KV key of
 /// [`keys::kv_prefixes`], the record last. An interrupted deletion is finished by the next.
 pub async fn delete<P: Platform>(
     p: &P,
@@ -79,6 +79,7 @@ pub async fn delete<P: Platform>(
     p.clear(&integration.aircall_account, &keys::import_lease(id))
         .await?;
     p.clear(&keys::gate_name(id), DROPPED_COUNTER).await?;
+    p.erase(id).await?;
     // The list of created contacts is state too: it goes only once they are gone from Aircall.
     let (kv_keys, finished) = if contacts_left {
         (0, false)
@@ -223,6 +224,24 @@ mod tests {
             .insert(format!("recordings/{}/1.mp3", other.id), vec![1]);
         run(p.lease("acct", &i.id, "run-1", 900)).unwrap();
         run(count_dropped(&p, &i.id)).unwrap();
+        // Both have an event in their log.
+        for id in [&i.id, &other.id] {
+            let entry = crate::event_log::Entry {
+                event_id: "msg_01".into(),
+                at_ms: p.now_ms.get(),
+                event: "call.created".into(),
+                occurred_at: None,
+                status: crate::event_log::Status::Filtered,
+                reason: None,
+                attempt: 0,
+                delivery_id: None,
+                destination: None,
+                received: None,
+                sent: None,
+            };
+            crate::ports::EventLog::note(&p, id, entry);
+        }
+        run(p.flush_log());
 
         let deleted = run(delete(&p, &config(), &i.id)).unwrap();
         assert_eq!(deleted.aircall_webhook, "removed");
@@ -246,6 +265,13 @@ mod tests {
             "the other one keeps all"
         );
         assert_eq!(p.archive.borrow().len(), 1);
+        let logs = p.event_logs.borrow();
+        assert!(!logs.contains_key(&i.id), "its event log is erased");
+        assert!(
+            !logs[&other.id].0.borrow().is_empty(),
+            "the other's is kept"
+        );
+        drop(logs);
         assert!(
             p.leases.borrow().get(&i.id).is_none(),
             "the lease is released"

@@ -5,8 +5,8 @@ use worker::{
 };
 
 #[event(fetch)]
-async fn fetch(request: Request, env: Env, _ctx: Context) -> Result<Response> {
-    super::fetch(request, env).await
+async fn fetch(request: Request, env: Env, ctx: Context) -> Result<Response> {
+    super::fetch(request, env, ctx).await
 }
 
 #[event(scheduled)]
@@ -15,6 +15,6 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 }
 
 #[event(queue)]
-async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<()> {
-    super::queue(batch, env).await
+async fn queue(batch: MessageBatch<String>, env: Env, ctx: Context) -> Result<()> {
+    super::queue(batch, env, ctx).await
 }

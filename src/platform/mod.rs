@@ -2,20 +2,23 @@
 //! traits in `ports` and hands each event to the domain at once.
 
 mod entry;
+mod event_log;
 mod gate;
 
 use crate::budget::{Rate, Take};
 use crate::config::{Config, ConfigError};
 use crate::consumer::{self, Ack};
+use crate::event_log::{Detail, Entry, Page, Query};
 use crate::http::{self, MAX_BODY_BYTES};
 use crate::ports::{
-    Archive, ArchiveError, Clock, Fetch as FetchPort, FetchError, Gate, HttpRequest, HttpResponse,
-    KeyPage, Log, QueueError, QueueName, Queues, Store, StoreError,
+    Archive, ArchiveError, Clock, EventLog, Fetch as FetchPort, FetchError, Gate, HttpRequest,
+    HttpResponse, KeyPage, Log, QueueError, QueueName, Queues, Store, StoreError,
 };
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use std::time::Duration;
 use worker::wasm_bindgen::JsCast;
+use worker::wasm_bindgen::JsValue;
 use worker::{
     AbortController, BatchMessageBuilder, Data, Delay, Env, Fetch, Headers, HttpMetadata, KvStore,
     MessageBatch, MessageBuilder, MessageExt, Method, Request, RequestInit, RequestRedirect,
@@ -26,12 +29,45 @@ use worker::{
 struct Cloudflare {
     env: Env,
     kv: KvStore,
+    /// Event log steps noted, per integration, written once the invocation's work is done.
+    notes: std::cell::RefCell<std::collections::BTreeMap<String, Vec<Entry>>>,
 }
 
 impl Cloudflare {
     fn new(env: Env) -> Result<Self> {
         let kv = env.kv("STATE")?;
-        Ok(Self { env, kv })
+        Ok(Self {
+            env,
+            kv,
+            notes: Default::default(),
+        })
+    }
+
+    /// Writes the noted steps after the answer (`waitUntil`): one request per integration;
+    /// a failure is logged, and only the log loses it.
+    fn write_notes_later(&self, ctx: &worker::Context) {
+        let notes = std::mem::take(&mut *self.notes.borrow_mut());
+        if notes.is_empty() {
+            return;
+        }
+        let env = self.env.clone();
+        ctx.wait_until(async move {
+            for (integration_id, entries) in notes {
+                let body = serde_json::to_string(&entries).expect("entries serialize");
+                let line = match event_log_call(&env, &integration_id, "/append", Some(body)).await
+                {
+                    Ok(_) => format!(
+                        "event log of {integration_id}: {} step(s) written",
+                        entries.len()
+                    ),
+                    Err(e) => format!(
+                        "event log of {integration_id}: {} step(s) not written: {e}",
+                        entries.len()
+                    ),
+                };
+                worker::console_log!("{}", crate::ports::escape_controls(&line));
+            }
+        });
     }
 
     fn config(&self) -> std::result::Result<Config, ConfigError> {
@@ -39,11 +75,12 @@ impl Cloudflare {
     }
 }
 
-pub async fn fetch(mut request: Request, env: Env) -> Result<Response> {
+pub async fn fetch(mut request: Request, env: Env, ctx: worker::Context) -> Result<Response> {
     console_error_panic_hook::set_once();
     let platform = Cloudflare::new(env)?;
     let request = read_request(&mut request).await?;
     let mut response = http::handle(&platform, &platform.config(), request).await;
+    platform.write_notes_later(&ctx);
     let headers = Headers::new();
     for (name, value) in &response.headers {
         headers.set(name, value)?;
@@ -92,7 +129,7 @@ pub async fn scheduled(event: worker::ScheduledEvent, env: Env) {
     }
 }
 
-pub async fn queue(batch: MessageBatch<String>, env: Env) -> Result<()> {
+pub async fn queue(batch: MessageBatch<String>, env: Env, ctx: worker::Context) -> Result<()> {
     console_error_panic_hook::set_once();
     let platform = Cloudflare::new(env)?;
     // Queues are told apart by the end of their names (see wrangler.toml).
@@ -120,6 +157,7 @@ pub async fn queue(batch: MessageBatch<String>, env: Env) -> Result<()> {
             Ack::Redeliver => message.retry(),
         }
     }
+    platform.write_notes_later(&ctx);
     Ok(())
 }
 
@@ -522,6 +560,82 @@ impl Archive for Cloudflare {
             deleted += keys.len() as u64;
             bucket.delete_multiple(keys).await.map_err(store)?;
         }
+    }
+}
+
+/// Calls the integration's `EVENT_LOG` object (`body`: a JSON `POST`, else a `GET`).
+async fn event_log_call(
+    env: &Env,
+    integration_id: &str,
+    path: &str,
+    body: Option<String>,
+) -> std::result::Result<String, StoreError> {
+    let answer = async {
+        let stub = env
+            .durable_object("EVENT_LOG")?
+            .id_from_name(&crate::keys::event_log_name(integration_id))?
+            .get_stub()?;
+        let url = format!("https://event-log{path}");
+        let mut response = match body {
+            Some(body) => {
+                let mut init = RequestInit::new();
+                init.with_method(Method::Post)
+                    .with_body(Some(JsValue::from_str(&body)));
+                stub.fetch_with_request(Request::new_with_init(&url, &init)?)
+                    .await?
+            }
+            None => stub.fetch_with_str(&url).await?,
+        };
+        let text = response.text().await?;
+        if response.status_code() != 200 {
+            return Err(worker::Error::RustError(format!(
+                "HTTP {}: {text}",
+                response.status_code()
+            )));
+        }
+        Ok(text)
+    };
+    answer
+        .await
+        .map_err(|e| StoreError(format!("EVENT_LOG: {e}")))
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(text: &str) -> std::result::Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError(format!("EVENT_LOG answered: {e}")))
+}
+
+impl EventLog for Cloudflare {
+    fn note(&self, integration_id: &str, entry: Entry) {
+        self.notes
+            .borrow_mut()
+            .entry(integration_id.to_string())
+            .or_default()
+            .push(entry);
+    }
+
+    async fn events(
+        &self,
+        integration_id: &str,
+        query: &Query,
+    ) -> std::result::Result<Page, StoreError> {
+        let body = serde_json::to_string(query).expect("a query serializes");
+        read_json(&event_log_call(&self.env, integration_id, "/search", Some(body)).await?)
+    }
+
+    async fn event(
+        &self,
+        integration_id: &str,
+        event_id: &str,
+    ) -> std::result::Result<Option<Detail>, StoreError> {
+        let id: String = url::form_urlencoded::byte_serialize(event_id.as_bytes()).collect();
+        let path = format!("/event?id={id}");
+        read_json(&event_log_call(&self.env, integration_id, &path, None).await?)
+    }
+
+    async fn erase(&self, integration_id: &str) -> std::result::Result<(), StoreError> {
+        event_log_call(&self.env, integration_id, "/erase", Some(String::new()))
+            .await
+            .map(|_| ())
     }
 }
 

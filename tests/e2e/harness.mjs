@@ -15,8 +15,9 @@ export function wranglerConfig() {
   return parse(readFileSync(path.join(ROOT, "wrangler.toml"), "utf8"));
 }
 
-// Miniflare options derived from wrangler.toml; `vars` override its [vars].
-export function miniflareOptions({ vars = {}, logs = [] } = {}) {
+// Miniflare options derived from wrangler.toml; `vars` override its [vars], `durableObjects`
+// its bindings (e.g. a binding pointed at another class, to make it fail).
+export function miniflareOptions({ vars = {}, logs = [], durableObjects = {} } = {}) {
   const w = wranglerConfig();
   const queueConsumers = Object.fromEntries(
     (w.queues?.consumers ?? []).map((c) => [
@@ -38,7 +39,7 @@ export function miniflareOptions({ vars = {}, logs = [] } = {}) {
     kvNamespaces: w.kv_namespaces.map((k) => k.binding),
     queueProducers: Object.fromEntries(w.queues.producers.map((p) => [p.binding, { queueName: p.queue }])),
     queueConsumers,
-    durableObjects: Object.fromEntries(w.durable_objects.bindings.map((b) => [b.name, b.class_name])),
+    durableObjects: { ...Object.fromEntries(w.durable_objects.bindings.map((b) => [b.name, b.class_name])), ...durableObjects },
     r2Buckets: w.r2_buckets.map((b) => b.binding),
     // Static assets as wrangler serves them: files first, every other path to the worker.
     assets: { directory: path.join(ROOT, w.assets.directory), routerConfig: { has_user_worker: true } },

@@ -78,6 +78,15 @@ impl Plugin for Hubspot {
         ]
     }
 
+    /// The call engagement's properties (the owner is found at delivery), or why nothing is.
+    fn shown(_settings: &Settings, ready: &Ready) -> Value {
+        match record_of(&ready.event, &ready.data) {
+            Ok(Some(record)) => serde_json::json!({"call_engagement": engagement(&record, None)}),
+            Ok(None) => serde_json::json!({"nothing": "not a finished call: HubSpot gets nothing"}),
+            Err(e) => serde_json::json!({"nothing": e}),
+        }
+    }
+
     /// A finished call is logged (or its engagement updated); other events have nothing to
     /// do in HubSpot.
     async fn deliver<P: Platform>(

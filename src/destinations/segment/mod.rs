@@ -81,6 +81,12 @@ impl Plugin for Segment {
         Some((Settings { region: region? }, write_key?))
     }
 
+    /// Its messages in the `/v1/batch` body (the write key goes in a header, never shown).
+    fn shown(_settings: &Settings, ready: &Ready) -> Value {
+        let messages = mapping::messages(&ready.id, &ready.event, ready.occurred_at, &ready.data);
+        serde_json::json!({"batch": messages})
+    }
+
     /// Maps each event to its messages (trimmed to Segment's 32 KB), and sends them all in as
     /// few `/v1/batch` requests as Segment's limits allow (usually one).
     async fn deliver<P: Platform>(

@@ -77,6 +77,20 @@ impl Plugin for Webhook {
         Some(SigningSecret::generate().expose())
     }
 
+    /// The request without its per-attempt headers (`webhook-timestamp`, and the signature,
+    /// which is never shown).
+    fn shown(settings: &Settings, ready: &Ready) -> Value {
+        serde_json::json!({
+            "url": settings.url,
+            "headers": {"content-type": "application/json", "webhook-id": ready.id},
+            "body": {
+                "type": ready.event,
+                "timestamp": crate::time::rfc3339(ready.occurred_at),
+                "data": ready.data,
+            },
+        })
+    }
+
     async fn deliver<P: Platform>(
         p: &P,
         target: &Target<'_, Settings>,
