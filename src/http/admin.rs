@@ -81,6 +81,9 @@ pub async fn route<P: Platform>(
             }
             let mut view = json!(view);
             view["ai"] = ai::availability::view(ai::availability::get(p, id).await?);
+            if integration.insight_cards.is_some() {
+                view["insight_cards_stats"] = crate::cards::stats(p, id).await?;
+            }
             Ok(Response::json(200, &view))
         }
         ("PATCH", ["integrations", id]) => update(p, config, id, request).await,

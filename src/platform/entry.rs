@@ -5,8 +5,8 @@ use worker::{
 };
 
 #[event(fetch)]
-async fn fetch(request: Request, env: Env, _ctx: Context) -> Result<Response> {
-    super::fetch(request, env).await
+async fn fetch(request: Request, env: Env, ctx: Context) -> Result<Response> {
+    super::fetch(request, env, ctx).await
 }
 
 #[event(scheduled)]

@@ -53,6 +53,7 @@ export class FakeHubSpot {
     this.failures = { remaining: 0, status: 500, token: null }; // failNext(n) sets it
     this.locked = 0; // writes still answered 423 Locked (lockNext(n) sets it)
     this.deals = new Map(); // id -> {id, properties, createdAt, updatedAt, archived, contactIds: [id]}
+    this.portalId = 4242; // the account's id, in its pages' URLs
     this.limited = 0; // requests still answered 429 TEN_SECONDLY_ROLLING (limitNext(n) sets it)
   }
 
@@ -417,6 +418,10 @@ export class FakeHubSpot {
       return [200, answer];
     }
 
+    // Chosen: the fields of HubSpot's answer the connector reads, and a few others.
+    if (method === "GET" && path === "/account-info/v3/details") {
+      return [200, { portalId: this.portalId, accountType: "STANDARD", timeZone: "US/Eastern", companyCurrency: "USD", uiDomain: "app.hubspot.com", dataHostingLocation: "na1" }];
+    }
     const byContact = /^\/crm\/v3\/objects\/(deals|calls)\/search$/.exec(path);
     if (byContact && method === "POST") return [200, this.searchByContact(byContact[1], body)];
 

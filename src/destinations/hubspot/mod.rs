@@ -3,6 +3,7 @@
 //! same client.
 
 mod calls;
+mod cards;
 mod client;
 mod crm;
 
@@ -67,6 +68,7 @@ impl Plugin for Hubspot {
         vec![
             crate::keys::crm_calls_prefix(integration_id),
             crate::keys::crm_owners_key(integration_id),
+            crate::keys::crm_account_key(integration_id),
         ]
     }
 
