@@ -77,8 +77,9 @@ export async function benchCards({ cards = Number(process.env.BENCH_CARDS ?? 100
       aircall_requests: +((aircall.requests.filter((r) => r.path.endsWith("/insight_cards")).length - aircallBefore) / idle.cards).toFixed(2),
     };
 
-    // The backlog: an hour of calls since the cursor of a webhook integration of the same
-    // account, listed (one job queued per call) before the phones ring again.
+    // The backlog: 10,000 import jobs of a webhook integration of the same Aircall account,
+    // queued at once, each of which must read its call from Aircall first (through the
+    // account's budget, at 540 a minute for bulk work): they wait in the queue for minutes.
     const importing = await connector.api("POST", "/api/integrations", {
       name: "bench backlog",
       aircall: key,
@@ -87,19 +88,25 @@ export async function benchCards({ cards = Number(process.env.BENCH_CARDS ?? 100
     });
     receiver.secret = importing.json.destination.secret;
     const since = Math.floor(Date.now() / 1000) - 36_000;
-    await (await connector.mf.getKVNamespace("STATE")).put(`cursor:${importing.json.id}`, JSON.stringify({ started_at: since, ids_at_started_at: [] }));
-    aircall.addCalls("bench-cards", Array.from({ length: backlog }, (_, i) => ({ ...call(i + 1), started_at: since + 1 + Math.floor((i * 35_000) / backlog), recording: null })));
-    await connector.api("POST", `/api/integrations/${importing.json.id}/sync`);
-    const runs = async () => (await connector.api("GET", `/api/integrations/${importing.json.id}/runs`)).json.runs[0];
-    // Ringing starts once half the backlog is queued: the listing goes on meanwhile (spending
-    // bulk work's share of the Aircall budget), and the queued jobs wait their turn.
-    await waitFor(async () => (await runs()).queued >= backlog / 2, { timeout: 600_000, interval: 250, what: "half the backlog queued" });
-    const waitingBefore = (await runs()).pending;
+    aircall.addCalls("bench-cards", Array.from({ length: backlog }, (_, i) => ({ ...call(i + 1), started_at: since + i, recording: null })));
+    const work = await connector.mf.getQueueProducer("WORK");
+    for (let first = 1; first <= backlog; first += 100) {
+      const jobs = Array.from({ length: Math.min(100, backlog - first + 1) }, (_, i) => ({
+        body: JSON.stringify({ kind: "import", v: 1, integration_id: importing.json.id, call_id: first + i, call: null, read_at: 0, origin: "poll", run_id: null, attempt: 1 }),
+      }));
+      await work.sendBatch(jobs);
+    }
+    const delivered = () => new Set(receiver.delivered.filter((d) => d.body?.type === "call.imported").map((d) => d.body.data.id)).size;
+    const readsBefore = aircall.requests.filter((r) => /^\/v1\/calls\/\d+$/.test(r.path)).length;
+    const waitingBefore = backlog - delivered();
     const loaded = await ringAll(connector, aircall, webhook, cards, 200_000);
-    const waitingAfter = (await runs()).pending;
+    const waitingAfter = backlog - delivered();
+    const reads = aircall.requests.filter((r) => /^\/v1\/calls\/\d+$/.test(r.path)).length - readsBefore;
     return {
       idle,
-      with_backlog: { ...loaded, backlog_jobs_waiting_when_ringing_started: waitingBefore, backlog_jobs_waiting_when_done: waitingAfter },
+      with_backlog: { ...loaded, backlog_jobs_waiting_when_ringing_started: waitingBefore, backlog_jobs_waiting_when_done: waitingAfter, backlog_aircall_reads_meanwhile: reads },
+      ...(process.env.BENCH_CARDS_DEBUG ? { logs: connector.logs.slice(-30) } : {}),
+      skipped: connector.logs.filter((l) => l.includes("skipped:")).map((l) => l.trim()).slice(0, 10),
       per_card: perCard,
       aircall_429: aircall.tooManyRequests,
       hubspot_429: hubspot.counters.tooManyRequests,
@@ -116,6 +123,7 @@ export function describeCards(r) {
   const line = (s) => `${s.cards}/${s.calls} cards, p50 ${s.p50_ms} ms, p95 ${s.p95_ms} ms, max ${s.max_ms} ms (webhook answered p95 ${s.webhook_answer_p95_ms} ms), ${s.duplicates} duplicates`;
   return `insight cards       idle queues: ${line(r.idle)}
                     ${r.with_backlog.backlog_jobs_waiting_when_ringing_started} import jobs waiting: ${line(r.with_backlog)} (${r.with_backlog.backlog_jobs_waiting_when_done} still waiting after)
+                    (the backlog made ${r.with_backlog.backlog_aircall_reads_meanwhile} Aircall reads meanwhile; skips logged: ${r.skipped.length ? r.skipped.join(" | ") : "none"})
                     per card: ${r.per_card.hubspot_requests} HubSpot, ${r.per_card.aircall_requests} Aircall requests; 429s: Aircall ${r.aircall_429}, HubSpot ${r.hubspot_429}`;
 }
 
