@@ -153,6 +153,37 @@ test("an unknown caller gets no card, or one whose link creates the contact, as 
   for (const i of [quiet, helpful]) await connector.api("DELETE", `/api/integrations/${i.id}`);
 });
 
+test("contact sync keeps the phone cache: a contact it pushed to HubSpot is read by id on its first ring", async () => {
+  const r = await connector.api("POST", "/api/integrations", {
+    name: "sync and cards",
+    aircall: KEY,
+    destination: { type: "hubspot", access_token: TOKEN },
+    events: ["call.created", "contact.created"],
+    contact_sync: { direction: "to_hubspot" },
+    insight_cards: { enabled: true },
+  });
+  assert.equal(r.status, 201, r.text);
+  const integration = { id: r.json.id, webhook: aircall.webhooks.get(r.json.aircall.webhook_id) };
+  // A contact made in Aircall's app, its number typed with spaces.
+  const contact = { id: 930_001, first_name: "Zoe", last_name: "Martin", company_name: "Zed", information: null, description: null, is_shared: true,
+    phone_numbers: [{ id: 1, label: "work", value: "+1 415 555 0199" }], emails: [{ id: 2, label: "work", value: "zoe@zed.test" }], created_at: now(), updated_at: now() };
+  const sent = await aircall.fire(integration.webhook, "contact.created", contact, { post });
+  assert.equal(sent.status, 202, sent.body);
+  const zoe = await waitFor(() => hubspot.contactByEmail("zoe@zed.test"), { what: "the contact in HubSpot", timeout: 20_000 });
+  const kv = await connector.mf.getKVNamespace("STATE");
+  await waitFor(async () => (await kv.get(`caller:${integration.id}:+14155550199`)) === zoe.id, { what: "the number cached", timeout: 20_000 });
+
+  const before = hubspot.requests.length;
+  const { id } = await ring(integration, "+1 415-555-0199");
+  const [card] = await waitFor(() => aircall.cardsFor(id).length && aircall.cardsFor(id), { what: "the card", timeout: 20_000 });
+  assert.equal(card.contents[0].text, "Zoe Martin");
+  const paths = hubspot.requests.slice(before).map((q) => `${q.method} ${q.path}`);
+  assert.ok(paths.includes(`GET /crm/v3/objects/contacts/${zoe.id}`), paths.join(", "));
+  assert.ok(!paths.includes("POST /crm/v3/objects/contacts/search"), "no search: the number was cached by contact sync");
+  await connector.api("DELETE", `/api/integrations/${integration.id}`);
+  assert.equal(await kv.get(`caller:${integration.id}:+14155550199`), null, "deleting the integration removes its cache");
+});
+
 test("a HubSpot 429 or outage skips the card, counted, and never holds the webhook's answer", async () => {
   const integration = await cardsIntegration("outage", { enabled: true, unknown_caller: "card" });
   hubspot.limitNext(1);
