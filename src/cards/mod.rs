@@ -138,9 +138,10 @@ async fn contents<P: Platform, C: CallerLookup>(
 ) -> Result<Option<Vec<Value>>, CrmError> {
     let cached = match cache::cached(p, &integration.id, &job.number).await? {
         Some(id) => match crm.caller_by_id(&id).await? {
-            Some(caller) => Some(caller),
-            // Deleted in the CRM since: forgotten, and the number looked up.
-            None => {
+            Some(caller) if caller.has_number(&job.number) => Some(caller),
+            // Deleted in the CRM since, or its number changed: forgotten, and the number
+            // looked up.
+            _ => {
                 forget_number(p, &integration.id, &job.number).await?;
                 None
             }

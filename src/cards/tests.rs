@@ -242,3 +242,27 @@ fn live_work_has_room_when_bulk_work_spent_the_account_budget() {
     let job = ringing(&i, 812, "inbound", "+14155550100");
     assert_eq!(run(post(&p, &config(), &job)), Posted::Card);
 }
+
+#[test]
+fn a_cached_contact_whose_number_changed_is_forgotten_and_the_number_searched() {
+    let p = MemoryPlatform::default();
+    let i = with_cards(&p, UnknownCaller::None);
+    p.respond(|r| Ok(crm_knows_ann(r)));
+    // Ann had this number once; HubSpot now keeps (415) 555-0100 for her.
+    run(remember_number(&p, &i.id, "+14155550199", "1001")).unwrap();
+    let job = ringing(&i, 640, "inbound", "+14155550199");
+    assert!(matches!(run(post(&p, &config(), &job)), Posted::Nothing(_)));
+    let hubspot = requests_to(&p, HUBSPOT);
+    assert_eq!(
+        hubspot[0],
+        "GET https://api.hubapi.com/crm/v3/objects/contacts/1001"
+    );
+    assert!(
+        hubspot.contains(&"POST https://api.hubapi.com/crm/v3/objects/contacts/search".to_string())
+    );
+    assert_eq!(run(cache::cached(&p, &i.id, "+14155550199")).unwrap(), None);
+    assert!(
+        requests_to(&p, "https://aircall.test").is_empty(),
+        "not Ann's card"
+    );
+}

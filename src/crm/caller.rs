@@ -17,6 +17,22 @@ pub struct Caller {
     pub owner: Option<String>,
     /// As the CRM labels it ("Customer", "Lead"...).
     pub lifecycle_stage: Option<String>,
+    /// Its phone numbers as the CRM keeps them (typed: `(415) 555-0100`).
+    pub numbers: Vec<String>,
+}
+
+impl Caller {
+    /// Whether one of its numbers, however typed, is `e164`: its digits, less a national
+    /// trunk prefix (`0`), end the E.164 digits (`(415) 555-0100`, `06 12 34 56 78`). Cheap,
+    /// without the phone library: it tells a cached match whose number has since changed.
+    pub fn has_number(&self, e164: &str) -> bool {
+        let wanted: String = e164.chars().filter(char::is_ascii_digit).collect();
+        self.numbers.iter().any(|typed| {
+            let digits: String = typed.chars().filter(char::is_ascii_digit).collect();
+            let national = digits.trim_start_matches('0');
+            national.len() >= 6 && wanted.ends_with(national)
+        })
+    }
 }
 
 /// The contact's open deals: how many, and the largest.

@@ -281,7 +281,16 @@ mod tests {
             link: Some("https://app.hubspot.com/contacts/42/record/0-1/1001".into()),
             owner: Some("Bob Smith".into()),
             lifecycle_stage: Some("Customer".into()),
+            numbers: vec!["(415) 555-0100".into()],
         };
+        assert!(caller.has_number("+14155550100"));
+        assert!(!caller.has_number("+14155550199"));
+        let french = Caller {
+            numbers: vec!["".into(), "06 12 34 56 78".into()],
+            ..Caller::default()
+        };
+        assert!(french.has_number("+33612345678"));
+        assert!(!Caller::default().has_number("+33612345678"));
         let deals = OpenDeals {
             count: 2,
             largest: Some(Deal {

@@ -114,6 +114,7 @@ impl<P: Platform> HubspotCrm<'_, P> {
             lifecycle_stage: get("lifecyclestage").map(|s| label(LIFECYCLE_STAGES, &s)),
             owner,
             name,
+            numbers: ["phone", "mobilephone"].into_iter().filter_map(get).collect(),
             id: record.id,
         })
     }
