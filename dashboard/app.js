@@ -578,7 +578,8 @@ function deleteButton(i) {
 function settingsSection(i) {
   const saved = h("div", { "aria-live": "polite" });
   // `ai` is what Aircall allows (read only), not a setting.
-  const objects = Object.keys(i).filter((k) => !["aircall", "destination", "ai"].includes(k) && i[k] && typeof i[k] === "object" && !Array.isArray(i[k]));
+  // `insight_cards` has a fieldset of its own (below), and its counts are read only.
+  const objects = Object.keys(i).filter((k) => !["aircall", "destination", "ai", "insight_cards", "insight_cards_stats"].includes(k) && i[k] && typeof i[k] === "object" && !Array.isArray(i[k]));
   const initial = {
     name: i.name,
     events: (i.events || []).join("\n"),
@@ -601,6 +602,7 @@ function settingsSection(i) {
       }
     }
     if (destination.changed()) body.destination = destination.value();
+    if (cards.changed()) body.insight_cards = cards.value();
     if (v("aircall.api_id").trim() || v("aircall.api_token").trim()) body.aircall = { api_id: v("aircall.api_id").trim(), api_token: v("aircall.api_token").trim() };
     if (bad.length) return showErrors(form, { message: "Some fields are invalid.", fields: bad });
     if (!Object.keys(body).length) return saved.replaceChildren(notice("Nothing changed.", ""));
@@ -611,12 +613,14 @@ function settingsSection(i) {
     renderIntegration(i.id);
   });
   const destination = destinationFieldset(form, i.destination);
+  const cards = insightCardsFieldset(form, i);
   form.append(
     field(form, "name", "Name", h("input", { type: "text", value: initial.name, autocomplete: "off" })),
     field(form, "events", "Events", h("textarea", { rows: 4, value: initial.events }), "One Aircall event per line, e.g. call.ended. Empty: every event."),
     field(form, "numbers", "Numbers", h("textarea", { rows: 2, value: initial.numbers }), "Aircall number ids, or phone numbers starting with +, one per line. Empty: every number."),
     ...objects.map((k) => field(form, k, humanize(k), h("textarea", { class: "json", rows: Math.min(24, initial[k].split("\n").length + 1), value: initial[k], spellcheck: "false" }), "JSON; the server checks every field.")),
     destination.node,
+    cards.node,
     h(
       "fieldset",
       {},
@@ -631,6 +635,53 @@ function settingsSection(i) {
     saved,
   );
   return h("section", { id: "settings" }, h("h2", { id: "settings-title" }, "General settings"), form);
+}
+
+// ---- Insight cards ---------------------------------------------------------------------------
+
+const CARD_BLOCKS = [
+  ["contact", "Company, and a link to the CRM record"],
+  ["owner", "Owner"],
+  ["lifecycle_stage", "Lifecycle stage"],
+  ["deals", "Open deals (count, largest)"],
+  ["last_activity", "Last logged call"],
+];
+
+// The `insight_cards` settings as controls (a CRM destination only): on/off, the blocks shown,
+// what an unknown caller gets; with the cards posted and skipped so far.
+function insightCardsFieldset(form, i) {
+  if (!typeOf(i.destination?.type)?.crm) return { node: null, changed: () => false, value: () => undefined };
+  const current = i.insight_cards || { enabled: false, blocks: CARD_BLOCKS.map(([b]) => b), unknown_caller: "none" };
+  const enabled = h("input", { type: "checkbox", checked: current.enabled });
+  const boxes = CARD_BLOCKS.map(([block, label]) => {
+    const box = h("input", { type: "checkbox", id: `f-insight_cards-block-${block}`, value: block, checked: current.blocks.includes(block) });
+    return { block, box, node: h("div", { class: "check" }, box, h("label", { for: box.id }, label)) };
+  });
+  const unknown = h(
+    "select",
+    {},
+    h("option", { value: "none", selected: current.unknown_caller === "none" }, "No card"),
+    h("option", { value: "card", selected: current.unknown_caller === "card" }, "A card with a link that creates the contact"),
+  );
+  // Errors on any block land on the first box (`insight_cards.blocks[1]` climbs to `insight_cards.blocks`).
+  const blocksErrors = h("div", { id: "f-insight_cards-blocks-errors", class: "field-errors" });
+  form.fields.set("insight_cards.blocks", { control: boxes[0].box, errors: blocksErrors });
+  const value = () => ({ enabled: enabled.checked, blocks: boxes.filter((b) => b.box.checked).map((b) => b.block), unknown_caller: unknown.value });
+  const stats = i.insight_cards_stats;
+  return {
+    node: h(
+      "fieldset",
+      { id: "insight-cards" },
+      h("legend", {}, "Insight cards"),
+      h("p", { class: "hint" }, "While the phone rings, the caller's CRM record on the agent's screen. Needs call.created among the events."),
+      field(form, "insight_cards.enabled", "Show insight cards", enabled),
+      h("fieldset", { class: "blocks" }, h("legend", {}, "Blocks"), ...boxes.map((b) => b.node), blocksErrors),
+      field(form, "insight_cards.unknown_caller", "Unknown callers", unknown),
+      field(form, "insight_cards", "So far", h("output", {}, stats ? `${stats.posted} posted, ${stats.skipped} skipped (budget spent or CRM unavailable: see the log)` : "None posted yet.")),
+    ),
+    value,
+    changed: () => JSON.stringify(value()) !== JSON.stringify({ enabled: current.enabled, blocks: CARD_BLOCKS.map(([b]) => b).filter((b) => current.blocks.includes(b)), unknown_caller: current.unknown_caller }),
+  };
 }
 
 // ---- Runs and their charts -----------------------------------------------------------------

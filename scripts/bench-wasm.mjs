@@ -243,6 +243,9 @@ const json = (status, body) => new Response(JSON.stringify(body), { status, head
 function stubFetch(env) {
   const aircall = new URL(env.AIRCALL_API_BASE).host;
   const segment = new URL(env.SEGMENT_US_BASE ?? "https://api.segment.io").host;
+  const hubspot = new URL(env.HUBSPOT_API_BASE ?? "https://api.hubapi.com").host;
+  // Insight cards' reads, as tests/fakes/hubspot.mjs answers them: Ann, whatever the number.
+  const ann = { id: "1001", properties: { firstname: "Ann", lastname: "Lee", company: "Acme", hubspot_owner_id: "301", lifecyclestage: "customer", phone: "(415) 555-0100" } };
   const webhooks = new Map(); // url -> webhook
   let next = 1;
   const existing = (email, id) => ({
@@ -274,6 +277,18 @@ function stubFetch(env) {
       if (route === "POST /v1/contacts") return json(201, { contact: contact(800_000 + next++, await request.json()) });
       const update = /^POST \/v1\/contacts\/(\d+)$/.exec(route);
       if (update) return json(200, { contact: contact(Number(update[1]), await request.json()) });
+      if (/^POST \/v1\/calls\/\d+\/insight_cards$/.test(route)) {
+        count("insight_card");
+        return json(201, {});
+      }
+    }
+    if (url.host === hubspot) {
+      if (route === "POST /crm/v3/objects/contacts/search") return json(200, { total: 1, results: [ann] });
+      if (route === `GET /crm/v3/objects/contacts/${ann.id}`) return json(200, ann);
+      if (route === "GET /crm/v3/owners") return json(200, { results: [{ id: "301", email: "bob@example.com", firstName: "Bob", lastName: "Smith" }] });
+      if (route === "GET /account-info/v3/details") return json(200, { portalId: 4242, uiDomain: "app.hubspot.com" });
+      if (route === "POST /crm/v3/objects/deals/search") return json(200, { total: 2, results: [{ id: "7", properties: { dealname: "Expansion", amount: "25000", dealstage: "contractsent" } }] });
+      if (route === "POST /crm/v3/objects/calls/search") return json(200, { total: 1, results: [{ id: "9", properties: { hs_timestamp: "2026-03-01T10:00:00.000Z", hs_call_title: "Quote" } }] });
     }
     if (url.host === segment && route === "POST /v1/batch") {
       count("segment_batch");
@@ -315,7 +330,10 @@ async function load(bytes) {
   return { exports: imported.value, start: { compile: { cpu: compile.cpu, process_cpu: compile.process_cpu, wall: compile.wall }, instantiate, module_import: { cpu: imported.cpu, process_cpu: imported.process_cpu, wall: imported.wall } } };
 }
 
-const ctx = () => ({ waitUntil() {}, passThroughOnException() {}, props: {} });
+// What a request hands to `waitUntil` (an insight card, made after the answer), awaited by
+// the figures that measure it.
+const waiting = [];
+const ctx = () => ({ waitUntil(promise) { waiting.push(promise); }, passThroughOnException() {}, props: {} });
 // A new entrypoint object per event, as the runtime makes one per request.
 const fetchWorker = (instance, env, request) => new instance.exports.default(ctx(), env).fetch(request);
 const queueWorker = (instance, env, batch) => new instance.exports.default(ctx(), env).queue(batch);
@@ -347,6 +365,31 @@ const webhookRequest = (env, integration, token, n) =>
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ resource: "call", event: "call.ended", timestamp: 1_763_980_000 + n, token, data: callPayload(n) }),
   });
+
+// A call ringing: call.created for an integration with insight cards on.
+const cardRequest = (env, integration, n, digits) =>
+  new Request(`${env.PUBLIC_BASE_URL}/webhooks/aircall/${integration.id}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ resource: "call", event: "call.created", timestamp: Math.floor(Date.now() / 1000), token: integration.token, data: { id: n, direction: "inbound", status: "initial", raw_digits: digits } }),
+  });
+
+/** One call.created and its card (the answer, then what it left to waitUntil): CPU without
+ * the ACCOUNT_GATE object's share. */
+async function cardRun(instance, env, request) {
+  env.ACCOUNT_GATE.reset();
+  const gate = env.ACCOUNT_GATE.cpu;
+  const posted = counts.insight_card ?? 0;
+  const logged = logs.length;
+  const r = await timed(async () => {
+    const response = await fetchWorker(instance, env, request);
+    await response.text();
+    await Promise.all(waiting.splice(0));
+  });
+  check((counts.insight_card ?? 0) === posted + 1, `no card was posted: ${logs.slice(logged).join(" | ")}`);
+  const gateCpu = env.ACCOUNT_GATE.cpu - gate;
+  return { cpu: r.cpu - gateCpu, gate: gateCpu };
+}
 
 async function ingress(instance, env, request) {
   const response = await fetchWorker(instance, env, request);
@@ -396,6 +439,9 @@ async function setup(helper, env, webhooks, which) {
       destination: { type: "hubspot", access_token: "pat-na1-bench" },
       contact_sync: { direction: "both", phone: { normalize: true, default_country: "FR" } },
     });
+  }
+  if (which.includes("cards")) {
+    out.cards = await create({ name: "bench cards", destination: { type: "hubspot", access_token: "pat-na1-bench" }, events: ["call.created"], insight_cards: { enabled: true } });
   }
   env.JOBS.sent.length = 0;
   env.WORK.sent.length = 0;
@@ -465,6 +511,13 @@ async function cold(scenario) {
       out.runs.push(r.cpu);
     }
   }
+  if (scenario === "card") {
+    // The first cards of a fresh instance, each a number not cached: searched, with the forms
+    // the phone library makes (its start paid by the first).
+    const { cards } = await setup(helper, env, webhooks, ["cards"]);
+    out.runs = [];
+    for (let n = 1; n <= 3; n++) out.runs.push((await cardRun(measured, env, cardRequest(env, cards, n, `+1 415-555-010${n}`))).cpu);
+  }
   check(!counts.unexpected_fetch, "the worker fetched something the stub does not answer");
   return out;
 }
@@ -476,7 +529,7 @@ async function warm() {
   const webhooks = stubFetch(env);
   const helper = await load(bytes);
   env.ACCOUNT_GATE.AccountGate = helper.exports.AccountGate;
-  const state = await setup(helper, env, webhooks, ["webhook", "segment", "hubspot"]);
+  const state = await setup(helper, env, webhooks, ["webhook", "segment", "hubspot", "cards"]);
   const worker = await load(bytes); // measured apart from the helper's setup work
   const out = {};
   const opsSince = (before, per) =>
@@ -548,6 +601,22 @@ async function warm() {
   }
   out.contact = { cpu: stats(contact), gate_cpu: stats(contactGate), ops_per_job: ops };
 
+  // Insight cards: call.created and its card, the number cached (the contact read by id) or
+  // new each time (searched, in the forms the phone library makes, warm here).
+  const cardCpu = { cached: [], searched: [] };
+  let callId = 1;
+  for (let round = 0; round <= ROUNDS; round++) {
+    for (const kind of ["cached", "searched"]) {
+      const runs = [];
+      for (let i = 0; i < 20; i++) {
+        const digits = kind === "cached" ? "+1 415-555-0100" : `+1 415-555-${1000 + callId}`;
+        runs.push(await cardRun(worker, env, cardRequest(env, state.cards, callId++, digits)));
+      }
+      if (round) cardCpu[kind].push(median(runs.map((r) => r.cpu))); // round 0 warms up
+    }
+  }
+  out.card = { cached: stats(cardCpu.cached), searched: stats(cardCpu.searched) };
+
   // The stand-ins alone: what one call into each costs (JS only, no wasm).
   const per = async (n, work) => (await timed(async () => { for (let i = 0; i < n; i++) await work(i); })).cpu / n;
   const integrationKey = [...env.STATE.data.keys()].find((k) => k.includes(state.webhook.id));
@@ -586,7 +655,7 @@ async function warm() {
 /** The cold figures, each from FRESH processes of its own (`flags`: V8 flags added). */
 function coldFigures(flags = []) {
   const fresh = (scenario) => Array.from({ length: FRESH }, () => runSelf(process.execPath, ["--cold", scenario], flags));
-  const c = { ingress: fresh("ingress"), segment: fresh("segment"), contact: fresh("contact"), warmed: fresh("contact_after_other_jobs") };
+  const c = { ingress: fresh("ingress"), segment: fresh("segment"), contact: fresh("contact"), warmed: fresh("contact_after_other_jobs"), card: fresh("card") };
   const starts = Object.values(c).flat().map((r) => r.start);
   // On each fresh instance of the contact figures, jobs 3-5 are its warm ones.
   const warmOf = (r) => median(r.runs.slice(2));
@@ -610,6 +679,8 @@ function coldFigures(flags = []) {
     contact_first_number_after_other_jobs: stats(c.warmed.map((r) => r.runs[0])),
     contact_other_jobs_first: stats(c.warmed.map((r) => r.before[0])),
     phone_start: stats(c.warmed.map((r) => r.runs[0] - warmOf(r))),
+    card_first: stats(c.card.map((r) => r.runs[0])),
+    card_second: stats(c.card.map((r) => r.runs[1])),
   };
 }
 
@@ -661,6 +732,13 @@ async function measure() {
       stand_in_calls: w.contact.ops_per_job,
       stand_in_share_estimate: share(w.contact.ops_per_job),
     },
+    // A call.created webhook with its insight card (made in waitUntil, same invocation).
+    insight_card_us: {
+      warm_cached_number_cpu: w.card.cached,
+      warm_searched_number_cpu: w.card.searched,
+      first_on_fresh_instance_cpu: lazy.card_first,
+      second_on_fresh_instance_cpu: lazy.card_second,
+    },
     stand_ins_us: w.stand_ins,
     eager_compilation: eager,
   };
@@ -681,6 +759,7 @@ GET /healthz        ${us(r.healthz_request_us.cpu)} per request
 ingress             ${us(e.cpu)} per call.ended event (${e.events_per_round} a round, ${r.runtime.rounds} rounds); on a fresh instance: 1st ${ms(e.first_on_fresh_instance_cpu)}, 2nd ${us(e.second_on_fresh_instance_cpu)}
 Segment delivery    ${us(g.cpu)} per event in batches of ${g.batch_size}; on a fresh instance: 1st batch ${ms(g.first_batch_on_fresh_instance_cpu)}, 2nd ${ms(g.second_batch_on_fresh_instance_cpu)}
 contact job         ${us(c.warm_cpu)} warm (+ ACCOUNT_GATE's ${c.gate_cpu_per_job.median} µs); on a fresh instance: 1st ${ms(c.first_on_fresh_instance_cpu)}, 3rd-5th ${us(c.third_to_fifth_on_fresh_instance_cpu)}
+insight card        ${us(r.insight_card_us.warm_cached_number_cpu)} warm with the webhook, number cached; ${us(r.insight_card_us.warm_searched_number_cpu)} searched; on a fresh instance: 1st ${ms(r.insight_card_us.first_on_fresh_instance_cpu)}, 2nd ${ms(r.insight_card_us.second_on_fresh_instance_cpu)}
 phone library start ${ms(c.phone_start_cpu)}: the first national number after two jobs without one, ${ms(c.first_number_after_other_jobs_cpu)}, minus that instance's 3rd-5th
 compiled eagerly    compile ${ms(z.isolate_start.compile_cpu_us)} (${ms(z.isolate_start.compile_process_cpu_us)} with compiler threads); 1st ingress ${ms(z.ingress_first)}, 1st Segment batch ${ms(z.segment_first_batch)}, 1st contact job ${ms(z.contact_first)}, phone library start ${ms(z.phone_start)}
 stand-ins, µs       kv.get ${t.kv_get.median}, kv.put ${t.kv_put.median}, sendBatch ${t.queue_send_batch_of_2.median}, fetch stub ${t.fetch_segment_answer.median}, ACCOUNT_GATE /take ${t.gate_call_take.median}; share: ingress ${e.stand_in_share_estimate}, Segment ${g.stand_in_share_estimate}/event, contact job ${c.stand_in_share_estimate}

@@ -187,3 +187,10 @@ writeFileSync("bench-results/latest.json", JSON.stringify(results, null, 2));
 results.ai = await benchAi();
 console.log(describeAi(results.ai));
 writeFileSync("bench-results/latest.json", JSON.stringify(results, null, 2));
+
+// Insight cards (scripts/bench-cards.mjs): webhook -> card latency over 100 calls, with idle
+// queues and with 10,000 import jobs waiting; requests per card.
+const { benchCards, describeCards } = await import("./bench-cards.mjs");
+results.cards = await benchCards();
+console.log(describeCards(results.cards));
+writeFileSync("bench-results/latest.json", JSON.stringify(results, null, 2));

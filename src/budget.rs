@@ -33,6 +33,33 @@ impl Rate {
     }
 }
 
+/// Who asks for a place in an Aircall account's budget. Bulk work (imports, contact sync,
+/// deliveries, the admin API) stops short of the limit, leaving a share to live work: an
+/// insight card must reach the agent while the phone rings, never wait behind a backlog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    Bulk,
+    Live,
+}
+
+impl Rate {
+    /// An Aircall account's budget as `priority` may use it: the whole of it for live work;
+    /// bulk work all but [`live_share`]. Both count in the same window, so together they
+    /// never pass the limit.
+    pub fn aircall(per_minute: u32, priority: Priority) -> Self {
+        match priority {
+            Priority::Live => Self::per_minute(per_minute),
+            Priority::Bulk => Self::per_minute(per_minute - live_share(per_minute)),
+        }
+    }
+}
+
+/// The requests a minute kept for live work: a tenth of the budget (6 of Aircall's 60); none
+/// when the budget is under 10 a minute, too small to share.
+pub fn live_share(per_minute: u32) -> u32 {
+    per_minute / 10
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RateBudget {
     pub rate: Rate,
@@ -217,6 +244,24 @@ mod tests {
         budget.block_until(30_000);
         assert_eq!(budget.take(10_000), Take::Wait(20_000));
         assert_eq!(budget.take(30_000), Take::Granted);
+    }
+
+    #[test]
+    fn live_work_finds_room_when_bulk_work_has_spent_its_share() {
+        // The window is one: each take names its own limit (a Durable Object keeps it).
+        let mut budget = RateBudget::new(Rate::aircall(60, Priority::Bulk));
+        let mut bulk = 0;
+        while budget.take(0) == Take::Granted {
+            bulk += 1;
+        }
+        assert_eq!(bulk, 54, "bulk work leaves a tenth");
+        budget.set_rate(Rate::aircall(60, Priority::Live));
+        let live = (0..10).filter(|_| budget.take(0) == Take::Granted).count();
+        assert_eq!(
+            live, 6,
+            "live work has the rest, and no more than the limit"
+        );
+        assert_eq!(live_share(9), 0, "a budget too small to share");
     }
 
     #[test]

@@ -53,6 +53,7 @@ mod tests {
             import: Default::default(),
             numbers: None,
             contact_sync: None,
+            insight_cards: None,
         };
         run(crate::lifecycle::create(p, &config(), new))
             .unwrap()

@@ -1,6 +1,7 @@
 //! Webhook ingress: check what Aircall posted, and queue it for delivery.
 
 use crate::aircall::{WebhookEvent, WebhookProblem};
+use crate::cards::CardJob;
 use crate::config::Config;
 use crate::crypto::secrets_match;
 use crate::delivery::{Delivery, Payload, MAX_INLINE_PAYLOAD};
@@ -54,6 +55,17 @@ pub async fn receive<P: Platform>(
     integration_id: &str,
     body: &[u8],
 ) -> Result<Accepted, IngressError> {
+    Ok(receive_with_card(p, config, integration_id, body).await?.0)
+}
+
+/// As [`receive`], and the insight card the event asks for, to be made once Aircall has its
+/// answer (`crate::cards`).
+pub async fn receive_with_card<P: Platform>(
+    p: &P,
+    config: &Config,
+    integration_id: &str,
+    body: &[u8],
+) -> Result<(Accepted, Option<CardJob>), IngressError> {
     let integration = Integrations::new(p)
         .get(integration_id)
         .await?
@@ -82,7 +94,7 @@ pub async fn receive<P: Platform>(
         )
         .await?;
         let reason = "integration.deleted: the integration is now inactive";
-        return Ok(ignored(p, &integration, event, reason));
+        return Ok((ignored(p, &integration, event, reason), None));
     }
     // Still answered 2xx, so Aircall does not disable the webhook; counted, not forwarded.
     if integration.status != Status::Active {
@@ -93,7 +105,7 @@ pub async fn receive<P: Platform>(
             ));
         }
         let reason = "the integration is inactive: nothing is forwarded";
-        return Ok(ignored(p, &integration, event, reason));
+        return Ok((ignored(p, &integration, event, reason), None));
     }
     // A call that ended is imported right away, as the next poll would: once, either way.
     let import: Option<CallJob> = (event.event == CALL_ENDED)
@@ -104,6 +116,8 @@ pub async fn receive<P: Platform>(
     let other_number = integration.numbers.as_ref().is_some_and(|numbers| {
         crate::selection::about_numbers(numbers, &event.event, &event.data) == Some(false)
     });
+    let card = CardJob::from_webhook(&integration, &event, p.now_seconds() as i64)
+        .filter(|_| !other_number);
     let chosen = crate::selection::forwards(integration.events.as_deref(), &event.event);
     if !chosen || other_number {
         if let Some(import) = import {
@@ -114,7 +128,7 @@ pub async fn receive<P: Platform>(
         } else {
             "the integration does not forward this event"
         };
-        return Ok(ignored(p, &integration, event, reason));
+        return Ok((ignored(p, &integration, event, reason), card));
     }
 
     // serde_json's maps are sorted, so this text is the same whenever Aircall resends the event.
@@ -140,7 +154,7 @@ pub async fn receive<P: Platform>(
     if let Some(import) = import {
         crate::queue::send(p, &import, 0).await?;
     }
-    Ok(Accepted::Queued { delivery_id: id })
+    Ok((Accepted::Queued { delivery_id: id }, card))
 }
 
 /// Acknowledges an event not forwarded, noting it in the integration's event log (written

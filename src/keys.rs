@@ -83,6 +83,31 @@ pub fn crm_owners_key(id: &str) -> String {
     format!("hubspot-owners:{id}")
 }
 
+/// The CRM account's portal (its id and where its pages are), read once for insight cards'
+/// links.
+pub fn crm_account_key(id: &str) -> String {
+    format!("hubspot-account:{id}")
+}
+
+/// Insight cards: a caller's number (E.164) -> the CRM contact it belongs to, kept fresh by
+/// contact sync (written when it matches, creates or reads a contact by number).
+pub fn caller_cache_prefix(id: &str) -> String {
+    format!("caller:{id}:")
+}
+
+pub fn caller_cache_key(id: &str, e164: &str) -> String {
+    format!("{}{e164}", caller_cache_prefix(id))
+}
+
+/// Insight cards: the claim (in [`gate_name`]) that the card of a call is being posted.
+pub fn card_claim(call_id: i64) -> String {
+    format!("card:{call_id}")
+}
+
+/// Insight cards' counters (in [`gate_name`]): posted, and skipped (budget, CRM outage).
+pub const CARDS_POSTED_COUNTER: &str = "insight_cards_posted";
+pub const CARDS_SKIPPED_COUNTER: &str = "insight_cards_skipped";
+
 /// Contact sync: each side's cursor.
 pub fn contact_cursors_prefix(id: &str) -> String {
     format!("contact-cursor:{id}:")
@@ -191,6 +216,7 @@ pub fn kv_prefixes(id: &str) -> Vec<String> {
         ai_unavailable_key(id),
         ai_last_delivered_key(id),
         aircall_index_prefix(id),
+        caller_cache_prefix(id),
         record_key(id),
     ]
 }

@@ -7,6 +7,7 @@ pub mod ai;
 pub mod aircall;
 pub mod budget;
 pub mod calls;
+pub mod cards;
 pub mod config;
 pub mod consumer;
 pub mod contact_sync;

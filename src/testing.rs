@@ -421,6 +421,10 @@ impl Gate for MemoryPlatform {
         let budget = budgets
             .entry(name.to_string())
             .or_insert_with(|| RateBudget::new(rate));
+        // As ACCOUNT_GATE does: each take names its own limit (live work's is higher).
+        if budget.rate != rate {
+            budget.set_rate(rate);
+        }
         Ok(budget.take(now))
     }
 }
@@ -493,6 +497,7 @@ pub fn integration_to(
         import: Default::default(),
         numbers: None,
         contact_sync: None,
+        insight_cards: None,
     };
     let created = run(crate::lifecycle::create(p, &config(), new)).expect("created");
     p.requests.borrow_mut().clear();

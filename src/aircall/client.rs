@@ -131,6 +131,9 @@ pub struct RegisteredWebhook {
     pub token: String,
 }
 
+/// How long a card's post may take: past this the phone has rung long enough.
+const CARD_TIMEOUT_MS: u32 = 4_000;
+
 /// Every request first takes a token from the account's budget, which the account's
 /// other integrations (and the customer's other tools) share with us.
 pub struct AircallClient<'a, P> {
@@ -138,6 +141,7 @@ pub struct AircallClient<'a, P> {
     base: &'a str,
     credentials: &'a Credentials,
     per_minute: u32,
+    priority: crate::budget::Priority,
 }
 
 impl<'a, P: Fetch + Gate + Clock + Store + Log> AircallClient<'a, P> {
@@ -163,7 +167,25 @@ impl<'a, P: Fetch + Gate + Clock + Store + Log> AircallClient<'a, P> {
             base,
             credentials,
             per_minute,
+            priority: crate::budget::Priority::Bulk,
         }
+    }
+
+    /// The same client for live work (insight cards): it may use the share of the account's
+    /// budget that bulk work leaves free.
+    pub fn live(mut self) -> Self {
+        self.priority = crate::budget::Priority::Live;
+        self
+    }
+
+    /// `POST /v1/calls/{id}/insight_cards`: shows `contents` (title and shortText blocks) in
+    /// the agent's phone app during the call.
+    pub async fn insight_card(&self, call_id: i64, contents: &[Value]) -> Result<(), AircallError> {
+        let url = format!("{}/v1/calls/{call_id}/insight_cards", self.base);
+        let mut request = HttpRequest::new("POST", url).json(&json!({ "contents": contents }));
+        // The card is worth something only while the phone rings.
+        request.timeout_ms = CARD_TIMEOUT_MS;
+        self.send(request).await.map(|_| ())
     }
 
     /// `GET /v1/ping`: the cheapest proof that the credentials work.
@@ -430,7 +452,7 @@ impl<'a, P: Fetch + Gate + Clock + Store + Log> AircallClient<'a, P> {
 
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, AircallError> {
         let account = self.credentials.account_key();
-        let rate = crate::budget::Rate::per_minute(self.per_minute);
+        let rate = crate::budget::Rate::aircall(self.per_minute, self.priority);
         match self.platform.take(&account, rate).await {
             Ok(Take::Granted) => {}
             Ok(Take::Wait(ms)) => {

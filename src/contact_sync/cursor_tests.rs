@@ -73,6 +73,7 @@ impl Fake {
             import: Default::default(),
             numbers: None,
             contact_sync: Some(serde_json::from_value(json!({ "direction": direction })).unwrap()),
+            insight_cards: None,
         };
         let id = run(crate::lifecycle::create(&*p, &config(), new))
             .unwrap()

@@ -271,6 +271,7 @@ mod tests {
             import: Default::default(),
             numbers: None,
             contact_sync: Some(serde_json::from_value(json!({"direction": "to_aircall"})).unwrap()),
+            insight_cards: None,
         };
         run(crate::lifecycle::create(p, &config(), new))
             .unwrap()

@@ -128,6 +128,8 @@ pub async fn pull_contact<P: Platform>(
         aircall_echoes: echoes,
     };
     links::save(p, &integration.id, &link).await?;
+    let numbers = saved.phone_numbers.iter().map(|n| n.value.as_str());
+    crate::cards::remember_contact(p, &integration, numbers, crm_id).await?;
     if matches!(outcome, Pulled::Created(_) | Pulled::Updated(_)) {
         index::add(p, &integration.id, &saved, &sync.phone).await?;
     }

@@ -150,7 +150,9 @@ pub(super) async fn remember<P: Platform>(
             .map(|l| l.aircall_echoes.clone())
             .unwrap_or_default(),
     };
-    links::save(p, &integration.id, &link).await
+    links::save(p, &integration.id, &link).await?;
+    let numbers = contact.phone_numbers.iter().map(|n| n.value.as_str());
+    crate::cards::remember_contact(p, integration, numbers, &link.crm_id).await
 }
 
 /// An Aircall contact event for a HubSpot integration: created/updated go to HubSpot (when

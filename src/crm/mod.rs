@@ -4,6 +4,8 @@
 //! between Aircall's contacts and a CRM's are in `links`.
 #![allow(async_fn_in_trait)] // single-threaded runtime: no Send bounds wanted
 
+pub mod caller;
+pub mod cards;
 pub(crate) mod links;
 
 use crate::contacts::CrmProperties;
@@ -102,6 +104,11 @@ pub struct Owner {
     pub id: String,
     #[serde(default)]
     pub email: Option<String>,
+    /// Names, as HubSpot's owners list gives them (for insight cards).
+    #[serde(default, rename = "firstName", skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, rename = "lastName", skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
 }
 
 /// A CRM record: its id and its properties as strings.

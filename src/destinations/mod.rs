@@ -10,6 +10,7 @@ pub use plugin::{Field, FieldKind, Plugin, Ready, Target};
 
 use crate::config::Config;
 use crate::contacts::CrmProperties;
+use crate::crm::caller::{Activity, Caller, CallerLookup, OpenDeals};
 use crate::crm::{ChangeCursor, Crm, CrmError, CrmRecord, Logged, Owner};
 use crate::infra::InfraError;
 use crate::ports::Platform;
@@ -331,6 +332,41 @@ impl<P: Platform> Crm for AnyCrm<'_, P> {
     ) -> Result<Vec<Option<String>>, CrmError> {
         match self {
             AnyCrm::Hubspot(crm) => crm.create_contacts(contacts).await,
+        }
+    }
+}
+
+impl<P: Platform> AnyCrm<'_, P> {
+    /// The same CRM for live work (insight cards): short timeouts.
+    pub fn live(self) -> Self {
+        match self {
+            AnyCrm::Hubspot(crm) => AnyCrm::Hubspot(crm.live()),
+        }
+    }
+}
+
+impl<P: Platform> CallerLookup for AnyCrm<'_, P> {
+    async fn caller_by_id(&self, id: &str) -> Result<Option<Caller>, CrmError> {
+        match self {
+            AnyCrm::Hubspot(crm) => crm.caller_by_id(id).await,
+        }
+    }
+
+    async fn caller_by_phone(&self, e164: &str) -> Result<Option<Caller>, CrmError> {
+        match self {
+            AnyCrm::Hubspot(crm) => crm.caller_by_phone(e164).await,
+        }
+    }
+
+    async fn open_deals(&self, contact_id: &str) -> Result<OpenDeals, CrmError> {
+        match self {
+            AnyCrm::Hubspot(crm) => crm.open_deals(contact_id).await,
+        }
+    }
+
+    async fn last_activity(&self, contact_id: &str) -> Result<Option<Activity>, CrmError> {
+        match self {
+            AnyCrm::Hubspot(crm) => crm.last_activity(contact_id).await,
         }
     }
 }

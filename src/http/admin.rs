@@ -84,6 +84,9 @@ pub async fn route<P: Platform>(
                 ai::availability::get(p, id).await?,
                 ai::last::get(p, id).await?,
             );
+            if integration.insight_cards.is_some() {
+                view["insight_cards_stats"] = crate::cards::stats(p, id).await?;
+            }
             Ok(Response::json(200, &view))
         }
         ("PATCH", ["integrations", id]) => update(p, config, id, request).await,

@@ -2,6 +2,7 @@
 
 use super::Response;
 use crate::aircall::AircallError;
+use crate::cards::NewContactError;
 use crate::config::ConfigError;
 use crate::crypto::StateError;
 use crate::import::ImportError;
@@ -68,6 +69,8 @@ pub enum ApiError {
          install again"
     )]
     OAuthCodeRejected,
+    #[error(transparent)]
+    NewContact(#[from] NewContactError),
     #[error(transparent)]
     Infra(#[from] InfraError),
 }
@@ -164,6 +167,14 @@ impl ApiError {
             ApiError::OAuthReplayed => (400, "oauth_state_used"),
             ApiError::OAuthDenied(_) => (400, "oauth_denied"),
             ApiError::OAuthCodeRejected => (400, "oauth_code_rejected"),
+            ApiError::NewContact(e) => match e {
+                NewContactError::BadLink => (403, "invalid_link"),
+                NewContactError::Expired => (403, "link_expired"),
+                NewContactError::Unknown => (404, "not_found"),
+                NewContactError::Crm(_) => (502, "crm_unavailable"),
+                NewContactError::Store(_) => (503, "unavailable"),
+                NewContactError::Sealed => (500, "internal"),
+            },
             ApiError::Infra(_) => unreachable!("answered above"),
         }
     }

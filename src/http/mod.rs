@@ -185,16 +185,29 @@ pub async fn handle<P: Platform>(
     config: &Result<Config, ConfigError>,
     request: Request,
 ) -> Response {
-    match route(p, config, &request).await {
+    handle_then(p, config, request).await.0
+}
+
+/// As [`handle`], and the insight card to make once the answer is sent: the platform runs it
+/// in the request's own context (`crate::cards`).
+pub async fn handle_then<P: Platform>(
+    p: &P,
+    config: &Result<Config, ConfigError>,
+    request: Request,
+) -> (Response, Option<crate::cards::CardJob>) {
+    let mut then = None;
+    let response = match route(p, config, &request, &mut then).await {
         Ok(response) => response,
         Err(error) => error.into_response(p),
-    }
+    };
+    (response, then)
 }
 
 async fn route<P: Platform>(
     p: &P,
     config: &Result<Config, ConfigError>,
     request: &Request,
+    then: &mut Option<crate::cards::CardJob>,
 ) -> Result<Response, ApiError> {
     let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
     let method = request.method.as_str();
@@ -209,17 +222,22 @@ async fn route<P: Platform>(
         .map_err(|e| ApiError::Misconfigured(e.clone()))?;
     match (method, segments.as_slice()) {
         ("POST", ["webhooks", "aircall", id]) => {
-            let answer = match ingress::receive(p, config, id, &request.body).await? {
+            let (accepted, card) = ingress::receive_with_card(p, config, id, &request.body).await?;
+            let answer = match accepted {
                 Accepted::Queued { delivery_id } => {
                     json!({"status": "queued", "delivery_id": delivery_id})
                 }
                 Accepted::Ignored { reason } => json!({"status": "ignored", "reason": reason}),
             };
+            *then = card;
             Ok(Response::json(202, &answer))
         }
         (_, ["webhooks", "aircall", _]) => Err(ApiError::MethodNotAllowed),
         ("GET", ["recordings", integration_id, call_id]) => {
             recording(p, config, integration_id, call_id, request)
+        }
+        ("GET", ["cards", integration_id, "new-contact", number]) => {
+            new_contact(p, config, integration_id, number, request).await
         }
         (_, ["oauth", "aircall", step]) => Ok(oauth::route(p, config, method, step, request).await),
         (_, ["api", rest @ ..]) => {
@@ -276,6 +294,29 @@ fn recording<P: Platform>(
         .headers
         .push(("cache-control".into(), "private, max-age=3600".into()));
     Ok(response)
+}
+
+/// `GET /cards/{integration}/new-contact/{number}?expires&signature`: the link of an unknown
+/// caller's insight card: creates the contact in the CRM and goes to its page.
+async fn new_contact<P: Platform>(
+    p: &P,
+    config: &Config,
+    integration_id: &str,
+    number: &str,
+    request: &Request,
+) -> Result<Response, ApiError> {
+    let expires: u64 = request
+        .query("expires")
+        .and_then(|v| v.parse().ok())
+        .ok_or(ApiError::BadLink)?;
+    let signature = request.query("signature").ok_or(ApiError::BadLink)?;
+    let number: String = url::form_urlencoded::parse(format!("n={number}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    let page = crate::cards::create_contact(p, config, integration_id, &number, expires, signature)
+        .await?;
+    Ok(Response::redirect(&page))
 }
 
 /// Escapes text for HTML.

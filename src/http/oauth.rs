@@ -175,6 +175,7 @@ async fn callback<P: Platform>(
         import: ImportRules::default(),
         numbers: None,
         contact_sync: None,
+        insight_cards: None,
     };
     let created = crate::lifecycle::create_as(p, config, new, Actor::Oauth).await?;
     let id = &created.integration.id;

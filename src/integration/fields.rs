@@ -4,6 +4,7 @@
 use crate::aircall::Credentials;
 use crate::calls::ImportRules;
 use crate::contacts::ContactSync;
+use crate::crm::cards::InsightCards;
 use crate::destinations::NewDestination;
 use crate::problems::{FieldError, Problems};
 use crate::selection::NumberRef;
@@ -153,6 +154,45 @@ pub(super) fn parse_contact_sync(p: &mut Problems, value: Option<&Value>) -> Opt
             None
         }
     }
+}
+
+/// `insight_cards`: null (off) or the settings, every problem named by field.
+pub(super) fn parse_insight_cards(p: &mut Problems, value: Option<&Value>) -> Option<InsightCards> {
+    let value = value.filter(|v| !v.is_null())?;
+    match InsightCards::parse(value) {
+        Ok(cards) => Some(cards),
+        Err(problems) => {
+            for (field, message) in problems {
+                p.add(&field, message);
+            }
+            None
+        }
+    }
+}
+
+/// Insight cards are read from a CRM, and made on `call.created`, which Aircall must send.
+pub fn insight_cards_problems(
+    cards: Option<&InsightCards>,
+    crm: bool,
+    events: Option<&[String]>,
+) -> Vec<FieldError> {
+    let mut problems = Vec::new();
+    let Some(cards) = cards else {
+        return problems;
+    };
+    if !crm {
+        problems.push(FieldError {
+            field: "insight_cards".into(),
+            message: "needs a CRM destination (HubSpot): the cards are read from it".into(),
+        });
+    }
+    if cards.enabled && events.is_some_and(|e| !e.iter().any(|e| e == "call.created")) {
+        problems.push(FieldError {
+            field: "insight_cards.enabled".into(),
+            message: "needs \"call.created\" among the integration's events: Aircall sends it when a call starts".into(),
+        });
+    }
+    problems
 }
 
 /// Users taken from HubSpot's owners need a HubSpot destination to read them from.

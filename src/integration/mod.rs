@@ -11,8 +11,8 @@ mod repository;
 pub use crate::problems::FieldError;
 pub use deactivation::{checked, count_dropped, deactivate, dropped, on_aircall_error};
 pub use fields::{
-    is_event_name, merge_import, users_source_problem, CONTACT_SYNC_NEEDS_A_CRM, MAX_EVENTS,
-    MAX_NUMBERS,
+    insight_cards_problems, is_event_name, merge_import, users_source_problem,
+    CONTACT_SYNC_NEEDS_A_CRM, MAX_EVENTS, MAX_NUMBERS,
 };
 pub use model::{
     webhook_url, Actor, Cause, Change, Deactivation, Integration, IntegrationView, LifecycleEvent,

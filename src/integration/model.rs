@@ -110,6 +110,9 @@ pub struct Integration {
     /// Two-way contact sync with the CRM (HubSpot destinations); `None`: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_sync: Option<crate::contacts::ContactSync>,
+    /// Caller context from the CRM while the phone rings; `None`: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insight_cards: Option<crate::crm::cards::InsightCards>,
     pub sealed: SealedSecrets,
     /// Why it is inactive (`None` while active).
     #[serde(default)]
@@ -190,6 +193,7 @@ impl Integration {
                 .collect(),
             numbers: self.numbers.clone(),
             contact_sync: self.contact_sync.clone(),
+            insight_cards: self.insight_cards.clone(),
         }
     }
 }
@@ -220,6 +224,7 @@ pub struct IntegrationView {
     pub history: Vec<HistoryView>,
     pub numbers: Option<Vec<crate::selection::NumberRef>>,
     pub contact_sync: Option<crate::contacts::ContactSync>,
+    pub insight_cards: Option<crate::crm::cards::InsightCards>,
 }
 
 #[derive(Debug, Serialize)]

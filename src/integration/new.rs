@@ -2,12 +2,14 @@
 //! how the fields check each other (a CRM for contact sync); each field itself is `fields`.
 
 use super::fields::{
-    parse_contact_sync, parse_credentials, parse_destination, parse_events, parse_import,
-    parse_numbers, users_source_problem, CONTACT_SYNC_NEEDS_A_CRM,
+    insight_cards_problems, parse_contact_sync, parse_credentials, parse_destination, parse_events,
+    parse_import, parse_insight_cards, parse_numbers, users_source_problem,
+    CONTACT_SYNC_NEEDS_A_CRM,
 };
 use crate::aircall::Credentials;
 use crate::calls::ImportRules;
 use crate::contacts::ContactSync;
+use crate::crm::cards::InsightCards;
 use crate::destinations::NewDestination;
 use crate::problems::{FieldError, Problems};
 use crate::selection::NumberRef;
@@ -25,6 +27,7 @@ pub struct NewIntegration {
     /// Only events about these Aircall numbers are forwarded; `None`: every number.
     pub numbers: Option<Vec<NumberRef>>,
     pub contact_sync: Option<ContactSync>,
+    pub insight_cards: Option<InsightCards>,
 }
 
 /// A valid `PATCH /api/integrations/{id}` body: the fields given, each checked as on creation.
@@ -41,6 +44,8 @@ pub struct IntegrationPatch {
     pub contact_sync: Option<Option<ContactSync>>,
     /// `Some(None)`: events about every number from now on.
     pub numbers: Option<Option<Vec<NumberRef>>>,
+    /// `Some(None)`: insight cards off.
+    pub insight_cards: Option<Option<InsightCards>>,
 }
 
 /// The fields of a creation body, and of a `PATCH` (which takes any of them).
@@ -52,6 +57,7 @@ const FIELDS: &[&str] = &[
     "import",
     "numbers",
     "contact_sync",
+    "insight_cards",
 ];
 
 impl NewIntegration {
@@ -81,6 +87,12 @@ impl NewIntegration {
         if contact_sync.is_some() && !crm {
             p.add("contact_sync", CONTACT_SYNC_NEEDS_A_CRM);
         }
+        let insight_cards = parse_insight_cards(&mut p, root.get("insight_cards"));
+        p.0.extend(insight_cards_problems(
+            insight_cards.as_ref(),
+            crm,
+            events.as_deref(),
+        ));
 
         match (name, credentials, destination, p.0.is_empty()) {
             (Some(name), Some(credentials), Some(destination), true) => Ok(Self {
@@ -91,6 +103,7 @@ impl NewIntegration {
                 import,
                 numbers,
                 contact_sync,
+                insight_cards,
             }),
             _ => Err(p.0),
         }
@@ -123,6 +136,9 @@ impl IntegrationPatch {
         if root.contains_key("contact_sync") {
             patch.contact_sync = Some(parse_contact_sync(&mut p, root.get("contact_sync")));
         }
+        if root.contains_key("insight_cards") {
+            patch.insight_cards = Some(parse_insight_cards(&mut p, root.get("insight_cards")));
+        }
         if root.contains_key("numbers") {
             patch.numbers = Some(parse_numbers(&mut p, root.get("numbers")));
         }
@@ -148,6 +164,44 @@ mod tests {
     use super::*;
     use crate::integration::{is_event_name, merge_import, MAX_EVENTS, MAX_NUMBERS};
     use serde_json::json;
+
+    #[test]
+    fn insight_cards_need_a_crm_and_call_created() {
+        let fields = |body: Value| -> Vec<String> {
+            NewIntegration::parse(&body)
+                .unwrap_err()
+                .into_iter()
+                .map(|e| e.field)
+                .collect()
+        };
+        let mut body = good();
+        body["insight_cards"] = json!({"enabled": true});
+        assert_eq!(
+            fields(body.clone()),
+            vec!["insight_cards", "insight_cards.enabled"],
+            "a webhook is no CRM, and call.created is not chosen"
+        );
+        body["destination"] = json!({"type": "hubspot", "access_token": "pat-na1-x"});
+        assert_eq!(
+            fields(body.clone()),
+            vec!["insight_cards.enabled"],
+            "call.created not chosen"
+        );
+        body["events"] = json!(["call.created", "call.ended"]);
+        let new = NewIntegration::parse(&body).unwrap();
+        assert!(new.insight_cards.unwrap().enabled);
+        body["events"] = Value::Null;
+        assert!(
+            NewIntegration::parse(&body).is_ok(),
+            "every event includes call.created"
+        );
+        body["insight_cards"] =
+            json!({"enabled": true, "blocks": ["deals", "fax"], "unknown_caller": "maybe"});
+        assert_eq!(
+            fields(body),
+            vec!["insight_cards.blocks[1]", "insight_cards.unknown_caller"]
+        );
+    }
 
     fn good() -> Value {
         json!({

@@ -86,6 +86,7 @@ pub async fn create_as<P: Platform>(
         import: new.import,
         numbers: new.numbers,
         contact_sync: new.contact_sync,
+        insight_cards: new.insight_cards,
         sealed: SealedSecrets {
             aircall_credentials: seal(&credentials, "aircall_credentials"),
             webhook_token: seal(&webhook.token, "webhook_token"),

@@ -79,6 +79,9 @@ pub async fn delete<P: Platform>(
     p.clear(&integration.aircall_account, &keys::import_lease(id))
         .await?;
     p.clear(&keys::gate_name(id), DROPPED_COUNTER).await?;
+    for counter in [keys::CARDS_POSTED_COUNTER, keys::CARDS_SKIPPED_COUNTER] {
+        p.clear(&keys::gate_name(id), counter).await?;
+    }
     p.erase(id).await?;
     // The list of created contacts is state too: it goes only once they are gone from Aircall.
     let (kv_keys, finished) = if contacts_left {

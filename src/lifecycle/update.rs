@@ -105,7 +105,21 @@ pub async fn update<P: Platform>(
             changed.push("contact_sync");
         }
     }
+    if let Some(cards) = patch.insight_cards.clone() {
+        if cards != integration.insight_cards {
+            integration.insight_cards = cards;
+            changed.push("insight_cards");
+        }
+    }
     let crm = integration.destination.as_ref().is_some_and(|d| d.is_crm());
+    let problems = crate::integration::insight_cards_problems(
+        integration.insight_cards.as_ref(),
+        crm,
+        integration.events.as_deref(),
+    );
+    if !problems.is_empty() {
+        return Err(LifecycleError::Invalid(problems));
+    }
     if let Some(problem) = crate::integration::users_source_problem(&integration.import, crm) {
         return Err(LifecycleError::Invalid(vec![problem]));
     }

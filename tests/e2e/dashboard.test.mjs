@@ -424,6 +424,39 @@ test("a HubSpot integration is made with the form the catalogue describes, liste
   await connector.api("DELETE", `/api/integrations/${id}`);
 });
 
+test("insight cards are turned on from a CRM integration's settings, a refusal shown next to its control", async () => {
+  aircall.addKey("api-id-cards", "api-token-cards");
+  const made = await connector.api("POST", "/api/integrations", {
+    name: "Cards CRM",
+    aircall: { api_id: "api-id-cards", api_token: "api-token-cards" },
+    destination: { type: "hubspot", access_token: HUBSPOT_TOKEN },
+    events: ["call.ended"],
+  });
+  assert.equal(made.status, 201, made.text);
+  const id = made.json.id;
+  await page.goto(`${base}/#/integrations/${id}`);
+  await page.getByRole("heading", { name: "Cards CRM", level: 1 }).waitFor();
+  const on = page.getByLabel("Show insight cards");
+  assert.equal(await on.isChecked(), false, "off until turned on");
+  await on.check();
+  await page.getByLabel("Last logged call").uncheck();
+  await page.getByLabel("Unknown callers").selectOption("card");
+  // Without call.created among the events, the server refuses, and says so by the checkbox.
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.locator("#f-insight_cards-enabled-errors").getByText("call.created").waitFor();
+  assert.equal(await on.getAttribute("aria-invalid"), "true");
+  await shot("16-insight-cards-refused");
+  await page.getByLabel("Events").fill("call.created\ncall.ended");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.getByRole("status").getByText("Saved.", { exact: true }).waitFor();
+  const saved = (await connector.api("GET", `/api/integrations/${id}`)).json;
+  assert.deepEqual(saved.insight_cards, { enabled: true, blocks: ["contact", "owner", "lifecycle_stage", "deals"], unknown_caller: "card" });
+  await page.locator("#insight-cards output").getByText("0 posted, 0 skipped").waitFor();
+  assert.equal(await page.getByLabel("Show insight cards").isChecked(), true);
+  await shot("17-insight-cards-on");
+  await connector.api("DELETE", `/api/integrations/${id}`);
+});
+
 test("signing out forgets the token; the page made no request elsewhere and logged no error", async () => {
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("heading", { name: "Sign in" }).waitFor();

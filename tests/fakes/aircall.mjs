@@ -617,6 +617,56 @@ export class FakeAircall {
     this.#send(res, 404, { error: "Not Found" });
   }
 
+  // --- Insight cards (reference: "Insight cards") ---------------------------------------
+  // POST /v1/calls/:id/insight_cards with {"contents": [{"type": "title", "text", "link"?},
+  // {"type": "shortText", "label"?, "text", "link"?}, ...]}. The reference gives no answer
+  // shape: chosen 201 with an empty object (the connector accepts any 2xx). A call the
+  // account does not have (not seeded with addCalls, nor announced with liveCall) is 404; a
+  // body not of that shape is 400. Each card is kept with when it arrived, for tests.
+  insightCards = []; // {api_id, call_id, contents, at (ms since epoch)}
+  #liveCalls = new Set(); // `${api_id}:${call_id}` of ringing calls (not in the calls list yet)
+
+  // A call that is ringing now (call.created sent): it may get cards.
+  liveCall(apiId, callId) {
+    this.#liveCalls.add(`${apiId}:${callId}`);
+  }
+
+  cardsFor(callId) {
+    return this.insightCards.filter((c) => c.call_id === Number(callId));
+  }
+
+  static cardProblem(body) {
+    if (!body || typeof body !== "object" || !Array.isArray(body.contents) || body.contents.length === 0) {
+      return "contents must be a non-empty array of blocks";
+    }
+    for (const [i, block] of body.contents.entries()) {
+      if (!block || typeof block !== "object") return `contents[${i}] must be an object`;
+      if (block.type !== "title" && block.type !== "shortText") return `contents[${i}].type must be title or shortText`;
+      if (typeof block.text !== "string" || block.text === "") return `contents[${i}].text must be a non-empty string`;
+      if (block.link !== undefined && (typeof block.link !== "string" || !/^https?:\/\//.test(block.link))) return `contents[${i}].link must be a URL`;
+      if (block.label !== undefined && (block.type !== "shortText" || typeof block.label !== "string")) return `contents[${i}].label is a shortText's string`;
+      const extra = Object.keys(block).find((k) => !["type", "text", "link", "label"].includes(k));
+      if (extra) return `contents[${i}].${extra} is not a block field`;
+    }
+    return null;
+  }
+
+  #insightCard(res, apiId, callId, raw) {
+    const known = this.#liveCalls.has(`${apiId}:${callId}`) || (this.calls.get(apiId) ?? []).some((c) => c.id === callId);
+    if (!known) return this.#send(res, 404, { error: "Not Found", troubleshoot: "Call not found" });
+    let body;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      return this.#send(res, 400, { error: "Bad Request", troubleshoot: "Invalid JSON" });
+    }
+    const problem = FakeAircall.cardProblem(body);
+    if (problem) return this.#send(res, 400, { error: "Bad Request", troubleshoot: problem });
+    this.insightCards.push({ api_id: apiId, call_id: callId, contents: body.contents, at: Date.now() });
+    return this.#send(res, 201, {});
+  }
+  // --- end of insight cards ---------------------------------------------------------------
+
   async #handle(req, res) {
     const chunks = [];
     for await (const c of req) chunks.push(c);
@@ -677,6 +727,9 @@ export class FakeAircall {
       if (!call) return this.#send(res, 404, { error: "Not Found", troubleshoot: "Call not found" });
       return this.#send(res, 200, { call: this.#shown(call, { fetchContact: url.searchParams.get("fetch_contact") === "true" }) });
     }
+
+    const card = /^\/v1\/calls\/(\d+)\/insight_cards$/.exec(url.pathname);
+    if (req.method === "POST" && card) return this.#insightCard(res, apiId, Number(card[1]), raw);
 
     const ai = FakeAircall.aiPath.exec(url.pathname);
     if (req.method === "GET" && ai) {

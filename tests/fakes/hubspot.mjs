@@ -16,8 +16,9 @@ const CALL_TO_CONTACT = 194; // HUBSPOT_DEFINED association type "call_to_contac
 const DEFAULTS = {
   contacts: ["createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"],
   calls: ["hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
+  deals: ["amount", "closedate", "createdate", "dealname", "dealstage", "hs_lastmodifieddate", "hs_object_id", "pipeline"],
 };
-const STAMPS = { contacts: ["createdate", "lastmodifieddate"], calls: ["hs_createdate", "hs_lastmodifieddate"] };
+const STAMPS = { contacts: ["createdate", "lastmodifieddate"], calls: ["hs_createdate", "hs_lastmodifieddate"], deals: ["createdate", "hs_lastmodifieddate"] };
 const BATCH_MAX = 100;
 // HubSpot's changelog of August 2024: 5 groups, 10 filters a group, 25 in all. The values of
 // one IN/NOT_IN filter: chosen 100 (HubSpot's docs name no figure; the connector assumes 100).
@@ -51,6 +52,9 @@ export class FakeHubSpot {
     this.owners = []; // {id, email, firstName, lastName, userId, archived, createdAt, updatedAt}
     this.failures = { remaining: 0, status: 500, token: null }; // failNext(n) sets it
     this.locked = 0; // writes still answered 423 Locked (lockNext(n) sets it)
+    this.deals = new Map(); // id -> {id, properties, createdAt, updatedAt, archived, contactIds: [id]}
+    this.portalId = 4242; // the account's id, in its pages' URLs
+    this.limited = 0; // requests still answered 429 TEN_SECONDLY_ROLLING (limitNext(n) sets it)
   }
 
   #daily = new Map(); // token -> requests counted today
@@ -59,7 +63,7 @@ export class FakeHubSpot {
   #searchWindows = new Map(); // token -> timestamps of counted searches
   #index = new Map(); // contact id -> snapshot as search sees it
   #pending = []; // {at, id, snapshot|null}: writes not yet searchable
-  #nextId = { contacts: 1001, calls: 50_001, owners: 301 };
+  #nextId = { contacts: 1001, calls: 50_001, owners: 301, deals: 70_001 };
   #lastTime = 0;
 
   async start(port = 0) {
@@ -125,6 +129,58 @@ export class FakeHubSpot {
     const wanted = String(email).toLowerCase();
     return [...this.contacts.values()].find((c) => c.properties.email?.toLowerCase() === wanted);
   }
+
+  // --- Caller context (insight cards): deals, logged calls, search by associated contact ---
+  // A contact's open deals and its last logged call are found with a search filtered on the
+  // association, as HubSpot's CRM search allows (`"propertyName": "associations.contact",
+  // "operator": "EQ", "value": <contact id>`), with HubSpot's limits on filters and pages.
+  // Deals have `amount` (a number as a string), `dealstage`, `pipeline`, `dealname` and the
+  // calculated `hs_is_closed` ("true"/"false": chosen, from the stage: closedwon/closedlost
+  // close a deal in the default pipeline). Seeded records are searchable at once.
+
+  // The next n requests (any token) answer 429 TEN_SECONDLY_ROLLING, as when another app of
+  // the account spent the limit.
+  limitNext(n) {
+    this.limited = n;
+  }
+
+  addDeal({ contactIds = [], ...properties } = {}) {
+    const stage = properties.dealstage ?? "appointmentscheduled";
+    const closed = stage === "closedwon" || stage === "closedlost";
+    const record = this.#create("deals", { pipeline: "default", ...properties, dealstage: stage, hs_is_closed: String(closed) });
+    record.contactIds = contactIds.map(String);
+    return record;
+  }
+
+  // A call logged on a contact earlier (by anyone): `hs_timestamp` in ms or ISO.
+  addLoggedCall(contactId, properties = {}) {
+    const record = this.#create("calls", this.#validateCall({ hs_timestamp: this.now(), ...properties }, true));
+    record.contactIds = [String(contactId)];
+    return record;
+  }
+
+  searchByContact(type, body) {
+    const filters = (body.filterGroups ?? []).flatMap((g) => g.filters ?? []);
+    if ((body.filterGroups ?? []).length > SEARCH.groups || filters.length > SEARCH.filters) throw invalid("Too many filters");
+    for (const f of filters) if (f.propertyName !== "associations.contact") checkFilter(f);
+    const limit = Number(body.limit ?? 10);
+    if (!(limit >= 1 && limit <= SEARCH.pageMax)) throw invalid(`limit must be between 1 and ${SEARCH.pageMax}`);
+    const hit = (record, f) => {
+      if (f.propertyName !== "associations.contact") return matches(record, f);
+      if (f.operator !== "EQ") throw invalid("associations.contact takes EQ");
+      return record.contactIds.includes(String(f.value));
+    };
+    const groups = body.filterGroups ?? [];
+    const found = [...this[type].values()].filter((r) => !groups.length || groups.some((g) => (g.filters ?? []).every((f) => hit(r, f))));
+    const key = body.sorts?.[0];
+    found.sort((a, b) => (key ? compare(a.properties[key.propertyName], b.properties[key.propertyName]) * (key.direction === "DESCENDING" ? -1 : 1) : 0) || Number(a.id) - Number(b.id));
+    const after = Number(body.after ?? 0) || 0;
+    const page = found.slice(after, after + limit).map((r) => this.#shown(type, r, body.properties));
+    const result = { total: found.length, results: page };
+    if (after + limit < found.length) result.paging = { next: { after: String(after + limit) } };
+    return result;
+  }
+  // --- end of caller context ---------------------------------------------------------------
 
   // --- records ---
 
@@ -316,6 +372,10 @@ export class FakeHubSpot {
     const today = (this.#daily.get(token) ?? 0) + 1;
     this.#daily.set(token, today);
     if (today > this.dailyLimit) return this.#tooMany(res, "DAILY", "You have reached your daily limit.");
+    if (this.limited > 0) {
+      this.limited -= 1;
+      return this.#tooMany(res, "TEN_SECONDLY_ROLLING", "You have reached your ten_secondly_rolling limit.");
+    }
     const budget = this.#admit(this.#windows, token, this.rateLimit, this.rateWindowMs);
     if (!budget.ok) return this.#tooMany(res, "TEN_SECONDLY_ROLLING", "You have reached your ten_secondly_rolling limit.");
     const isSearch = req.method === "POST" && /^\/crm\/v3\/objects\/\w+\/search$/.test(url.pathname);
@@ -366,6 +426,13 @@ export class FakeHubSpot {
       if (after + limit < owners.length) answer.paging = { next: { after: String(after + limit) } };
       return [200, answer];
     }
+
+    // Chosen: the fields of HubSpot's answer the connector reads, and a few others.
+    if (method === "GET" && path === "/account-info/v3/details") {
+      return [200, { portalId: this.portalId, accountType: "STANDARD", timeZone: "US/Eastern", companyCurrency: "USD", uiDomain: "app.hubspot.com", dataHostingLocation: "na1" }];
+    }
+    const byContact = /^\/crm\/v3\/objects\/(deals|calls)\/search$/.exec(path);
+    if (byContact && method === "POST") return [200, this.searchByContact(byContact[1], body)];
 
     const m = /^\/crm\/v3\/objects\/(contacts|calls)(?:\/([^/]+))?(?:\/([^/]+))?$/.exec(path);
     if (!m) throw new HubSpotError(404, "OBJECT_NOT_FOUND", "resource not found");

@@ -503,4 +503,59 @@ test("notes and tasks: timestamp required, their contact association types, no i
   assert.equal(changed.status, 200);
   assert.equal(hs.tasks.get(task.body.id).properties.hs_task_subject, "Refund twice");
   assert.equal(hs.tasks.get(task.body.id).properties.hs_task_status, "NOT_STARTED");
+
+// --- Caller context (insight cards) ---
+
+test("a contact's open deals and last logged call are found by searching on the association", async () => {
+  const fake = await fresh();
+  try {
+    const ann = fake.addContact({ firstname: "Ann", phone: "(415) 555-0100" });
+    const other = fake.addContact({ firstname: "Other" });
+    fake.addDeal({ contactIds: [ann.id], dealname: "Small", amount: "1200", dealstage: "qualifiedtobuy" });
+    fake.addDeal({ contactIds: [ann.id], dealname: "Big", amount: "25000.5", dealstage: "contractsent" });
+    fake.addDeal({ contactIds: [ann.id], dealname: "Won", amount: "90000", dealstage: "closedwon" });
+    fake.addDeal({ contactIds: [other.id], dealname: "Theirs", amount: "500" });
+    const open = {
+      filterGroups: [{ filters: [{ propertyName: "associations.contact", operator: "EQ", value: ann.id }, { propertyName: "hs_is_closed", operator: "EQ", value: "false" }] }],
+      sorts: [{ propertyName: "amount", direction: "DESCENDING" }],
+      properties: ["dealname", "amount", "dealstage"],
+      limit: 1,
+    };
+    const deals = await call(fake, "POST", "/crm/v3/objects/deals/search", open);
+    assert.equal(deals.status, 200);
+    assert.equal(deals.body.total, 2, "the closed deal and another contact's are left out");
+    assert.equal(deals.body.results[0].properties.dealname, "Big");
+    assert.equal(deals.body.results[0].properties.dealstage, "contractsent");
+
+    fake.addLoggedCall(ann.id, { hs_timestamp: "2026-01-02T10:00:00Z", hs_call_title: "Old" });
+    fake.addLoggedCall(ann.id, { hs_timestamp: "2026-03-04T10:00:00Z", hs_call_title: "Newest", hs_call_status: "COMPLETED" });
+    fake.addLoggedCall(other.id, { hs_timestamp: "2026-05-01T10:00:00Z", hs_call_title: "Not hers" });
+    const last = await call(fake, "POST", "/crm/v3/objects/calls/search", {
+      filterGroups: [{ filters: [{ propertyName: "associations.contact", operator: "EQ", value: ann.id }] }],
+      sorts: [{ propertyName: "hs_timestamp", direction: "DESCENDING" }],
+      properties: ["hs_timestamp", "hs_call_title", "hs_call_status"],
+      limit: 1,
+    });
+    assert.equal(last.body.total, 2);
+    assert.equal(last.body.results[0].properties.hs_call_title, "Newest");
+    assert.equal(last.body.results[0].properties.hs_timestamp, "2026-03-04T10:00:00.000Z");
+
+    const badOperator = await call(fake, "POST", "/crm/v3/objects/deals/search", { filterGroups: [{ filters: [{ propertyName: "associations.contact", operator: "GT", value: ann.id }] }] });
+    assert.equal(badOperator.status, 400);
+  } finally {
+    await fake.close();
+  }
+});
+
+test("limitNext answers 429 TEN_SECONDLY_ROLLING, then HubSpot answers again", async () => {
+  const fake = await fresh();
+  try {
+    fake.limitNext(1);
+    const limited = await call(fake, "GET", "/crm/v3/owners");
+    assert.equal(limited.status, 429);
+    assert.equal(limited.body.policyName, "TEN_SECONDLY_ROLLING");
+    assert.equal((await call(fake, "GET", "/crm/v3/owners")).status, 200);
+  } finally {
+    await fake.close();
+  }
 });

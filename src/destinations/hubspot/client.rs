@@ -89,6 +89,8 @@ pub struct HubspotClient<'a, P> {
     token: &'a str,
     rate: Rate,
     search_rate: Rate,
+    /// Overrides each request's timeout (live work cannot wait 15 s).
+    timeout_ms: Option<u32>,
 }
 
 impl<'a, P: Fetch + Gate + Clock> HubspotClient<'a, P> {
@@ -99,7 +101,14 @@ impl<'a, P: Fetch + Gate + Clock> HubspotClient<'a, P> {
             token,
             rate: Rate::per_seconds(config.hubspot_requests_per_10_seconds, 10),
             search_rate: Rate::per_seconds(config.hubspot_searches_per_second, 1),
+            timeout_ms: None,
         }
+    }
+
+    /// Gives up on each request after `ms`.
+    pub fn with_timeout(mut self, ms: u32) -> Self {
+        self.timeout_ms = Some(ms);
+        self
     }
 
     /// Every HubSpot owner (paged 100 at a time).
@@ -124,6 +133,12 @@ impl<'a, P: Fetch + Gate + Clock> HubspotClient<'a, P> {
                 _ => return Ok(owners),
             }
         }
+    }
+
+    /// `GET {path}` (with its query), answered as JSON.
+    pub async fn get(&self, path: &str) -> Result<Value, HubspotError> {
+        let url = format!("{}{path}", self.base);
+        self.read(HttpRequest::new("GET", url), Kind::Plain).await
     }
 
     /// `POST /crm/v3/objects/{object}/search`.
@@ -234,7 +249,10 @@ impl<'a, P: Fetch + Gate + Clock> HubspotClient<'a, P> {
         if kind == Kind::Search {
             self.take(&name, self.search_rate).await?;
         }
-        let request = request.header("authorization", format!("Bearer {}", self.token));
+        let mut request = request.header("authorization", format!("Bearer {}", self.token));
+        if let Some(ms) = self.timeout_ms {
+            request.timeout_ms = ms;
+        }
         let response = self
             .platform
             .fetch(request)

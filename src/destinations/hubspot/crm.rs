@@ -27,9 +27,9 @@ impl From<HubspotError> for CrmError {
 
 /// One integration's HubSpot account.
 pub struct HubspotCrm<'a, P> {
-    p: &'a P,
-    client: HubspotClient<'a, P>,
-    integration_id: &'a str,
+    pub(super) p: &'a P,
+    pub(super) client: HubspotClient<'a, P>,
+    pub(super) integration_id: &'a str,
 }
 
 impl<'a, P: Platform> HubspotCrm<'a, P> {

@@ -4,6 +4,7 @@
 
 mod ai;
 mod calls;
+mod cards;
 mod client;
 mod crm;
 
@@ -75,6 +76,7 @@ impl Plugin for Hubspot {
             crate::keys::crm_calls_prefix(integration_id),
             crate::keys::crm_owners_key(integration_id),
             crate::keys::crm_ai_prefix(integration_id),
+            crate::keys::crm_account_key(integration_id),
         ]
     }
 

@@ -1,0 +1,236 @@
+// Insight cards in Miniflare: on call.created, the caller's HubSpot context reaches the fake
+// Aircall's phone app (it records each card and when it arrived), after the webhook is
+// answered, once per call, whatever the queues hold.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startConnector, waitFor, sleep } from "./harness.mjs";
+import { FakeAircall } from "../fakes/aircall.mjs";
+import { FakeHubSpot } from "../fakes/hubspot.mjs";
+import { FakeReceiver } from "../fakes/receiver.mjs";
+import { call } from "./payloads.mjs";
+
+const TOKEN = "pat-na1-cards";
+const KEY = { api_id: "api-id-cards", api_token: "api-token-cards" };
+let aircall, hubspot, connector, ann, nextCall = 50_000;
+const post = (url, init) => connector.dispatch(url, init);
+const now = () => Math.floor(Date.now() / 1000);
+
+async function cardsIntegration(name, insight_cards) {
+  const r = await connector.api("POST", "/api/integrations", {
+    name,
+    aircall: KEY,
+    destination: { type: "hubspot", access_token: TOKEN },
+    events: ["call.created", "call.ended"],
+    insight_cards,
+  });
+  assert.equal(r.status, 201, r.text);
+  return { id: r.json.id, view: r.json, webhook: aircall.webhooks.get(r.json.aircall.webhook_id) };
+}
+
+// The phone rings: Aircall has the call, and sends call.created. Answers Aircall's answer.
+async function ring(integration, rawDigits, { id = nextCall++, direction = "inbound" } = {}) {
+  aircall.liveCall(KEY.api_id, id);
+  const data = { id, direction, status: "initial", started_at: now(), raw_digits: rawDigits, user: {}, contact: {}, number: { id: 789, digits: "+33 1 76 36 06 95" } };
+  const answer = await aircall.fire(integration.webhook, "call.created", data, { post });
+  assert.equal(answer.status, 202, answer.body);
+  return { id, data, answer };
+}
+
+const stats = async (integration) => (await connector.api("GET", `/api/integrations/${integration.id}`)).json.insight_cards_stats;
+// Every HubSpot search for this number has been answered (the card's lookup is done).
+const lookedUp = (digits, count = 1) => hubspot.requests.filter((r) => r.path === "/crm/v3/objects/contacts/search" && JSON.stringify(r.body).includes(digits) && r.status).length >= count;
+
+before(async () => {
+  aircall = await new FakeAircall({ ratePerMinute: 60 }).start();
+  aircall.addKey(KEY.api_id, KEY.api_token);
+  // HubSpot allows 5 searches a second per account, and a card makes two or three: scaled up
+  // here (both sides) so that tests ringing in quick succession are not skipped for it.
+  hubspot = await new FakeHubSpot({ tokens: [TOKEN], searchPerSecond: 20 }).start();
+  const bob = hubspot.addOwner({ email: "bob@example.com", firstName: "Bob", lastName: "Smith" });
+  // Typed in national format, as people do: Aircall sends "+1 415-555-0100".
+  ann = hubspot.addContact({ firstname: "Ann", lastname: "Lee", company: "Acme", phone: "(415) 555-0100", hubspot_owner_id: bob.id, lifecyclestage: "customer" });
+  hubspot.addDeal({ contactIds: [ann.id], dealname: "Renewal", amount: "1200", dealstage: "qualifiedtobuy" });
+  hubspot.addDeal({ contactIds: [ann.id], dealname: "Expansion", amount: "25000.5", dealstage: "contractsent" });
+  hubspot.addDeal({ contactIds: [ann.id], dealname: "Last year", amount: "90000", dealstage: "closedwon" });
+  hubspot.addLoggedCall(ann.id, { hs_timestamp: "2026-03-01T10:00:00Z", hs_call_title: "Quote", hs_call_disposition: "f240bbac-87c9-4f6e-bf70-924b57d47db7" });
+  connector = await startConnector({
+    vars: { AIRCALL_API_BASE: aircall.url, AIRCALL_REQUESTS_PER_MINUTE: "60", HUBSPOT_API_BASE: hubspot.url, HUBSPOT_SEARCHES_PER_SECOND: "20", AIRCALL_RESULT_CAP: "1000" },
+  });
+});
+after(async () => {
+  if (process.env.CARDS_DEBUG) console.log(connector?.logs.filter((l) => /card|rate|Aircall/i.test(l)).join("\n"));
+  await connector?.dispose();
+  await hubspot?.close();
+  await aircall?.stop();
+});
+
+test("settings are checked, stored and shown; a destination that is no CRM is refused", async () => {
+  const bad = await connector.api("POST", "/api/integrations", {
+    name: "bad",
+    aircall: KEY,
+    destination: { type: "webhook", url: "https://hooks.example.com/x" },
+    insight_cards: { enabled: "yes", blocks: ["deals", "weather"] },
+  });
+  assert.equal(bad.status, 400, bad.text);
+  assert.deepEqual(bad.json.error.fields.map((f) => f.field).sort(), ["insight_cards.blocks[1]", "insight_cards.enabled"]);
+  const noCrm = await connector.api("POST", "/api/integrations", {
+    name: "no-crm",
+    aircall: KEY,
+    destination: { type: "webhook", url: "https://hooks.example.com/x" },
+    insight_cards: { enabled: true },
+  });
+  assert.equal(noCrm.status, 400, noCrm.text);
+  assert.deepEqual(noCrm.json.error.fields, [{ field: "insight_cards", message: "needs a CRM destination (HubSpot): the cards are read from it" }]);
+  const integration = await cardsIntegration("settings", { enabled: true, blocks: ["deals", "owner"] });
+  assert.deepEqual(integration.view.insight_cards, { enabled: true, blocks: ["deals", "owner"], unknown_caller: "none" });
+  assert.ok(integration.webhook.events.includes("call.created"));
+  const patched = await connector.api("PATCH", `/api/integrations/${integration.id}`, { insight_cards: { enabled: false } });
+  assert.equal(patched.status, 200, patched.text);
+  assert.equal(patched.json.insight_cards.enabled, false);
+  const refused = await connector.api("PATCH", `/api/integrations/${integration.id}`, { events: ["call.ended"], insight_cards: { enabled: true } });
+  assert.equal(refused.status, 400, refused.text);
+  assert.deepEqual(refused.json.error.fields.map((f) => f.field), ["insight_cards.enabled"]);
+  await connector.api("DELETE", `/api/integrations/${integration.id}`);
+});
+
+test("a known caller gets the right card, once: a replayed webhook adds none", async () => {
+  const integration = await cardsIntegration("known", { enabled: true });
+  const { id, data, answer } = await ring(integration, "+1 415-555-0100");
+  assert.equal(JSON.parse(answer.body).status, "queued");
+  const [card] = await waitFor(() => aircall.cardsFor(id).length && aircall.cardsFor(id), { what: "the card", timeout: 20_000 });
+  assert.deepEqual(card.contents, [
+    { type: "title", text: "Ann Lee", link: `https://app.hubspot.com/contacts/4242/record/0-1/${ann.id}` },
+    { type: "shortText", label: "Company", text: "Acme" },
+    { type: "shortText", label: "Owner", text: "Bob Smith" },
+    { type: "shortText", label: "Lifecycle stage", text: "Customer" },
+    { type: "shortText", label: "Open deals", text: "2 open · largest 25,000.50 (Contract sent)" },
+    { type: "shortText", label: "Last call", text: "2026-03-01 · Connected · Quote" },
+  ]);
+  await waitFor(async () => (await stats(integration))?.posted === 1, { what: "the card counted" });
+
+  // Aircall sends call.created again: the claim holds, no second card, no CRM request.
+  const before = hubspot.requests.length;
+  const again = await aircall.fire(integration.webhook, "call.created", data, { post });
+  assert.equal(again.status, 202);
+  // A later call, to show the replay's work (if any) would be done by then.
+  const later = await ring(integration, "+14155550100");
+  await waitFor(() => aircall.cardsFor(later.id).length === 1, { what: "the later card", timeout: 20_000 });
+  assert.equal(aircall.cardsFor(id).length, 1, "one card for the call");
+  // The later card read Ann by id (her number is cached), her deals and her last call.
+  const paths = hubspot.requests.slice(before).map((r) => `${r.method} ${r.path}`);
+  assert.deepEqual(paths.sort(), [`GET /crm/v3/objects/contacts/${ann.id}`, "POST /crm/v3/objects/calls/search", "POST /crm/v3/objects/deals/search"]);
+  assert.equal(aircall.requests.filter((r) => r.path === `/v1/calls/${later.id}/insight_cards`).length, 1, "one Aircall request per card");
+  await connector.api("DELETE", `/api/integrations/${integration.id}`);
+});
+
+test("an unknown caller gets no card, or one whose link creates the contact, as the setting says", async () => {
+  const quiet = await cardsIntegration("unknown-none", { enabled: true, unknown_caller: "none" });
+  const stranger = await ring(quiet, "+33 6 99 88 77 66");
+  await waitFor(() => lookedUp("06 99 88 77 66"), { what: "the lookup", timeout: 20_000 });
+  await sleep(1_000);
+  assert.equal(aircall.cardsFor(stranger.id).length, 0, "no card");
+  assert.deepEqual(await stats(quiet), { posted: 0, skipped: 0 });
+
+  const helpful = await cardsIntegration("unknown-card", { enabled: true, unknown_caller: "card" });
+  const second = await ring(helpful, "+33 6 99 88 77 66");
+  const [card] = await waitFor(() => aircall.cardsFor(second.id).length && aircall.cardsFor(second.id), { what: "the card", timeout: 20_000 });
+  assert.equal(card.contents[0].text, "Unknown caller +33699887766");
+  const link = card.contents[1].link;
+  assert.match(link, new RegExp(`^https://connector.test/cards/${helpful.id}/new-contact/%2B33699887766\\?expires=\\d+&signature=[0-9a-f]+$`));
+
+  // The agent opens it: the contact is created with the number, and the page is HubSpot's.
+  const opened = await post(link, { redirect: "manual" });
+  assert.equal(opened.status, 303, await opened.text());
+  const created = [...hubspot.contacts.values()].find((c) => c.properties.phone === "+33699887766");
+  assert.ok(created, "the contact is created in HubSpot");
+  assert.equal(opened.headers.get("location"), `https://app.hubspot.com/contacts/4242/record/0-1/${created.id}`);
+  const forged = await post(link.replace("%2B33699887766", "%2B33699887767"), { redirect: "manual" });
+  assert.equal(forged.status, 403, "another number is not signed");
+  // The next call from that number finds the new contact at once (cached by the link).
+  const third = await ring(helpful, "+33 6 99 88 77 66");
+  const [named] = await waitFor(() => aircall.cardsFor(third.id).length && aircall.cardsFor(third.id), { what: "the next card", timeout: 20_000 });
+  assert.equal(named.contents[0].link, `https://app.hubspot.com/contacts/4242/record/0-1/${created.id}`);
+  for (const i of [quiet, helpful]) await connector.api("DELETE", `/api/integrations/${i.id}`);
+});
+
+test("contact sync keeps the phone cache: a contact it pushed to HubSpot is read by id on its first ring", async () => {
+  const r = await connector.api("POST", "/api/integrations", {
+    name: "sync and cards",
+    aircall: KEY,
+    destination: { type: "hubspot", access_token: TOKEN },
+    events: ["call.created", "contact.created"],
+    contact_sync: { direction: "to_hubspot" },
+    insight_cards: { enabled: true },
+  });
+  assert.equal(r.status, 201, r.text);
+  const integration = { id: r.json.id, webhook: aircall.webhooks.get(r.json.aircall.webhook_id) };
+  // A contact made in Aircall's app, its number typed with spaces.
+  const contact = { id: 930_001, first_name: "Zoe", last_name: "Martin", company_name: "Zed", information: null, description: null, is_shared: true,
+    phone_numbers: [{ id: 1, label: "work", value: "+1 415 555 0199" }], emails: [{ id: 2, label: "work", value: "zoe@zed.test" }], created_at: now(), updated_at: now() };
+  const sent = await aircall.fire(integration.webhook, "contact.created", contact, { post });
+  assert.equal(sent.status, 202, sent.body);
+  const zoe = await waitFor(() => hubspot.contactByEmail("zoe@zed.test"), { what: "the contact in HubSpot", timeout: 20_000 });
+  const kv = await connector.mf.getKVNamespace("STATE");
+  await waitFor(async () => (await kv.get(`caller:${integration.id}:+14155550199`)) === zoe.id, { what: "the number cached", timeout: 20_000 });
+
+  const before = hubspot.requests.length;
+  const { id } = await ring(integration, "+1 415-555-0199");
+  const [card] = await waitFor(() => aircall.cardsFor(id).length && aircall.cardsFor(id), { what: "the card", timeout: 20_000 });
+  assert.equal(card.contents[0].text, "Zoe Martin");
+  const paths = hubspot.requests.slice(before).map((q) => `${q.method} ${q.path}`);
+  assert.ok(paths.includes(`GET /crm/v3/objects/contacts/${zoe.id}`), paths.join(", "));
+  assert.ok(!paths.includes("POST /crm/v3/objects/contacts/search"), "no search: the number was cached by contact sync");
+  await connector.api("DELETE", `/api/integrations/${integration.id}`);
+  assert.equal(await kv.get(`caller:${integration.id}:+14155550199`), null, "deleting the integration removes its cache");
+});
+
+test("a HubSpot 429 or outage skips the card, counted, and never holds the webhook's answer", async () => {
+  const integration = await cardsIntegration("outage", { enabled: true, unknown_caller: "card" });
+  hubspot.limitNext(1);
+  const limited = await ring(integration, "+1 415-555-0100");
+  assert.equal(JSON.parse(limited.answer.body).status, "queued", "answered");
+  await waitFor(async () => (await stats(integration))?.skipped === 1, { what: "the skip counted", timeout: 20_000 });
+  assert.equal(aircall.cardsFor(limited.id).length, 0);
+  assert.ok(connector.logs.some((l) => /insight card for call \d+ of .* skipped: HubSpot: HubSpot's rate limit/.test(l)), "logged");
+
+  // Past the 10 s HubSpot asked for, it is down.
+  await sleep(11_000);
+  hubspot.failNext(5, 503);
+  const down = await ring(integration, "+1 415-555-0100");
+  assert.equal(JSON.parse(down.answer.body).status, "queued", "answered");
+  await waitFor(async () => (await stats(integration))?.skipped === 2, { what: "the second skip counted", timeout: 20_000 });
+  assert.equal(aircall.cardsFor(down.id).length, 0);
+  hubspot.failNext(0);
+  await connector.api("DELETE", `/api/integrations/${integration.id}`);
+});
+
+test("cards keep arriving while a large import waits in the queues", { timeout: 240_000 }, async () => {
+  const integration = await cardsIntegration("during-import", { enabled: true });
+  // A webhook integration of the same Aircall account imports an hour of 4,000 calls: more
+  // listing requests than a minute's budget, and thousands of call jobs queued.
+  const receiver = await new FakeReceiver().start();
+  const importer = await connector.api("POST", "/api/integrations", {
+    name: "bulk",
+    aircall: KEY,
+    destination: { type: "webhook", url: receiver.url },
+    import: { recording_required: false },
+  });
+  assert.equal(importer.status, 201, importer.text);
+  const since = now() - 3_600;
+  const kv = await connector.mf.getKVNamespace("STATE");
+  await kv.put(`cursor:${importer.json.id}`, JSON.stringify({ started_at: since, ids_at_started_at: [] }));
+  aircall.addCalls(KEY.api_id, Array.from({ length: 4_000 }, (_, i) => ({ ...call(i + 1), started_at: since + 1 + Math.floor(i * 0.8), recording: null })));
+  const sync = await connector.api("POST", `/api/integrations/${importer.json.id}/sync`);
+  assert.equal(sync.status, 202, sync.text);
+  // The import spends bulk work's share of the account's budget.
+  await waitFor(() => aircall.requests.filter((r) => r.path === "/v1/calls").length >= 30, { what: "the import to list", timeout: 60_000 });
+  const rings = [];
+  for (let i = 0; i < 5; i++) rings.push(await ring(integration, "+1 415-555-0100"));
+  for (const { id } of rings) {
+    await waitFor(() => aircall.cardsFor(id).length === 1, { what: `the card of call ${id}`, timeout: 60_000 });
+  }
+  assert.equal(aircall.tooManyRequests, 0, "the budget kept Aircall under its limit");
+  const run = (await connector.api("GET", `/api/integrations/${importer.json.id}/runs`)).json.runs[0];
+  assert.ok(run.pending > 0 || run.status === "running", `the import is still under way: ${JSON.stringify({ status: run.status, pending: run.pending })}`);
+  await receiver.stop();
+});
