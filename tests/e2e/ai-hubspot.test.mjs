@@ -76,7 +76,8 @@ test("each AI kind lands once on the call's engagement, logged first when HubSpo
   assert.equal(engagement.properties.hubspot_owner_id, owner.id);
   assert.equal(engagement.properties.aircall_ai_topics, "billing; refund");
   assert.equal(engagement.properties.aircall_ai_sentiment, "NEGATIVE");
-  assert.deepEqual([...hubspot.callProperties.keys()].sort(), ["aircall_ai_sentiment", "aircall_ai_topics"], "created in the portal");
+  assert.equal(engagement.properties.aircall_ai_summary, "The customer was charged twice; a refund was promised.", "for insight cards");
+  assert.deepEqual([...hubspot.callProperties.keys()].sort(), ["aircall_ai_sentiment", "aircall_ai_summary", "aircall_ai_topics"], "created in the portal");
 
   const notes = [...hubspot.notes.values()];
   assert.equal(notes.length, 2, "a summary note and a transcript note");

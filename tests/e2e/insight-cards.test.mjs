@@ -93,6 +93,18 @@ test("settings are checked, stored and shown; a destination that is no CRM is re
   await connector.api("DELETE", `/api/integrations/${integration.id}`);
 });
 
+test("the last call's Aircall AI summary, kept on the HubSpot call, shows on the card", async () => {
+  // As the AI delivery leaves a portal: the property created, then set on the call.
+  hubspot.callProperties.set("aircall_ai_summary", { name: "aircall_ai_summary", label: "Aircall AI summary", type: "string", fieldType: "text", groupName: "callinformation" });
+  const carl = hubspot.addContact({ firstname: "Carl", lastname: "Ng", phone: "06 12 34 56 78" });
+  hubspot.addLoggedCall(carl.id, { hs_timestamp: "2026-03-02T09:00:00Z", hs_call_title: "Follow-up", hs_call_status: "COMPLETED", aircall_ai_summary: "Wants the annual plan." });
+  const integration = await cardsIntegration("summary", { enabled: true, blocks: ["last_activity"] });
+  const { id } = await ring(integration, "+33 6 12 34 56 78");
+  const [card] = await waitFor(() => aircall.cardsFor(id).length && aircall.cardsFor(id), { what: "the card", timeout: 20_000 });
+  assert.deepEqual(card.contents.at(-1), { type: "shortText", label: "Last call", text: "2026-03-02 · Completed · Wants the annual plan." });
+  await connector.api("DELETE", `/api/integrations/${integration.id}`);
+});
+
 test("a known caller gets the right card, once: a replayed webhook adds none", async () => {
   const integration = await cardsIntegration("known", { enabled: true });
   const { id, data, answer } = await ring(integration, "+1 415-555-0100");

@@ -503,6 +503,7 @@ test("notes and tasks: timestamp required, their contact association types, no i
   assert.equal(changed.status, 200);
   assert.equal(hs.tasks.get(task.body.id).properties.hs_task_subject, "Refund twice");
   assert.equal(hs.tasks.get(task.body.id).properties.hs_task_status, "NOT_STARTED");
+});
 
 // --- Caller context (insight cards) ---
 

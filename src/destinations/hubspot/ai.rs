@@ -27,6 +27,9 @@ const NOTE_CHARS: usize = 60_000;
 /// The call properties the AI data fills.
 pub const TOPICS_PROPERTY: &str = "aircall_ai_topics";
 pub const SENTIMENT_PROPERTY: &str = "aircall_ai_sentiment";
+/// The summary also as a call property: an insight card shows it with the last call, read by
+/// the same search that finds that call.
+pub const SUMMARY_PROPERTY: &str = "aircall_ai_summary";
 /// The mark that the properties exist is kept a day: a property deleted in the portal is
 /// created again the next day (HubSpot answers 409 for those still there).
 const PROPERTIES_KEPT_SECONDS: u64 = 86_400;
@@ -77,6 +80,9 @@ pub async fn deliver<P: Platform>(
             let text = content(data, "summary").as_str().unwrap_or_default().to_string();
             let body = format!("<p><strong>Aircall AI summary</strong></p>{}", paragraphs(&text));
             notes(p, integration_id, hubspot, &on, call_id, kind, &at, vec![body]).await?;
+            properties(p, integration_id, hubspot).await?;
+            let set = BTreeMap::from([(SUMMARY_PROPERTY.to_string(), text)]);
+            hubspot.update("calls", &on.id, &set).await?;
         }
         AiKind::Transcription => {
             let agents = agents(p, integration_id, call_id).await?;
@@ -291,6 +297,7 @@ async fn properties<P: Platform>(
     for (name, label) in [
         (TOPICS_PROPERTY, "Aircall AI topics"),
         (SENTIMENT_PROPERTY, "Aircall AI sentiment"),
+        (SUMMARY_PROPERTY, "Aircall AI summary"),
     ] {
         let definition = json!({"name": name, "label": label, "type": "string",
             "fieldType": "text", "groupName": "callinformation",

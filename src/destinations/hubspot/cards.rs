@@ -194,7 +194,8 @@ impl<P: Platform> CallerLookup for HubspotCrm<'_, P> {
             "filterGroups": [{"filters": [
                 {"propertyName": "associations.contact", "operator": "EQ", "value": contact_id}
             ]}],
-            "properties": ["hs_timestamp", "hs_call_title", "hs_call_status", "hs_call_disposition"],
+            "properties": ["hs_timestamp", "hs_call_title", "hs_call_status", "hs_call_disposition",
+                super::ai::SUMMARY_PROPERTY],
             "sorts": [{"propertyName": "hs_timestamp", "direction": "DESCENDING"}],
             "limit": 1
         });
@@ -209,7 +210,7 @@ impl<P: Platform> CallerLookup for HubspotCrm<'_, P> {
                 at: get("hs_timestamp").and_then(|t| timestamp(t)),
                 outcome,
                 title: get("hs_call_title").cloned(),
-                summary: None,
+                summary: get(super::ai::SUMMARY_PROPERTY).cloned(),
             }
         }))
     }
