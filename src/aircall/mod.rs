@@ -3,6 +3,7 @@
 mod ai;
 mod call;
 mod client;
+pub(crate) mod events;
 pub(crate) mod oauth;
 mod webhook;
 mod window;

@@ -68,6 +68,8 @@ pub async fn route<P: Platform>(
             200,
             &json!({ "destinations": crate::destinations::catalogue() }),
         )),
+        // What the dashboard builds its event checklist from.
+        ("GET", ["events"]) => Ok(Response::json(200, &crate::destinations::events_catalogue())),
         ("POST", ["integrations"]) => create(p, config, request).await,
         ("GET", ["integrations"]) => list(p, config, request).await,
         ("GET", ["integrations", id]) => {
@@ -115,6 +117,7 @@ pub async fn route<P: Platform>(
         (
             _,
             ["destinations"]
+            | ["events"]
             | ["integrations"]
             | ["integrations", _]
             | ["integrations", _, "deliveries" | "sync" | "runs" | "activate" | "deactivate"]
