@@ -112,7 +112,10 @@ pub fn events_catalogue() -> Value {
         ALL.iter().filter(forwards).map(|d| d.kind).collect()
     };
     let groups = crate::aircall::events::GROUPS.iter().map(|g| {
-        let events = g.events.iter().map(|e| json!({"name": e, "default_for": default_for(e)}));
+        let events = g
+            .events
+            .iter()
+            .map(|e| json!({"name": e, "default_for": default_for(e)}));
         json!({"name": g.name, "label": g.label, "events": events.collect::<Vec<_>>()})
     });
     let defaults: Map<String, Value> = ALL
@@ -382,7 +385,10 @@ mod tests {
             of("call.ended")["default_for"],
             json!(["webhook", "segment", "hubspot"])
         );
-        assert_eq!(of("message.sent")["default_for"], json!(["webhook", "hubspot"]));
+        assert_eq!(
+            of("message.sent")["default_for"],
+            json!(["webhook", "hubspot"])
+        );
         // Segment's 26 defaults are all in the checklist, so each can be shown marked.
         let segment = segment::DEFAULT_EVENTS;
         for event in segment {
@@ -395,7 +401,10 @@ mod tests {
             );
         }
         let marked = events.iter().filter(|e| {
-            e["default_for"].as_array().unwrap().contains(&json!("segment"))
+            e["default_for"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("segment"))
         });
         assert_eq!(marked.count(), segment.len());
         assert_eq!(catalogue["defaults"]["webhook"], Value::Null);

@@ -69,7 +69,10 @@ pub async fn route<P: Platform>(
             &json!({ "destinations": crate::destinations::catalogue() }),
         )),
         // What the dashboard builds its event checklist from.
-        ("GET", ["events"]) => Ok(Response::json(200, &crate::destinations::events_catalogue())),
+        ("GET", ["events"]) => Ok(Response::json(
+            200,
+            &crate::destinations::events_catalogue(),
+        )),
         ("POST", ["integrations"]) => create(p, config, request).await,
         ("GET", ["integrations"]) => list(p, config, request).await,
         ("GET", ["integrations", id]) => {
@@ -94,6 +97,12 @@ pub async fn route<P: Platform>(
             retry_delivery(p, id, delivery_id).await
         }
         ("POST", ["integrations", id, "sync"]) => sync_now(p, config, id).await,
+        // The account's Aircall numbers, for the number picker.
+        ("GET", ["integrations", id, "numbers"]) => {
+            let refresh = request.query("refresh") == Some("true");
+            let numbers = crate::numbers::account_numbers(p, config, id, refresh).await?;
+            Ok(Response::json(200, &json!(numbers)))
+        }
         ("GET", ["integrations", id, "runs"]) => {
             if Integrations::new(p).get(id).await?.is_none() {
                 return Err(ApiError::NotFound("no integration has this id"));
@@ -120,7 +129,7 @@ pub async fn route<P: Platform>(
             | ["events"]
             | ["integrations"]
             | ["integrations", _]
-            | ["integrations", _, "deliveries" | "sync" | "runs" | "activate" | "deactivate"]
+            | ["integrations", _, "deliveries" | "sync" | "runs" | "activate" | "deactivate" | "numbers"]
             | ["integrations", _, "deliveries", _, "retry"]
             | ["integrations", _, "contacts"]
             | ["integrations", _, "contacts", "sync"],
