@@ -1,6 +1,7 @@
 // What the dashboard's settings forms are built from, against the built worker in Miniflare
 // and a fake Aircall: the events checklist, the account's numbers (read through the rate
-// budget, cached in KV, gone with the integration).
+// budget, cached in KV, gone with the integration), the contact sync form's rules and its
+// check before saving.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startConnector } from "./harness.mjs";
@@ -92,4 +93,46 @@ test("credentials Aircall refuses while reading numbers deactivate the integrati
   assert.equal(again.status, 409, again.text);
   assert.match(again.json.error.message, /give new ones/);
   assert.equal(aircall.requests.length, asked, "Aircall was not asked again");
+});
+
+test("the contact sync form's rules: fields with types, each pair allowed or refused with why", async () => {
+  const r = await connector.api("GET", "/api/contact-sync");
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.directions, ["to_hubspot", "to_aircall", "both"]);
+  assert.ok(r.json.aircall_fields.some((f) => f.name === "emails" && f.type === "e-mail list"));
+  const pair = (a, h) => r.json.pairs.find((p) => p.aircall === a && p.hubspot === h);
+  assert.deepEqual(pair("information", "jobtitle"), { aircall: "information", hubspot: "jobtitle", to_hubspot: true, to_aircall: true, why: null });
+  assert.equal(pair("emails", "phone").why, "Aircall emails (e-mail list) cannot be mapped to HubSpot phone (phone number)");
+  assert.equal(pair("information", "lifecyclestage").to_hubspot, false);
+  assert.ok(r.json.countries.includes("FR") && r.json.countries.includes("US"));
+  assert.deepEqual(r.json.operators.map((o) => o.op), ["equals", "not_equals", "contains", "is_set", "is_not_set"]);
+});
+
+test("a contact sync setting is checked before saving with the save's own problems, and nothing is stored", async () => {
+  const kv = await connector.kvDump();
+  const good = {
+    direction: "both",
+    filters: [{ app: "hubspot", field: "lifecyclestage", op: "equals", value: "customer" }],
+    mappings: [{ aircall: "information", hubspot: "jobtitle", direction: "both" }],
+    phone: { normalize: true, default_country: "fr" },
+  };
+  const ok = await connector.api("POST", "/api/contact-sync/check", good);
+  assert.equal(ok.status, 200, ok.text);
+  assert.equal(ok.json.contact_sync.phone.default_country, "FR");
+  assert.ok(ok.json.mappings_in_force.some((m) => m.aircall === "first_name" && m.hubspot === "firstname"), "defaults in force");
+  assert.deepEqual(ok.json.mappings_in_force.at(-1), good.mappings[0]);
+
+  const bad = await connector.api("POST", "/api/contact-sync/check", {
+    direction: "both",
+    filters: [{ app: "aircall", field: "emails", op: "is_set", value: "x" }],
+    mappings: [{ aircall: "information", hubspot: "lifecyclestage", direction: "both" }, { aircall: "emails", hubspot: "phone", direction: "to_hubspot" }],
+  });
+  assert.equal(bad.status, 400, bad.text);
+  assert.equal(bad.json.error.code, "invalid_fields");
+  const fields = Object.fromEntries(bad.json.error.fields.map((f) => [f.field, f.message]));
+  assert.match(fields["contact_sync.mappings[0].direction"], /can only be mapped in direction to_aircall/);
+  assert.equal(fields["contact_sync.mappings[1]"], "Aircall emails (e-mail list) cannot be mapped to HubSpot phone (phone number)");
+  assert.equal(fields["contact_sync.filters[0].value"], "is_set takes no value");
+  assert.deepEqual(await connector.kvDump(), kv, "a check saves nothing");
+  assert.equal((await connector.api("POST", "/api/contact-sync/check", undefined, { raw: "{" })).json.error.code, "invalid_json");
 });
