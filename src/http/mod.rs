@@ -2,7 +2,6 @@
 //! [`Response`] back; everything between is plain Rust.
 
 mod admin;
-mod dashboard;
 mod error;
 mod oauth;
 
@@ -203,11 +202,6 @@ async fn route<P: Platform>(
             Ok(_) => Ok(Response::json(200, &json!({"status": "ok"}))),
             Err(e) => Err(ApiError::Misconfigured(e.clone())),
         };
-    }
-    // The page loads even when the deployment is misconfigured: its API calls then say how.
-    let oauth = config.as_ref().ok().and_then(oauth::authorize_origin);
-    if let Some(answer) = dashboard::route(method, &segments, request, oauth.as_deref()) {
-        return answer;
     }
     let config = config
         .as_ref()

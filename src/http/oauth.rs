@@ -58,7 +58,7 @@ fn redirect_uri(config: &Config) -> String {
 
 /// The origin of Aircall's authorize page, where the install form's answer redirects (so a
 /// page posting that form must allow it in its CSP `form-action`); `None` while OAuth is off.
-pub fn authorize_origin(config: &Config) -> Option<String> {
+fn authorize_origin(config: &Config) -> Option<String> {
     let app = config.oauth.as_ref()?;
     url::Url::parse(&app.authorize_base)
         .ok()
@@ -107,7 +107,14 @@ async fn start<P: Platform>(
         &redirect_uri(config),
         &state,
     );
-    Ok(Response::redirect(&location).with_header(
+    // The dashboard asks for JSON and navigates itself: its static CSP allows forms to post
+    // to this origin only, and a browser applies `form-action` to the redirect as well.
+    let answer = if request.wants_json() {
+        Response::json(200, &serde_json::json!({ "authorize_url": location }))
+    } else {
+        Response::redirect(&location)
+    };
+    Ok(answer.with_header(
         "set-cookie",
         format!(
             "{COOKIE}={nonce}; Path=/; Max-Age={STATE_TTL_SECONDS}; Secure; HttpOnly; SameSite=Lax"
@@ -328,5 +335,42 @@ mod tests {
         let cookie = header("set-cookie");
         assert!(cookie.starts_with(&format!("{COOKIE}=")), "{cookie}");
         assert!(cookie.contains("Secure; HttpOnly; SameSite=Lax"));
+    }
+
+    #[test]
+    fn the_dashboard_gets_the_authorize_url_as_json_with_the_same_cookie() {
+        let p = MemoryPlatform::default();
+        let c = oauth_config();
+        let request = |token: &str| Request {
+            method: "POST".into(),
+            path: "/oauth/aircall/install".into(),
+            query: vec![],
+            headers: vec![
+                ("authorization".into(), format!("Bearer {token}")),
+                ("accept".into(), "application/json".into()),
+            ],
+            body: vec![],
+        };
+        let refused = run(route(
+            &p,
+            &c,
+            "POST",
+            "install",
+            &request("wrong-token-xxxxxxxxx"),
+        ));
+        assert_eq!(refused.status, 401);
+        assert!(!refused.headers.iter().any(|(k, _)| k == "set-cookie"));
+        let r = run(route(&p, &c, "POST", "install", &request(&c.admin_token)));
+        assert_eq!(r.status, 200);
+        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let url = body["authorize_url"].as_str().unwrap();
+        assert!(
+            url.starts_with("https://dashboard.aircall.test/oauth/authorize?client_id=client-1")
+        );
+        assert!(!url.contains(&c.admin_token));
+        assert!(r
+            .headers
+            .iter()
+            .any(|(k, v)| k == "set-cookie" && v.starts_with(&format!("{COOKIE}="))));
     }
 }

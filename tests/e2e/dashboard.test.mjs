@@ -90,6 +90,14 @@ test("the page is served with a strict policy and a wrong token is refused where
   assert.equal(headers["content-type"], "text/html; charset=utf-8");
   assert.match(headers["content-security-policy"], /^default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self';/);
   assert.equal(headers["cache-control"], "no-cache");
+  assert.match(headers["content-security-policy"], /form-action 'self'; frame-ancestors 'none'/);
+  // Served as static assets, each with the same headers.
+  for (const asset of ["/app.js", "/app.css"]) {
+    const served = await page.request.get(`${base}${asset}`);
+    assert.equal(served.status(), 200, asset);
+    assert.match(served.headers()["content-security-policy"], /^default-src 'none';/, asset);
+    assert.equal(served.headers()["x-content-type-options"], "nosniff", asset);
+  }
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
   await page.keyboard.press("Tab");
   assert.equal(await page.evaluate(() => document.activeElement.id), "f-token", "the keyboard reaches the token first");
@@ -295,7 +303,7 @@ test("at phone width nothing overflows and the list reads as cards", async () =>
   await page.setViewportSize({ width: 1280, height: 900 });
 });
 
-test("Connect with Aircall posts the session's token to the install and goes to Aircall's authorize page", async () => {
+test("Connect with Aircall sends the session's token to the install as a bearer and goes to Aircall's authorize page", async () => {
   await page.goto(`${base}/#/`);
   await page.getByRole("row").filter({ hasText: "Sales team" }).waitFor();
   const post = page.waitForRequest((r) => r.url() === `${base}/oauth/aircall/install`);
@@ -303,7 +311,8 @@ test("Connect with Aircall posts the session's token to the install and goes to 
   await page.getByRole("button", { name: "Connect with Aircall" }).click();
   const sent = await post;
   assert.equal(sent.method(), "POST");
-  assert.equal(sent.postData(), `admin_token=${ADMIN_TOKEN}`);
+  assert.equal((await sent.allHeaders()).authorization, `Bearer ${ADMIN_TOKEN}`);
+  assert.ok(!sent.url().includes(ADMIN_TOKEN) && !(sent.postData() ?? "").includes(ADMIN_TOKEN));
   const redirected = new URL((await authorize).url());
   assert.equal(redirected.searchParams.get("client_id"), aircall.oauthClient.client_id);
   assert.ok(!redirected.href.includes(ADMIN_TOKEN));

@@ -40,6 +40,8 @@ export function miniflareOptions({ vars = {}, logs = [] } = {}) {
     queueConsumers,
     durableObjects: Object.fromEntries(w.durable_objects.bindings.map((b) => [b.name, b.class_name])),
     r2Buckets: w.r2_buckets.map((b) => b.binding),
+    // Static assets as wrangler serves them: files first, every other path to the worker.
+    assets: { directory: path.join(ROOT, w.assets.directory), routerConfig: { has_user_worker: true } },
     // The fakes serve recordings over plain http on loopback: allowed here explicitly (the
     // deployed default is https on Aircall's S3 hosts only).
     bindings: { ...w.vars, ADMIN_TOKEN, ENCRYPTION_KEY, PUBLIC_BASE_URL, RECORDING_HOSTS: "http://127.0.0.1", ...vars },

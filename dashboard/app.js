@@ -879,16 +879,22 @@ async function route() {
 }
 
 document.getElementById("sign-out").addEventListener("click", () => signOut(null));
-const connect = document.getElementById("connect");
-if (document.body.dataset.oauth !== "on") {
-  connect.querySelector("button").disabled = true;
-  connect.title = "The OAuth install is off: set AIRCALL_OAUTH_CLIENT_ID and AIRCALL_OAUTH_CLIENT_SECRET.";
-}
-// The install form takes the token in its body (a browser cannot send the bearer header on a
-// navigation); it is filled only at the moment of submitting.
-connect.addEventListener("submit", () => {
-  connect.elements.admin_token.value = token() || "";
+// The install answers Aircall's authorize URL as JSON and sets its cookie (hence credentials);
+// the page then goes there itself, because its policy lets forms post to this origin only.
+document.getElementById("connect").addEventListener("click", async () => {
+  let response = null;
+  let json = null;
+  try {
+    response = await fetch("/oauth/aircall/install", {
+      method: "POST",
+      headers: { authorization: `Bearer ${token()}`, accept: "application/json" },
+      cache: "no-store",
+      credentials: "same-origin",
+    });
+    json = await response.json();
+  } catch {}
+  if (response?.ok && json?.authorize_url) return location.assign(json.authorize_url);
+  main.prepend(notice(json?.error?.message || "The connector could not be reached: check the connection and try again.", "bad"));
 });
-window.addEventListener("pageshow", () => (connect.elements.admin_token.value = ""));
 window.addEventListener("hashchange", route);
 route();
