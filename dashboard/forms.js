@@ -279,11 +279,18 @@ function numbersPart(form, current, integrationId) {
     ),
   );
   const choice = node.querySelector(".numbers-choice");
-  const refreshMode = () => (choice.hidden = chosenRadio(node, mode) !== "chosen");
+  // The account's numbers are read when the choice is shown, not for "every number".
+  let loaded = false;
+  const refreshMode = () => {
+    choice.hidden = chosenRadio(node, mode) !== "chosen";
+    if (!choice.hidden && integrationId && !loaded) {
+      loaded = true;
+      load(false);
+    }
+  };
   node.addEventListener("change", (event) => event.target.name === mode && refreshMode());
   refreshMode();
   showChips();
-  if (integrationId) load(false);
   const value = () => {
     if (chosenRadio(node, mode) !== "chosen") return null;
     return [...picked].map((ref) => (/^\d+$/.test(ref) ? Number(ref) : ref));
