@@ -103,7 +103,7 @@ async function api(method, path, body, bearer = token()) {
 
 function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
-  destinationTypes = catalogueLoad = null;
+  destinationTypes = catalogueLoad = formCataloguesLoad = null;
   flash = message ? { text: message, kind: "bad" } : null;
   if (location.hash !== "#/") location.hash = "#/";
   else route();
@@ -180,8 +180,6 @@ const parentField = (key) => {
   return parent === key ? "" : parent;
 };
 const lines = (text) => text.split(/[\n,]/).map((l) => l.trim()).filter(Boolean);
-// Aircall number ids are plain digits; a phone number starts with + or has spaces or signs.
-const numberRefs = (text) => lines(text).map((l) => (/^\d+$/.test(l) ? Number(l) : l));
 
 // ---- Pages ---------------------------------------------------------------------------------
 
@@ -283,10 +281,9 @@ async function renderList(inactiveOnly) {
   page("list", "My integrations", toolbar, h("div", { class: "card" }, table));
 }
 
-function renderNew() {
+function renderNew(created) {
   nav.hidden = false;
   generation++;
-  const created = h("div");
   const form = newForm({ class: "card", "aria-label": "New integration" }, async () => {
     const v = (key) => form.fields.get(key).control.value.trim();
     const body = {
@@ -294,14 +291,13 @@ function renderNew() {
       aircall: { api_id: v("aircall.api_id"), api_token: v("aircall.api_token") },
       destination: destination.value(),
     };
-    if (v("events")) body.events = lines(v("events"));
-    if (v("numbers")) body.numbers = numberRefs(v("numbers"));
+    if (events.value()) body.events = events.value();
+    if (numbers.value()) body.numbers = numbers.value();
     const r = await api("POST", "/api/integrations", body);
     if (r.error) return showErrors(form, r.error);
     const i = r.json;
-    form.reset();
-    destination.reset();
-    created.replaceChildren(
+    // A fresh form under the answer, which holds the secret until the page is left.
+    renderNew(
       h(
         "div",
         { class: "notice ok", role: "status", tabindex: "-1" },
@@ -312,9 +308,12 @@ function renderNew() {
         h("p", {}, h("a", { href: `#/integrations/${i.id}` }, `Open ${i.name}`), " · ", h("a", { href: "#/" }, "My integrations")),
       ),
     );
-    created.firstChild.focus();
   });
   const destination = destinationFieldset(form, null);
+  const typeNow = () => form.fields.get("destination.type")?.control.value;
+  const events = eventsPart(form, null, typeNow);
+  const numbers = numbersPart(form, null, null);
+  form.fields.get("destination.type")?.control.addEventListener("change", () => events.refresh?.());
   form.append(
     field(form, "name", "Name", h("input", { type: "text", autocomplete: "off" })),
     h(
@@ -325,12 +324,13 @@ function renderNew() {
       field(form, "aircall.api_token", "API token", h("input", { type: "password", autocomplete: "off" }), "Checked with Aircall before anything is created; stored encrypted, never shown again."),
     ),
     destination.node,
-    field(form, "events", "Events (optional)", h("textarea", { rows: 3 }), "One Aircall event per line, e.g. call.ended. Empty: every event."),
-    field(form, "numbers", "Numbers (optional)", h("textarea", { rows: 2 }), "Aircall number ids, or phone numbers starting with +, one per line. Empty: every number."),
+    events.node,
+    numbers.node,
     form.problem,
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Create integration")),
   );
   page("new", "New integration", created, form);
+  created?.focus();
 }
 
 // ---- Destinations, as the server's catalogue describes them ----------------------------------
@@ -575,24 +575,25 @@ function deleteButton(i) {
   return [open, dialog];
 }
 
+// The settings an integration's forms edit (dashboard/forms.js); any other settings object
+// the API adds shows as JSON until it has its form.
+const FORMED_SETTINGS = ["import", "contact_sync"];
+
 function settingsSection(i) {
   const saved = h("div", { "aria-live": "polite" });
   // `ai` is what Aircall allows (read only), not a setting.
   // `insight_cards` has a fieldset of its own (below), and its counts are read only.
-  const objects = Object.keys(i).filter((k) => !["aircall", "destination", "ai", "insight_cards", "insight_cards_stats"].includes(k) && i[k] && typeof i[k] === "object" && !Array.isArray(i[k]));
+  const objects = Object.keys(i).filter((k) => ![...FORMED_SETTINGS, "aircall", "destination", "ai", "insight_cards", "insight_cards_stats"].includes(k) && i[k] && typeof i[k] === "object" && !Array.isArray(i[k]));
   const initial = {
     name: i.name,
-    events: (i.events || []).join("\n"),
-    numbers: (i.numbers || []).join("\n"),
     ...Object.fromEntries(objects.map((k) => [k, JSON.stringify(i[k], null, 2)])),
   };
   const form = newForm({ "aria-labelledby": "settings-title" }, async () => {
     const v = (key) => form.fields.get(key).control.value;
     const body = {};
     if (v("name").trim() !== initial.name) body.name = v("name").trim();
-    if (v("events").trim() !== initial.events.trim()) body.events = v("events").trim() ? lines(v("events")) : null;
-    if (v("numbers").trim() !== initial.numbers.trim()) body.numbers = v("numbers").trim() ? numberRefs(v("numbers")) : null;
-    const bad = [];
+    const bad = [...rules.problems()];
+    for (const [key, part] of Object.entries(parts)) if (part?.changed()) body[key] = part.value();
     for (const key of objects) {
       if (v(key).trim() === initial[key].trim()) continue;
       try {
@@ -604,7 +605,7 @@ function settingsSection(i) {
     if (destination.changed()) body.destination = destination.value();
     if (cards.changed()) body.insight_cards = cards.value();
     if (v("aircall.api_id").trim() || v("aircall.api_token").trim()) body.aircall = { api_id: v("aircall.api_id").trim(), api_token: v("aircall.api_token").trim() };
-    if (bad.length) return showErrors(form, { message: "Some fields are invalid.", fields: bad });
+    if (bad.length) return showErrors(form, { code: "invalid_fields", message: "Some fields are invalid.", fields: bad });
     if (!Object.keys(body).length) return saved.replaceChildren(notice("Nothing changed.", ""));
     const r = await api("PATCH", `/api/integrations/${i.id}`, body);
     if (r.error) return showErrors(form, r.error);
@@ -614,10 +615,22 @@ function settingsSection(i) {
   });
   const destination = destinationFieldset(form, i.destination);
   const cards = insightCardsFieldset(form, i);
+  const typeNow = () => form.fields.get("destination.type")?.control.value;
+  const crm = typeOf(i.destination?.type)?.crm;
+  const rules = importPart(form, i.import, crm);
+  const parts = {
+    events: eventsPart(form, i.events ?? null, typeNow),
+    numbers: numbersPart(form, i.numbers ?? null, i.id),
+    import: rules,
+    contact_sync: crm || i.contact_sync ? contactSyncPart(form, i.contact_sync ?? null, typeOf(i.destination?.type)?.name || "the CRM") : null,
+  };
+  form.fields.get("destination.type")?.control.addEventListener("change", () => parts.events.refresh?.());
   form.append(
     field(form, "name", "Name", h("input", { type: "text", value: initial.name, autocomplete: "off" })),
-    field(form, "events", "Events", h("textarea", { rows: 4, value: initial.events }), "One Aircall event per line, e.g. call.ended. Empty: every event."),
-    field(form, "numbers", "Numbers", h("textarea", { rows: 2, value: initial.numbers }), "Aircall number ids, or phone numbers starting with +, one per line. Empty: every number."),
+    parts.events.node,
+    parts.numbers.node,
+    parts.import.node,
+    parts.contact_sync?.node,
     ...objects.map((k) => field(form, k, humanize(k), h("textarea", { class: "json", rows: Math.min(24, initial[k].split("\n").length + 1), value: initial[k], spellcheck: "false" }), "JSON; the server checks every field.")),
     destination.node,
     cards.node,
@@ -960,7 +973,7 @@ function historySection(i) {
 async function route() {
   try {
     if (!token()) return renderSignIn();
-    await loadCatalogue();
+    await Promise.all([loadCatalogue(), loadFormCatalogues()]);
     const hash = location.hash || "#/";
     const match = hash.match(/^#\/integrations\/([A-Za-z0-9_-]+)(?:\/(ai|runs|deliveries|history|settings))?$/);
     const events = hash.match(/^#\/integrations\/([A-Za-z0-9_-]+)\/events(?:\/(msg_[A-Za-z0-9]+))?$/);

@@ -196,6 +196,12 @@ pub fn aircall_index_ready_key(id: &str) -> String {
     format!("{}ready", aircall_index_prefix(id))
 }
 
+/// The account's Aircall numbers, cached a few minutes for the dashboard's picker
+/// (`crate::numbers`).
+pub fn aircall_numbers_key(id: &str) -> String {
+    format!("aircall-numbers:{id}")
+}
+
 /// Every KV key prefix holding the integration's own state (a destination names what it keeps
 /// besides: `destinations::state_prefixes`). The record comes last: a deletion
 /// removes the keys in this order, so one interrupted midway is found and finished by the
@@ -217,6 +223,7 @@ pub fn kv_prefixes(id: &str) -> Vec<String> {
         ai_last_delivered_key(id),
         aircall_index_prefix(id),
         caller_cache_prefix(id),
+        aircall_numbers_key(id),
         record_key(id),
     ]
 }

@@ -25,6 +25,7 @@ pub mod ingress;
 pub mod integration;
 pub mod keys;
 pub mod lifecycle;
+pub mod numbers;
 pub mod ports;
 pub mod problems;
 pub mod queue;

@@ -3,6 +3,8 @@
 
 const PAGE: &str = include_str!("../dashboard/index.html");
 const SCRIPT: &str = include_str!("../dashboard/app.js");
+/// The settings forms, loaded before app.js (whose helpers they call).
+const FORMS: &str = include_str!("../dashboard/forms.js");
 const HEADERS: &str = include_str!("../dashboard/_headers");
 
 #[test]
@@ -10,6 +12,12 @@ fn the_page_loads_its_own_script_and_style_and_nothing_inline() {
     assert!(
         PAGE.contains("<script src=\"/app.js\" defer></script>"),
         "{PAGE}"
+    );
+    assert!(
+        PAGE.contains(
+            "<script src=\"/forms.js\" defer></script>\n<script src=\"/app.js\" defer></script>"
+        ),
+        "the forms first: app.js's first render uses them"
     );
     assert!(
         PAGE.contains("<link rel=\"stylesheet\" href=\"/app.css\">"),
@@ -55,7 +63,7 @@ fn the_script_keeps_the_token_in_the_session_and_sends_it_only_as_a_bearer() {
     assert!(!SCRIPT.contains("localStorage"));
     assert!(SCRIPT.contains("Bearer "));
     // The one absolute URL is SVG's namespace, which names and loads nothing.
-    let script = SCRIPT.replace("\"http://www.w3.org/2000/svg\"", "");
+    let script = SCRIPT.replace("\"http://www.w3.org/2000/svg\"", "") + FORMS;
     for external in ["http://", "https://", "//cdn", "eval(", "innerHTML"] {
         assert!(!script.contains(external), "{external}");
     }

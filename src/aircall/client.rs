@@ -1,6 +1,6 @@
 //! A typed client for the parts of Aircall's public API the connector uses.
 
-use super::{AiKind, Call, Window};
+use super::{AiKind, AircallNumber, Call, NumberPage, Window};
 use crate::budget::Take;
 use crate::config::Config;
 use crate::contacts::{DetailChange, DetailList, Labeled};
@@ -394,6 +394,34 @@ impl<'a, P: Fetch + Gate + Clock + Store + Log> AircallClient<'a, P> {
         Ok(CallPage {
             calls: answer.calls,
             total: answer.meta.total,
+        })
+    }
+
+    /// `GET /v1/numbers`: one page of the account's numbers, 50 at a time.
+    pub async fn list_numbers(&self, page: u32) -> Result<NumberPage, AircallError> {
+        let url = format!(
+            "{}/v1/numbers?page={page}&per_page={MAX_PER_PAGE}",
+            self.base
+        );
+        #[derive(Deserialize)]
+        struct Meta {
+            total: u64,
+            #[serde(default)]
+            next_page_link: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Answer {
+            numbers: Vec<AircallNumber>,
+            meta: Meta,
+        }
+        let answer: Answer = serde_json::from_slice(
+            &self.send(HttpRequest::new("GET", url)).await?.body,
+        )
+        .map_err(|e| self.unexpected(&format!("the numbers answer is not as documented: {e}")))?;
+        Ok(NumberPage {
+            numbers: answer.numbers,
+            total: answer.meta.total,
+            more: answer.meta.next_page_link.is_some(),
         })
     }
 

@@ -3,6 +3,8 @@
 mod ai;
 mod call;
 mod client;
+pub(crate) mod events;
+mod number;
 pub(crate) mod oauth;
 mod webhook;
 mod window;
@@ -13,5 +15,6 @@ pub use client::{
     AircallClient, AircallError, CallPage, ContactPage, ContactSearch, Credentials,
     RegisteredWebhook, MAX_PER_PAGE,
 };
+pub use number::{AircallNumber, NumberPage};
 pub use webhook::{resource, WebhookEvent, WebhookProblem};
 pub use window::Window;

@@ -41,11 +41,19 @@ pub enum Op {
 }
 
 impl Op {
-    fn needs_value(self) -> bool {
+    pub const ALL: [Op; 5] = [
+        Op::Equals,
+        Op::NotEquals,
+        Op::Contains,
+        Op::IsSet,
+        Op::IsNotSet,
+    ];
+
+    pub fn needs_value(self) -> bool {
         matches!(self, Op::Equals | Op::NotEquals | Op::Contains)
     }
 
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Op::Equals => "equals",
             Op::NotEquals => "not_equals",

@@ -59,6 +59,40 @@ pub fn default_mappings() -> Vec<Mapping> {
     .collect()
 }
 
+/// What the types allow between an Aircall field and a CRM field: the directions, and why
+/// not both (the words a refused mapping is answered with).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pair {
+    pub to_crm: bool,
+    pub to_aircall: bool,
+    pub why: Option<String>,
+}
+
+pub(crate) fn pair(a: &fields::Field, h: &fields::Field) -> Pair {
+    let (to_crm, to_aircall) = fields::allowed(a, h);
+    let (aircall, hubspot) = (describe("Aircall", a), describe("HubSpot", h));
+    let why = match (to_crm, to_aircall) {
+        (true, true) => None,
+        (false, false) => Some(format!("{aircall} cannot be mapped to {hubspot}")),
+        (to_crm, _) => {
+            let possible = if to_crm { "to_hubspot" } else { "to_aircall" };
+            let reason = if h.read_only {
+                format!("HubSpot computes {} itself", h.name)
+            } else {
+                "only a text field takes another type".to_string()
+            };
+            Some(format!(
+                "{aircall} and {hubspot} can only be mapped in direction {possible} ({reason})"
+            ))
+        }
+    };
+    Pair {
+        to_crm,
+        to_aircall,
+        why,
+    }
+}
+
 pub(super) fn parse_mapping(value: &Value, path: &str, problems: &mut Problems) -> Option<Mapping> {
     let object = object(value, path, &["aircall", "hubspot", "direction"], problems)?;
     let aircall: Option<String> = required(object, path, "aircall", problems);
@@ -91,32 +125,13 @@ pub(super) fn parse_mapping(value: &Value, path: &str, problems: &mut Problems) 
         field
     });
     let (a, h, direction) = (a?, h?, direction?);
-    let (to_hubspot, to_aircall) = fields::allowed(a, h);
-    let pair = format!("{} and {}", describe("Aircall", a), describe("HubSpot", h));
-    if !to_hubspot && !to_aircall {
-        let message = format!(
-            "{} cannot be mapped to {}",
-            describe("Aircall", a),
-            describe("HubSpot", h)
-        );
-        problems.push((path.to_string(), message));
+    let pair = pair(a, h);
+    if !pair.to_crm && !pair.to_aircall {
+        problems.push((path.to_string(), pair.why.unwrap_or_default()));
         return None;
     }
-    let possible = if to_hubspot {
-        "to_hubspot"
-    } else {
-        "to_aircall"
-    };
-    let why = if h.read_only {
-        format!("HubSpot computes {} itself", h.name)
-    } else {
-        "only a text field takes another type".to_string()
-    };
-    if (direction.to_crm() && !to_hubspot) || (direction.to_aircall() && !to_aircall) {
-        problems.push((
-            format!("{path}.direction"),
-            format!("{pair} can only be mapped in direction {possible} ({why})"),
-        ));
+    if (direction.to_crm() && !pair.to_crm) || (direction.to_aircall() && !pair.to_aircall) {
+        problems.push((format!("{path}.direction"), pair.why.unwrap_or_default()));
         return None;
     }
     Some(Mapping {

@@ -2,6 +2,7 @@
 //! their validation, the standard fields and their mapping, names, phone numbers, translation
 //! and fingerprints. No I/O: the jobs that read and write contacts use these.
 
+mod catalogue;
 mod checks;
 pub(crate) mod details;
 pub(crate) mod fields;
@@ -15,6 +16,7 @@ pub(crate) mod translate;
 
 mod cpu;
 
+pub use catalogue::catalogue as form_catalogue;
 pub use details::{DetailChange, DetailList};
 pub use filters::{App, Condition, Op};
 pub use mapping::{Direction, Mapping};

@@ -104,6 +104,28 @@ pub fn catalogue() -> Value {
     )
 }
 
+/// What `GET /api/events` answers: every event the connector knows, grouped, each with the
+/// destinations whose default selection forwards it; and each destination's default (`null`:
+/// every event, those Aircall adds later included).
+pub fn events_catalogue() -> Value {
+    let default_for = |event: &str| -> Vec<&str> {
+        let forwards = |d: &&Entry| d.default_events.is_none_or(|list| list.contains(&event));
+        ALL.iter().filter(forwards).map(|d| d.kind).collect()
+    };
+    let groups = crate::aircall::events::GROUPS.iter().map(|g| {
+        let events = g
+            .events
+            .iter()
+            .map(|e| json!({"name": e, "default_for": default_for(e)}));
+        json!({"name": g.name, "label": g.label, "events": events.collect::<Vec<_>>()})
+    });
+    let defaults: Map<String, Value> = ALL
+        .iter()
+        .map(|d| (d.kind.to_string(), json!(d.default_events)))
+        .collect();
+    json!({"groups": groups.collect::<Vec<_>>(), "defaults": defaults})
+}
+
 /// One registered destination, seen without its settings.
 struct Entry {
     kind: &'static str,
@@ -398,6 +420,56 @@ mod tests {
                 .iter()
                 .all(|p| p.field.starts_with("destination.")));
         }
+    }
+
+    #[test]
+    fn the_events_catalogue_marks_each_destinations_defaults_and_lists_every_default() {
+        let catalogue = events_catalogue();
+        let events: Vec<&Value> = catalogue["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|g| g["events"].as_array().unwrap())
+            .collect();
+        let of = |name: &str| events.iter().find(|e| e["name"] == name).copied().unwrap();
+        assert_eq!(
+            of("call.ended")["default_for"],
+            json!(["webhook", "segment", "hubspot"])
+        );
+        assert_eq!(
+            of("message.sent")["default_for"],
+            json!(["webhook", "hubspot"])
+        );
+        // Segment's 26 defaults are all in the checklist, so each can be shown marked.
+        let segment = segment::DEFAULT_EVENTS;
+        for event in segment {
+            assert!(
+                of(event)["default_for"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!("segment")),
+                "{event}"
+            );
+        }
+        let marked = events.iter().filter(|e| {
+            e["default_for"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("segment"))
+        });
+        assert_eq!(marked.count(), segment.len());
+        assert_eq!(catalogue["defaults"]["webhook"], Value::Null);
+        assert_eq!(catalogue["defaults"]["segment"], json!(segment));
+        let names: Vec<&Value> = catalogue["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| &g["name"])
+            .collect();
+        assert_eq!(
+            names,
+            ["calls", "users", "contacts", "numbers", "messages", "ai"]
+        );
     }
 
     #[test]

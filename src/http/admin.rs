@@ -68,6 +68,14 @@ pub async fn route<P: Platform>(
             200,
             &json!({ "destinations": crate::destinations::catalogue() }),
         )),
+        // What the dashboard builds its event checklist from.
+        ("GET", ["events"]) => Ok(Response::json(
+            200,
+            &crate::destinations::events_catalogue(),
+        )),
+        // What the contact sync form is built from, and its check before saving.
+        ("GET", ["contact-sync"]) => Ok(Response::json(200, &crate::contacts::form_catalogue())),
+        ("POST", ["contact-sync", "check"]) => check_contact_sync(request),
         ("POST", ["integrations"]) => create(p, config, request).await,
         ("GET", ["integrations"]) => list(p, config, request).await,
         ("GET", ["integrations", id]) => {
@@ -105,6 +113,12 @@ pub async fn route<P: Platform>(
             super::events::redeliver(p, id, event_id).await
         }
         ("POST", ["integrations", id, "sync"]) => sync_now(p, config, id).await,
+        // The account's Aircall numbers, for the number picker.
+        ("GET", ["integrations", id, "numbers"]) => {
+            let refresh = request.query("refresh") == Some("true");
+            let numbers = crate::numbers::account_numbers(p, config, id, refresh).await?;
+            Ok(Response::json(200, &json!(numbers)))
+        }
         ("GET", ["integrations", id, "runs"]) => {
             if Integrations::new(p).get(id).await?.is_none() {
                 return Err(ApiError::NotFound("no integration has this id"));
@@ -128,9 +142,12 @@ pub async fn route<P: Platform>(
         (
             _,
             ["destinations"]
+            | ["events"]
+            | ["contact-sync"]
+            | ["contact-sync", "check"]
             | ["integrations"]
             | ["integrations", _]
-            | ["integrations", _, "deliveries" | "sync" | "runs" | "activate" | "deactivate"]
+            | ["integrations", _, "deliveries" | "sync" | "runs" | "activate" | "deactivate" | "numbers"]
             | ["integrations", _, "deliveries", _, "retry"]
             | ["integrations", _, "events"]
             | ["integrations", _, "events", _]
@@ -233,6 +250,25 @@ async fn sync_now<P: Platform>(p: &P, config: &Config, id: &str) -> Result<Respo
             Ok(Response::json(status, &json!(report)))
         }
     }
+}
+
+/// `POST /api/contact-sync/check`: a `contact_sync` object checked as a save would check it,
+/// saving nothing: `200` with the mappings it puts in force (the defaults it keeps, then its
+/// own), or the same `400` a save answers, each problem under its field.
+fn check_contact_sync(request: &Request) -> Result<Response, ApiError> {
+    let body = request.json_body()?;
+    let sync = crate::contacts::ContactSync::parse(&body).map_err(|found| {
+        // Listed as a save lists them: the first 50, then one saying there are more.
+        let mut problems = crate::problems::Problems::default();
+        for (field, message) in found {
+            problems.add(&field, message);
+        }
+        ApiError::Invalid(problems.0)
+    })?;
+    Ok(Response::json(
+        200,
+        &json!({"contact_sync": sync, "mappings_in_force": sync.mappings()}),
+    ))
 }
 
 /// Starts the contact sync passes now instead of at the next cron tick.

@@ -10,6 +10,7 @@ use crate::infra::InfraError;
 use crate::ingress::IngressError;
 use crate::integration::FieldError;
 use crate::lifecycle::{CreateError, LifecycleError};
+use crate::numbers::NumbersError;
 use crate::ports::Log;
 use serde_json::json;
 use thiserror::Error;
@@ -82,6 +83,20 @@ impl From<CreateError> for ApiError {
         match e {
             CreateError::Aircall(e) => ApiError::Aircall(e),
             CreateError::Infra(e) => ApiError::Infra(e),
+        }
+    }
+}
+
+impl From<NumbersError> for ApiError {
+    fn from(e: NumbersError) -> Self {
+        match e {
+            NumbersError::UnknownIntegration => ApiError::NotFound("no integration has this id"),
+            NumbersError::CredentialsRejected => ApiError::Conflict(
+                "Aircall rejected this integration's credentials: give new ones (PATCH), then \
+                 activate it",
+            ),
+            NumbersError::Aircall(e) => ApiError::Aircall(e),
+            NumbersError::Infra(e) => ApiError::Infra(e),
         }
     }
 }

@@ -10,6 +10,7 @@
 // Aircall AI (/v1/calls/:id/transcription | summary | topics | sentiments | action_items)
 // follows the reference's "Aircall AI" section: addAiData gives a call its data, withoutAi
 // takes the package from an account (403), a call without data answers 404.
+// Numbers (/v1/numbers, /v1/numbers/:id) are listed and paged like every list (addNumbers).
 import http from "node:http";
 import { randomBytes } from "node:crypto";
 
@@ -30,6 +31,7 @@ export class FakeAircall {
     this.resultCap = resultCap; // Aircall's is 10,000; tests may scale it down
     this.down = false;
     this.calls = new Map(); // api_id -> [call]
+    this.numbers = new Map(); // api_id -> [number]
     this.recordingTtlSeconds = 3600; // "valid for 1 hour only"
     this.voicemailTtlSeconds = 600; // a real voicemail link carried X-Amz-Expires=600
     this.recordingBytes = new Map(); // call id -> size of its recording
@@ -188,6 +190,30 @@ export class FakeAircall {
         .finally(() => this.#pendingWebhooks.delete(sending));
       this.#pendingWebhooks.add(sending);
     }
+  }
+
+  // Numbers of an account (/v1/numbers, paged like every list), in the API's shape: `digits`
+  // as Aircall writes them, spaces included, and the many fields a picker does not need.
+  // `numbers` entries give at least {id, name, digits}; the rest is filled as Aircall's are.
+  addNumbers(apiId, numbers) {
+    const list = this.numbers.get(apiId) ?? [];
+    for (const n of numbers) {
+      list.push({
+        direct_link: `https://api.aircall.io/v1/numbers/${n.id}`,
+        country: "FR",
+        time_zone: "Europe/Paris",
+        open: true,
+        availability_status: "open",
+        is_ivr: false,
+        live_recording_activated: false,
+        priority: null,
+        created_at: "2024-01-15T10:00:00.000Z",
+        users: [],
+        messages: { welcome: "https://example.com/welcome.mp3", waiting: null, closed: null },
+        ...n,
+      });
+    }
+    this.numbers.set(apiId, list);
   }
 
   // Calls of an account, as the API stores them: `recording: true` / `voicemail: true` mean
@@ -720,6 +746,18 @@ export class FakeAircall {
 
     if (contactKind) return this.#contactsApi(req, res, url, raw, apiId, contactKind);
 
+    if (req.method === "GET" && url.pathname === "/v1/numbers") {
+      const paging = this.#page(res, url);
+      if (!paging) return;
+      const numbers = [...(this.numbers.get(apiId) ?? [])].sort((a, b) => a.id - b.id);
+      return this.#sendPage(res, url, "numbers", numbers, paging, (n) => structuredClone(n));
+    }
+    const oneNumber = /^\/v1\/numbers\/(\d+)$/.exec(url.pathname);
+    if (req.method === "GET" && oneNumber) {
+      const number = (this.numbers.get(apiId) ?? []).find((n) => n.id === Number(oneNumber[1]));
+      if (!number) return this.#send(res, 404, { error: "Not Found", troubleshoot: "Number not found" });
+      return this.#send(res, 200, { number: structuredClone(number) });
+    }
     if (req.method === "GET" && url.pathname === "/v1/calls") return this.#listCalls(res, url, apiId);
     const oneCall = /^\/v1\/calls\/(\d+)$/.exec(url.pathname);
     if (req.method === "GET" && oneCall) {
