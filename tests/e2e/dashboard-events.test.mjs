@@ -3,23 +3,16 @@
 // its history and at the receiver. Screenshots go to test-results/dashboard/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { chromium } from "playwright-core";
-import { startConnector, waitFor, ADMIN_TOKEN, ROOT } from "./harness.mjs";
+import { openBrowser } from "./browser.mjs";
+import { startConnector, waitFor, ADMIN_TOKEN } from "./harness.mjs";
 import { FakeAircall } from "../fakes/aircall.mjs";
 import { FakeReceiver } from "../fakes/receiver.mjs";
 import { call } from "./payloads.mjs";
 
-const SCREENSHOTS = path.join(ROOT, "test-results", "dashboard");
 const SECRET = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
-let aircall, receiver, connector, context, page, profile, integration;
-const problems = [];
-const shot = (name) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+let aircall, receiver, connector, browser, page, external, problems, shot, integration;
 
 before(async () => {
-  mkdirSync(SCREENSHOTS, { recursive: true });
   aircall = await new FakeAircall({ ratePerMinute: 600 }).start();
   aircall.addKey("api-id-events", "api-token-events");
   receiver = await new FakeReceiver().start();
@@ -31,21 +24,12 @@ before(async () => {
   });
   assert.equal(r.status, 201, r.text);
   integration = { id: r.json.id, webhook: aircall.webhooks.get(r.json.aircall.webhook_id) };
-  profile = mkdtempSync(path.join(tmpdir(), "dashboard-events-chromium-"));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    viewport: { width: 1280, height: 900 },
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on("console", (m) => m.type() === "error" && !m.text().startsWith("Failed to load resource") && problems.push(m.text()));
-  page.on("pageerror", (e) => problems.push(String(e)));
+  browser = await openBrowser(new URL(connector.url).origin);
+  ({ page, external, problems, shot } = browser);
 });
 
 after(async () => {
-  await context?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await browser?.close();
   await connector?.dispose();
   await receiver?.stop();
   await aircall?.stop();
@@ -111,5 +95,6 @@ test("an event is found by its call id, opened with both payloads, and sent agai
   assert.equal(await overflow(), 0, "the log fits");
   await shot("22-event-log-phone");
   await page.setViewportSize({ width: 1280, height: 900 });
+  assert.deepEqual(external, [], "no request anywhere but the connector");
   assert.deepEqual(problems, []);
 });

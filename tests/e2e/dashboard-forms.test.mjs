@@ -6,25 +6,18 @@
 // form go to test-results/dashboard/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { chromium } from "playwright-core";
-import { startConnector, ADMIN_TOKEN, ROOT } from "./harness.mjs";
+import { openBrowser } from "./browser.mjs";
+import { startConnector, ADMIN_TOKEN } from "./harness.mjs";
 import { FakeAircall } from "../fakes/aircall.mjs";
 import { FakeHubSpot } from "../fakes/hubspot.mjs";
 
-const SCREENSHOTS = path.join(ROOT, "test-results", "dashboard");
 const API_ID = "api-id-forms";
 const API_TOKEN = "api-token-forms";
 const HUBSPOT_TOKEN = "pat-na1-forms";
 const MB = 1024 * 1024;
 
-let aircall, hubspot, connector, context, page, profile, base;
-const external = [];
-const problems = [];
+let aircall, hubspot, connector, browser, page, external, problems, shot, base;
 const ids = {}; // integration ids by name
-const shot = (name) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 // The elements reaching past the viewport's right edge, for a message saying which (a
 // table's header row at phone width is clipped to a pixel, read by screen readers only).
 const overflowing = () =>
@@ -38,7 +31,6 @@ const overflowing = () =>
 const get = async (id) => (await connector.api("GET", `/api/integrations/${id}`)).json;
 
 before(async () => {
-  mkdirSync(SCREENSHOTS, { recursive: true });
   aircall = await new FakeAircall({ ratePerMinute: 600 }).start();
   aircall.addKey(API_ID, API_TOKEN);
   aircall.addNumbers(API_ID, [
@@ -49,20 +41,8 @@ before(async () => {
   hubspot = await new FakeHubSpot({ tokens: [HUBSPOT_TOKEN] }).start();
   connector = await startConnector({ vars: { AIRCALL_API_BASE: aircall.url, AIRCALL_REQUESTS_PER_MINUTE: "600", HUBSPOT_API_BASE: hubspot.url } });
   base = new URL(connector.url).origin;
-  profile = mkdtempSync(path.join(tmpdir(), "dashboard-forms-chromium-"));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    viewport: { width: 1280, height: 900 },
-  });
-  context.on("request", (r) => {
-    const url = r.url();
-    if (!url.startsWith(`${base}/`) && !url.startsWith("data:")) external.push(url);
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on("console", (m) => m.type() === "error" && !m.text().startsWith("Failed to load resource") && problems.push(m.text()));
-  page.on("pageerror", (e) => problems.push(String(e)));
+  browser = await openBrowser(base);
+  ({ page, external, problems, shot } = browser);
   await page.goto(`${base}/`);
   await page.getByLabel("Admin token").fill(ADMIN_TOKEN);
   await page.getByRole("button", { name: "Sign in" }).click();
@@ -70,8 +50,7 @@ before(async () => {
 });
 
 after(async () => {
-  await context?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await browser?.close();
   await connector?.dispose();
   await hubspot?.close();
   await aircall?.stop();
@@ -105,10 +84,10 @@ test("each destination type is created through its form; events are picked from 
   assert.equal(await events.getByRole("checkbox", { name: "message.sent" }).isDisabled(), true);
   await events.getByText("every event by default, also those Aircall adds later").waitFor();
 
-  // Segment's defaults are its 26 events: message.sent is not among them.
+  // Segment's defaults are its 31 events (the 26 it always took and the 5 AI events): message.sent is not among them.
   await page.getByLabel("Type", { exact: true }).selectOption({ label: "Segment" });
-  await events.getByText("the 26 events marked “default”").waitFor();
-  assert.equal(await events.locator(".badge.default:visible").count(), 26);
+  await events.getByText("the 31 events marked “default”").waitFor();
+  assert.equal(await events.locator(".badge.default:visible").count(), 31);
   assert.equal(await events.getByRole("checkbox", { name: "message.sent" }).isChecked(), false);
   assert.equal(await events.getByRole("checkbox", { name: "call.ended" }).isChecked(), true);
 
