@@ -39,9 +39,10 @@ test("the events checklist groups every known event and marks each destination's
   const events = r.json.groups.flatMap((g) => g.events);
   const of = (name) => events.find((e) => e.name === name);
   assert.deepEqual(of("call.ended").default_for, ["webhook", "segment", "hubspot"]);
-  assert.deepEqual(of("summary.created").default_for, ["webhook", "hubspot"]);
+  assert.deepEqual(of("summary.created").default_for, ["webhook", "segment", "hubspot"]);
+  assert.equal(of("message.sent").default_for.includes("segment"), false);
   assert.equal(r.json.defaults.webhook, null);
-  assert.equal(r.json.defaults.segment.length, 26);
+  assert.equal(r.json.defaults.segment.length, 31, "the 26 it always took and the 5 AI events");
   for (const name of r.json.defaults.segment) assert.ok(of(name)?.default_for.includes("segment"), name);
   assert.equal((await connector.api("POST", "/api/events", {})).status, 405);
 });
