@@ -156,8 +156,8 @@ pub async fn deliver<P: Platform>(
         .deliver(p, config, &integration.id, &secret, &ready)
         .await?;
     for ((delivery, outcome), ready) in waiting.into_iter().zip(outcomes).zip(&ready) {
-        if outcome == Outcome::Delivered && ready.event != delivery.event {
-            // AI data (delivered under its own name): shown as the last AI event delivered.
+        if outcome == Outcome::Delivered && AiKind::announced_by(&delivery.event).is_some() {
+            // AI data: shown as the last AI event delivered.
             crate::ai::delivered(p, &integration.id, &ready.event, &ready.data).await;
         }
         let seen = Seen {

@@ -79,18 +79,17 @@ pub async fn fetch(mut request: Request, env: Env, ctx: worker::Context) -> Resu
     console_error_panic_hook::set_once();
     let platform = Cloudflare::new(env.clone())?;
     let request = read_request(&mut request).await?;
-    let (mut response, card) = http::handle_then(&platform, &platform.config(), request).await;
+    let config = platform.config();
+    let (mut response, card) = http::handle_then(&platform, &config, request).await;
     platform.write_notes_later(&ctx);
-    if let Some(card) = card {
+    if let (Some(card), Ok(config)) = (card, config) {
         // After the answer, in this request's own context: Aircall has its 2xx at once, and
-        // the card waits behind no queue.
+        // the card waits behind no queue. The settings read for the request serve it too.
         ctx.wait_until(async move {
             let Ok(platform) = Cloudflare::new(env) else {
                 return;
             };
-            if let Ok(config) = platform.config() {
-                crate::cards::post(&platform, &config, &card).await;
-            }
+            crate::cards::post(&platform, &config, &card).await;
         });
     }
     let headers = Headers::new();
