@@ -55,7 +55,7 @@ impl CardJob {
 /// has). Anything else (`anonymous`) has no number to look up.
 pub(super) fn e164(raw: &str) -> Option<String> {
     let raw = raw.trim();
-    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+    let digits = crate::selection::digits(raw);
     let only_formatting = raw
         .chars()
         .all(|c| c.is_ascii_digit() || " -.()+".contains(c));

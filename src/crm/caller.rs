@@ -26,9 +26,9 @@ impl Caller {
     /// trunk prefix (`0`), end the E.164 digits (`(415) 555-0100`, `06 12 34 56 78`). Cheap,
     /// without the phone library: it tells a cached match whose number has since changed.
     pub fn has_number(&self, e164: &str) -> bool {
-        let wanted: String = e164.chars().filter(char::is_ascii_digit).collect();
+        let wanted = crate::selection::digits(e164);
         self.numbers.iter().any(|typed| {
-            let digits: String = typed.chars().filter(char::is_ascii_digit).collect();
+            let digits = crate::selection::digits(typed);
             let national = digits.trim_start_matches('0');
             national.len() >= 6 && wanted.ends_with(national)
         })
