@@ -48,15 +48,19 @@ export async function benchAi({ events = Number(process.env.BENCH_AI_EVENTS ?? 1
       action_items: [{ text: "Refund the second charge", user_id: 456 }],
     });
   }
-  const sentAt = new Map(); // delivery id -> ms
+  // The destination sees the content's id, not the event's: a delivery is known by its type and
+  // call (one event of each kind per call here).
+  const sentAt = new Map(); // `${delivered type}:${call id}` -> ms
+  const delivered = Object.fromEntries(KINDS.map(([event, path]) => [event, `call.${path === "sentiments" ? "sentiment" : path}`]));
   const post = async (i) => {
     const [event] = KINDS[i % KINDS.length];
-    const body = JSON.stringify({ resource: event.split(".")[0], event, timestamp: 1_763_990_000 + i, token: webhook.token, data: { id: 9_000_000 + i, call_id: 700_000 + Math.floor(i / KINDS.length) } });
+    const callId = 700_000 + Math.floor(i / KINDS.length);
+    const body = JSON.stringify({ resource: event.split(".")[0], event, timestamp: 1_763_990_000 + i, token: webhook.token, data: { id: 9_000_000 + i, call_id: callId } });
     const at = performance.now();
     const r = await connector.dispatch(webhook.url, { method: "POST", headers: { "content-type": "application/json" }, body });
     const answer = await r.json();
     if (r.status !== 202) throw new Error(`ingress answered ${r.status}`);
-    sentAt.set(answer.delivery_id, at);
+    sentAt.set(`${delivered[event]}:${callId}`, at);
   };
   const requestsBefore = aircall.aiRequests("bench-ai").length;
   const otherBefore = aircall.requests.filter((q) => q.api_id === "bench-ai").length - requestsBefore;
@@ -67,8 +71,9 @@ export async function benchAi({ events = Number(process.env.BENCH_AI_EVENTS ?? 1
   await waitFor(() => receiver.delivered.length >= events, { timeout: 1_800_000, interval: 200, what: "every AI event delivered" });
   const seconds = (performance.now() - start) / 1000;
   const latencies = receiver.delivered
-    .filter((d) => sentAt.has(d.id))
-    .map((d) => d.at - offset - sentAt.get(d.id))
+    .map((d) => [d, `${d.body?.type}:${d.body?.data?.call_id}`])
+    .filter(([, key]) => sentAt.has(key))
+    .map(([d, key]) => d.at - offset - sentAt.get(key))
     .sort((a, b) => a - b);
   const aiRequests = aircall.aiRequests("bench-ai").length - requestsBefore;
   const allRequests = aircall.requests.filter((q) => q.api_id === "bench-ai").length - requestsBefore - otherBefore;

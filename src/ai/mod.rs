@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod availability;
+pub mod id;
 pub mod last;
 
 use crate::aircall::{AiKind, AircallClient, AircallError};
@@ -134,6 +135,13 @@ pub async fn read<P: Platform>(
 /// Calls a CRM had not logged, read once per batch for its AI events.
 pub type CallsRead = std::collections::BTreeMap<i64, Map<String, Value>>;
 
+/// AI data ready for its destination.
+pub struct Prepared {
+    /// The id of its content ([`id::content_id`]).
+    pub content_id: String,
+    pub data: Map<String, Value>,
+}
+
 /// What an AI event's delivery carries: its one read; a transcript archived beside the
 /// recording (the event then links to it); for a CRM, the call it has not logged yet, which
 /// its engagement is created from (read once per call in a batch).
@@ -147,9 +155,10 @@ pub async fn prepare<P: Platform>(
     link_seconds: u64,
     for_crm: bool,
     calls_read: &mut CallsRead,
-) -> Result<Map<String, Value>, AiError> {
+) -> Result<Prepared, AiError> {
     let mut content = read(p, config, integration, kind, event_data).await?;
     let call_id = call_id(&content).unwrap_or_default();
+    let content_id = id::content_id(&integration.id, call_id, kind, &content);
     archive::keep_transcript(
         p,
         config,
@@ -161,7 +170,7 @@ pub async fn prepare<P: Platform>(
     .await
     .map_err(AiError::Infra)?;
     if !for_crm {
-        return Ok(content);
+        return Ok(Prepared { content_id, data: content });
     }
     let call = match calls_read.get(&call_id) {
         Some(call) => Some(call.clone()),
@@ -171,7 +180,7 @@ pub async fn prepare<P: Platform>(
         calls_read.insert(call_id, call.clone());
         content.insert("call".into(), Value::Object(call));
     }
-    Ok(content)
+    Ok(Prepared { content_id, data: content })
 }
 
 /// Notes AI data delivered (`event`: `call.summary`, ...) as the integration's last; a store

@@ -71,12 +71,15 @@ pub async fn deliver<P: Platform>(
             )
             .await;
             match read {
-                Ok(content) => {
+                Ok(prepared) => {
                     ready.push(Ready {
-                        id: delivery.id.clone(),
+                        // The destination sees the content's id (the same data is one id
+                        // whatever event brought it); the delivery keeps its own for the
+                        // event log, retries and dead letters.
+                        id: crate::ai::id::delivered_id(&delivery.id, &prepared.content_id),
                         event: kind.delivered_event().into(),
                         occurred_at: delivery.occurred_at,
-                        data: content,
+                        data: prepared.data,
                     });
                     waiting.push(delivery);
                 }
@@ -371,7 +374,12 @@ mod tests {
                 .1
                 .clone()
         };
-        assert_eq!(header("webhook-id"), "msg_ai");
+        // The content's id, not the delivery's: the same summary brought by another event
+        // (an import, a replay) is the same webhook-id.
+        let content = json!({"call_id": 812, "summary": {"id": 7, "call_id": 812, "content": "Refund promised."}});
+        let expected =
+            crate::ai::id::content_id(&i.id, 812, AiKind::Summary, content.as_object().unwrap());
+        assert_eq!(header("webhook-id"), expected);
         let body: Value = serde_json::from_slice(&sent.body).unwrap();
         assert_eq!(body["type"], "call.summary");
         assert_eq!(

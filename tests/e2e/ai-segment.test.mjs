@@ -75,7 +75,10 @@ test("a 60 KB transcript reaches Segment whole, in parts under 32 KB, nothing re
     assert.equal(t.event, "call.transcription");
     assert.equal(t.anonymousId, "aircall-call-4001");
     assert.equal(t.properties.part, n + 1);
-    assert.equal(t.messageId, `${r.delivery_id}-${n + 1}-track`);
+    // The transcript's own id (its content's, not the webhook's), numbered by part.
+    assert.equal(t.messageId, `${parts[0].messageId.replace(/-1-track$/, "")}-${n + 1}-track`);
+    assert.match(t.messageId, /^msg_[0-9a-f]{32}-\d+-track$/);
+    assert.notEqual(t.messageId.split("-")[0], r.delivery_id);
     assert.ok(Buffer.byteLength(JSON.stringify(t)) <= 32 * 1024);
     const { utterances, ...content } = t.properties.transcription.content;
     assert.deepEqual(content, { language: "en" });
@@ -122,10 +125,13 @@ test("each AI kind reaches Segment once, with its content, and a replay has the 
 
   const tracks = tracksOfCall(4002);
   assert.equal(tracks.length, 5, "each kind once");
+  assert.equal(new Set(tracks.map((t) => t.messageId)).size, 5);
   for (const [event, [name, path]] of Object.entries(kinds)) {
     const got = tracks.filter((t) => t.event === name);
     assert.equal(got.length, 1, name);
-    assert.equal(got[0].messageId, `${ids[event]}-track`);
+    // The content's id: one per kind, none the webhook's own.
+    assert.match(got[0].messageId, /^msg_[0-9a-f]{32}-track$/);
+    assert.ok(!Object.values(ids).some((id) => got[0].messageId.startsWith(id)), name);
     const { transcript_url, ...properties } = got[0].properties;
     assert.deepEqual(properties, { call_id: 4002, ...served[path] }, name);
     assert.equal(transcript_url !== undefined, name === "call.transcription", `${name}: the archived transcript's link`);

@@ -21,6 +21,9 @@ export class FakeReceiver {
     this.secret = null; // set once the connector has shown it
     this.attempts = []; // every request, whatever we answered
     this.delivered = []; // requests answered 2xx: {id, timestamp, valid, body}
+    // What a receiver acts on: the first delivery of each webhook-id (Standard Webhooks
+    // receivers drop the repeats of an id they have processed).
+    this.processed = [];
     this.answer = () => ({ status: 200 }); // (attempt) => {status, headers?, body?}
   }
 
@@ -62,7 +65,10 @@ export class FakeReceiver {
     };
     this.attempts.push(attempt);
     const { status, headers = {}, body = "" } = this.answer(attempt);
-    if (status >= 200 && status < 300) this.delivered.push(attempt);
+    if (status >= 200 && status < 300) {
+      if (!this.delivered.some((d) => d.id === attempt.id)) this.processed.push(attempt);
+      this.delivered.push(attempt);
+    }
     res.writeHead(status, headers).end(body);
   }
 }
