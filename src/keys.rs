@@ -154,6 +154,16 @@ pub fn ai_unavailable_key(id: &str) -> String {
     format!("ai-unavailable:{id}")
 }
 
+/// An AI read of the integration went through lately (`ai::availability`): an import reads
+/// its calls' transcripts without probing first.
+pub fn ai_available_key(id: &str) -> String {
+    format!("ai-available:{id}")
+}
+
+/// The claim (in [`gate_name`]) of the import job that probes whether Aircall serves the
+/// integration's AI data, while nobody knows: the others do not ask at the same time.
+pub const AI_PROBE_CLAIM: &str = "ai-probe";
+
 /// Aircall AI data in the CRM: what it made of a call's AI data (the notes and tasks it
 /// created, by call, so that a replay updates them), the call's agents' names, and the mark
 /// that the CRM has the AI call properties.
@@ -220,6 +230,7 @@ pub fn kv_prefixes(id: &str) -> Vec<String> {
         contact_problems_prefix(id),
         aircall_created_prefix(id),
         ai_unavailable_key(id),
+        ai_available_key(id),
         ai_last_delivered_key(id),
         aircall_index_prefix(id),
         caller_cache_prefix(id),

@@ -55,12 +55,25 @@ pub async fn mark_unavailable<S: Store>(
     store
         .put(&keys::ai_unavailable_key(id), &text, None)
         .await?;
+    store.delete(&keys::ai_available_key(id)).await?;
     Ok(unavailable)
 }
 
 /// An AI read went through: the package is there (again).
 pub async fn mark_available<S: Store>(store: &S, id: &str) -> Result<(), StoreError> {
     store.delete(&keys::ai_unavailable_key(id)).await
+}
+
+/// Whether an AI read went through in the last day ([`note_seen`]).
+pub async fn seen<S: Store>(store: &S, id: &str) -> Result<bool, StoreError> {
+    Ok(store.get(&keys::ai_available_key(id)).await?.is_some())
+}
+
+/// Notes an AI read that went through, for a day: imports then read without probing first.
+pub async fn note_seen<S: Store>(store: &S, id: &str) -> Result<(), StoreError> {
+    store
+        .put(&keys::ai_available_key(id), "1", Some(RECHECK_SECONDS))
+        .await
 }
 
 /// What `GET /api/integrations/{id}` shows as `ai`.

@@ -6,6 +6,7 @@
 pub mod archive;
 pub mod availability;
 pub mod id;
+pub mod imported;
 pub mod last;
 
 use crate::aircall::{AiKind, AircallClient, AircallError};
@@ -89,6 +90,9 @@ pub async fn read<P: Platform>(
     event_data: &Map<String, Value>,
 ) -> Result<Map<String, Value>, AiError> {
     let call_id = call_id(event_data).ok_or(AiError::NoCall)?;
+    if let Some(content) = imported::handed(event_data) {
+        return Ok(content.clone()); // read by the imported call's job
+    }
     let known = availability::get(p, &integration.id).await?;
     if let Some(unavailable) = known.filter(|u| u.holds_at(p.now_seconds())) {
         return Err(AiError::Unavailable(unavailable));
@@ -159,16 +163,22 @@ pub async fn prepare<P: Platform>(
     let mut content = read(p, config, integration, kind, event_data).await?;
     let call_id = call_id(&content).unwrap_or_default();
     let content_id = id::content_id(&integration.id, call_id, kind, &content);
-    archive::keep_transcript(
-        p,
-        config,
-        &integration.id,
-        call_id,
-        &mut content,
-        link_seconds,
-    )
-    .await
-    .map_err(AiError::Infra)?;
+    match event_data.get("transcript_url").filter(|_| imported::handed(event_data).is_some()) {
+        // Archived by the imported call's job already.
+        Some(link) => {
+            content.insert("transcript_url".into(), link.clone());
+        }
+        None => archive::keep_transcript(
+            p,
+            config,
+            &integration.id,
+            call_id,
+            &mut content,
+            link_seconds,
+        )
+        .await
+        .map_err(AiError::Infra)?,
+    }
     if !for_crm {
         return Ok(Prepared { content_id, data: content });
     }

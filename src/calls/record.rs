@@ -45,6 +45,10 @@ pub struct CallRecord {
     pub duration_seconds: i64,
     /// Our archived copy (a signed, expiring link), filled in once archived.
     pub recording_url: Option<String>,
+    /// The archived copy of its Aircall AI transcript (a signed, expiring link), when an
+    /// import read it (`import.ai`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript_url: Option<String>,
     pub user: Option<Person>,
     pub contact: Option<Person>,
     /// The Aircall number used.
@@ -97,6 +101,7 @@ impl CallRecord {
                 .unwrap_or(0)
                 .max(0),
             recording_url: None,
+            transcript_url: None,
             user: call.user.as_ref().map(|u| Person {
                 id: Some(u.id),
                 name: u.name.clone(),

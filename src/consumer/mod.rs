@@ -194,7 +194,9 @@ pub async fn handle_batch<P: Platform>(
                     }
                 }
             },
-            (_, Some(Job::Import(_))) => Cost::Fixed(6),
+            // The call, the recording's probe and download (twice when a link had expired),
+            // one spare, and with `import.ai` its transcript's read.
+            (_, Some(Job::Import(_))) => Cost::Fixed(7),
             (_, Some(Job::Sync(_))) => Cost::Fixed(10),
             // A page of Aircall contacts, then the CRM's batch read, search, update, create.
             (_, Some(Job::ContactPass(_))) => Cost::Fixed(8),
@@ -508,10 +510,10 @@ mod tests {
         let messages: Vec<String> = (1..=10).map(job).collect();
         let acks = run(handle_batch(&p, &config(), QueueName::Jobs, &messages));
         assert_eq!(acks, vec![Ack::Done; 10]);
-        // 8 imports of 6 subrequests fit in 48; the last two wait, not counted as retries.
+        // 6 imports of 7 subrequests fit in 48; the last four wait, not counted as retries.
         let sent = p.take_sent();
-        assert_eq!(sent.len(), 2);
-        assert_eq!((sent[0].1.as_str(), sent[0].2), (messages[8].as_str(), 0));
+        assert_eq!(sent.len(), 4);
+        assert_eq!((sent[0].1.as_str(), sent[0].2), (messages[6].as_str(), 0));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! a size probe and the download (twice the last two when a link had expired).
 
 use super::recheck;
-use crate::aircall::{AircallClient, AircallError, Call};
+use crate::ai::imported::{Transcript, Turn};
+use crate::aircall::{AiKind, AircallClient, AircallError, Call};
 use crate::calls::{CallRecord, ImportRules, SkipReason, IMPORTED_EVENT};
 use crate::config::Config;
 use crate::delivery::{Delivery, Payload};
@@ -269,6 +270,23 @@ async fn bring<P: Platform>(
             },
             _ => Stop::retry(format!("the CRM's owners could not be read: {e}")),
         })?;
+    // With `import.ai`, the transcript is read by this job (the read its transcription event
+    // would make), so that the record links to its archived copy.
+    let reads_transcript = integration.import.imports_ai()
+        && crate::selection::forwards(integration.events.as_deref(), AiKind::Transcription.event());
+    let probing = match reads_transcript {
+        true => match crate::ai::imported::turn(p, integration).await.map_err(Stop::retry)? {
+            Turn::Read { probing } => probing,
+            Turn::Wait => {
+                return Err(Stop::Later {
+                    seconds: AI_PROBE_WAIT_SECONDS,
+                    counts: false,
+                    why: "another call's job is asking whether Aircall serves the AI data".into(),
+                })
+            }
+        },
+        false => false,
+    };
     let trusted = |call: &Call| match call.recording.as_deref() {
         Some(r) if !r.is_empty() => LINK_TRUSTED_SECONDS,
         _ => VOICEMAIL_LINK_TRUSTED_SECONDS,
@@ -342,15 +360,15 @@ async fn bring<P: Platform>(
     };
 
     let mut record = CallRecord::of(&call);
+    // Each destination says how long its links last (HubSpot keeps the link on the
+    // engagement and plays it from there: as long as the archive).
+    let lifetime = integration
+        .destination
+        .as_ref()
+        .map_or(config.recording_link_seconds, |d| {
+            d.recording_link_seconds(config)
+        });
     if recording_url.is_some() {
-        // Each destination says how long its links last (HubSpot keeps the link on the
-        // engagement and plays it from there: as long as the archive).
-        let lifetime = integration
-            .destination
-            .as_ref()
-            .map_or(config.recording_link_seconds, |d| {
-                d.recording_link_seconds(config)
-            });
         let expires = p.now_seconds() + lifetime;
         let path = recording_path(&integration.id, call.id);
         let signature = config.links.sign(&path, expires);
@@ -358,6 +376,17 @@ async fn bring<P: Platform>(
             "{}{path}?expires={expires}&signature={signature}",
             config.public_base_url
         ));
+    }
+    let transcript = match reads_transcript {
+        true => {
+            crate::ai::imported::transcript(p, config, integration, call.id, lifetime, probing)
+                .await
+                .map_err(Stop::retry)?
+        }
+        false => Transcript::Later,
+    };
+    if let Transcript::Kept { link, .. } = &transcript {
+        record.transcript_url = Some(link.clone());
     }
     let serde_json::Value::Object(data) = serde_json::to_value(record).expect("serializes") else {
         unreachable!("a record is an object")
@@ -375,7 +404,7 @@ async fn bring<P: Platform>(
         .await
         .map_err(Stop::retry)?;
     if integration.import.imports_ai() {
-        ai_events(p, integration, call.id)
+        ai_events(p, integration, call.id, transcript)
             .await
             .map_err(Stop::retry)?;
     }
@@ -392,13 +421,17 @@ async fn bring<P: Platform>(
 /// integration forwards, as if Aircall had announced it, each read and delivered like one.
 /// Marked `imported`: a kind the call has no data of (Aircall's 404) is skipped, not failed.
 /// A little after the call, so that the call's own delivery goes first. Their ids depend on
-/// the call and kind only: a call imported again brings the same.
+/// the call and kind only: a call imported again brings the same. The transcript, read by
+/// the call's job, goes with its event (kept in KV when too large for a queue message); none
+/// goes when the call has none.
 async fn ai_events<P: Platform>(
     p: &P,
     integration: &Integration,
     call_id: i64,
-) -> Result<(), crate::ports::QueueError> {
-    for kind in crate::aircall::AiKind::ALL {
+    transcript: Transcript,
+) -> Result<(), crate::infra::InfraError> {
+    let mut transcript = Some(transcript);
+    for kind in AiKind::ALL {
         let event = kind.event();
         if !crate::selection::forwards(integration.events.as_deref(), event) {
             continue;
@@ -406,18 +439,37 @@ async fn ai_events<P: Platform>(
         let mut data = serde_json::Map::new();
         data.insert("call_id".into(), call_id.into());
         data.insert(crate::ai::IMPORTED.into(), true.into());
+        if kind == AiKind::Transcription {
+            match transcript.take() {
+                Some(Transcript::None) => continue,
+                Some(Transcript::Kept { event_data, .. }) => data = event_data,
+                Some(Transcript::Later) | None => {}
+            }
+        }
+        let id = Delivery::id_for(&integration.id, event, None, &format!("import:{call_id}"));
+        let text = serde_json::to_string(&data).expect("JSON values serialize");
+        let payload = if text.len() > crate::delivery::MAX_INLINE_PAYLOAD {
+            let key = Delivery::payload_key(&integration.id, &id);
+            p.put(&key, &text, Some(crate::delivery::KEEP_SECONDS)).await?;
+            Payload::Stored { key }
+        } else {
+            Payload::Inline { data }
+        };
         let delivery = Delivery {
-            id: Delivery::id_for(&integration.id, event, None, &format!("import:{call_id}")),
+            id,
             integration_id: integration.id.clone(),
             event: event.to_string(),
             occurred_at: p.now_seconds() as i64,
-            payload: Payload::Inline { data },
+            payload,
             attempt: 1,
         };
         crate::queue::send(p, &delivery, AI_AFTER_SECONDS).await?;
     }
     Ok(())
 }
+
+/// How long a call's job waits while another asks whether Aircall serves the AI data.
+const AI_PROBE_WAIT_SECONDS: u32 = 5;
 
 /// How long an imported call's AI events wait after it.
 const AI_AFTER_SECONDS: u32 = 5;

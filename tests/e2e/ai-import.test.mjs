@@ -7,35 +7,40 @@ import assert from "node:assert/strict";
 import { startConnector, waitFor, waitUntilQuiet } from "./harness.mjs";
 import { FakeAircall } from "../fakes/aircall.mjs";
 import { FakeReceiver } from "../fakes/receiver.mjs";
+import { FakeHubSpot } from "../fakes/hubspot.mjs";
 import { call } from "./payloads.mjs";
 
-let aircall, receiver, connector;
+let aircall, receiver, hubspot, connector;
+const HUBSPOT_TOKEN = "pat-na1-ai-import";
 const now = () => Math.floor(Date.now() / 1000);
 const stored = (id, startedAt) => ({ ...call(id), started_at: startedAt, recording: true });
 
 before(async () => {
   aircall = await new FakeAircall({ ratePerMinute: 600 }).start();
   receiver = await new FakeReceiver().start();
-  connector = await startConnector({ vars: { AIRCALL_API_BASE: aircall.url, AIRCALL_REQUESTS_PER_MINUTE: "600" } });
+  hubspot = await new FakeHubSpot({ tokens: [HUBSPOT_TOKEN] }).start();
+  hubspot.addOwner({ email: "madeline@example.com", firstName: "Madeline", lastName: "Agent" });
+  connector = await startConnector({ vars: { AIRCALL_API_BASE: aircall.url, AIRCALL_REQUESTS_PER_MINUTE: "600", HUBSPOT_API_BASE: hubspot.url } });
 });
 after(async () => {
   await connector?.dispose();
   await receiver?.stop();
+  await hubspot?.close();
   await aircall?.stop();
 });
 
-async function importing(apiId, ids, settings) {
+async function importing(apiId, ids, settings, destination = { type: "webhook", url: receiver.url }) {
   aircall.addKey(apiId, `${apiId}-token`);
   const t = now() - 3_600;
   aircall.addCalls(apiId, ids.map((id, n) => stored(id, t + n * 60)));
   const r = await connector.api("POST", "/api/integrations", {
     name: apiId,
     aircall: { api_id: apiId, api_token: `${apiId}-token` },
-    destination: { type: "webhook", url: receiver.url },
+    destination,
     import: settings,
   });
   assert.equal(r.status, 201, r.text);
-  receiver.secret = r.json.destination.secret;
+  if (destination.type === "webhook") receiver.secret = r.json.destination.secret;
   return r.json;
 }
 const ofCall = (id) => receiver.delivered.filter((d) => (d.body?.data?.call_id ?? d.body?.data?.id) === id).map((d) => d.body.type).sort();
@@ -79,11 +84,63 @@ test("when_available without the AI package: one AI request for the whole import
   const integration = await importing("api-ai-none", ids, { ai: "when_available" });
   await connector.api("POST", `/api/integrations/${integration.id}/sync`);
   await waitFor(() => ids.every((id) => ofCall(id).length === 1), { timeout: 30_000, what: "the calls imported" });
-  await waitFor(() => connector.logs.join("").split("not sent: Aircall refuses this account's AI data").length - 1 >= 20, { timeout: 30_000, what: "the AI events acknowledged" });
+  // The transcript is asked for by each call's own job (one 403, then known): no
+  // transcription event; the other four kinds are acknowledged without a request.
+  await waitFor(() => connector.logs.join("").split("not sent: Aircall refuses this account's AI data").length - 1 >= 16, { timeout: 30_000, what: "the AI events acknowledged" });
   await waitUntilQuiet(() => aircall.requests.length);
   assert.equal(aircall.aiRequests("api-ai-none").length, 1, "one 403, then none");
   const view = await connector.api("GET", `/api/integrations/${integration.id}`);
   assert.equal(view.json.status, "active");
   assert.equal(view.json.ai.available, false);
   for (const id of ids) assert.deepEqual(ofCall(id), ["call.imported"]);
+});
+
+const utterances = [
+  { start_time: 0.4, end_time: 2.9, text: "Sales, Madeline speaking.", participant_type: "internal", user_id: 456 },
+  { start_time: 3.1, end_time: 7.5, text: "My last invoice was charged twice.", participant_type: "external", phone_number: "+33612345678" },
+];
+
+test("an imported call's record links to its archived transcript, read once by the call's own job", async () => {
+  const integration = await importing("api-ai-tr", [6401, 6402], { ai: "when_available" });
+  const served = aircall.addAiData("api-ai-tr", 6401, { transcription: { language: "en", utterances }, summary: "Refund." });
+  // 6402 has no transcript (404): its record has no link, and no transcription event goes.
+  aircall.addAiData("api-ai-tr", 6402, { summary: "Nothing to transcribe." });
+  await connector.api("POST", `/api/integrations/${integration.id}/sync`);
+  await waitFor(() => ofCall(6401).length === 3 && ofCall(6402).length === 2, { timeout: 30_000, what: "the calls and their AI data" });
+  await waitUntilQuiet(() => receiver.delivered.length + aircall.requests.length);
+  assert.deepEqual(ofCall(6401), ["call.imported", "call.summary", "call.transcription"]);
+  assert.deepEqual(ofCall(6402), ["call.imported", "call.summary"]);
+
+  const record = receiver.delivered.find((d) => d.body.type === "call.imported" && d.body.data.id === 6401).body.data;
+  assert.match(record.transcript_url, new RegExp(`^https://connector\\.test/recordings/${integration.id}/6401\\.transcript\\.json\\?expires=\\d+&signature=[0-9a-f]{64}$`));
+  const archived = await connector.dispatch(record.transcript_url);
+  assert.equal(archived.status, 200);
+  assert.deepEqual(await archived.json(), served.transcription.transcription, "the link serves what Aircall served");
+  const transcription = receiver.delivered.find((d) => d.body.type === "call.transcription" && d.body.data.call_id === 6401).body.data;
+  assert.equal(transcription.transcript_url, record.transcript_url, "the transcription event links to the same copy");
+  assert.deepEqual(transcription.transcription, served.transcription.transcription);
+  const other = receiver.delivered.find((d) => d.body.type === "call.imported" && d.body.data.id === 6402).body.data;
+  assert.equal(other.transcript_url, undefined);
+
+  const reads = aircall.aiRequests("api-ai-tr");
+  assert.equal(reads.length, 10, "one read per kind per call, as before: 2 calls x 5 kinds");
+  assert.equal(reads.filter((r) => r.path === "/v1/calls/6401/transcription").length, 1, "the transcript read once");
+  const failed = await connector.api("GET", `/api/integrations/${integration.id}/deliveries?status=failed`);
+  assert.deepEqual(failed.json.deliveries, []);
+});
+
+test("an imported call logged in HubSpot links to its archived transcript from the engagement", async () => {
+  const integration = await importing("api-ai-tr-hs", [6501], { ai: "when_available" }, { type: "hubspot", access_token: HUBSPOT_TOKEN });
+  const served = aircall.addAiData("api-ai-tr-hs", 6501, { transcription: { language: "en", utterances } });
+  await connector.api("POST", `/api/integrations/${integration.id}/sync`);
+  const engagement = () => [...hubspot.calls.values()].find((c) => c.properties.hs_call_body?.includes("Aircall call 6501 "));
+  await waitFor(() => engagement() && [...hubspot.notes.values()].some((n) => n.properties.hs_note_body.includes("Aircall AI transcript")), { timeout: 60_000, what: "the call and its transcript in HubSpot" });
+  await waitUntilQuiet(() => hubspot.requests.length + aircall.requests.length);
+  const link = /<a href="([^"]+)">Transcript \(Aircall AI\)<\/a>/.exec(engagement().properties.hs_call_body)?.[1]?.replaceAll("&amp;", "&");
+  assert.ok(link, engagement().properties.hs_call_body);
+  assert.match(link, new RegExp(`/recordings/${integration.id}/6501\\.transcript\\.json\\?`));
+  const archived = await connector.dispatch(link);
+  assert.equal(archived.status, 200);
+  assert.deepEqual(await archived.json(), served.transcription.transcription);
+  assert.equal(aircall.aiRequests("api-ai-tr-hs").filter((r) => r.path === "/v1/calls/6501/transcription").length, 1, "the transcript read once");
 });

@@ -179,6 +179,12 @@ fn body(record: &CallRecord) -> String {
         .iter()
         .map(|l| format!("<p>{}</p>", escape(l)))
         .collect();
+    if let Some(link) = &record.transcript_url {
+        html.push(format!(
+            "<p><a href=\"{0}\">Transcript (Aircall AI)</a></p>",
+            escape(link)
+        ));
+    }
     if let Some(link) = &record.aircall_link {
         html.push(format!(
             "<p><a href=\"{0}\">Open in Aircall</a></p>",
@@ -348,6 +354,17 @@ mod tests {
         assert_eq!(
             engagement(&read, None)["hs_call_recording_url"],
             "https://connector.test/recordings/int/812?x"
+        );
+        assert!(!engagement(&read, None)["hs_call_body"].contains("Transcript"));
+        // An imported call whose transcript was archived links to it from its body.
+        record.transcript_url = Some("https://connector.test/recordings/int/812.transcript.json?a&b".into());
+        let Value::Object(data) = serde_json::to_value(&record).unwrap() else {
+            panic!()
+        };
+        let body = &engagement(&record_of(IMPORTED_EVENT, &data).unwrap().unwrap(), None)["hs_call_body"];
+        assert!(
+            body.contains("<a href=\"https://connector.test/recordings/int/812.transcript.json?a&amp;b\">Transcript (Aircall AI)</a>"),
+            "{body}"
         );
     }
 
