@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod availability;
+pub mod crm_call;
 pub mod id;
 pub mod imported;
 pub mod last;
@@ -37,6 +38,12 @@ pub enum AiError {
         call_id: i64,
         error: AircallError,
     },
+    /// For a CRM: the call is not logged yet and its own delivery may still come.
+    #[error("call {call_id} is not logged in the CRM yet: waiting for its own delivery")]
+    AwaitingCall { call_id: i64, seconds: u32 },
+    /// For a CRM: the call (read past the wait) is about none of the integration's numbers.
+    #[error("call {call_id} is about none of the integration's numbers")]
+    NotAboutNumbers { call_id: i64 },
     #[error(transparent)]
     Infra(InfraError),
 }
@@ -48,9 +55,11 @@ impl Failure for AiError {
         match self {
             AiError::Aircall { error, .. } => error.disposition(),
             AiError::Infra(e) => e.disposition(),
+            AiError::AwaitingCall { seconds, .. } => Disposition::Wait(*seconds),
             AiError::NoCall
             | AiError::Unavailable(_)
             | AiError::NoneForImport { .. }
+            | AiError::NotAboutNumbers { .. }
             | AiError::Credentials(_) => Disposition::Permanent,
         }
     }
@@ -148,7 +157,8 @@ pub struct Prepared {
 
 /// What an AI event's delivery carries: its one read; a transcript archived beside the
 /// recording (the event then links to it); for a CRM, the call it has not logged yet, which
-/// its engagement is created from (read once per call in a batch).
+/// its engagement is created from (waited for first, then read once per call in a batch:
+/// `crm_call`).
 #[allow(clippy::too_many_arguments)]
 pub async fn prepare<P: Platform>(
     p: &P,
@@ -156,10 +166,18 @@ pub async fn prepare<P: Platform>(
     integration: &Integration,
     kind: AiKind,
     event_data: &Map<String, Value>,
+    occurred_at: i64,
     link_seconds: u64,
     for_crm: bool,
     calls_read: &mut CallsRead,
 ) -> Result<Prepared, AiError> {
+    // Before the AI read: a wait for the call's own delivery costs no Aircall request.
+    let logged = match (for_crm, call_id(event_data)) {
+        (true, Some(id)) if !calls_read.contains_key(&id) => {
+            crm_call::logged(p, integration, id, event_data, occurred_at).await?
+        }
+        _ => true,
+    };
     let mut content = read(p, config, integration, kind, event_data).await?;
     let call_id = call_id(&content).unwrap_or_default();
     let content_id = id::content_id(&integration.id, call_id, kind, &content);
@@ -184,10 +202,12 @@ pub async fn prepare<P: Platform>(
     }
     let call = match calls_read.get(&call_id) {
         Some(call) => Some(call.clone()),
+        None if logged => None,
         None => call_unless_logged(p, config, integration, call_id).await?,
     };
     if let Some(call) = call {
         calls_read.insert(call_id, call.clone());
+        crm_call::about_numbers(integration, &call)?;
         content.insert("call".into(), Value::Object(call));
     }
     Ok(Prepared { content_id, data: content })

@@ -65,6 +65,7 @@ pub async fn deliver<P: Platform>(
                 integration,
                 kind,
                 &data,
+                delivery.occurred_at,
                 link_seconds,
                 destination.is_crm(),
                 &mut calls_read,
@@ -84,9 +85,13 @@ pub async fn deliver<P: Platform>(
                     waiting.push(delivery);
                 }
                 Err(AiError::Infra(e)) => return Err(e),
-                // Acknowledged, not retried: the company has no AI package, or an imported
-                // call has no data of this kind.
-                Err(e @ (AiError::Unavailable(_) | AiError::NoneForImport { .. })) => {
+                // Acknowledged, not retried: the company has no AI package, an imported
+                // call has no data of this kind, or the call is about another number.
+                Err(
+                    e @ (AiError::Unavailable(_)
+                    | AiError::NoneForImport { .. }
+                    | AiError::NotAboutNumbers { .. }),
+                ) => {
                     p.log(&format!(
                         "delivery {} ({}) not sent: {e}",
                         delivery.id, delivery.event

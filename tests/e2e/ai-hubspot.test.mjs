@@ -59,6 +59,8 @@ const aiData = {
   action_items: [{ text: "Refund the second charge", user_id: 456 }, { text: "Email the corrected invoice", user_id: 456 }],
 };
 
+// Fired with a time long past (the default above): the call's own event did not come within
+// the wait, so the call is read and logged by the AI data.
 test("each AI kind lands once on the call's engagement, logged first when HubSpot had not got it", async () => {
   const t = Math.floor(Date.now() / 1000) - 900;
   aircall.addCalls("api-ai-hs", [call(8001, { started_at: t, answered_at: t + 5, ended_at: t + 200 })]);
@@ -144,6 +146,38 @@ test("AI data of a call already logged goes on its engagement without reading th
   assert.equal(engagementsOf(8002).length, 1);
   const reads = aircall.requests.slice(seen).filter((r) => r.api_id === "api-ai-hs");
   assert.deepEqual(reads.map((r) => r.path), ["/v1/calls/8002/summary"], "the AI read only");
+});
+
+test("AI events that come before the call is logged wait for the call's own delivery: one Aircall request each, plus the call's", async () => {
+  const t = Math.floor(Date.now() / 1000) - 300;
+  const data = call(8003, { started_at: t, answered_at: t + 5, ended_at: t + 120 });
+  aircall.addCalls("api-ai-hs", [data]);
+  aircall.addAiData("api-ai-hs", 8003, { summary: "Asked for a discount.", topics: ["pricing"], action_items: [{ text: "Send the discount offer", user_id: 456 }] });
+  await waitUntilQuiet(() => aircall.requests.length + hubspot.requests.length);
+  const seen = aircall.requests.length;
+  const tasksBefore = hubspot.tasks.size;
+  const readsSince = () => aircall.requests.slice(seen).filter((r) => r.api_id === "api-ai-hs").map((r) => r.path).sort();
+  // Aircall's AI events with their real time, before the call's own event.
+  const now = Math.floor(Date.now() / 1000);
+  await fire("summary.created", { id: 9910, call_id: 8003 }, now);
+  await fire("topics.created", { id: 9911, call_id: 8003 }, now);
+  await fire("action_item.created", { id: 9912, call_id: 8003 }, now);
+  await waitFor(() => connector.logs.join("").split("call 8003 is not logged in the CRM yet").length - 1 >= 3, { timeout: 30_000, what: "the AI events waiting" });
+  assert.equal(engagementsOf(8003).length, 0, "no engagement made by the AI events");
+  assert.deepEqual(readsSince(), [], "waiting costs no Aircall request");
+
+  await fire("call.ended", data);
+  await waitFor(() => {
+    const engagement = engagementsOf(8003)[0];
+    return engagement?.properties.aircall_ai_topics === "pricing" && hubspot.tasks.size === tasksBefore + 1
+      && [...hubspot.notes.values()].some((n) => n.properties.hs_note_body.includes("Asked for a discount.") && n.callIds.includes(engagement.id));
+  }, { timeout: 120_000, what: "the AI data on the call's engagement" });
+  await waitUntilQuiet(() => aircall.requests.length + hubspot.requests.length);
+  assert.equal(engagementsOf(8003).length, 1, "one engagement: the call's own");
+  const reads = readsSince();
+  assert.deepEqual(reads.filter((path) => path !== "/v1/calls/8003"), ["/v1/calls/8003/action_items", "/v1/calls/8003/summary", "/v1/calls/8003/topics"], "one AI read per AI event");
+  assert.ok(reads.filter((path) => path === "/v1/calls/8003").length <= 1, `the call read at most once, by its own event: ${reads}`);
+  assert.deepEqual(await deadLetters(), []);
 });
 
 test("deleting the integration removes what it kept of the AI data (notes, tasks, agents, properties)", async () => {
