@@ -136,6 +136,11 @@ test("each AI kind reaches Segment once, with its content, and a replay has the 
     assert.deepEqual(properties, { call_id: 4002, ...served[path] }, name);
     assert.equal(transcript_url !== undefined, name === "call.transcription", `${name}: the archived transcript's link`);
   }
+  // The event log shows what Segment was sent, under the data's id.
+  const logged = await connector.api("GET", `/api/integrations/${integration.id}/events/${ids["summary.created"]}`);
+  assert.equal(logged.status, 200, logged.text);
+  assert.equal(logged.json.sent.payload.batch[0].messageId, tracks.find((t) => t.event === "call.summary").messageId);
+  assert.equal(logged.json.sent.payload.batch[0].event, "call.summary");
   const replays = received(4002).filter((m) => m.event === "call.summary");
   assert.equal(replays.length, 2, "the replay was sent");
   assert.equal(replays[0].messageId, replays[1].messageId, "with the same messageId, which Segment drops");

@@ -25,6 +25,17 @@ pub struct Settings {
     pub region: Region,
 }
 
+impl Segment {
+    /// The messages of one delivery: AI data as its tracks (a long transcript in parts),
+    /// anything else mapped.
+    fn messages(ready: &Ready) -> Vec<Map<String, Value>> {
+        match ai::is_ai_event(&ready.event) {
+            true => ai::tracks(&ready.id, &ready.event, ready.occurred_at, &ready.data, MAX_MESSAGE_BYTES),
+            false => mapping::messages(&ready.id, &ready.event, ready.occurred_at, &ready.data),
+        }
+    }
+}
+
 impl Plugin for Segment {
     type Settings = Settings;
     const TYPE: &'static str = "segment";
@@ -83,8 +94,7 @@ impl Plugin for Segment {
 
     /// Its messages in the `/v1/batch` body (the write key goes in a header, never shown).
     fn shown(_settings: &Settings, ready: &Ready) -> Value {
-        let messages = mapping::messages(&ready.id, &ready.event, ready.occurred_at, &ready.data);
-        serde_json::json!({"batch": messages})
+        serde_json::json!({"batch": Self::messages(ready)})
     }
 
     /// Maps each event to its messages (trimmed to Segment's 32 KB), and sends them all in as
@@ -97,10 +107,7 @@ impl Plugin for Segment {
         let mut messages: Vec<(usize, Vec<Map<String, Value>>)> = Vec::new();
         let mut outcomes = vec![Outcome::Delivered; batch.len()];
         'deliveries: for (index, ready) in batch.iter().enumerate() {
-            let mut mapped = match ai::is_ai_event(&ready.event) {
-                true => ai::tracks(&ready.id, &ready.event, ready.occurred_at, &ready.data, MAX_MESSAGE_BYTES),
-                false => mapping::messages(&ready.id, &ready.event, ready.occurred_at, &ready.data),
-            };
+            let mut mapped = Self::messages(ready);
             for message in &mut mapped {
                 match mapping::trim(message, MAX_MESSAGE_BYTES) {
                     Ok(removed) if removed.is_empty() => {}
