@@ -52,6 +52,7 @@ async function importing(apiId, callId, destination) {
 const fire = async (webhook, event, data) => {
   const r = await aircall.fire(webhook, event, data, { post });
   assert.equal(r.status, 202, r.body);
+  return JSON.parse(r.body);
 };
 
 test("imported AI data announced again by webhook reaches the receiver under one webhook-id; a changed list is new", async () => {
@@ -60,7 +61,7 @@ test("imported AI data announced again by webhook reaches the receiver under one
   await waitFor(() => of(receiver.delivered, "call.summary").length === 1 && of(receiver.delivered, "call.action_items").length === 1,
     { timeout: 30_000, what: "the imported AI data" });
 
-  await fire(hook.webhook, "summary.created", { id: 70001, call_id: 8101 });
+  const announced = await fire(hook.webhook, "summary.created", { id: 70001, call_id: 8101 });
   await fire(hook.webhook, "action_item.created", { id: 70002, call_id: 8101 });
   await waitFor(() => of(receiver.delivered, "call.summary").length === 2 && of(receiver.delivered, "call.action_items").length === 2,
     { timeout: 30_000, what: "the announced AI data" });
@@ -71,13 +72,24 @@ test("imported AI data announced again by webhook reaches the receiver under one
     assert.equal(of(receiver.processed, type).length, 1, `${type}: the receiver acts on it once`);
   }
 
+  // "Send again" from the event log: the data's id with the resend's number, which the
+  // receiver takes as new.
+  const summaryId = of(receiver.delivered, "call.summary")[0].id;
+  await waitFor(async () => (await connector.api("GET", `/api/integrations/${hook.id}/events/${announced.delivery_id}`)).json.status === "delivered",
+    { timeout: 30_000, what: "the announced summary in the event log" });
+  const again = await connector.api("POST", `/api/integrations/${hook.id}/events/${announced.delivery_id}/redeliver`);
+  assert.equal(again.status, 202, again.text);
+  assert.equal(again.json.delivery_id, `${announced.delivery_id}r1`);
+  await waitFor(() => of(receiver.processed, "call.summary").length === 2, { timeout: 30_000, what: "the resend acted on" });
+  assert.equal(of(receiver.processed, "call.summary")[1].id, `${summaryId}r1`);
+
   // A longer action-item list: new content, a new id, acted on.
   aircall.addAiData("api-ids-hook", 8101, { action_items: [{ text: "Refund the order", user_id: 456 }, { text: "Call back on Monday", user_id: 456 }] });
   await fire(hook.webhook, "action_item.created", { id: 70003, call_id: 8101 });
   await waitFor(() => of(receiver.processed, "call.action_items").length === 2, { timeout: 30_000, what: "the new list" });
   const [, longer] = of(receiver.processed, "call.action_items");
   assert.equal(longer.body.data.action_items.length, 2);
-  assert.equal(aircall.aiRequests("api-ids-hook").length, 5 + 3, "the import's five reads, then one per AI event");
+  assert.equal(aircall.aiRequests("api-ids-hook").length, 5 + 4, "the import's five reads, then one per AI event and resend");
 });
 
 test("imported AI data announced again by webhook is kept once by Segment (same messageId); a changed list is new", async () => {
