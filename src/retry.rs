@@ -96,8 +96,9 @@ impl Outcome {
 /// crosses a network (Aircall's, HubSpot's, and the errors that carry them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
-    /// A rate budget stands in the way for this many seconds: nothing was attempted, so it is
-    /// tried again then, and it is not a failed attempt.
+    /// A rate budget stands in the way for this many seconds (or, for AI data bound for a
+    /// CRM, the call's own delivery that logs it): nothing was attempted, so it is tried again
+    /// then, and it is not a failed attempt.
     Wait(u32),
     /// It may pass: another attempt after the back-off.
     Transient,
