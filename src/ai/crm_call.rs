@@ -84,7 +84,10 @@ mod tests {
     }
 
     fn event() -> Map<String, Value> {
-        json!({"id": 1, "call_id": 812}).as_object().unwrap().clone()
+        json!({"id": 1, "call_id": 812})
+            .as_object()
+            .unwrap()
+            .clone()
     }
 
     fn prepare(
@@ -118,7 +121,10 @@ mod tests {
         p.requests.borrow_mut().clear();
         let now = p.now_seconds() as i64;
         let error = prepare(&p, &i, now - 60).err().unwrap();
-        assert!(matches!(error, AiError::AwaitingCall { call_id: 812, .. }), "{error}");
+        assert!(
+            matches!(error, AiError::AwaitingCall { call_id: 812, .. }),
+            "{error}"
+        );
         assert_eq!(error.disposition(), Disposition::Wait(CHECK_EVERY_SECONDS));
         assert!(urls(&p).is_empty(), "the wait costs no Aircall request");
 
@@ -137,7 +143,10 @@ mod tests {
         p.requests.borrow_mut().clear();
         let long_ago = p.now_seconds() as i64 - WAIT_FOR_CALL_SECONDS - 1;
         let prepared = prepare(&p, &i, long_ago).unwrap();
-        assert_eq!(prepared.data["call"]["id"], 812, "read to make the engagement");
+        assert_eq!(
+            prepared.data["call"]["id"], 812,
+            "read to make the engagement"
+        );
         assert_eq!(
             urls(&p),
             [
@@ -148,7 +157,10 @@ mod tests {
         // A call about another number is filtered, as its own event would have been.
         i.numbers = Some(vec![NumberRef::Id(1)]);
         let error = prepare(&p, &i, long_ago).err().unwrap();
-        assert!(matches!(error, AiError::NotAboutNumbers { call_id: 812 }), "{error}");
+        assert!(
+            matches!(error, AiError::NotAboutNumbers { call_id: 812 }),
+            "{error}"
+        );
         i.numbers = Some(vec![NumberRef::Digits("33176360695".into())]);
         assert!(prepare(&p, &i, long_ago).is_ok());
     }

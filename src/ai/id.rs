@@ -13,10 +13,22 @@ use serde_json::{Map, Value};
 
 /// The id of AI data: `content` is what the read brought (`{"call_id", <Aircall's answer>}`),
 /// before anything the connector adds (a signed link changes with every delivery).
-pub fn content_id(integration_id: &str, call_id: i64, kind: AiKind, content: &Map<String, Value>) -> String {
+pub fn content_id(
+    integration_id: &str,
+    call_id: i64,
+    kind: AiKind,
+    content: &Map<String, Value>,
+) -> String {
     // serde_json's maps are sorted: the same content is the same text.
     let text = serde_json::to_string(content).expect("JSON values serialize");
-    let canonical = ["ai", integration_id, &call_id.to_string(), kind.path(), &text].join("\n");
+    let canonical = [
+        "ai",
+        integration_id,
+        &call_id.to_string(),
+        kind.path(),
+        &text,
+    ]
+    .join("\n");
     format!(
         "msg_{}",
         &crate::crypto::sha256_hex(canonical.as_bytes())[..32]
@@ -51,7 +63,9 @@ mod tests {
         assert_eq!(delivered_id("msg_import0001", &id), id);
         assert_eq!(delivered_id("msg_webhook0002", &id), id);
 
-        let longer = content(json!({"call_id": 812, "action_items": [{"text": "Refund"}, {"text": "Call back"}]}));
+        let longer = content(
+            json!({"call_id": 812, "action_items": [{"text": "Refund"}, {"text": "Call back"}]}),
+        );
         assert_ne!(id, content_id("int_a", 812, AiKind::ActionItems, &longer));
         assert_ne!(id, content_id("int_b", 812, AiKind::ActionItems, &items));
         assert_ne!(id, content_id("int_a", 813, AiKind::ActionItems, &items));
@@ -63,6 +77,9 @@ mod tests {
         let id = content_id("int_a", 1, AiKind::Summary, &content(json!({"call_id": 1})));
         assert_eq!(delivered_id("msg_abc123r1", &id), format!("{id}r1"));
         assert_eq!(delivered_id("msg_abc123r12", &id), format!("{id}r12"));
-        assert_ne!(delivered_id("msg_abc123r1", &id), delivered_id("msg_abc123r2", &id));
+        assert_ne!(
+            delivered_id("msg_abc123r1", &id),
+            delivered_id("msg_abc123r2", &id)
+        );
     }
 }

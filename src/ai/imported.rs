@@ -54,10 +54,19 @@ pub async fn turn<P: Platform>(p: &P, integration: &Integration) -> Result<Turn,
         return Ok(Turn::Read { probing: false });
     }
     let until = p.now_ms() + PROBE_MS;
-    Ok(match p.claim(&crate::keys::gate_name(id), crate::keys::AI_PROBE_CLAIM, until).await? {
-        true => Turn::Read { probing: true },
-        false => Turn::Wait,
-    })
+    Ok(
+        match p
+            .claim(
+                &crate::keys::gate_name(id),
+                crate::keys::AI_PROBE_CLAIM,
+                until,
+            )
+            .await?
+        {
+            true => Turn::Read { probing: true },
+            false => Turn::Wait,
+        },
+    )
 }
 
 /// Reads and archives the transcript of an imported call (one Aircall request, none while the
@@ -84,11 +93,17 @@ pub async fn transcript<P: Platform>(
             if unknown {
                 super::availability::note_seen(p, id).await?;
             }
-            p.log(&format!("integration {}: no transcript: {e}", integration.id));
+            p.log(&format!(
+                "integration {}: no transcript: {e}",
+                integration.id
+            ));
             return Ok(Transcript::None);
         }
         Err(e @ AiError::Unavailable(_)) => {
-            p.log(&format!("integration {}: no transcript: {e}", integration.id));
+            p.log(&format!(
+                "integration {}: no transcript: {e}",
+                integration.id
+            ));
             return Ok(Transcript::None);
         }
         Err(e) => {
@@ -103,8 +118,15 @@ pub async fn transcript<P: Platform>(
         super::availability::note_seen(p, id).await?;
     }
     let mut linked = content.clone();
-    archive::keep_transcript(p, config, &integration.id, call_id, &mut linked, link_seconds)
-        .await?;
+    archive::keep_transcript(
+        p,
+        config,
+        &integration.id,
+        call_id,
+        &mut linked,
+        link_seconds,
+    )
+    .await?;
     let Some(Value::String(link)) = linked.remove("transcript_url") else {
         return Ok(Transcript::Later); // no transcript in Aircall's answer: nothing archived
     };
@@ -126,7 +148,8 @@ mod tests {
     use super::*;
     use crate::testing::{answer, config, integration, run, MemoryPlatform};
 
-    const TRANSCRIPT: &str = r#"{"transcription":{"id":5,"call_id":812,"content":{"language":"en","utterances":[]}}}"#;
+    const TRANSCRIPT: &str =
+        r#"{"transcription":{"id":5,"call_id":812,"content":{"language":"en","utterances":[]}}}"#;
 
     #[test]
     fn a_transcript_read_once_is_archived_linked_and_handed_on() {
@@ -138,11 +161,23 @@ mod tests {
         let Transcript::Kept { link, event_data } = got else {
             panic!("{got:?}")
         };
-        assert!(link.contains(&format!("/recordings/{}/812.transcript.json?expires=", i.id)), "{link}");
-        assert!(p.archive.borrow().contains_key(&format!("recordings/{}/812.transcript.json", i.id)));
+        assert!(
+            link.contains(&format!(
+                "/recordings/{}/812.transcript.json?expires=",
+                i.id
+            )),
+            "{link}"
+        );
+        assert!(p
+            .archive
+            .borrow()
+            .contains_key(&format!("recordings/{}/812.transcript.json", i.id)));
         let handed = handed(&event_data).unwrap();
         assert_eq!(handed["transcription"]["id"], 5);
-        assert!(!handed.contains_key("transcript_url"), "the content as read: its id is the webhook's");
+        assert!(
+            !handed.contains_key("transcript_url"),
+            "the content as read: its id is the webhook's"
+        );
         assert_eq!(event_data["transcript_url"], link.as_str());
 
         // The transcription event delivers it without a second read.
@@ -163,7 +198,10 @@ mod tests {
         assert_eq!(run(turn(&p, &i)).unwrap(), Turn::Read { probing: true });
         assert_eq!(run(turn(&p, &i)).unwrap(), Turn::Wait);
         assert!(p.requests.borrow().is_empty());
-        assert!(matches!(run(transcript(&p, &config(), &i, 812, 60, true)).unwrap(), Transcript::Kept { .. }));
+        assert!(matches!(
+            run(transcript(&p, &config(), &i, 812, 60, true)).unwrap(),
+            Transcript::Kept { .. }
+        ));
         // Aircall answered: every job reads.
         assert_eq!(run(turn(&p, &i)).unwrap(), Turn::Read { probing: false });
         assert_eq!(p.requests.borrow().len(), 1);
@@ -173,14 +211,20 @@ mod tests {
         let (i, _, _) = integration(&p, None);
         p.respond(|_| Ok(answer(403, &[], "{}")));
         assert_eq!(run(turn(&p, &i)).unwrap(), Turn::Read { probing: true });
-        assert_eq!(run(transcript(&p, &config(), &i, 1, 60, true)).unwrap(), Transcript::None);
+        assert_eq!(
+            run(transcript(&p, &config(), &i, 1, 60, true)).unwrap(),
+            Transcript::None
+        );
         assert_eq!(run(turn(&p, &i)).unwrap(), Turn::Read { probing: false });
         // A call without a transcript (404) tells that the package is there too.
         let p = MemoryPlatform::default();
         let (i, _, _) = integration(&p, None);
         p.respond(|_| Ok(answer(404, &[], "{}")));
         assert_eq!(run(turn(&p, &i)).unwrap(), Turn::Read { probing: true });
-        assert_eq!(run(transcript(&p, &config(), &i, 1, 60, true)).unwrap(), Transcript::None);
+        assert_eq!(
+            run(transcript(&p, &config(), &i, 1, 60, true)).unwrap(),
+            Transcript::None
+        );
         assert_eq!(run(turn(&p, &i)).unwrap(), Turn::Read { probing: false });
     }
 
@@ -192,10 +236,15 @@ mod tests {
             p.respond(move |_| Ok(answer(status, &[("Retry-After", "30")], body)));
             let got = run(transcript(&p, &config(), &i, 1, 60, true)).unwrap();
             assert!(p.archive.borrow().is_empty());
-            let unavailable = run(super::super::availability::get(&p, &i.id)).unwrap().is_some();
+            let unavailable = run(super::super::availability::get(&p, &i.id))
+                .unwrap()
+                .is_some();
             (got, unavailable)
         };
-        assert_eq!(with(404, r#"{"error":"Not Found"}"#), (Transcript::None, false));
+        assert_eq!(
+            with(404, r#"{"error":"Not Found"}"#),
+            (Transcript::None, false)
+        );
         assert_eq!(with(429, "{}"), (Transcript::Later, false));
         assert_eq!(with(503, "{}"), (Transcript::Later, false));
         assert_eq!(

@@ -181,7 +181,10 @@ pub async fn prepare<P: Platform>(
     let mut content = read(p, config, integration, kind, event_data).await?;
     let call_id = call_id(&content).unwrap_or_default();
     let content_id = id::content_id(&integration.id, call_id, kind, &content);
-    match event_data.get("transcript_url").filter(|_| imported::handed(event_data).is_some()) {
+    match event_data
+        .get("transcript_url")
+        .filter(|_| imported::handed(event_data).is_some())
+    {
         // Archived by the imported call's job already.
         Some(link) => {
             content.insert("transcript_url".into(), link.clone());
@@ -198,7 +201,10 @@ pub async fn prepare<P: Platform>(
         .map_err(AiError::Infra)?,
     }
     if !for_crm {
-        return Ok(Prepared { content_id, data: content });
+        return Ok(Prepared {
+            content_id,
+            data: content,
+        });
     }
     let call = match calls_read.get(&call_id) {
         Some(call) => Some(call.clone()),
@@ -210,7 +216,10 @@ pub async fn prepare<P: Platform>(
         crm_call::about_numbers(integration, &call)?;
         content.insert("call".into(), Value::Object(call));
     }
-    Ok(Prepared { content_id, data: content })
+    Ok(Prepared {
+        content_id,
+        data: content,
+    })
 }
 
 /// Notes AI data delivered (`event`: `call.summary`, ...) as the integration's last; a store

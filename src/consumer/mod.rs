@@ -125,14 +125,15 @@ pub async fn handle_batch<P: Platform>(
     messages: &[String],
 ) -> Vec<Ack> {
     let jobs: Vec<Option<Job>> = messages.iter().map(|m| Job::from_message(m).ok()).collect();
-    // The integrations deliveries go to, read once each: their destination prices them.
+    // The integrations deliveries and imported calls belong to, read once each: they price them.
     let mut integrations: BTreeMap<String, Option<Integration>> = BTreeMap::new();
     if queue != QueueName::DeadLetters {
         for job in jobs.iter().flatten() {
-            let Job::Deliver(delivery) = job else {
-                continue;
+            let id = match job {
+                Job::Deliver(delivery) => &delivery.integration_id,
+                Job::Import(call) => &call.integration_id,
+                _ => continue,
             };
-            let id = &delivery.integration_id;
             if integrations.contains_key(id) {
                 continue;
             }
@@ -196,7 +197,14 @@ pub async fn handle_batch<P: Platform>(
             },
             // The call, the recording's probe and download (twice when a link had expired),
             // one spare, and with `import.ai` its transcript's read.
-            (_, Some(Job::Import(_))) => Cost::Fixed(7),
+            (_, Some(Job::Import(call))) => Cost::Fixed(
+                6 + u32::from(
+                    integrations
+                        .get(&call.integration_id)
+                        .and_then(|i| i.as_ref())
+                        .is_some_and(crate::import::reads_transcript),
+                ),
+            ),
             (_, Some(Job::Sync(_))) => Cost::Fixed(10),
             // A page of Aircall contacts, then the CRM's batch read, search, update, create.
             (_, Some(Job::ContactPass(_))) => Cost::Fixed(8),
@@ -206,8 +214,17 @@ pub async fn handle_batch<P: Platform>(
             (_, Some(Job::Purge(_))) => Cost::Fixed(subrequests::BUDGET),
         })
         .collect();
-    // Each integration's event log is written once after the batch: a request each.
-    let log_writes = integrations.len() as u32;
+    // The event log of each integration with deliveries is written once after the batch: a
+    // request each.
+    let log_writes = jobs
+        .iter()
+        .flatten()
+        .filter_map(|job| match job {
+            Job::Deliver(delivery) => Some(delivery.integration_id.as_str()),
+            _ => None,
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .len() as u32;
     let now = subrequests::plan(&costs, subrequests::BUDGET.saturating_sub(log_writes));
 
     let mut acks = vec![Ack::Done; messages.len()];
@@ -495,9 +512,13 @@ mod tests {
     #[test]
     fn what_exceeds_the_subrequest_budget_goes_back_on_the_queue() {
         let p = MemoryPlatform::default();
+        let (mut i, _, _) = integration(&p, None);
+        // Inactive: each job ends at once, so what the queue gets is what was put back.
+        i.status = crate::integration::Status::Inactive;
+        run(Integrations::new(&p).save(&i)).unwrap();
         let job = |n: i64| {
             Job::Import(Box::new(CallJob {
-                integration_id: "int_0123456789abcdef0123".into(),
+                integration_id: i.id.clone(),
                 call_id: n,
                 call: None,
                 read_at: 0,
@@ -510,7 +531,16 @@ mod tests {
         let messages: Vec<String> = (1..=10).map(job).collect();
         let acks = run(handle_batch(&p, &config(), QueueName::Jobs, &messages));
         assert_eq!(acks, vec![Ack::Done; 10]);
-        // 6 imports of 7 subrequests fit in 48; the last four wait, not counted as retries.
+        // 8 imports of 6 subrequests fit in 48; the last two wait, not counted as retries.
+        let sent = p.take_sent();
+        assert_eq!(sent.len(), 2);
+        assert_eq!((sent[0].1.as_str(), sent[0].2), (messages[8].as_str(), 0));
+
+        // With `import.ai`, each also reads its transcript: 6 of 7 fit, four wait.
+        i.import.ai = "when_available".into();
+        run(Integrations::new(&p).save(&i)).unwrap();
+        let acks = run(handle_batch(&p, &config(), QueueName::Jobs, &messages));
+        assert_eq!(acks, vec![Ack::Done; 10]);
         let sent = p.take_sent();
         assert_eq!(sent.len(), 4);
         assert_eq!((sent[0].1.as_str(), sent[0].2), (messages[6].as_str(), 0));

@@ -240,6 +240,14 @@ pub async fn import_call<P: Platform>(
     Ok(())
 }
 
+/// With `import.ai`, a call's job reads its transcript (the read its transcription event
+/// would make), so that the record links to its archived copy: one more request, which the
+/// consumer prices in.
+pub fn reads_transcript(integration: &Integration) -> bool {
+    integration.import.imports_ai()
+        && crate::selection::forwards(integration.events.as_deref(), AiKind::Transcription.event())
+}
+
 /// The call's journey; answers its outcome and when it started.
 async fn bring<P: Platform>(
     p: &P,
@@ -270,12 +278,12 @@ async fn bring<P: Platform>(
             },
             _ => Stop::retry(format!("the CRM's owners could not be read: {e}")),
         })?;
-    // With `import.ai`, the transcript is read by this job (the read its transcription event
-    // would make), so that the record links to its archived copy.
-    let reads_transcript = integration.import.imports_ai()
-        && crate::selection::forwards(integration.events.as_deref(), AiKind::Transcription.event());
+    let reads_transcript = reads_transcript(integration);
     let probing = match reads_transcript {
-        true => match crate::ai::imported::turn(p, integration).await.map_err(Stop::retry)? {
+        true => match crate::ai::imported::turn(p, integration)
+            .await
+            .map_err(Stop::retry)?
+        {
             Turn::Read { probing } => probing,
             Turn::Wait => {
                 return Err(Stop::Later {
@@ -378,11 +386,9 @@ async fn bring<P: Platform>(
         ));
     }
     let transcript = match reads_transcript {
-        true => {
-            crate::ai::imported::transcript(p, config, integration, call.id, lifetime, probing)
-                .await
-                .map_err(Stop::retry)?
-        }
+        true => crate::ai::imported::transcript(p, config, integration, call.id, lifetime, probing)
+            .await
+            .map_err(Stop::retry)?,
         false => Transcript::Later,
     };
     if let Transcript::Kept { link, .. } = &transcript {
@@ -450,7 +456,8 @@ async fn ai_events<P: Platform>(
         let text = serde_json::to_string(&data).expect("JSON values serialize");
         let payload = if text.len() > crate::delivery::MAX_INLINE_PAYLOAD {
             let key = Delivery::payload_key(&integration.id, &id);
-            p.put(&key, &text, Some(crate::delivery::KEEP_SECONDS)).await?;
+            p.put(&key, &text, Some(crate::delivery::KEEP_SECONDS))
+                .await?;
             Payload::Stored { key }
         } else {
             Payload::Inline { data }

@@ -9,7 +9,9 @@ mod run;
 mod users;
 mod window;
 
-pub use call::{import_call, recording_key, recording_path, CallJob, CallOutcome, Origin};
+pub use call::{
+    import_call, reads_transcript, recording_key, recording_path, CallJob, CallOutcome, Origin,
+};
 pub use report::{recent_runs, RunReport, RunStatus, Trigger};
 pub use run::{schedule_all, sync, SyncAnswer, SyncJob, SyncState, PAGES_PER_STEP};
 pub use users::rules_in_force;
