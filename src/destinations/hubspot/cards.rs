@@ -44,10 +44,11 @@ fn default_ui() -> String {
 const LIVE_TIMEOUT_MS: u32 = 2_500;
 
 impl<'a, P: Platform> HubspotCrm<'a, P> {
-    /// The same CRM for live work: short timeouts.
+    /// The same CRM for live work: short timeouts, and the whole of HubSpot's budgets (bulk
+    /// work leaves a share of each).
     pub fn live(self) -> Self {
         Self {
-            client: self.client.with_timeout(LIVE_TIMEOUT_MS),
+            client: self.client.live().with_timeout(LIVE_TIMEOUT_MS),
             ..self
         }
     }
