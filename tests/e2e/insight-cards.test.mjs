@@ -58,7 +58,7 @@ const lookedUp = (digits, count = 1) => hubspot.requests.filter((r) => r.path ==
 before(async () => {
   aircall = await new FakeAircall({ ratePerMinute: 60 }).start();
   aircall.addKey(KEY.api_id, KEY.api_token);
-  // HubSpot allows 5 searches a second per account, and a card makes two or three: scaled up
+  // HubSpot allows 5 searches a second per account, and a card makes one or two: scaled up
   // here (both sides) so that tests ringing in quick succession are not skipped for it.
   hubspot = await new FakeHubSpot({ tokens: [TOKEN], searchPerSecond: 20 }).start();
   const bob = hubspot.addOwner({ email: "bob@example.com", firstName: "Bob", lastName: "Smith" });
@@ -284,6 +284,35 @@ test("a HubSpot 429 or outage skips the card, counted, and never holds the webho
   await waitFor(async () => (await stats(integration))?.skipped === 2, { what: "the second skip counted", timeout: 20_000 });
   assert.equal(aircall.cardsFor(down.id).length, 0);
   hubspot.failNext(0);
+  await connector.api("DELETE", `/api/integrations/${integration.id}`);
+});
+
+test("HubSpot hanging: the webhook is answered at once, the card is given up after 2.5 s, counted, never posted late", async () => {
+  const integration = await cardsIntegration("hanging", { enabled: true });
+  const from = hubspot.requests.length;
+  hubspot.hang();
+  let hung;
+  try {
+    hung = await ring(integration, "+1 415-555-0100");
+    assert.equal(JSON.parse(hung.answer.body).status, "queued");
+    // Answered before the card was given up, while HubSpot has answered nothing.
+    assert.deepEqual(await stats(integration), { posted: 0, skipped: 0 }, "the card is still waiting for HubSpot");
+    await waitFor(() => hubspot.requests.slice(from).some((r) => r.status === 0), { what: "the card's HubSpot request, held", timeout: 20_000 });
+    await waitFor(async () => (await stats(integration))?.skipped === 1, { what: "the card given up and counted", timeout: 30_000 });
+    assert.ok(hubspot.requests.slice(from).every((r) => r.status === 0), "HubSpot has still answered nothing");
+    assert.ok(connector.logs.some((l) => l.includes(`insight card for call ${hung.id} of ${integration.id} skipped: HubSpot: HubSpot is unreachable`)), "logged");
+  } finally {
+    hubspot.release();
+  }
+  // HubSpot answers the held request now, late: no card follows it.
+  await waitFor(() => hubspot.requests.slice(from).every((r) => r.status !== 0), { what: "HubSpot's late answers" });
+  await sleep(1_000);
+  assert.equal(aircall.cardsFor(hung.id).length, 0, "no card posted late");
+  // HubSpot answering again: the next call gets its card.
+  const next = await ring(integration, "+1 415-555-0100");
+  const [card] = await waitFor(() => aircall.cardsFor(next.id).length && aircall.cardsFor(next.id), { what: "the next card", timeout: 20_000 });
+  assert.equal(card.contents[0].text, "Ann Lee");
+  assert.deepEqual(await stats(integration), { posted: 1, skipped: 1 });
   await connector.api("DELETE", `/api/integrations/${integration.id}`);
 });
 
