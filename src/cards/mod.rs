@@ -7,9 +7,8 @@
 //! search; the CRM's last-activity date comes with it), the open deals when shown (one
 //! search), and one Aircall request from the share of the account's budget bulk work leaves
 //! free. The last call's details are the connector's own record (`crm::last_call`), no
-//! request. It is posted once
-//! per call: the first delivery of `call.created` claims the call in `ACCOUNT_GATE` (strongly
-//! consistent, unlike KV), and any resend finds the claim. A card that cannot be made at once
+//! request. It is posted once per call: the first delivery of `call.created` claims the call
+//! in `ACCOUNT_GATE` (strongly consistent, unlike KV), and any resend finds the claim. A card that cannot be made at once
 //! (a budget spent, the CRM or Aircall failing) is skipped, counted and logged: late, it is
 //! worth nothing, so it is never retried.
 
