@@ -33,9 +33,10 @@ impl Rate {
     }
 }
 
-/// Who asks for a place in an Aircall account's budget. Bulk work (imports, contact sync,
-/// deliveries, the admin API) stops short of the limit, leaving a share to live work: an
-/// insight card must reach the agent while the phone rings, never wait behind a backlog.
+/// Who asks for a place in a budget (an Aircall account's, a HubSpot token's). Bulk work
+/// (imports, contact sync, deliveries, call logging, the admin API) stops short of the limit,
+/// leaving a share to live work: an insight card must reach the agent while the phone rings,
+/// never wait behind a backlog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Priority {
     Bulk,
@@ -58,6 +59,28 @@ impl Rate {
 /// when the budget is under 10 a minute, too small to share.
 pub fn live_share(per_minute: u32) -> u32 {
     per_minute / 10
+}
+
+impl Rate {
+    /// A HubSpot budget (`requests` in any `seconds`) as `priority` may use it: the whole for
+    /// live work, all but [`hubspot_live_share`] for bulk work; both count in the same window.
+    pub fn hubspot(requests: u32, seconds: u64, priority: Priority) -> Self {
+        let requests = requests.max(1);
+        match priority {
+            Priority::Live => Self::per_seconds(requests, seconds),
+            Priority::Bulk => Self::per_seconds(requests - hubspot_live_share(requests), seconds),
+        }
+    }
+}
+
+/// The part of a HubSpot budget kept for live work: a tenth, and at least one request, for
+/// HubSpot's search budget is small (5 a second: bulk work takes 4, an insight card always
+/// finds the fifth); none in a budget of one, which bulk work would otherwise never get.
+pub fn hubspot_live_share(requests: u32) -> u32 {
+    match requests {
+        0 | 1 => 0,
+        n => (n / 10).max(1),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -262,6 +285,86 @@ mod tests {
             "live work has the rest, and no more than the limit"
         );
         assert_eq!(live_share(9), 0, "a budget too small to share");
+    }
+
+    /// Bulk and live work taking turns as fast as granted, for `ms`: what each got, and the
+    /// most granted in any window.
+    fn shared(requests: u32, seconds: u64, live_every: usize, ms: u64) -> (usize, usize, usize) {
+        let (bulk, live) = (
+            Rate::hubspot(requests, seconds, Priority::Bulk),
+            Rate::hubspot(requests, seconds, Priority::Live),
+        );
+        let mut budget = RateBudget::new(bulk);
+        let (mut granted, mut counts) = (Vec::new(), (0, 0));
+        for (n, now) in (0..ms).step_by(10).enumerate() {
+            let is_live = n % live_every == 0;
+            budget.set_rate(if is_live { live } else { bulk });
+            if budget.take(now) == Take::Granted {
+                granted.push(now);
+                if is_live {
+                    counts.1 += 1
+                } else {
+                    counts.0 += 1
+                }
+            }
+        }
+        let window = live.window_ms;
+        let most = (0..granted.len())
+            .map(|i| {
+                granted[i..]
+                    .iter()
+                    .take_while(|&&t| t < granted[i] + window)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0);
+        (counts.0, counts.1, most)
+    }
+
+    #[test]
+    fn hubspot_bulk_work_leaves_live_work_its_share_of_each_budget() {
+        // HubSpot's searches: 5 a second; bulk work alone stops at 4.
+        let mut budget = RateBudget::new(Rate::hubspot(5, 1, Priority::Bulk));
+        let bulk = (0..10).filter(|_| budget.take(0) == Take::Granted).count();
+        assert_eq!(bulk, 4, "bulk work cannot take the live share");
+        budget.set_rate(Rate::hubspot(5, 1, Priority::Live));
+        let live = (0..10).filter(|_| budget.take(0) == Take::Granted).count();
+        assert_eq!(
+            live, 1,
+            "live work has the fifth, and no more than the limit"
+        );
+        // Requests: 100 in 10 s, of which bulk work takes 90.
+        let mut budget = RateBudget::new(Rate::hubspot(100, 10, Priority::Bulk));
+        let bulk = (0..200).filter(|_| budget.take(0) == Take::Granted).count();
+        assert_eq!(bulk, 90);
+        budget.set_rate(Rate::hubspot(100, 10, Priority::Live));
+        assert_eq!(
+            (0..20).filter(|_| budget.take(0) == Take::Granted).count(),
+            10
+        );
+        // Live work alone may use the whole.
+        let mut budget = RateBudget::new(Rate::hubspot(5, 1, Priority::Live));
+        assert_eq!(
+            (0..10).filter(|_| budget.take(0) == Take::Granted).count(),
+            5
+        );
+        assert_eq!(hubspot_live_share(1), 0, "a budget of one is not shared");
+    }
+
+    #[test]
+    fn hubspot_bulk_and_live_work_together_never_pass_the_limit() {
+        for (requests, seconds) in [(5, 1), (100, 10), (190, 10)] {
+            // Live work asking one time in five, for a minute.
+            let (bulk, live, most) = shared(requests, seconds, 5, 60_000);
+            assert!(
+                most <= requests as usize,
+                "{most} in a window of {requests}/{seconds}s"
+            );
+            assert!(
+                live > 0 && bulk > 0,
+                "both served: bulk {bulk}, live {live}"
+            );
+        }
     }
 
     #[test]

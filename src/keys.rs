@@ -99,6 +99,16 @@ pub fn caller_cache_key(id: &str, e164: &str) -> String {
     format!("{}{e164}", caller_cache_prefix(id))
 }
 
+/// Insight cards: the last call the connector logged on a CRM contact (when, its outcome,
+/// title and AI summary), written by the CRM destination, read by the contact's next card.
+pub fn crm_last_call_prefix(id: &str) -> String {
+    format!("last-call:{id}:")
+}
+
+pub fn crm_last_call_key(id: &str, crm_contact_id: &str) -> String {
+    format!("{}{crm_contact_id}", crm_last_call_prefix(id))
+}
+
 /// Insight cards: the claim (in [`gate_name`]) that the card of a call is being posted.
 pub fn card_claim(call_id: i64) -> String {
     format!("card:{call_id}")
@@ -234,6 +244,7 @@ pub fn kv_prefixes(id: &str) -> Vec<String> {
         ai_last_delivered_key(id),
         aircall_index_prefix(id),
         caller_cache_prefix(id),
+        crm_last_call_prefix(id),
         aircall_numbers_key(id),
         record_key(id),
     ]

@@ -4,10 +4,11 @@
 //! The path is its own: ingress answers Aircall first, then the platform runs [`post`] in the
 //! same request's context (`waitUntil`), never behind the queues' bulk work. A card costs one
 //! contact read (a read by id when contact sync or an earlier card cached the number, else a
-//! search), the open deals and the last call when shown (each one search), and one Aircall
-//! request from the share of the account's budget bulk work leaves free. It is posted once
-//! per call: the first delivery of `call.created` claims the call in `ACCOUNT_GATE` (strongly
-//! consistent, unlike KV), and any resend finds the claim. A card that cannot be made at once
+//! search; the CRM's last-activity date comes with it), the open deals when shown (one
+//! search), and one Aircall request from the share of the account's budget bulk work leaves
+//! free. The last call's details are the connector's own record (`crm::last_call`), no
+//! request. It is posted once per call: the first delivery of `call.created` claims the call
+//! in `ACCOUNT_GATE` (strongly consistent, unlike KV), and any resend finds the claim. A card that cannot be made at once
 //! (a budget spent, the CRM or Aircall failing) is skipped, counted and logged: late, it is
 //! worth nothing, so it is never retried.
 
@@ -21,8 +22,9 @@ pub use new_contact::{create_contact, new_contact_link, NewContactError};
 
 use crate::aircall::{AircallClient, AircallError};
 use crate::config::Config;
-use crate::crm::caller::{Activity, CallerLookup, OpenDeals};
+use crate::crm::caller::{CallerLookup, OpenDeals};
 use crate::crm::cards::{Block, InsightCards, UnknownCaller};
+use crate::crm::last_call::{self, LastActivity, LastCall};
 use crate::crm::CrmError;
 use crate::integration::{Integration, Integrations, Status};
 use crate::keys;
@@ -172,14 +174,18 @@ async fn contents<P: Platform, C: CallerLookup>(
             false => Ok::<Option<OpenDeals>, CrmError>(None),
         }
     };
-    let activity = async {
+    let ours = async {
         match settings.wants(Block::LastActivity) {
-            true => crm.last_activity(&caller.id).await,
-            false => Ok::<Option<Activity>, CrmError>(None),
+            true => last_call::read(p, &integration.id, &caller.id).await,
+            false => Ok::<Option<LastCall>, crate::ports::StoreError>(None),
         }
     };
-    let (deals, activity) = futures_util::future::join(deals, activity).await;
-    let (deals, activity) = (deals?, activity?);
+    let (deals, ours) = futures_util::future::join(deals, ours).await;
+    let deals = deals?;
+    let activity = match settings.wants(Block::LastActivity) {
+        true => LastActivity::of(ours?, caller.last_activity_at),
+        false => None,
+    };
     Ok(Some(settings.known(
         &job.number,
         &caller,

@@ -34,7 +34,8 @@ fn ringing(i: &Integration, call_id: i64, direction: &str, number: &str) -> Card
 /// HubSpot as it answers for Ann Lee, typed "(415) 555-0100", and Aircall taking cards.
 fn crm_knows_ann(request: &HttpRequest) -> crate::ports::HttpResponse {
     let contact = r#"{"id":"1001","properties":{"firstname":"Ann","lastname":"Lee","company":"Acme",
-        "hubspot_owner_id":"301","lifecyclestage":"customer","phone":"(415) 555-0100"}}"#;
+        "hubspot_owner_id":"301","lifecyclestage":"customer","phone":"(415) 555-0100",
+        "notes_last_updated":"2026-03-01T10:00:00.000Z","notes_last_contacted":"2026-03-01T10:00:00.000Z"}}"#;
     let url = request.url.as_str();
     let body = String::from_utf8_lossy(&request.body);
     match (request.method, url.strip_prefix(HUBSPOT).unwrap_or(url)) {
@@ -59,11 +60,6 @@ fn crm_knows_ann(request: &HttpRequest) -> crate::ports::HttpResponse {
             200,
             &[],
             r#"{"total":2,"results":[{"id":"7","properties":{"dealname":"Big","amount":"25000.5","dealstage":"contractsent"}}]}"#,
-        ),
-        ("POST", "/crm/v3/objects/calls/search") => answer(
-            200,
-            &[],
-            r#"{"total":1,"results":[{"id":"9","properties":{"hs_timestamp":"2026-03-01T10:00:00.000Z","hs_call_disposition":"f240bbac-87c9-4f6e-bf70-924b57d47db7"}}]}"#,
         ),
         ("POST", path) if path.ends_with("/insight_cards") => answer(201, &[], "{}"),
         _ => answer(404, &[], r#"{"message":"not here"}"#),
@@ -102,11 +98,13 @@ fn a_known_caller_gets_one_card_from_a_contact_typed_in_national_format() {
             {"type": "shortText", "label": "Owner", "text": "Bob Smith"},
             {"type": "shortText", "label": "Lifecycle stage", "text": "Customer"},
             {"type": "shortText", "label": "Open deals", "text": "2 open · largest 25,000.50 (Contract sent)"},
-            {"type": "shortText", "label": "Last call", "text": "2026-03-01 · Connected"},
+            // Logged by someone else than the connector: HubSpot's last-activity date only.
+            {"type": "shortText", "label": "Last activity", "text": "2026-03-01"},
         ])
     );
-    // The first card also read the owners and the portal, kept for the next ones.
-    assert_eq!(requests_to(&p, HUBSPOT).len(), 5);
+    // The number searched and the deals read; the first card also read the owners and the
+    // portal, kept for the next ones.
+    assert_eq!(requests_to(&p, HUBSPOT).len(), 4);
 
     // Aircall resends call.created: no second card, no request.
     p.requests.borrow_mut().clear();
@@ -125,7 +123,6 @@ fn a_known_caller_gets_one_card_from_a_contact_typed_in_national_format() {
         vec![
             "GET https://api.hubapi.com/crm/v3/objects/contacts/1001",
             "POST https://api.hubapi.com/crm/v3/objects/deals/search",
-            "POST https://api.hubapi.com/crm/v3/objects/calls/search",
         ]
     );
     assert_eq!(
@@ -264,5 +261,47 @@ fn a_cached_contact_whose_number_changed_is_forgotten_and_the_number_searched() 
     assert!(
         requests_to(&p, "https://aircall.test").is_empty(),
         "not Ann's card"
+    );
+}
+
+#[test]
+fn the_call_the_connector_logged_last_shows_whole_until_someone_logs_something_newer() {
+    let p = MemoryPlatform::default();
+    let i = with_cards(&p, UnknownCaller::None);
+    p.respond(|r| Ok(crm_knows_ann(r)));
+    // The connector logged a call with Ann at the time HubSpot has as her last activity.
+    let ours = crate::crm::last_call::LastCall {
+        call_id: 77,
+        at: 1_772_359_200, // 2026-03-01T10:00:00Z
+        logged_until: 1_772_359_200,
+        outcome: Some("Connected".into()),
+        title: Some("Inbound Aircall call from Ann Lee".into()),
+        summary: Some("Wants a quote".into()),
+    };
+    run(crate::crm::last_call::remember(&p, &i.id, "1001", &ours)).unwrap();
+    let job = ringing(&i, 812, "inbound", "+14155550100");
+    assert_eq!(run(post(&p, &config(), &job)), Posted::Card);
+    let card: Value = serde_json::from_slice(&p.requests.borrow().last().unwrap().body).unwrap();
+    assert_eq!(
+        card["contents"].as_array().unwrap().last().unwrap(),
+        &json!({"type": "shortText", "label": "Last call", "text": "2026-03-01 · Connected · Wants a quote"})
+    );
+
+    // A note typed in HubSpot two hours later: its date, without our call's details.
+    p.respond(|r| {
+        let mut answer = crm_knows_ann(r);
+        let text = String::from_utf8_lossy(&answer.body).replace(
+            r#""notes_last_updated":"2026-03-01T10:00:00.000Z""#,
+            r#""notes_last_updated":"2026-03-01T12:00:00.000Z""#,
+        );
+        answer.body = text.into_bytes();
+        Ok(answer)
+    });
+    let next = ringing(&i, 813, "inbound", "+14155550100");
+    assert_eq!(run(post(&p, &config(), &next)), Posted::Card);
+    let card: Value = serde_json::from_slice(&p.requests.borrow().last().unwrap().body).unwrap();
+    assert_eq!(
+        card["contents"].as_array().unwrap().last().unwrap(),
+        &json!({"type": "shortText", "label": "Last activity", "text": "2026-03-01"})
     );
 }

@@ -1,6 +1,6 @@
 //! What a CRM tells about a caller while the phone rings (insight cards): the contact found by
-//! the caller's number, its open deals and its last logged call. A CRM destination implements
-//! [`CallerLookup`] in its own folder, one request per method.
+//! the caller's number (with the date of its last activity), and its open deals. A CRM
+//! destination implements [`CallerLookup`] in its own folder, one request per method.
 #![allow(async_fn_in_trait)] // single-threaded runtime: no Send bounds wanted
 
 use super::CrmError;
@@ -19,6 +19,9 @@ pub struct Caller {
     pub lifecycle_stage: Option<String>,
     /// Its phone numbers as the CRM keeps them (typed: `(415) 555-0100`).
     pub numbers: Vec<String>,
+    /// When the CRM says something (a call, a note, a task...) was last logged on it, UNIX
+    /// seconds.
+    pub last_activity_at: Option<i64>,
 }
 
 impl Caller {
@@ -50,7 +53,7 @@ pub struct Deal {
     pub stage: Option<String>,
 }
 
-/// The last call logged on the contact.
+/// A call logged on the contact, as a card shows it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Activity {
     /// UNIX seconds.
@@ -68,5 +71,4 @@ pub trait CallerLookup {
     /// The contact whose phone or mobile phone is `e164`, however it was typed.
     async fn caller_by_phone(&self, e164: &str) -> Result<Option<Caller>, CrmError>;
     async fn open_deals(&self, contact_id: &str) -> Result<OpenDeals, CrmError>;
-    async fn last_activity(&self, contact_id: &str) -> Result<Option<Activity>, CrmError>;
 }

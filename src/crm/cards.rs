@@ -2,6 +2,7 @@
 //! the CRM tells about the caller (pure: the requests are in `crate::cards`).
 
 use super::caller::{Activity, Caller, OpenDeals};
+use super::last_call::LastActivity;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -130,7 +131,7 @@ impl InsightCards {
         number: &str,
         caller: &Caller,
         deals: Option<&OpenDeals>,
-        activity: Option<&Activity>,
+        activity: Option<&LastActivity>,
     ) -> Vec<Value> {
         let name = caller.name.clone().unwrap_or_else(|| number.to_string());
         let mut title = json!({"type": "title", "text": short(&name)});
@@ -147,7 +148,11 @@ impl InsightCards {
                 Block::Owner => ("Owner", caller.owner.clone()),
                 Block::LifecycleStage => ("Lifecycle stage", caller.lifecycle_stage.clone()),
                 Block::Deals => ("Open deals", deals.map(deals_text)),
-                Block::LastActivity => ("Last call", activity.map(activity_text)),
+                Block::LastActivity => match activity {
+                    Some(LastActivity::Call(call)) => ("Last call", Some(activity_text(call))),
+                    Some(LastActivity::Other(at)) => ("Last activity", Some(day(*at))),
+                    None => ("Last call", None),
+                },
             };
             if let Some(text) = text.filter(|t| !t.trim().is_empty()) {
                 contents.push(json!({"type": "shortText", "label": label, "text": short(&text)}));
@@ -191,7 +196,7 @@ fn deals_text(deals: &OpenDeals) -> String {
 fn activity_text(activity: &Activity) -> String {
     let mut parts = Vec::new();
     if let Some(at) = activity.at {
-        parts.push(crate::time::rfc3339(at)[..10].to_string());
+        parts.push(day(at));
     }
     if let Some(outcome) = &activity.outcome {
         parts.push(outcome.clone());
@@ -202,6 +207,11 @@ fn activity_text(activity: &Activity) -> String {
         _ => {}
     }
     parts.join(" · ")
+}
+
+/// "2026-03-04" (UTC: the agent's time zone is not known).
+fn day(at: i64) -> String {
+    crate::time::rfc3339(at)[..10].to_string()
 }
 
 /// "25000.5" -> "25,000.50"; text that is not a number stays as it is.
@@ -282,6 +292,7 @@ mod tests {
             owner: Some("Bob Smith".into()),
             lifecycle_stage: Some("Customer".into()),
             numbers: vec!["(415) 555-0100".into()],
+            last_activity_at: Some(1_772_618_400),
         };
         assert!(caller.has_number("+14155550100"));
         assert!(!caller.has_number("+14155550199"));
@@ -306,7 +317,8 @@ mod tests {
             summary: Some("Wants a quote".into()),
         };
         let all = InsightCards::default();
-        let card = all.known("+14155550100", &caller, Some(&deals), Some(&activity));
+        let last = LastActivity::Call(activity);
+        let card = all.known("+14155550100", &caller, Some(&deals), Some(&last));
         assert_eq!(
             card,
             vec![
@@ -333,6 +345,23 @@ mod tests {
                 json!({"type": "title", "text": "+14155550100"}),
                 json!({"type": "shortText", "label": "Open deals", "text": "none"}),
             ]
+        );
+        // Something newer than the connector's call, logged by someone else: its date only.
+        let activity_only = InsightCards {
+            blocks: vec![Block::LastActivity],
+            ..InsightCards::default()
+        };
+        let other = LastActivity::Other(1_772_704_800);
+        let card = activity_only.known("+14155550100", &nameless, None, Some(&other));
+        assert_eq!(
+            card[1],
+            json!({"type": "shortText", "label": "Last activity", "text": "2026-03-05"})
+        );
+        assert_eq!(
+            activity_only
+                .known("+14155550100", &nameless, None, None)
+                .len(),
+            1
         );
     }
 

@@ -6,6 +6,7 @@
 
 pub mod caller;
 pub mod cards;
+pub mod last_call;
 pub(crate) mod links;
 
 use crate::contacts::CrmProperties;

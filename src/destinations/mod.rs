@@ -10,7 +10,7 @@ pub use plugin::{Field, FieldKind, Plugin, Ready, Target};
 
 use crate::config::Config;
 use crate::contacts::CrmProperties;
-use crate::crm::caller::{Activity, Caller, CallerLookup, OpenDeals};
+use crate::crm::caller::{Caller, CallerLookup, OpenDeals};
 use crate::crm::{ChangeCursor, Crm, CrmError, CrmRecord, Logged, Owner};
 use crate::infra::InfraError;
 use crate::ports::Platform;
@@ -383,12 +383,6 @@ impl<P: Platform> CallerLookup for AnyCrm<'_, P> {
     async fn open_deals(&self, contact_id: &str) -> Result<OpenDeals, CrmError> {
         match self {
             AnyCrm::Hubspot(crm) => crm.open_deals(contact_id).await,
-        }
-    }
-
-    async fn last_activity(&self, contact_id: &str) -> Result<Option<Activity>, CrmError> {
-        match self {
-            AnyCrm::Hubspot(crm) => crm.last_activity(contact_id).await,
         }
     }
 }

@@ -36,6 +36,21 @@ async function ring(integration, rawDigits, { id = nextCall++, direction = "inbo
   return { id, data, answer };
 }
 
+// What the connector's HubSpot destination logs when a call ends (and AI data comes).
+async function logged(integration, callId, rawDigits, startedAt) {
+  const data = call(callId, { started_at: startedAt, answered_at: startedAt + 5, ended_at: startedAt + 120, raw_digits: rawDigits, contact: {}, recording: null });
+  aircall.addCalls(KEY.api_id, [data]);
+  const r = await aircall.fire(integration.webhook, "call.ended", data, { post });
+  assert.equal(r.status, 202, r.body);
+  return waitFor(() => [...hubspot.calls.values()].find((c) => c.properties.hs_call_body?.includes(`Aircall call ${callId} `)), { what: `call ${callId} logged in HubSpot`, timeout: 30_000 });
+}
+const day = (unix) => new Date(unix * 1000).toISOString().slice(0, 10);
+// The HubSpot requests made since `from`, as "METHOD path".
+const requestsSince = (from) => hubspot.requests.slice(from).map((r) => `${r.method} ${r.path}`);
+// A card's own HubSpot requests: the owners list and the account's details are read by the
+// first card of an integration only, then kept (an hour, and for good): left out here.
+const cardCost = (paths) => paths.filter((p) => p !== "GET /crm/v3/owners" && p !== "GET /account-info/v3/details");
+
 const stats = async (integration) => (await connector.api("GET", `/api/integrations/${integration.id}`)).json.insight_cards_stats;
 // Every HubSpot search for this number has been answered (the card's lookup is done).
 const lookedUp = (digits, count = 1) => hubspot.requests.filter((r) => r.path === "/crm/v3/objects/contacts/search" && JSON.stringify(r.body).includes(digits) && r.status).length >= count;
@@ -43,7 +58,7 @@ const lookedUp = (digits, count = 1) => hubspot.requests.filter((r) => r.path ==
 before(async () => {
   aircall = await new FakeAircall({ ratePerMinute: 60 }).start();
   aircall.addKey(KEY.api_id, KEY.api_token);
-  // HubSpot allows 5 searches a second per account, and a card makes two or three: scaled up
+  // HubSpot allows 5 searches a second per account, and a card makes one or two: scaled up
   // here (both sides) so that tests ringing in quick succession are not skipped for it.
   hubspot = await new FakeHubSpot({ tokens: [TOKEN], searchPerSecond: 20 }).start();
   const bob = hubspot.addOwner({ email: "bob@example.com", firstName: "Bob", lastName: "Smith" });
@@ -93,20 +108,72 @@ test("settings are checked, stored and shown; a destination that is no CRM is re
   await connector.api("DELETE", `/api/integrations/${integration.id}`);
 });
 
-test("the last call's Aircall AI summary, kept on the HubSpot call, shows on the card", async () => {
-  // As the AI delivery leaves a portal: the property created, then set on the call.
-  hubspot.callProperties.set("aircall_ai_summary", { name: "aircall_ai_summary", label: "Aircall AI summary", type: "string", fieldType: "text", groupName: "callinformation" });
+test("the last call's Aircall AI summary, kept by the connector when it reached HubSpot, shows on the card", async () => {
   const carl = hubspot.addContact({ firstname: "Carl", lastname: "Ng", phone: "06 12 34 56 78" });
-  hubspot.addLoggedCall(carl.id, { hs_timestamp: "2026-03-02T09:00:00Z", hs_call_title: "Follow-up", hs_call_status: "COMPLETED", aircall_ai_summary: "Wants the annual plan." });
-  const integration = await cardsIntegration("summary", { enabled: true, blocks: ["last_activity"] });
+  const r = await connector.api("POST", "/api/integrations", {
+    name: "summary",
+    aircall: KEY,
+    destination: { type: "hubspot", access_token: TOKEN },
+    events: ["call.created", "call.ended", "summary.created"],
+    insight_cards: { enabled: true, blocks: ["last_activity"] },
+  });
+  assert.equal(r.status, 201, r.text);
+  const integration = { id: r.json.id, webhook: aircall.webhooks.get(r.json.aircall.webhook_id) };
+  const startedAt = now() - 3_600;
+  const engagement = await logged(integration, 61_001, "+33 6 12 34 56 78", startedAt);
+  assert.deepEqual(engagement.contactIds, [carl.id]);
+  aircall.addAiData(KEY.api_id, 61_001, { summary: "Wants the annual plan." });
+  const sent = await aircall.fire(integration.webhook, "summary.created", { id: 77_001, call_id: 61_001 }, { post, timestamp: startedAt + 300 });
+  assert.equal(sent.status, 202, sent.body);
+  await waitFor(() => engagement.properties.aircall_ai_summary === "Wants the annual plan.", { what: "the summary on the HubSpot call", timeout: 30_000 });
+  // HubSpot's last activity is now the summary's note, a few minutes after the call began.
+  await waitFor(() => hubspot.contacts.get(carl.id).properties.notes_last_updated === new Date((startedAt + 300) * 1000).toISOString(), { what: "the note counted as activity" });
+
+  const from = hubspot.requests.length;
   const { id } = await ring(integration, "+33 6 12 34 56 78");
   const [card] = await waitFor(() => aircall.cardsFor(id).length && aircall.cardsFor(id), { what: "the card", timeout: 20_000 });
-  assert.deepEqual(card.contents.at(-1), { type: "shortText", label: "Last call", text: "2026-03-02 · Completed · Wants the annual plan." });
+  assert.deepEqual(card.contents.at(-1), { type: "shortText", label: "Last call", text: `${day(startedAt)} · Connected · Wants the annual plan.` });
+  assert.deepEqual(cardCost(requestsSince(from)), ["POST /crm/v3/objects/contacts/search"], "no search of the calls: the last call is the connector's own record");
   await connector.api("DELETE", `/api/integrations/${integration.id}`);
+});
+
+test("a note logged by hand after the connector's call shows as the last activity, without the call's details", async () => {
+  const dana = hubspot.addContact({ firstname: "Dana", lastname: "Roy", phone: "(212) 555-0142" });
+  const r = await connector.api("POST", "/api/integrations", {
+    name: "hand note",
+    aircall: KEY,
+    destination: { type: "hubspot", access_token: TOKEN },
+    events: ["call.created", "call.ended"],
+    insight_cards: { enabled: true, blocks: ["last_activity"] },
+  });
+  assert.equal(r.status, 201, r.text);
+  const integration = { id: r.json.id, webhook: aircall.webhooks.get(r.json.aircall.webhook_id) };
+  const startedAt = now() - 7_200;
+  await logged(integration, 61_002, "+1 212-555-0142", startedAt);
+  const first = await ring(integration, "+1 212-555-0142");
+  const [card] = await waitFor(() => aircall.cardsFor(first.id).length && aircall.cardsFor(first.id), { what: "the first card", timeout: 20_000 });
+  assert.deepEqual(card.contents.at(-1), { type: "shortText", label: "Last call", text: `${day(startedAt)} · Connected · Inbound Aircall call from +1 212-555-0142` });
+
+  // Someone types a note on Dana in HubSpot a day later.
+  const noteAt = startedAt + 86_400;
+  const note = await fetch(`${hubspot.url}/crm/v3/objects/notes`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({ properties: { hs_timestamp: String(noteAt * 1000), hs_note_body: "Asked for a discount" }, associations: [{ to: { id: dana.id }, types: [{ associationCategory: "HUBSPOT_DEFINED", associationTypeId: 202 }] }] }),
+  });
+  assert.equal(note.status, 201, await note.text());
+  const second = await ring(integration, "+1 212-555-0142");
+  const [later] = await waitFor(() => aircall.cardsFor(second.id).length && aircall.cardsFor(second.id), { what: "the second card", timeout: 20_000 });
+  assert.deepEqual(later.contents.at(-1), { type: "shortText", label: "Last activity", text: day(noteAt) });
+  const kv = await connector.mf.getKVNamespace("STATE");
+  assert.equal(JSON.parse(await kv.get(`last-call:${integration.id}:${dana.id}`)).call_id, 61_002, "the connector's record is kept");
+  await connector.api("DELETE", `/api/integrations/${integration.id}`);
+  assert.equal(await kv.get(`last-call:${integration.id}:${dana.id}`), null, "deleting the integration removes it");
 });
 
 test("a known caller gets the right card, once: a replayed webhook adds none", async () => {
   const integration = await cardsIntegration("known", { enabled: true });
+  const first = hubspot.requests.length;
   const { id, data, answer } = await ring(integration, "+1 415-555-0100");
   assert.equal(JSON.parse(answer.body).status, "queued");
   const [card] = await waitFor(() => aircall.cardsFor(id).length && aircall.cardsFor(id), { what: "the card", timeout: 20_000 });
@@ -116,9 +183,13 @@ test("a known caller gets the right card, once: a replayed webhook adds none", a
     { type: "shortText", label: "Owner", text: "Bob Smith" },
     { type: "shortText", label: "Lifecycle stage", text: "Customer" },
     { type: "shortText", label: "Open deals", text: "2 open · largest 25,000.50 (Contract sent)" },
-    { type: "shortText", label: "Last call", text: "2026-03-01 · Connected · Quote" },
+    // Logged by someone else (not the connector): its date only.
+    { type: "shortText", label: "Last activity", text: "2026-03-01" },
   ]);
   await waitFor(async () => (await stats(integration))?.posted === 1, { what: "the card counted" });
+  // The number searched, the open deals read; the first card of the integration also read
+  // the owners and the account's details, kept for the next cards.
+  assert.deepEqual(cardCost(requestsSince(first)).sort(), ["POST /crm/v3/objects/contacts/search", "POST /crm/v3/objects/deals/search"]);
 
   // Aircall sends call.created again: the claim holds, no second card, no CRM request.
   const before = hubspot.requests.length;
@@ -128,9 +199,9 @@ test("a known caller gets the right card, once: a replayed webhook adds none", a
   const later = await ring(integration, "+14155550100");
   await waitFor(() => aircall.cardsFor(later.id).length === 1, { what: "the later card", timeout: 20_000 });
   assert.equal(aircall.cardsFor(id).length, 1, "one card for the call");
-  // The later card read Ann by id (her number is cached), her deals and her last call.
-  const paths = hubspot.requests.slice(before).map((r) => `${r.method} ${r.path}`);
-  assert.deepEqual(paths.sort(), [`GET /crm/v3/objects/contacts/${ann.id}`, "POST /crm/v3/objects/calls/search", "POST /crm/v3/objects/deals/search"]);
+  // The later card read Ann by id (her number is cached) and her deals: 2 HubSpot requests,
+  // owners and account details kept from the first card.
+  assert.deepEqual(requestsSince(before).sort(), [`GET /crm/v3/objects/contacts/${ann.id}`, "POST /crm/v3/objects/deals/search"]);
   assert.equal(aircall.requests.filter((r) => r.path === `/v1/calls/${later.id}/insight_cards`).length, 1, "one Aircall request per card");
   await connector.api("DELETE", `/api/integrations/${integration.id}`);
 });
@@ -213,6 +284,35 @@ test("a HubSpot 429 or outage skips the card, counted, and never holds the webho
   await waitFor(async () => (await stats(integration))?.skipped === 2, { what: "the second skip counted", timeout: 20_000 });
   assert.equal(aircall.cardsFor(down.id).length, 0);
   hubspot.failNext(0);
+  await connector.api("DELETE", `/api/integrations/${integration.id}`);
+});
+
+test("HubSpot hanging: the webhook is answered at once, the card is given up after 2.5 s, counted, never posted late", async () => {
+  const integration = await cardsIntegration("hanging", { enabled: true });
+  const from = hubspot.requests.length;
+  hubspot.hang();
+  let hung;
+  try {
+    hung = await ring(integration, "+1 415-555-0100");
+    assert.equal(JSON.parse(hung.answer.body).status, "queued");
+    // Answered before the card was given up, while HubSpot has answered nothing.
+    assert.deepEqual(await stats(integration), { posted: 0, skipped: 0 }, "the card is still waiting for HubSpot");
+    await waitFor(() => hubspot.requests.slice(from).some((r) => r.status === 0), { what: "the card's HubSpot request, held", timeout: 20_000 });
+    await waitFor(async () => (await stats(integration))?.skipped === 1, { what: "the card given up and counted", timeout: 30_000 });
+    assert.ok(hubspot.requests.slice(from).every((r) => r.status === 0), "HubSpot has still answered nothing");
+    assert.ok(connector.logs.some((l) => l.includes(`insight card for call ${hung.id} of ${integration.id} skipped: HubSpot: HubSpot is unreachable`)), "logged");
+  } finally {
+    hubspot.release();
+  }
+  // HubSpot answers the held request now, late: no card follows it.
+  await waitFor(() => hubspot.requests.slice(from).every((r) => r.status !== 0), { what: "HubSpot's late answers" });
+  await sleep(1_000);
+  assert.equal(aircall.cardsFor(hung.id).length, 0, "no card posted late");
+  // HubSpot answering again: the next call gets its card.
+  const next = await ring(integration, "+1 415-555-0100");
+  const [card] = await waitFor(() => aircall.cardsFor(next.id).length && aircall.cardsFor(next.id), { what: "the next card", timeout: 20_000 });
+  assert.equal(card.contents[0].text, "Ann Lee");
+  assert.deepEqual(await stats(integration), { posted: 1, skipped: 1 });
   await connector.api("DELETE", `/api/integrations/${integration.id}`);
 });
 

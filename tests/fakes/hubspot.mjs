@@ -156,8 +156,49 @@ export class FakeHubSpot {
   addLoggedCall(contactId, properties = {}) {
     const record = this.#create("calls", this.#validateCall({ hs_timestamp: this.now(), ...properties }, true));
     record.contactIds = [String(contactId)];
+    this.touchActivity(record.contactIds);
     return record;
   }
+
+  // HubSpot keeps on every contact `notes_last_updated` ("Last Activity Date": the newest
+  // `hs_timestamp` of the calls, notes, tasks... associated with it) and `notes_last_contacted`
+  // ("Last Contacted": calls, meetings, sales e-mails; here: calls), as ISO-8601 strings with
+  // milliseconds. Recomputed when an engagement is created with an inline association to the
+  // contact, associated to it later (v4), or its hs_timestamp changes. Chosen: the contact's
+  // lastmodifieddate is left as it was (these are HubSpot's own calculated properties), and
+  // the change reaches search after the indexing delay, as any contact change does.
+  touchActivity(contactIds = []) {
+    for (const id of new Set(contactIds.map(String))) {
+      const contact = this.contacts.get(id);
+      if (!contact) continue;
+      const newest = (types) => {
+        const times = types.flatMap((t) => [...this[t].values()].filter((r) => r.contactIds?.includes(id)).map((r) => toMs(r.properties.hs_timestamp)));
+        const valid = times.filter((t) => !Number.isNaN(t));
+        return valid.length ? new Date(Math.max(...valid)).toISOString() : undefined;
+      };
+      const updated = newest(["calls", "notes", "tasks"]);
+      const contacted = newest(["calls"]);
+      if (updated) contact.properties.notes_last_updated = updated;
+      if (contacted) contact.properties.notes_last_contacted = contacted;
+      this.#indexLater("contacts", contact);
+    }
+  }
+
+  // HubSpot answering slowly: from hang() until release(), every request is held unanswered
+  // (logged with status 0), then answered as usual, late (the caller may have given up).
+  hang() {
+    this.#hung ??= new Promise((resolve) => (this.#release = resolve));
+  }
+
+  release() {
+    const release = this.#release;
+    this.#hung = null;
+    this.#release = null;
+    release?.();
+  }
+
+  #hung = null;
+  #release = null;
 
   searchByContact(type, body) {
     const filters = (body.filterGroups ?? []).flatMap((g) => g.filters ?? []);
@@ -363,6 +404,7 @@ export class FakeHubSpot {
     const entry = { method: req.method, path: url.pathname, query: Object.fromEntries(url.searchParams), body, token, status: 0, at: Date.now() };
     this.requests.push(entry);
     this.counters.requests += 1;
+    if (this.#hung) await this.#hung;
     const send = res.writeHead.bind(res);
     res.writeHead = (status, ...rest) => ((entry.status = status), send(status, ...rest));
 
@@ -465,6 +507,7 @@ export class FakeHubSpot {
         const contactIds = this.#callAssociations(body.associations);
         const record = this.#create(type, properties);
         record.contactIds = contactIds; // no idempotency: every POST is a new call
+        this.touchActivity(contactIds);
         return [201, this.#shown(type, record, Object.keys(properties))];
       }
     }
@@ -482,6 +525,7 @@ export class FakeHubSpot {
         else this.#emailTaken(properties.email, record.id);
         this.#update(type, record, properties);
         this.#indexLater(type, record);
+        if (type === "calls" && properties.hs_timestamp !== undefined) this.touchActivity(record.contactIds);
         return [200, this.#shown(type, record, Object.keys(properties))];
       }
       if (method === "DELETE") {
@@ -610,6 +654,7 @@ export class FakeHubSpot {
       const key = `${to.slice(0, -1)}Ids`;
       source[key] ??= [];
       if (!source[key].includes(target.id)) source[key].push(target.id);
+      if (to === "contacts") this.touchActivity([target.id]);
       return [200, { status: "COMPLETE", results: [{ from: { id: source.id }, to: { id: target.id }, associationSpec: [{ associationCategory: "HUBSPOT_DEFINED" }] }] }];
     }
     const m = /^\/crm\/v3\/objects\/(notes|tasks)(?:\/([^/]+))?$/.exec(path);
@@ -642,6 +687,7 @@ export class FakeHubSpot {
       const at = new Date(this.now()).toISOString();
       const record = { id: String(this.#nextAiId[type]++), properties: { ...properties, hs_createdate: at, hs_lastmodifieddate: at }, createdAt: at, updatedAt: at, contactIds, callIds: [] };
       store.set(record.id, record); // no idempotency: every POST is a new record
+      this.touchActivity(contactIds);
       return [201, shown(record, Object.keys(properties))];
     }
     if (!id && method === "GET") return [200, { results: [...store.values()].map((r) => shown(r, list("properties"))) }];
@@ -653,6 +699,7 @@ export class FakeHubSpot {
       const at = new Date(this.now()).toISOString();
       Object.assign(record.properties, properties, { hs_lastmodifieddate: at });
       record.updatedAt = at;
+      if (properties.hs_timestamp !== undefined) this.touchActivity(record.contactIds);
       return [200, shown(record, Object.keys(properties))];
     }
     throw new HubSpotError(404, "OBJECT_NOT_FOUND", "resource not found");

@@ -560,3 +560,69 @@ test("limitNext answers 429 TEN_SECONDLY_ROLLING, then HubSpot answers again", a
     await fake.close();
   }
 });
+
+test("a contact's last activity and last contacted dates follow the engagements logged on it", async () => {
+  const fake = await fresh();
+  try {
+    const ann = fake.addContact({ firstname: "Ann", phone: "(415) 555-0100" });
+    const read = async () => (await call(fake, "GET", `/crm/v3/objects/contacts/${ann.id}?properties=notes_last_updated,notes_last_contacted`)).body.properties;
+    let now = await read();
+    assert.deepEqual([now.notes_last_updated, now.notes_last_contacted], [null, null], "nothing logged yet");
+    const to = (id, typeId) => [{ to: { id }, types: [{ associationCategory: "HUBSPOT_DEFINED", associationTypeId: typeId }] }];
+
+    // A call logged with an inline association: both dates become its hs_timestamp (sent in ms).
+    const logged = await call(fake, "POST", "/crm/v3/objects/calls", { properties: { hs_timestamp: String(Date.parse("2026-03-01T10:00:00Z")) }, associations: to(ann.id, 194) });
+    assert.equal(logged.status, 201);
+    now = await read();
+    assert.deepEqual([now.notes_last_updated, now.notes_last_contacted], ["2026-03-01T10:00:00.000Z", "2026-03-01T10:00:00.000Z"]);
+    assert.equal(fake.contacts.get(ann.id).properties.lastmodifieddate, ann.properties.lastmodifieddate, "not a change of the contact's own");
+
+    // A note logged later by hand: the last activity, not a contact made.
+    await call(fake, "POST", "/crm/v3/objects/notes", { properties: { hs_timestamp: "2026-03-01T11:30:00Z", hs_note_body: "Sent the quote" }, associations: to(ann.id, 202) });
+    now = await read();
+    assert.equal(now.notes_last_updated, "2026-03-01T11:30:00.000Z");
+    assert.equal(now.notes_last_contacted, "2026-03-01T10:00:00.000Z");
+
+    // An older task, and an older call: nothing moves back.
+    await call(fake, "POST", "/crm/v3/objects/tasks", { properties: { hs_timestamp: "2026-02-01T10:00:00Z", hs_task_subject: "Old" }, associations: to(ann.id, 204) });
+    fake.addLoggedCall(ann.id, { hs_timestamp: "2026-01-01T10:00:00Z" });
+    now = await read();
+    assert.equal(now.notes_last_updated, "2026-03-01T11:30:00.000Z");
+    assert.equal(now.notes_last_contacted, "2026-03-01T10:00:00.000Z");
+
+    // A note made alone, then associated with the contact (v4): it counts from then on.
+    const alone = await call(fake, "POST", "/crm/v3/objects/notes", { properties: { hs_timestamp: "2026-03-02T08:00:00Z", hs_note_body: "Later" } });
+    assert.equal((await read()).notes_last_updated, "2026-03-01T11:30:00.000Z", "not associated yet");
+    assert.equal((await call(fake, "PUT", `/crm/v4/objects/notes/${alone.body.id}/associations/default/contacts/${ann.id}`)).status, 200);
+    assert.equal((await read()).notes_last_updated, "2026-03-02T08:00:00.000Z");
+
+    // A call's time changed: recomputed.
+    await call(fake, "PATCH", `/crm/v3/objects/calls/${logged.body.id}`, { properties: { hs_timestamp: "2026-03-03T09:00:00Z" } });
+    now = await read();
+    assert.deepEqual([now.notes_last_updated, now.notes_last_contacted], ["2026-03-03T09:00:00.000Z", "2026-03-03T09:00:00.000Z"]);
+
+    // Search shows them too, as every contact property.
+    const found = await call(fake, "POST", "/crm/v3/objects/contacts/search", { filterGroups: [{ filters: [{ propertyName: "phone", operator: "EQ", value: "(415) 555-0100" }] }], properties: ["notes_last_updated"] });
+    assert.equal(found.body.results[0].properties.notes_last_updated, "2026-03-03T09:00:00.000Z");
+  } finally {
+    await fake.close();
+  }
+});
+
+test("hang holds every request unanswered until release, then answers it", async () => {
+  const fake = await fresh();
+  try {
+    fake.hang();
+    let answered = false;
+    const pending = call(fake, "GET", "/crm/v3/owners").then((r) => ((answered = true), r));
+    while (!fake.requests.length) await sleep(10);
+    await sleep(200);
+    assert.equal(answered, false, "held");
+    assert.equal(fake.requests[0].status, 0, "logged, unanswered");
+    fake.release();
+    assert.equal((await pending).status, 200);
+    assert.equal((await call(fake, "GET", "/crm/v3/owners")).status, 200, "answered at once after release");
+  } finally {
+    await fake.close();
+  }
+});

@@ -112,6 +112,13 @@ pub async fn deliver<P: Platform>(
             tasks(p, integration_id, hubspot, &on, call_id, &at, &action_items(data)).await?;
         }
     }
+    // Insight cards: the notes and tasks just logged on the contact, and the summary, join
+    // its last call's record when this call is its last (topics and sentiment log none).
+    if let (Some(contact), false) = (&on.contact, matches!(kind, AiKind::Topics | AiKind::Sentiment)) {
+        let summary = content(data, "summary");
+        let summary = (kind == AiKind::Summary).then(|| summary.as_str()).flatten();
+        crate::crm::last_call::ai_logged(p, integration_id, contact, call_id, occurred_at, summary).await?;
+    }
     Ok(Outcome::Delivered)
 }
 

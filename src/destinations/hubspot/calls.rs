@@ -4,6 +4,7 @@
 
 use super::client::HubspotClient;
 use crate::crm::{CrmError, Logged, Owner};
+use crate::crm::last_call::{self, LastCall};
 use crate::crm::links;
 use crate::aircall::Call;
 use crate::calls::{BusinessStatus, CallRecord, IMPORTED_EVENT};
@@ -71,7 +72,8 @@ pub async fn log_call<P: Platform>(
     if !p.claim(&holder, &link, until).await? {
         return Ok(Logged::Busy);
     }
-    let associations = match contact_for(p, integration_id, hubspot, &record).await? {
+    let contact = contact_for(p, integration_id, hubspot, &record).await?;
+    let associations = match &contact {
         Some(contact) => json!([{
             "to": {"id": contact},
             "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": CALL_TO_CONTACT}]
@@ -88,7 +90,42 @@ pub async fn log_call<P: Platform>(
         }
     }
     p.put(&link, &created.id, None).await?;
+    // The contact's next insight card shows this call, unless a newer one was logged.
+    if let Some(contact) = &contact {
+        let at = crate::time::parse_rfc3339(&record.started_at).unwrap_or(0);
+        let logged = LastCall {
+            call_id: record.id,
+            at,
+            logged_until: at,
+            outcome: outcome(&properties),
+            title: properties.get("hs_call_title").cloned(),
+            summary: None,
+        };
+        last_call::remember(p, integration_id, contact, &logged).await?;
+    }
     Ok(Logged::Created(created.id))
+}
+
+/// The engagement's outcome as HubSpot labels it: its disposition, else its status.
+fn outcome(properties: &BTreeMap<String, String>) -> Option<String> {
+    let disposition = properties.get("hs_call_disposition").map(|d| match d.as_str() {
+        CONNECTED => "Connected",
+        NO_ANSWER => "No answer",
+        LEFT_VOICEMAIL => "Left voicemail",
+        _ => "",
+    });
+    let status = properties.get("hs_call_status").map(|s| match s.as_str() {
+        "COMPLETED" => "Completed",
+        "NO_ANSWER" => "No answer",
+        "BUSY" => "Busy",
+        "FAILED" => "Failed",
+        _ => "",
+    });
+    [disposition, status]
+        .into_iter()
+        .flatten()
+        .find(|l| !l.is_empty())
+        .map(str::to_string)
 }
 
 /// The engagement's properties. What the record lacks (no owner, no archived recording yet)

@@ -1,17 +1,19 @@
 //! HubSpot as insight cards read it ([`CallerLookup`]): the contact behind a number (a search
-//! on the forms people type numbers in, or a read by id when the number is cached), its open
-//! deals and its last logged call (each a search on the contact association).
+//! on the forms people type numbers in, or a read by id when the number is cached), with the
+//! date of its last activity, and its open deals (a search on the contact association).
 
 use super::calls::owners;
 use super::client::HubspotError;
 use super::crm::HubspotCrm;
 use crate::contacts::typed_forms;
-use crate::crm::caller::{Activity, Caller, CallerLookup, Deal, OpenDeals};
+use crate::crm::caller::{Caller, CallerLookup, Deal, OpenDeals};
 use crate::crm::{CrmError, CrmRecord};
 use crate::ports::Platform;
 use serde_json::json;
 
-/// The contact's properties a card shows.
+/// The contact's properties a card shows. HubSpot keeps the last activity on the contact
+/// itself: `notes_last_updated` (a call, note, task, meeting, e-mail... logged) and
+/// `notes_last_contacted` (a call, meeting, sales e-mail), read here for no extra request.
 const CONTACT_PROPERTIES: &[&str] = &[
     "firstname",
     "lastname",
@@ -20,6 +22,8 @@ const CONTACT_PROPERTIES: &[&str] = &[
     "lifecyclestage",
     "phone",
     "mobilephone",
+    "notes_last_updated",
+    "notes_last_contacted",
 ];
 
 /// Where HubSpot's pages are for this account: the portal id and its UI host
@@ -40,10 +44,11 @@ fn default_ui() -> String {
 const LIVE_TIMEOUT_MS: u32 = 2_500;
 
 impl<'a, P: Platform> HubspotCrm<'a, P> {
-    /// The same CRM for live work: short timeouts.
+    /// The same CRM for live work: short timeouts, and the whole of HubSpot's budgets (bulk
+    /// work leaves a share of each).
     pub fn live(self) -> Self {
         Self {
-            client: self.client.with_timeout(LIVE_TIMEOUT_MS),
+            client: self.client.live().with_timeout(LIVE_TIMEOUT_MS),
             ..self
         }
     }
@@ -115,6 +120,10 @@ impl<P: Platform> HubspotCrm<'_, P> {
             owner,
             name,
             numbers: ["phone", "mobilephone"].into_iter().filter_map(get).collect(),
+            last_activity_at: ["notes_last_updated", "notes_last_contacted"]
+                .into_iter()
+                .filter_map(|name| get(name).and_then(|t| timestamp(&t)))
+                .max(),
             id: record.id,
         })
     }
@@ -187,33 +196,6 @@ impl<P: Platform> CallerLookup for HubspotCrm<'_, P> {
             }),
         })
     }
-
-    /// The newest call logged on the contact (by anyone), with its outcome.
-    async fn last_activity(&self, contact_id: &str) -> Result<Option<Activity>, CrmError> {
-        let body = json!({
-            "filterGroups": [{"filters": [
-                {"propertyName": "associations.contact", "operator": "EQ", "value": contact_id}
-            ]}],
-            "properties": ["hs_timestamp", "hs_call_title", "hs_call_status", "hs_call_disposition",
-                super::ai::SUMMARY_PROPERTY],
-            "sorts": [{"propertyName": "hs_timestamp", "direction": "DESCENDING"}],
-            "limit": 1
-        });
-        let page = self.client.search("calls", &body).await?;
-        Ok(page.results.into_iter().next().map(|call| {
-            let get = |name: &str| call.properties.get(name).filter(|v| !v.is_empty());
-            let outcome = get("hs_call_disposition")
-                .and_then(|d| DISPOSITIONS.iter().find(|(id, _)| id == d))
-                .map(|(_, l)| l.to_string())
-                .or_else(|| get("hs_call_status").map(|s| label(CALL_STATUSES, s)));
-            Activity {
-                at: get("hs_timestamp").and_then(|t| timestamp(t)),
-                outcome,
-                title: get("hs_call_title").cloned(),
-                summary: get(super::ai::SUMMARY_PROPERTY).cloned(),
-            }
-        }))
-    }
 }
 
 /// HubSpot dates: milliseconds, or ISO-8601 (with milliseconds): UNIX seconds.
@@ -253,22 +235,6 @@ const DEAL_STAGES: &[(&str, &str)] = &[
     ("contractsent", "Contract sent"),
     ("closedwon", "Closed won"),
     ("closedlost", "Closed lost"),
-];
-
-/// HubSpot's default call outcomes (`hs_call_disposition`), by their GUIDs.
-const DISPOSITIONS: &[(&str, &str)] = &[
-    ("f240bbac-87c9-4f6e-bf70-924b57d47db7", "Connected"),
-    ("73a0d17f-1163-4015-bdd5-ec830791da20", "No answer"),
-    ("b2cf5968-551e-4856-9783-52b3da59a7d0", "Left voicemail"),
-    ("9d9162e7-6cf3-4944-bf63-4dff82258764", "Busy"),
-];
-
-const CALL_STATUSES: &[(&str, &str)] = &[
-    ("COMPLETED", "Completed"),
-    ("NO_ANSWER", "No answer"),
-    ("BUSY", "Busy"),
-    ("FAILED", "Failed"),
-    ("CANCELED", "Canceled"),
 ];
 
 #[cfg(test)]

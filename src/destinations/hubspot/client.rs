@@ -2,7 +2,7 @@
 //! its place in the token's rate budget first (100 per 10 s by default, searches 5 per
 //! second), kept in `ACCOUNT_GATE` so that every invocation shares it.
 
-use crate::budget::{Rate, Take};
+use crate::budget::{Priority, Rate, Take};
 use crate::ports::{Clock, Fetch, FetchError, Gate, HttpRequest, HttpResponse};
 use crate::crm::{CrmRecord, Owner};
 use crate::retry::{Disposition, Failure};
@@ -87,8 +87,10 @@ pub struct HubspotClient<'a, P> {
     platform: &'a P,
     base: &'a str,
     token: &'a str,
-    rate: Rate,
-    search_rate: Rate,
+    requests_per_10_seconds: u32,
+    searches_per_second: u32,
+    /// Bulk work leaves a share of each budget to live work (insight cards).
+    priority: Priority,
     /// Overrides each request's timeout (live work cannot wait 15 s).
     timeout_ms: Option<u32>,
 }
@@ -99,10 +101,18 @@ impl<'a, P: Fetch + Gate + Clock> HubspotClient<'a, P> {
             platform,
             base: &config.hubspot_api_base,
             token,
-            rate: Rate::per_seconds(config.hubspot_requests_per_10_seconds, 10),
-            search_rate: Rate::per_seconds(config.hubspot_searches_per_second, 1),
+            requests_per_10_seconds: config.hubspot_requests_per_10_seconds,
+            searches_per_second: config.hubspot_searches_per_second,
+            priority: Priority::Bulk,
             timeout_ms: None,
         }
+    }
+
+    /// The client of live work: it may use the whole of each budget, the share bulk work
+    /// leaves included.
+    pub fn live(mut self) -> Self {
+        self.priority = Priority::Live;
+        self
     }
 
     /// Gives up on each request after `ms`.
@@ -244,10 +254,11 @@ impl<'a, P: Fetch + Gate + Clock> HubspotClient<'a, P> {
     }
 
     async fn send(&self, request: HttpRequest, kind: Kind) -> Result<HttpResponse, HubspotError> {
-        let name = self.budget_name(kind);
-        self.take(&self.budget_name(Kind::Plain), self.rate).await?;
+        let rate = Rate::hubspot(self.requests_per_10_seconds, 10, self.priority);
+        self.take(&self.budget_name(Kind::Plain), rate).await?;
         if kind == Kind::Search {
-            self.take(&name, self.search_rate).await?;
+            let searches = Rate::hubspot(self.searches_per_second, 1, self.priority);
+            self.take(&self.budget_name(Kind::Search), searches).await?;
         }
         let mut request = request.header("authorization", format!("Bearer {}", self.token));
         if let Some(ms) = self.timeout_ms {
@@ -368,5 +379,29 @@ mod tests {
             retry_after_seconds: 1_380,
         };
         assert_eq!(daily.disposition(), Disposition::Wait(1_380));
+    }
+
+    #[test]
+    fn live_searches_find_room_when_bulk_work_spent_its_share() {
+        use crate::testing::{answer, config, run, MemoryPlatform};
+        let p = MemoryPlatform::default();
+        p.now_ms.set(1_772_618_400_000);
+        p.respond(|_| Ok(answer(200, &[], r#"{"total":0,"results":[]}"#)));
+        let config = config();
+        assert_eq!(config.hubspot_searches_per_second, 5);
+        let body = json!({"filterGroups": [], "limit": 1});
+        let bulk = HubspotClient::new(&p, &config, "pat-na1-x");
+        let mut granted = 0;
+        while run(bulk.search("contacts", &body)).is_ok() {
+            granted += 1;
+        }
+        assert_eq!(granted, 4, "contact sync and call logging stop short of the limit");
+        let live = HubspotClient::new(&p, &config, "pat-na1-x").live();
+        assert!(run(live.search("contacts", &body)).is_ok(), "a card's search");
+        assert!(
+            matches!(run(live.search("contacts", &body)), Err(HubspotError::RateLimited { .. })),
+            "and no more than the limit"
+        );
+        assert_eq!(p.requests.borrow().len(), 5, "what waited never reached HubSpot");
     }
 }
