@@ -164,9 +164,11 @@ export class FakeHubSpot {
   // `hs_timestamp` of the calls, notes, tasks... associated with it) and `notes_last_contacted`
   // ("Last Contacted": calls, meetings, sales e-mails; here: calls), as ISO-8601 strings with
   // milliseconds. Recomputed when an engagement is created with an inline association to the
-  // contact, associated to it later (v4), or its hs_timestamp changes. Chosen: the contact's
-  // lastmodifieddate is left as it was (these are HubSpot's own calculated properties), and
-  // the change reaches search after the indexing delay, as any contact change does.
+  // contact, associated to it later (v4), or its hs_timestamp changes. HubSpot describes
+  // lastmodifieddate as the "most recent timestamp of any property update for this contact,
+  // including HubSpot internal properties": a change of either date moves it too (so contact
+  // sync sees the contact again after each call logged on it), and reaches search after the
+  // indexing delay, as any contact change does.
   touchActivity(contactIds = []) {
     for (const id of new Set(contactIds.map(String))) {
       const contact = this.contacts.get(id);
@@ -178,8 +180,11 @@ export class FakeHubSpot {
       };
       const updated = newest(["calls", "notes", "tasks"]);
       const contacted = newest(["calls"]);
-      if (updated) contact.properties.notes_last_updated = updated;
-      if (contacted) contact.properties.notes_last_contacted = contacted;
+      const changed = {};
+      if (updated && updated !== contact.properties.notes_last_updated) changed.notes_last_updated = updated;
+      if (contacted && contacted !== contact.properties.notes_last_contacted) changed.notes_last_contacted = contacted;
+      if (Object.keys(changed).length === 0) continue;
+      this.#update("contacts", contact, changed);
       this.#indexLater("contacts", contact);
     }
   }

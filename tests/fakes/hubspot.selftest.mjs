@@ -565,6 +565,7 @@ test("a contact's last activity and last contacted dates follow the engagements 
   const fake = await fresh();
   try {
     const ann = fake.addContact({ firstname: "Ann", phone: "(415) 555-0100" });
+    const created = ann.properties.lastmodifieddate;
     const read = async () => (await call(fake, "GET", `/crm/v3/objects/contacts/${ann.id}?properties=notes_last_updated,notes_last_contacted`)).body.properties;
     let now = await read();
     assert.deepEqual([now.notes_last_updated, now.notes_last_contacted], [null, null], "nothing logged yet");
@@ -575,7 +576,9 @@ test("a contact's last activity and last contacted dates follow the engagements 
     assert.equal(logged.status, 201);
     now = await read();
     assert.deepEqual([now.notes_last_updated, now.notes_last_contacted], ["2026-03-01T10:00:00.000Z", "2026-03-01T10:00:00.000Z"]);
-    assert.equal(fake.contacts.get(ann.id).properties.lastmodifieddate, ann.properties.lastmodifieddate, "not a change of the contact's own");
+    // HubSpot's lastmodifieddate counts its own properties' updates too.
+    const modified = fake.contacts.get(ann.id).properties.lastmodifieddate;
+    assert.ok(modified > created, "the contact's lastmodifieddate moves");
 
     // A note logged later by hand: the last activity, not a contact made.
     await call(fake, "POST", "/crm/v3/objects/notes", { properties: { hs_timestamp: "2026-03-01T11:30:00Z", hs_note_body: "Sent the quote" }, associations: to(ann.id, 202) });
@@ -583,12 +586,14 @@ test("a contact's last activity and last contacted dates follow the engagements 
     assert.equal(now.notes_last_updated, "2026-03-01T11:30:00.000Z");
     assert.equal(now.notes_last_contacted, "2026-03-01T10:00:00.000Z");
 
-    // An older task, and an older call: nothing moves back.
+    // An older task, and an older call: nothing moves back, nor the contact's lastmodifieddate.
+    const before = fake.contacts.get(ann.id).properties.lastmodifieddate;
     await call(fake, "POST", "/crm/v3/objects/tasks", { properties: { hs_timestamp: "2026-02-01T10:00:00Z", hs_task_subject: "Old" }, associations: to(ann.id, 204) });
     fake.addLoggedCall(ann.id, { hs_timestamp: "2026-01-01T10:00:00Z" });
     now = await read();
     assert.equal(now.notes_last_updated, "2026-03-01T11:30:00.000Z");
     assert.equal(now.notes_last_contacted, "2026-03-01T10:00:00.000Z");
+    assert.equal(fake.contacts.get(ann.id).properties.lastmodifieddate, before);
 
     // A note made alone, then associated with the contact (v4): it counts from then on.
     const alone = await call(fake, "POST", "/crm/v3/objects/notes", { properties: { hs_timestamp: "2026-03-02T08:00:00Z", hs_note_body: "Later" } });
