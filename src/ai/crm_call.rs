@@ -2,9 +2,10 @@
 //! An AI event that comes before it (Aircall makes the AI data of a call while, or just after,
 //! announcing it) waits for it, checked before the AI read so that a wait costs no Aircall
 //! request; past [`WAIT_FOR_CALL_SECONDS`] the call's event was lost or filtered, and the
-//! call is read once, its number filter applied as for a call. An integration whose
-//! selection has no call event (and whose call is not imported) never gets the call's own
-//! delivery: its AI events read the call at once, once per call in a batch.
+//! call is read once, its number filter applied as for a call. A CRM integration cannot
+//! select AI events without `call.ended` (`integration::ai_events_problem`); one saved
+//! before that rule never gets the call's own delivery: its AI events read the call at once,
+//! once per call in a batch.
 
 use super::{AiError, IMPORTED};
 use crate::integration::Integration;

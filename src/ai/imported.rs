@@ -81,7 +81,6 @@ pub async fn transcript<P: Platform>(
     probing: bool,
 ) -> Result<Transcript, InfraError> {
     let id = &integration.id;
-    let unknown = probing;
     let mut event_data = Map::new();
     event_data.insert("call_id".into(), call_id.into());
     event_data.insert(super::IMPORTED.into(), true.into());
@@ -90,7 +89,7 @@ pub async fn transcript<P: Platform>(
         Err(AiError::Infra(e)) => return Err(e),
         Err(e @ AiError::NoneForImport { .. }) => {
             // Aircall serves the company's AI data: this call has no transcript.
-            if unknown {
+            if probing {
                 super::availability::note_seen(p, id).await?;
             }
             p.log(&format!(
@@ -114,7 +113,7 @@ pub async fn transcript<P: Platform>(
             return Ok(Transcript::Later);
         }
     };
-    if unknown {
+    if probing {
         super::availability::note_seen(p, id).await?;
     }
     let mut linked = content.clone();

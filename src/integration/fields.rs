@@ -195,6 +195,20 @@ pub fn insight_cards_problems(
     problems
 }
 
+/// A CRM gets AI data on the call's engagement, which the call's own event (`call.ended`)
+/// logs: without it every AI event would also read its call, more than the one Aircall
+/// request an AI event may cost.
+pub fn ai_events_problem(crm: bool, events: Option<&[String]>) -> Option<FieldError> {
+    use crate::selection::forwards;
+    let ai = crate::aircall::AiKind::ALL
+        .iter()
+        .any(|kind| forwards(events, kind.event()));
+    (crm && ai && !forwards(events, "call.ended")).then(|| FieldError {
+        field: "events".into(),
+        message: "AI events need \"call.ended\" too: the CRM gets the AI data on the call's engagement, which call.ended logs".into(),
+    })
+}
+
 /// Users taken from HubSpot's owners need a HubSpot destination to read them from.
 pub fn users_source_problem(rules: &ImportRules, crm: bool) -> Option<FieldError> {
     (rules.users_from == crate::calls::UsersFrom::HubspotOwners && !crm).then(|| FieldError {

@@ -11,7 +11,7 @@ mod repository;
 pub use crate::problems::FieldError;
 pub use deactivation::{checked, count_dropped, deactivate, dropped, on_aircall_error};
 pub use fields::{
-    insight_cards_problems, is_event_name, merge_import, users_source_problem,
+    ai_events_problem, insight_cards_problems, is_event_name, merge_import, users_source_problem,
     CONTACT_SYNC_NEEDS_A_CRM, MAX_EVENTS, MAX_NUMBERS,
 };
 pub use model::{

@@ -2,9 +2,9 @@
 //! how the fields check each other (a CRM for contact sync); each field itself is `fields`.
 
 use super::fields::{
-    insight_cards_problems, parse_contact_sync, parse_credentials, parse_destination, parse_events,
-    parse_import, parse_insight_cards, parse_numbers, users_source_problem,
-    CONTACT_SYNC_NEEDS_A_CRM,
+    ai_events_problem, insight_cards_problems, parse_contact_sync, parse_credentials,
+    parse_destination, parse_events, parse_import, parse_insight_cards, parse_numbers,
+    users_source_problem, CONTACT_SYNC_NEEDS_A_CRM,
 };
 use crate::aircall::Credentials;
 use crate::calls::ImportRules;
@@ -82,6 +82,7 @@ impl NewIntegration {
         let import = parse_import(&mut p, root.get("import"));
         let crm = destination.as_ref().is_some_and(|d| d.destination.is_crm());
         p.0.extend(users_source_problem(&import, crm));
+        p.0.extend(ai_events_problem(crm, events.as_deref()));
         let numbers = parse_numbers(&mut p, root.get("numbers"));
         let contact_sync = parse_contact_sync(&mut p, root.get("contact_sync"));
         if contact_sync.is_some() && !crm {
@@ -201,6 +202,31 @@ mod tests {
             fields(body),
             vec!["insight_cards.blocks[1]", "insight_cards.unknown_caller"]
         );
+    }
+
+    #[test]
+    fn a_crm_with_ai_events_needs_call_ended() {
+        let mut body = good();
+        body["events"] = json!(["summary.created", "call.created"]);
+        assert!(
+            NewIntegration::parse(&body).is_ok(),
+            "a webhook gets AI data without its call"
+        );
+        body["destination"] = json!({"type": "hubspot", "access_token": "pat-na1-x"});
+        let problems = NewIntegration::parse(&body).unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].field, "events");
+        assert!(
+            problems[0].message.contains("call.ended"),
+            "{}",
+            problems[0].message
+        );
+        body["events"] = json!(["summary.created", "call.ended"]);
+        assert!(NewIntegration::parse(&body).is_ok());
+        body["events"] = json!(["call.created"]);
+        assert!(NewIntegration::parse(&body).is_ok(), "no AI event");
+        body["events"] = Value::Null;
+        assert!(NewIntegration::parse(&body).is_ok(), "every event");
     }
 
     fn good() -> Value {

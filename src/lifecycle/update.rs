@@ -123,6 +123,10 @@ pub async fn update<P: Platform>(
     if let Some(problem) = crate::integration::users_source_problem(&integration.import, crm) {
         return Err(LifecycleError::Invalid(vec![problem]));
     }
+    if let Some(problem) = crate::integration::ai_events_problem(crm, integration.events.as_deref())
+    {
+        return Err(LifecycleError::Invalid(vec![problem]));
+    }
     if integration.contact_sync.is_some() && !crm {
         return Err(LifecycleError::Invalid(vec![FieldError {
             field: "contact_sync".into(),

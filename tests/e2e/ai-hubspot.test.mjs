@@ -186,3 +186,35 @@ test("deleting the integration removes what it kept of the AI data (notes, tasks
   assert.equal((await connector.api("DELETE", `/api/integrations/${integration.id}`)).status, 200);
   await waitFor(async () => !Object.keys(await connector.kvDump()).some((k) => k.startsWith(prefix) || k.includes(integration.id)), { timeout: 30_000, what: "the keys removed" });
 });
+
+test("a HubSpot integration cannot take AI events without call.ended: created or changed, a 400 under events and nothing saved", async () => {
+  const webhooksBefore = aircall.webhooks.size;
+  const refused = await connector.api("POST", "/api/integrations", {
+    name: "AI without its calls",
+    aircall: { api_id: "api-ai-hs", api_token: "api-ai-hs-token" },
+    destination: { type: "hubspot", access_token: TOKEN },
+    events: ["summary.created", "call.created"],
+  });
+  assert.equal(refused.status, 400, refused.text);
+  assert.equal(refused.json.error.code, "invalid_fields");
+  assert.deepEqual(refused.json.error.fields.map((p) => p.field), ["events"]);
+  assert.match(refused.json.error.fields[0].message, /call\.ended/);
+  assert.equal(aircall.webhooks.size, webhooksBefore, "no webhook made at Aircall");
+
+  const created = await connector.api("POST", "/api/integrations", {
+    name: "AI with its calls",
+    aircall: { api_id: "api-ai-hs", api_token: "api-ai-hs-token" },
+    destination: { type: "hubspot", access_token: TOKEN },
+    events: ["summary.created", "call.ended"],
+  });
+  assert.equal(created.status, 201, created.text);
+  const id = created.json.id;
+  const patched = await connector.api("PATCH", `/api/integrations/${id}`, { events: ["summary.created", "transcription.created"] });
+  assert.equal(patched.status, 400, patched.text);
+  assert.deepEqual(patched.json.error.fields.map((p) => p.field), ["events"]);
+  const after = (await connector.api("GET", `/api/integrations/${id}`)).json;
+  assert.deepEqual(after.events, ["summary.created", "call.ended"], "the selection is unchanged");
+  const accepted = await connector.api("PATCH", `/api/integrations/${id}`, { events: ["topics.created", "call.ended"] });
+  assert.equal(accepted.status, 200, accepted.text);
+  assert.deepEqual(accepted.json.events, ["topics.created", "call.ended"]);
+});
