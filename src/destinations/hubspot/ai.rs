@@ -151,10 +151,14 @@ impl Engagement {
         })
     }
 
-    fn owned(&self, properties: &mut BTreeMap<String, String>) {
+    /// What a record made for this call gets only when created: its time, its owner, `more`.
+    fn first_properties(&self, at: &str, more: &[(&str, &str)]) -> BTreeMap<String, String> {
+        let mut properties = BTreeMap::from([("hs_timestamp".to_string(), at.to_string())]);
+        properties.extend(more.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         if let Some(owner) = &self.owner {
             properties.insert("hubspot_owner_id".into(), owner.clone());
         }
+        properties
     }
 
     fn with_contact(&self, type_id: u32) -> Value {
@@ -189,22 +193,10 @@ async fn notes<P: Platform>(
 ) -> Result<(), CrmError> {
     for (n, body) in bodies.into_iter().enumerate() {
         let key = keys::crm_ai_record_key(integration_id, call_id, kind.path(), n);
-        let mut properties = BTreeMap::from([("hs_note_body".to_string(), body)]);
-        let note = match p.get(&key).await? {
-            Some(note) => {
-                hubspot.update("notes", &note, &properties).await?;
-                note
-            }
-            None => {
-                properties.insert("hs_timestamp".into(), at.to_string());
-                on.owned(&mut properties);
-                let created = hubspot
-                    .create("notes", &properties, on.with_contact(NOTE_TO_CONTACT))
-                    .await?;
-                p.put(&key, &created.id, None).await?;
-                created.id
-            }
-        };
+        let properties = BTreeMap::from([("hs_note_body".to_string(), body)]);
+        let first = on.first_properties(at, &[]);
+        let association = on.with_contact(NOTE_TO_CONTACT);
+        let note = made_once(p, hubspot, &key, "notes", properties, first, association).await?;
         // HubSpot's default (unlabelled) note -> call association; repeated, it changes nothing.
         let path = format!("/crm/v4/objects/notes/{note}/associations/default/calls/{}", on.id);
         hubspot.json("PUT", &path, None).await?;
@@ -227,26 +219,37 @@ async fn tasks<P: Platform>(
     for (n, text) in items.iter().enumerate() {
         let key = keys::crm_ai_record_key(integration_id, call_id, "action_items", n);
         let subject: String = text.chars().take(200).collect();
-        let mut properties = BTreeMap::from([
+        let properties = BTreeMap::from([
             ("hs_task_subject".to_string(), subject),
             ("hs_task_body".to_string(), format!("{} (Aircall call {call_id})", escape(text))),
         ]);
-        match p.get(&key).await? {
-            Some(task) => {
-                hubspot.update("tasks", &task, &properties).await?;
-            }
-            None => {
-                properties.insert("hs_timestamp".into(), at.to_string());
-                properties.insert("hs_task_status".into(), "NOT_STARTED".into());
-                on.owned(&mut properties);
-                let created = hubspot
-                    .create("tasks", &properties, on.with_contact(TASK_TO_CONTACT))
-                    .await?;
-                p.put(&key, &created.id, None).await?;
-            }
-        }
+        let first = on.first_properties(at, &[("hs_task_status", "NOT_STARTED")]);
+        let association = on.with_contact(TASK_TO_CONTACT);
+        made_once(p, hubspot, &key, "tasks", properties, first, association).await?;
     }
     Ok(())
+}
+
+/// A record the connector makes once for a call's AI data, its id kept under `key`: updated
+/// with `properties` when it exists, else created with `first` too (its time, owner, a
+/// task's status: what a replay must not reset) and `association`. Its id.
+async fn made_once<P: Platform>(
+    p: &P,
+    hubspot: &HubspotClient<'_, P>,
+    key: &str,
+    object: &str,
+    mut properties: BTreeMap<String, String>,
+    first: BTreeMap<String, String>,
+    association: Value,
+) -> Result<String, CrmError> {
+    if let Some(id) = p.get(key).await? {
+        hubspot.update(object, &id, &properties).await?;
+        return Ok(id);
+    }
+    properties.extend(first);
+    let created = hubspot.create(object, &properties, association).await?;
+    p.put(key, &created.id, None).await?;
+    Ok(created.id)
 }
 
 /// The action items' texts. Their shape is not confirmed: a list (under `action_items`, or
