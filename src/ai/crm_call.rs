@@ -8,6 +8,8 @@
 //! once per call in a batch.
 
 use super::{AiError, IMPORTED};
+use crate::aircall::AircallClient;
+use crate::config::Config;
 use crate::integration::Integration;
 use crate::ports::Platform;
 use serde_json::{Map, Value};
@@ -57,6 +59,34 @@ pub fn about_numbers(integration: &Integration, call: &Map<String, Value>) -> Re
         _ => Err(AiError::NotAboutNumbers {
             call_id: call.get("id").and_then(Value::as_i64).unwrap_or_default(),
         }),
+    }
+}
+
+/// The call of an AI event for a CRM that has not logged it (past the wait, [`logged`]): its
+/// engagement is created from it. One more Aircall request, once per call in a batch.
+pub async fn read<P: Platform>(
+    p: &P,
+    config: &Config,
+    integration: &Integration,
+    call_id: i64,
+) -> Result<Option<Map<String, Value>>, AiError> {
+    let credentials = integration
+        .credentials(&config.sealer)
+        .map_err(AiError::Credentials)?;
+    let client = AircallClient::new(p, config, &credentials);
+    match client.get_call(call_id).await {
+        Ok(call) => match serde_json::to_value(call) {
+            Ok(Value::Object(call)) => Ok(Some(call)),
+            _ => Ok(None),
+        },
+        Err(error) => {
+            crate::integration::on_aircall_error(p, config, integration, &error).await;
+            Err(AiError::Aircall {
+                kind: "the call",
+                call_id,
+                error,
+            })
+        }
     }
 }
 

@@ -209,7 +209,7 @@ pub async fn prepare<P: Platform>(
     let call = match calls_read.get(&call_id) {
         Some(call) => Some(call.clone()),
         None if logged => None,
-        None => call_unless_logged(p, config, integration, call_id).await?,
+        None => crm_call::read(p, config, integration, call_id).await?,
     };
     if let Some(call) = call {
         calls_read.insert(call_id, call.clone());
@@ -239,40 +239,6 @@ pub async fn delivered<P: Platform>(
         p.log(&format!(
             "integration {integration_id}: the last AI delivery could not be noted: {e}"
         ));
-    }
-}
-
-/// The call of an AI event for a CRM that has not logged it yet (its engagement is created
-/// first): one more Aircall request, once per call. `None`: the CRM has it already.
-pub async fn call_unless_logged<P: Platform>(
-    p: &P,
-    config: &Config,
-    integration: &Integration,
-    call_id: i64,
-) -> Result<Option<Map<String, Value>>, AiError> {
-    if p.get(&crate::keys::crm_call_key(&integration.id, call_id))
-        .await?
-        .is_some()
-    {
-        return Ok(None);
-    }
-    let credentials = integration
-        .credentials(&config.sealer)
-        .map_err(AiError::Credentials)?;
-    let client = AircallClient::new(p, config, &credentials);
-    match client.get_call(call_id).await {
-        Ok(call) => match serde_json::to_value(call) {
-            Ok(Value::Object(call)) => Ok(Some(call)),
-            _ => Ok(None),
-        },
-        Err(error) => {
-            crate::integration::on_aircall_error(p, config, integration, &error).await;
-            Err(AiError::Aircall {
-                kind: "the call",
-                call_id,
-                error,
-            })
-        }
     }
 }
 
