@@ -84,7 +84,7 @@ pub async fn transcript<P: Platform>(
     let mut event_data = Map::new();
     event_data.insert("call_id".into(), call_id.into());
     event_data.insert(super::IMPORTED.into(), true.into());
-    let content = match read(p, config, integration, AiKind::Transcription, &event_data).await {
+    let mut content = match read(p, config, integration, AiKind::Transcription, &event_data).await {
         Ok(content) => content,
         Err(AiError::Infra(e)) => return Err(e),
         Err(e @ AiError::NoneForImport { .. }) => {
@@ -116,17 +116,17 @@ pub async fn transcript<P: Platform>(
     if probing {
         super::availability::note_seen(p, id).await?;
     }
-    let mut linked = content.clone();
     archive::keep_transcript(
         p,
         config,
         &integration.id,
         call_id,
-        &mut linked,
+        &mut content,
         link_seconds,
     )
     .await?;
-    let Some(Value::String(link)) = linked.remove("transcript_url") else {
+    // The link goes beside the content, not in it: the content is what was read.
+    let Some(Value::String(link)) = content.remove("transcript_url") else {
         return Ok(Transcript::Later); // no transcript in Aircall's answer: nothing archived
     };
     event_data.insert(HANDED.into(), Value::Object(content));
